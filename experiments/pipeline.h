@@ -1,0 +1,45 @@
+// Pipeline runner: turns one trial's settings into a compressed, measured model.
+// This is the only entry point the worker uses. Thread-safety: each call is
+// independent; callers run at most one call per thread. at::set_num_threads is
+// process-wide, so the worker sets it once at start-up.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace compsweep::experiments {
+
+struct RunContext {
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N"; resolved with torch::Device at run time
+  std::string cache_dir = ".cache/compsweep";  // datasets/teachers cached here
+  std::string artifact_dir;  // where the compact artifact of the trial is written
+  // Called from the job thread; must be cheap. Keys: phase, epoch, step, loss, accuracy, ...
+  std::function<void(const nlohmann::json&)> on_progress;
+  // Polled between steps; when it returns true the run stops with StatusCode::kCancelled.
+  std::function<bool()> cancelled;
+};
+
+// Trains the teacher given by settings["teacher"] on settings["data"] and saves it
+// to out_path (written atomically). Returns {accuracy, params, train_seconds}.
+Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::string& out_path,
+                                    const RunContext& ctx);
+
+// Runs one trial: builds/trains the student (distilled from the teacher at
+// teacher_path when the pipeline has "distill"; teacher_path is empty otherwise),
+// applies the pipeline's stages in order, writes the compact artifact into
+// ctx.artifact_dir and measures it. Returns the metrics named in ARCHITECTURE.md:
+// accuracy, loss, size_bytes, dense_size_bytes, compression_ratio, params,
+// nonzero_params, sparsity, macs, effective_macs, latency_ms, throughput,
+// train_seconds, plus "artifact_path".
+Result<nlohmann::json> RunTrial(const nlohmann::json& settings, const std::string& teacher_path,
+                                const RunContext& ctx);
+
+// One-time process set-up for fast CPU training (thread count, malloc tuning).
+void ConfigureRuntime(int num_threads);
+
+}  // namespace compsweep::experiments

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs every Debian package compsweep needs (idempotent: apt runs only when
+# something is missing), then the npm packages from the committed lock files.
+# Usage: scripts/setup.sh [--with-browser]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(
+  cmake make g++ pkg-config ccache
+  libtorch-dev libopenblas0-pthread
+  libzmq3-dev cppzmq-dev
+  libsqlite3-dev libsqlitecpp-dev
+  libyaml-cpp-dev libboost-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libxxhash-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  dataset-fashion-mnist
+)
+if [[ "${1:-}" == "--with-browser" ]]; then
+  PKGS+=(chromium)
+  command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi
+
+if [[ "${1:-}" == "--with-browser" && -f tests/e2e/package-lock.json ]]; then
+  if [[ ! -d tests/e2e/node_modules ]]; then
+    (cd tests/e2e && npm ci --no-audit --no-fund)
+  fi
+fi
+if [[ -f web/package-lock.json && ! -d web/node_modules ]]; then
+  command -v npm >/dev/null 2>&1 && (cd web && npm ci --no-audit --no-fund) || true
+fi
