@@ -1,0 +1,22 @@
+// Pareto front and hypervolume over trial metrics.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace compsweep {
+
+// points[i] holds one value per objective; maximize[k] says the direction of objective k.
+// Returns the indices of the non-dominated points, sorted ascending. Points with a
+// NaN value are never on the front. Exact duplicates are all kept on the front.
+// O(n log n) for 2 objectives, O(n log n + n*|front|) otherwise.
+std::vector<size_t> ParetoFront(const std::vector<std::vector<double>>& points,
+                                const std::vector<bool>& maximize);
+
+// Hypervolume dominated by the points w.r.t. the reference point `ref` (same
+// orientation as the points). 2 objectives: O(n log n) sweep; 3: dimension sweep.
+double Hypervolume(const std::vector<std::vector<double>>& points, const std::vector<bool>& maximize,
+                   const std::vector<double>& ref);
+
+}  // namespace compsweep

@@ -1,0 +1,33 @@
+// Commands that the HTTP layer (and the embedded runner) send to the coordinator core.
+// Thread-safety: implementations are thread-safe; each call blocks until the core
+// thread has applied the command (so the caller sees its effect in the database).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/sweep_spec.h"
+
+namespace compsweep::coordinator {
+
+struct SubmitOutcome {
+  Status status;                    // InvalidArgument when errors is non-empty
+  std::vector<Diagnostic> errors;   // validation problems, file:line:column
+  int64_t sweep_id = 0;
+  int64_t trials = 0;               // trials in the sweep (new + already present)
+  bool resumed = false;             // an identical sweep already existed and was resumed
+};
+
+class CoordinatorControl {
+ public:
+  virtual ~CoordinatorControl() = default;
+  virtual SubmitOutcome Submit(const std::string& yaml_text, const std::string& filename,
+                               bool allow_large) = 0;
+  virtual Status Cancel(int64_t sweep_id) = 0;
+  // Re-queues failed (and cancelled) trials of the sweep; returns how many.
+  virtual Result<int64_t> RetryFailed(int64_t sweep_id) = 0;
+};
+
+}  // namespace compsweep::coordinator
