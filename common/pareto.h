@@ -19,4 +19,13 @@ std::vector<size_t> ParetoFront(const std::vector<std::vector<double>>& points,
 double Hypervolume(const std::vector<std::vector<double>>& points, const std::vector<bool>& maximize,
                    const std::vector<double>& ref);
 
+// Hypervolume of each prefix points[0, len) for every len in `lengths` (ascending),
+// with one fixed reference point: the hypervolume "over time" when points are in
+// completion order. 2 objectives: one incremental O(n log n) sweep in total;
+// otherwise one Hypervolume call per length.
+std::vector<double> PrefixHypervolumes(const std::vector<std::vector<double>>& points,
+                                       const std::vector<bool>& maximize,
+                                       const std::vector<double>& ref,
+                                       const std::vector<size_t>& lengths);
+
 }  // namespace compsweep

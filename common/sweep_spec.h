@@ -55,10 +55,25 @@ struct SweepSpec {
   std::map<std::string, ParamSpec> parameters;  // dotted name -> spec
 };
 
+// TrialSettings: the layout of TrialConfig::settings, the full merged settings
+// of one trial that a worker runs (key order does not matter; hashing sorts):
+//   {"seed": <uint>, "data": {dataset, path (not for synthetic), train_subset, test_subset},
+//    "teacher": {arch|torchscript, epochs, lr, batch_size} or null (no distill stage),
+//    "student": {arch|torchscript, epochs, lr, batch_size},
+//    "pipeline": ["distill", "prune", "quantize"],       // the sweep's order
+//    "distill": {temperature, alpha, epochs, lr},        // only for stages in pipeline
+//    "prune": {method, final_sparsity, initial_sparsity, granularity, scope, schedule,
+//              rounds, finetune_epochs, lr},
+//    "quantize": {bits, scheme, mode, granularity, symmetric, calibration, qat_epochs, lr}}
+// Every key is present: parameter values override the fixed sections of the file,
+// which override the defaults. Integer-typed keys (bits, epochs, ...) are JSON
+// integers; a number-typed key holding an integral value (temperature: 4.0) is
+// stored as an integer too, so that equal settings hash alike.
+
 // One expanded point of the sweep.
 struct TrialConfig {
   nlohmann::json params;    // flat: {"distill.temperature": 4, "quantize.bits": 8, ...}
-  nlohmann::json settings;  // full merged settings handed to a worker (see TrialSettings)
+  nlohmann::json settings;  // full merged settings handed to a worker (see TrialSettings above)
   std::string hash;         // 16 lowercase hex chars of xxh64 over canonical settings
 };
 
@@ -80,6 +95,11 @@ ParseOutcome ParseSweepFile(const std::string& path, const ValidateOptions& opti
 int64_t CountTrials(const SweepSpec& spec);
 
 // Deterministic expansion; duplicate configs (same hash) are dropped.
+// Grid: the cartesian product over parameters in name order, the last name
+// varying fastest. Random: run_cap draws from std::mt19937_64 seeded with seed,
+// each draw taking the parameters in name order (so fewer than run_cap trials
+// remain when draws repeat).
+// REQUIRES: spec came from ParseSweepText/ParseSweepFile without errors.
 std::vector<TrialConfig> ExpandTrials(const SweepSpec& spec);
 
 // Hash of the canonical (sorted-key, compact) JSON dump: 16 hex chars of xxh64.
@@ -88,5 +108,9 @@ std::string CanonicalHash(const nlohmann::json& value);
 // Key identifying the teacher model of a sweep: hash over {seed, data, teacher}.
 // Trials with equal keys share one trained teacher.
 std::string TeacherKey(const SweepSpec& spec);
+
+// The same key computed from one trial's settings: differs from TeacherKey(spec)
+// only when the sweep has teacher.* parameters (several teachers).
+std::string TrialTeacherKey(const nlohmann::json& settings);
 
 }  // namespace compsweep

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -30,7 +31,26 @@ class EventHub {
   using Callback = std::function<void(const Event&)>;
   // Returns a subscription id for Unsubscribe.
   int64_t Subscribe(Callback cb);
+  // After Unsubscribe returns, the callback is not running and will not run again
+  // (unless Unsubscribe is called from inside a callback, which is allowed).
   void Unsubscribe(int64_t id);
+
+  // The last kRingSize events are kept so that a reconnecting client (SSE
+  // Last-Event-ID) can catch up.
+  static constexpr size_t kRingSize = 1000;
+
+  // Subscribes and, atomically with it, copies the retained events with
+  // seq > after_seq into *backlog: every later event goes to the callback, none
+  // is seen twice. *complete is false when events after after_seq have already
+  // left the ring (the client must refetch its state).
+  int64_t SubscribeAfter(int64_t after_seq, Callback cb, std::vector<Event>* backlog,
+                         bool* complete);
+
+  // Retained events with seq > after_seq (see SubscribeAfter for *complete).
+  std::vector<Event> EventsAfter(int64_t after_seq, bool* complete) const;
+
+  // Sequence number of the last published event (0 before the first).
+  int64_t last_seq() const;
 
  private:
   struct Impl;

@@ -20,6 +20,7 @@ CREATE TABLE sweeps (
   name        TEXT NOT NULL,
   source_file TEXT NOT NULL DEFAULT '',
   spec_yaml   TEXT NOT NULL,
+  spec_hash   TEXT NOT NULL,           -- hash of the expanded trial set; equal => resume
   objectives  TEXT NOT NULL,           -- JSON [{"metric":..,"maximize":bool}]
   state       TEXT NOT NULL,           -- active | done | cancelled
   max_retries INTEGER NOT NULL DEFAULT 2,
@@ -36,7 +37,9 @@ CREATE TABLE trials (
   params      TEXT NOT NULL,           -- JSON, flat swept parameters
   settings    TEXT NOT NULL,           -- JSON, full settings sent to the worker
   state       TEXT NOT NULL,           -- see trial_state.h
-  attempt     INTEGER NOT NULL DEFAULT 0,
+  attempt     INTEGER NOT NULL DEFAULT 0, -- attempts started; results carry it
+  retries     INTEGER NOT NULL DEFAULT 0, -- attempts lost to failures or dead workers
+  teacher_id  INTEGER,                 -- the teacher trial this one waits for
   worker      TEXT,
   queued_ms   INTEGER,
   started_ms  INTEGER,
@@ -45,6 +48,7 @@ CREATE TABLE trials (
   UNIQUE (sweep_id, kind, hash)
 );
 CREATE INDEX trials_by_sweep_state ON trials(sweep_id, state);
+CREATE INDEX sweeps_by_spec_hash ON sweeps(spec_hash);
 CREATE TABLE trial_values (
   trial_id INTEGER NOT NULL REFERENCES trials(id),
   metric   TEXT NOT NULL,

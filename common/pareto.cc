@@ -1,0 +1,274 @@
+#include "common/pareto.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <map>
+#include <numeric>
+
+namespace compsweep {
+
+namespace {
+
+// Every objective is turned into "smaller is better" by negating maximized ones;
+// points with a NaN (or a wrong number of values) are dropped.
+struct Oriented {
+  std::vector<std::vector<double>> values;
+  std::vector<size_t> index;  // position in the caller's vector
+};
+
+Oriented Orient(const std::vector<std::vector<double>>& points, const std::vector<bool>& maximize) {
+  Oriented out;
+  out.values.reserve(points.size());
+  out.index.reserve(points.size());
+  const size_t d = maximize.size();
+  for (size_t i = 0; i < points.size(); ++i) {
+    const auto& p = points[i];
+    if (p.size() != d) continue;
+    std::vector<double> v(d);
+    bool usable = true;
+    for (size_t k = 0; k < d; ++k) {
+      if (std::isnan(p[k])) {
+        usable = false;
+        break;
+      }
+      v[k] = maximize[k] ? -p[k] : p[k];
+    }
+    if (!usable) continue;
+    out.values.push_back(std::move(v));
+    out.index.push_back(i);
+  }
+  return out;
+}
+
+// a dominates b (minimization): no worse everywhere, strictly better somewhere.
+bool Dominates(const std::vector<double>& a, const std::vector<double>& b) {
+  bool strictly = false;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (a[k] > b[k]) return false;
+    if (a[k] < b[k]) strictly = true;
+  }
+  return strictly;
+}
+
+// Positions (into o.values) of the non-dominated points.
+std::vector<size_t> FrontPositions(const Oriented& o) {
+  const size_t n = o.values.size();
+  const size_t d = n ? o.values[0].size() : 0;
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<size_t> front;
+  if (n == 0) return front;
+  if (d == 0) return order;  // nothing can be strictly better
+  // Lexicographic order: a dominator always sorts before the points it dominates.
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return o.values[a] < o.values[b]; });
+  if (d == 1) {
+    const double best = o.values[order[0]][0];
+    for (size_t i : order) {
+      if (o.values[i][0] == best) front.push_back(i);
+    }
+    return front;
+  }
+  if (d == 2) {
+    // Sweep groups of equal x. A point survives when it has its group's least y and
+    // that y beats every point of a strictly smaller x.
+    double best_prev = INFINITY;
+    bool have_prev = false;
+    size_t g = 0;
+    while (g < n) {
+      const double x = o.values[order[g]][0];
+      const double group_min = o.values[order[g]][1];  // sorted: first of group is least y
+      size_t e = g;
+      while (e < n && o.values[order[e]][0] == x) ++e;
+      if (!have_prev || group_min < best_prev) {
+        for (size_t j = g; j < e && o.values[order[j]][1] == group_min; ++j) {
+          front.push_back(order[j]);
+        }
+      }
+      if (!have_prev || group_min < best_prev) best_prev = group_min;
+      have_prev = true;
+      g = e;
+    }
+    return front;
+  }
+  // d >= 3: a point joins the front unless a member dominates it; a later point can
+  // never dominate an earlier one, so members are never removed. Any dominated point
+  // is also dominated by some front member (dominance is transitive).
+  for (size_t i : order) {
+    bool dominated = false;
+    for (size_t f : front) {
+      if (Dominates(o.values[f], o.values[i])) {
+        dominated = true;
+        break;
+      }
+    }
+    if (!dominated) front.push_back(i);
+  }
+  return front;
+}
+
+// 2-D area dominated by points (already minimizing, all strictly better than ref).
+double Area2D(std::vector<std::pair<double, double>> pts, double rx, double ry) {
+  std::sort(pts.begin(), pts.end());
+  double area = 0;
+  double prev_y = ry;
+  for (const auto& [x, y] : pts) {
+    if (y < prev_y) {
+      area += (rx - x) * (prev_y - y);
+      prev_y = y;
+    }
+  }
+  return area;
+}
+
+// Incrementally maintained 2-D staircase (x ascending, y strictly descending) and
+// the area it dominates up to (rx, ry). Insertion is O(log n) amortized.
+class Staircase {
+ public:
+  Staircase(double rx, double ry) : rx_(rx), ry_(ry) {}
+  double area() const { return area_; }
+
+  void Insert(double x, double y) {
+    auto it = steps_.upper_bound(x);
+    double cur_y = ry_;
+    if (it != steps_.begin()) {
+      cur_y = std::prev(it)->second;
+      if (cur_y <= y) return;  // dominated (or equal)
+    }
+    // Points at x' >= x with y' >= y are dominated by the new one; add the area
+    // between the old staircase and the new point's box, segment by segment.
+    it = steps_.lower_bound(x);
+    double cur_x = x;
+    while (it != steps_.end() && it->second >= y) {
+      area_ += (it->first - cur_x) * (cur_y - y);
+      cur_x = it->first;
+      cur_y = it->second;
+      it = steps_.erase(it);
+    }
+    const double end_x = it == steps_.end() ? rx_ : it->first;
+    area_ += (end_x - cur_x) * (cur_y - y);
+    steps_.emplace_hint(it, x, y);
+  }
+
+ private:
+  double rx_, ry_;
+  double area_ = 0;
+  std::map<double, double> steps_;
+};
+
+// Dimension sweep over the third objective (Fonseca, Paquete, Lopez-Ibanez 2006).
+double Volume3D(std::vector<std::vector<double>> pts, const std::vector<double>& ref) {
+  std::sort(pts.begin(), pts.end(),
+            [](const std::vector<double>& a, const std::vector<double>& b) { return a[2] < b[2]; });
+  Staircase stairs(ref[0], ref[1]);
+  double volume = 0;
+  for (size_t i = 0; i < pts.size(); ++i) {
+    stairs.Insert(pts[i][0], pts[i][1]);
+    const double next_z = i + 1 < pts.size() ? pts[i + 1][2] : ref[2];
+    volume += stairs.area() * (next_z - pts[i][2]);
+  }
+  return volume;
+}
+
+// Slicing along the last objective for 4+ objectives (small fronts only).
+double VolumeND(std::vector<std::vector<double>> pts, const std::vector<double>& ref) {
+  const size_t d = ref.size();
+  if (pts.empty()) return 0;
+  if (d == 1) {
+    double best = ref[0];
+    for (const auto& p : pts) best = std::min(best, p[0]);
+    return ref[0] - best;
+  }
+  if (d == 2) {
+    std::vector<std::pair<double, double>> p2;
+    p2.reserve(pts.size());
+    for (const auto& p : pts) p2.emplace_back(p[0], p[1]);
+    return Area2D(std::move(p2), ref[0], ref[1]);
+  }
+  if (d == 3) return Volume3D(std::move(pts), ref);
+  std::sort(pts.begin(), pts.end(), [d](const std::vector<double>& a, const std::vector<double>& b) {
+    return a[d - 1] < b[d - 1];
+  });
+  const std::vector<double> sub_ref(ref.begin(), ref.end() - 1);
+  std::vector<std::vector<double>> slab;
+  double volume = 0;
+  for (size_t i = 0; i < pts.size(); ++i) {
+    slab.emplace_back(pts[i].begin(), pts[i].end() - 1);
+    const double next = i + 1 < pts.size() ? pts[i + 1][d - 1] : ref[d - 1];
+    if (next > pts[i][d - 1]) volume += VolumeND(slab, sub_ref) * (next - pts[i][d - 1]);
+  }
+  return volume;
+}
+
+}  // namespace
+
+std::vector<size_t> ParetoFront(const std::vector<std::vector<double>>& points,
+                                const std::vector<bool>& maximize) {
+  Oriented o = Orient(points, maximize);
+  std::vector<size_t> result;
+  for (size_t pos : FrontPositions(o)) result.push_back(o.index[pos]);
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+double Hypervolume(const std::vector<std::vector<double>>& points, const std::vector<bool>& maximize,
+                   const std::vector<double>& ref) {
+  const size_t d = maximize.size();
+  if (d == 0 || ref.size() != d) return 0;
+  std::vector<double> r(d);
+  for (size_t k = 0; k < d; ++k) {
+    if (std::isnan(ref[k])) return 0;
+    r[k] = maximize[k] ? -ref[k] : ref[k];
+  }
+  Oriented o = Orient(points, maximize);
+  // Only points strictly better than the reference on every objective add volume;
+  // dropping the dominated ones first keeps the slicing fallback small.
+  Oriented useful;
+  for (size_t i = 0; i < o.values.size(); ++i) {
+    bool inside = true;
+    for (size_t k = 0; k < d; ++k) inside = inside && o.values[i][k] < r[k];
+    if (inside) {
+      useful.values.push_back(o.values[i]);
+      useful.index.push_back(i);
+    }
+  }
+  std::vector<std::vector<double>> front;
+  for (size_t pos : FrontPositions(useful)) front.push_back(useful.values[pos]);
+  const double v = VolumeND(std::move(front), r);
+  return std::isfinite(v) ? v : INFINITY;
+}
+
+std::vector<double> PrefixHypervolumes(const std::vector<std::vector<double>>& points,
+                                       const std::vector<bool>& maximize,
+                                       const std::vector<double>& ref,
+                                       const std::vector<size_t>& lengths) {
+  std::vector<double> out;
+  out.reserve(lengths.size());
+  if (maximize.size() != 2 || ref.size() != 2 || std::isnan(ref[0]) || std::isnan(ref[1])) {
+    for (size_t len : lengths) {
+      const size_t n = std::min(len, points.size());
+      out.push_back(Hypervolume(std::vector<std::vector<double>>(points.begin(), points.begin() + n),
+                                maximize, ref));
+    }
+    return out;
+  }
+  const double rx = maximize[0] ? -ref[0] : ref[0];
+  const double ry = maximize[1] ? -ref[1] : ref[1];
+  Staircase stairs(rx, ry);
+  size_t next = 0;
+  for (size_t len : lengths) {
+    const size_t n = std::min(len, points.size());
+    for (; next < n; ++next) {
+      const auto& p = points[next];
+      if (p.size() != 2 || std::isnan(p[0]) || std::isnan(p[1])) continue;
+      const double x = maximize[0] ? -p[0] : p[0];
+      const double y = maximize[1] ? -p[1] : p[1];
+      if (x < rx && y < ry) stairs.Insert(x, y);
+    }
+    out.push_back(std::isfinite(stairs.area()) ? stairs.area() : INFINITY);
+  }
+  return out;
+}
+
+}  // namespace compsweep

@@ -1,0 +1,66 @@
+#include "common/protocol.h"
+
+#include <gtest/gtest.h>
+
+namespace compsweep::protocol {
+namespace {
+
+TEST(ProtocolTest, RoundTripsEveryField) {
+  Message m;
+  m.type = MsgType::kTask;
+  m.body = {{"trial_id", 7}, {"attempt", 2}, {"kind", "trial"}, {"settings", {{"a", 1}}}};
+  m.payload = std::string("\0\x01\x02", 3);
+  auto frames = Encode(m);
+  ASSERT_EQ(frames.size(), 4u);
+  EXPECT_EQ(frames[0], "CSW1");
+  EXPECT_EQ(frames[1], "TASK");
+  auto back = Decode(frames);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->type, MsgType::kTask);
+  EXPECT_EQ(back->body["trial_id"], 7);
+  EXPECT_EQ(back->body["settings"]["a"], 1);
+  EXPECT_EQ(back->payload, m.payload);
+}
+
+TEST(ProtocolTest, EveryTypeNameRoundTrips) {
+  for (int i = 0; i <= static_cast<int>(MsgType::kArtifact); ++i) {
+    auto t = static_cast<MsgType>(i);
+    EXPECT_EQ(TypeFromName(TypeName(t)), t);
+  }
+  EXPECT_FALSE(TypeFromName("NOPE").has_value());
+}
+
+TEST(ProtocolTest, RejectsMalformedFrames) {
+  // Each of these must be refused with an error, never crash or throw.
+  std::vector<std::vector<std::string>> bad = {
+      {},
+      {"CSW1"},
+      {"CSW1", "HEARTBEAT"},
+      {"CSW9", "HEARTBEAT", "{}"},
+      {std::string("\xff\x00garbage", 9), "HEARTBEAT", "{}"},
+      {"CSW1", "DANCE", "{}"},
+      {"CSW1", "HEARTBEAT", "{not json"},
+      {"CSW1", "HEARTBEAT", "[1,2]"},
+      {"CSW1", "HEARTBEAT", "\"str\""},
+      {"CSW1", "TASK", "{}"},
+      {"CSW1", "TASK", R"({"trial_id":"7","attempt":1,"kind":"trial","settings":{}})"},
+      {"CSW1", "RESULT", R"({"trial_id":7,"attempt":1,"metrics":[]})"},
+      {"CSW1", "HELLO", R"({"worker_id":"w","device":"cpu","slots":1.5})"},
+      {"CSW1", "HEARTBEAT", "{}", "payload", "extra"},
+  };
+  for (const auto& frames : bad) {
+    auto r = Decode(frames);
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_FALSE(r.status().message().empty());
+  }
+}
+
+TEST(ProtocolTest, ErrorNamesTheProblem) {
+  auto r = Decode({"CSW1", "FAILED", R"({"trial_id":1,"attempt":1})"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("missing field 'error'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace compsweep::protocol

@@ -1,0 +1,421 @@
+#include "common/sweep_rules.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace compsweep {
+namespace sweep_internal {
+namespace {
+
+using nlohmann::json;
+
+KeyRule Number(const std::string& section, const std::string& key, Range range,
+               json default_value) {
+  KeyRule r;
+  r.section = section;
+  r.key = key;
+  r.type = ValueType::kNumber;
+  r.range = range;
+  r.default_value = std::move(default_value);
+  return r;
+}
+
+KeyRule Int(const std::string& section, const std::string& key, Range range,
+            json default_value) {
+  KeyRule r = Number(section, key, range, std::move(default_value));
+  r.type = ValueType::kInt;
+  return r;
+}
+
+KeyRule Enum(const std::string& section, const std::string& key,
+             std::vector<std::string> choices, json default_value) {
+  KeyRule r;
+  r.section = section;
+  r.key = key;
+  r.type = ValueType::kEnum;
+  r.choices = std::move(choices);
+  r.default_value = std::move(default_value);
+  return r;
+}
+
+KeyRule Bool(const std::string& section, const std::string& key, bool default_value) {
+  KeyRule r;
+  r.section = section;
+  r.key = key;
+  r.type = ValueType::kBool;
+  r.default_value = default_value;
+  return r;
+}
+
+void AddModelRules(const std::string& section, std::vector<KeyRule>* rules) {
+  // arch has no default: a model section needs arch or torchscript.
+  rules->push_back(Enum(section, "arch", Architectures(), nullptr));
+  KeyRule torchscript;
+  torchscript.section = section;
+  torchscript.key = "torchscript";
+  torchscript.type = ValueType::kString;
+  torchscript.sweepable = false;
+  rules->push_back(torchscript);
+  rules->push_back(Int(section, "epochs", Range::kNonNegative, 2));
+  rules->push_back(Number(section, "lr", Range::kPositive, 0.001));
+  rules->push_back(Int(section, "batch_size", Range::kAtLeastOne, 128));
+}
+
+const std::vector<KeyRule>& AllRules() {
+  static const std::vector<KeyRule>* rules = [] {
+    auto* r = new std::vector<KeyRule>;
+    r->push_back(Number("distill", "temperature", Range::kPositive, 4));
+    r->push_back(Number("distill", "alpha", Range::kUnitClosed, 0.7));
+    r->push_back(Int("distill", "epochs", Range::kNonNegative, 2));
+    r->push_back(Number("distill", "lr", Range::kPositive, 0.001));
+
+    r->push_back(Enum("prune", "method", {"magnitude", "taylor", "gradient"}, "magnitude"));
+    r->push_back(Number("prune", "final_sparsity", Range::kUnitOpen, 0.5));
+    r->push_back(Number("prune", "initial_sparsity", Range::kUnitOpen, 0));
+    r->push_back(Enum("prune", "granularity", {"unstructured", "structured"}, "unstructured"));
+    r->push_back(Enum("prune", "scope", {"layer", "global"}, "layer"));
+    r->push_back(Enum("prune", "schedule", {"one-shot", "iterative", "gradual"}, "one-shot"));
+    r->push_back(Int("prune", "rounds", Range::kAtLeastOne, 3));
+    r->push_back(Int("prune", "finetune_epochs", Range::kNonNegative, 1));
+    r->push_back(Number("prune", "lr", Range::kPositive, 0.0005));
+
+    r->push_back(Int("quantize", "bits", Range::kBitWidth, 8));
+    r->push_back(Enum("quantize", "scheme", {"linear", "log2", "pow2"}, "linear"));
+    r->push_back(Enum("quantize", "mode", {"ptq", "qat"}, "ptq"));
+    r->push_back(Enum("quantize", "granularity", {"per-tensor", "per-channel"}, "per-channel"));
+    r->push_back(Bool("quantize", "symmetric", true));
+    r->push_back(Enum("quantize", "calibration", {"minmax", "percentile", "mse"}, "minmax"));
+    r->push_back(Int("quantize", "qat_epochs", Range::kNonNegative, 1));
+    r->push_back(Number("quantize", "lr", Range::kPositive, 0.0005));
+
+    AddModelRules("student", r);
+    AddModelRules("teacher", r);
+    return r;
+  }();
+  return *rules;
+}
+
+bool IsPlainNull(const std::string& s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
+
+bool IsDigits(const std::string& s, size_t begin, size_t end) {
+  if (begin >= end) return false;
+  for (size_t i = begin; i < end; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+// YAML 1.2 core schema int: [-+]?[0-9]+
+bool LooksLikeInt(const std::string& s) {
+  size_t start = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  return IsDigits(s, start, s.size());
+}
+
+// YAML 1.2 core schema float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool LooksLikeFloat(const std::string& s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  size_t mantissa_end = s.find_first_of("eE", i);
+  if (mantissa_end == std::string::npos) mantissa_end = s.size();
+  size_t dot = s.find('.', i);
+  bool mantissa_ok;
+  if (dot == std::string::npos || dot >= mantissa_end) {
+    mantissa_ok = IsDigits(s, i, mantissa_end);
+  } else if (dot == i) {
+    mantissa_ok = IsDigits(s, dot + 1, mantissa_end);
+  } else {
+    mantissa_ok = IsDigits(s, i, dot) &&
+                  (dot + 1 == mantissa_end || IsDigits(s, dot + 1, mantissa_end));
+  }
+  if (!mantissa_ok) return false;
+  if (mantissa_end == s.size()) return true;
+  size_t e = mantissa_end + 1;
+  if (e < s.size() && (s[e] == '-' || s[e] == '+')) ++e;
+  return IsDigits(s, e, s.size());
+}
+
+std::optional<double> SpecialFloat(const std::string& s) {
+  std::string body = s;
+  double sign = 1;
+  if (!body.empty() && (body[0] == '-' || body[0] == '+')) {
+    if (body[0] == '-') sign = -1;
+    body = body.substr(1);
+  }
+  if (body == ".inf" || body == ".Inf" || body == ".INF") return sign * HUGE_VAL;
+  if (s == ".nan" || s == ".NaN" || s == ".NAN") return std::nan("");
+  return std::nullopt;
+}
+
+json ResolvePlainScalar(const std::string& s) {
+  if (IsPlainNull(s)) return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  if (LooksLikeInt(s)) {
+    errno = 0;
+    long long v = std::strtoll(s.c_str(), nullptr, 10);
+    if (errno != ERANGE) return static_cast<int64_t>(v);
+    return std::strtod(s.c_str(), nullptr);
+  }
+  if (LooksLikeFloat(s)) return std::strtod(s.c_str(), nullptr);
+  if (auto special = SpecialFloat(s)) return *special;
+  return s;
+}
+
+bool IsQuoted(const YAML::Node& node) {
+  return node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str";
+}
+
+std::string TypeWord(const KeyRule& rule) {
+  switch (rule.type) {
+    case ValueType::kNumber:
+      return "a number";
+    case ValueType::kInt:
+      return "an integer";
+    case ValueType::kBool:
+      return "true or false";
+    case ValueType::kEnum:
+      return "one of " + JoinWords(rule.choices);
+    case ValueType::kString:
+      return "a string";
+  }
+  return "a value";
+}
+
+std::string TypeError(const KeyRule& rule, const YAML::Node& node) {
+  return "expected " + TypeWord(rule) + " for " + rule.FullName() + ", got " + DescribeNode(node);
+}
+
+}  // namespace
+
+const std::vector<std::string>& Architectures() {
+  static const std::vector<std::string> kArchs = {"mlp",      "lenet5",       "cnn-small",
+                                                  "cnn-wide", "resnet-small", "mobilenetv2"};
+  return kArchs;
+}
+
+const std::vector<std::string>& MetricNames() {
+  static const std::vector<std::string> kMetrics = {
+      "accuracy",       "loss",     "size_bytes",     "dense_size_bytes", "compression_ratio",
+      "params",         "nonzero_params", "sparsity", "macs",             "effective_macs",
+      "latency_ms",     "throughput",     "train_seconds"};
+  return kMetrics;
+}
+
+const std::vector<std::string>& StageNames() {
+  static const std::vector<std::string> kStages = {"distill", "prune", "quantize"};
+  return kStages;
+}
+
+std::vector<const KeyRule*> SectionRules(const std::string& section) {
+  std::vector<const KeyRule*> out;
+  for (const KeyRule& r : AllRules()) {
+    if (r.section == section) out.push_back(&r);
+  }
+  return out;
+}
+
+const KeyRule* FindRule(const std::string& section, const std::string& key) {
+  for (const KeyRule& r : AllRules()) {
+    if (r.section == section && r.key == key) return &r;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ParameterNames() {
+  std::vector<std::string> out;
+  for (const KeyRule& r : AllRules()) {
+    if (r.sweepable) out.push_back(r.FullName());
+  }
+  return out;
+}
+
+json SectionDefaults(const std::string& section) {
+  json out = json::object();
+  for (const KeyRule* r : SectionRules(section)) {
+    if (!r->default_value.is_null()) out[r->key] = r->default_value;
+  }
+  return out;
+}
+
+json NodeToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      if (IsQuoted(node)) return node.Scalar();
+      return ResolvePlainScalar(node.Scalar());
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& item : node) out.push_back(NodeToJson(item));
+      return out;
+    }
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& kv : node) out[kv.first.Scalar()] = NodeToJson(kv.second);
+      return out;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+std::string DescribeNode(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar: {
+      json j = NodeToJson(node);
+      if (j.is_string()) return "string '" + node.Scalar() + "'";
+      if (j.is_boolean()) return "boolean " + node.Scalar();
+      if (j.is_null()) return "null";
+      return node.Scalar();
+    }
+    default:
+      return "nothing";
+  }
+}
+
+json NormalizeNumber(double value) {
+  if (std::isfinite(value) && std::floor(value) == value && std::fabs(value) < 9.0e15) {
+    return static_cast<int64_t>(value);
+  }
+  return value;
+}
+
+std::string CheckRange(const KeyRule& rule, double v, const std::string& shown) {
+  const std::string name = rule.FullName();
+  switch (rule.range) {
+    case Range::kAny:
+      return "";
+    case Range::kPositive:
+      return v > 0 ? "" : name + " must be > 0, got " + shown;
+    case Range::kNonNegative:
+      return v >= 0 ? "" : name + " must be >= 0, got " + shown;
+    case Range::kAtLeastOne:
+      return v >= 1 ? "" : name + " must be >= 1, got " + shown;
+    case Range::kUnitClosed:
+      return (v >= 0 && v <= 1) ? "" : name + " must be in [0, 1], got " + shown;
+    case Range::kUnitOpen:
+      return (v >= 0 && v < 1) ? "" : name + " must be in [0, 1), got " + shown;
+    case Range::kBitWidth:
+      return (v >= 2 && v <= 8) ? ""
+                                : name + ": unsupported bit width " + shown + " (supported: 2..8)";
+  }
+  return "";
+}
+
+std::optional<json> CheckValue(const KeyRule& rule, const YAML::Node& node, std::string* error) {
+  if (!node.IsScalar()) {
+    *error = TypeError(rule, node);
+    return std::nullopt;
+  }
+  const json j = NodeToJson(node);
+  switch (rule.type) {
+    case ValueType::kNumber:
+    case ValueType::kInt: {
+      if (!j.is_number()) {
+        *error = TypeError(rule, node);
+        return std::nullopt;
+      }
+      const double v = j.get<double>();
+      if (!std::isfinite(v)) {
+        *error = "expected a finite number for " + rule.FullName() + ", got " + node.Scalar();
+        return std::nullopt;
+      }
+      json value = j.is_number_integer() ? j : NormalizeNumber(v);
+      if (rule.type == ValueType::kInt && !value.is_number_integer()) {
+        *error = TypeError(rule, node);
+        return std::nullopt;
+      }
+      std::string range_error = CheckRange(rule, v, node.Scalar());
+      if (!range_error.empty()) {
+        *error = range_error;
+        return std::nullopt;
+      }
+      return value;
+    }
+    case ValueType::kBool:
+      if (!j.is_boolean()) {
+        *error = TypeError(rule, node);
+        return std::nullopt;
+      }
+      return j;
+    case ValueType::kEnum: {
+      auto word = CheckChoice(rule.FullName(), rule.choices, node, error);
+      if (!word) return std::nullopt;
+      return *word;
+    }
+    case ValueType::kString:
+      if (!j.is_string() || node.Scalar().empty()) {
+        *error = TypeError(rule, node);
+        return std::nullopt;
+      }
+      return node.Scalar();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckChoice(const std::string& field,
+                                       const std::vector<std::string>& choices,
+                                       const YAML::Node& node, std::string* error) {
+  if (node.IsScalar() && NodeToJson(node).is_string()) {
+    const std::string& word = node.Scalar();
+    if (std::find(choices.begin(), choices.end(), word) != choices.end()) return word;
+    *error = field + " must be one of " + JoinWords(choices) + "; got '" + word + "'" +
+             DidYouMean(word, choices);
+    return std::nullopt;
+  }
+  *error = field + " must be one of " + JoinWords(choices) + "; got " + DescribeNode(node);
+  return std::nullopt;
+}
+
+size_t Levenshtein(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::optional<std::string> Closest(const std::string& word,
+                                   const std::vector<std::string>& candidates) {
+  std::optional<std::string> best;
+  size_t best_distance = 4;  // suggestions need distance <= 3
+  for (const std::string& c : candidates) {
+    size_t d = Levenshtein(word, c);
+    // A suggestion that shares nothing with the word ("ab" -> "lr") helps nobody.
+    if (d < best_distance && d < std::max(word.size(), c.size())) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+std::string DidYouMean(const std::string& word, const std::vector<std::string>& candidates) {
+  auto best = Closest(word, candidates);
+  return best ? "; did you mean '" + *best + "'?" : "";
+}
+
+std::string JoinWords(const std::vector<std::string>& words, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i) out += sep;
+    out += words[i];
+  }
+  return out;
+}
+
+}  // namespace sweep_internal
+}  // namespace compsweep

@@ -1,0 +1,277 @@
+#include "common/sweep_spec.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <unordered_set>
+
+#include <xxhash.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/sweep_rules.h"
+#include "common/sweep_validate.h"
+
+namespace compsweep {
+namespace {
+
+using nlohmann::json;
+using sweep_internal::FindRule;
+using sweep_internal::KeyRule;
+using sweep_internal::NormalizeNumber;
+using sweep_internal::ValueType;
+
+Diagnostic MakeDiagnostic(const std::string& file, const YAML::Mark& mark, std::string message) {
+  Diagnostic d;
+  d.file = file;
+  if (!mark.is_null()) {
+    d.line = mark.line + 1;
+    d.column = mark.column + 1;
+  }
+  d.message = std::move(message);
+  return d;
+}
+
+// Splits "section.key"; key is empty when there is no dot.
+std::pair<std::string, std::string> SplitName(const std::string& name) {
+  const size_t dot = name.find('.');
+  if (dot == std::string::npos) return {name, ""};
+  return {name.substr(0, dot), name.substr(dot + 1)};
+}
+
+json BaseSettings(const SweepSpec& spec) {
+  json s = json::object();
+  s["seed"] = spec.seed;
+  s["data"] = spec.data;
+  s["teacher"] = spec.teacher;  // null without a distill stage
+  s["student"] = spec.student;
+  s["pipeline"] = spec.pipeline;
+  for (const std::string& stage : spec.pipeline) {
+    s[stage] = spec.sections.is_object() && spec.sections.contains(stage)
+                   ? spec.sections[stage]
+                   : sweep_internal::SectionDefaults(stage);
+  }
+  return s;
+}
+
+void ApplyParam(const std::string& name, const json& value, json* settings) {
+  auto [section, key] = SplitName(name);
+  json& target = (*settings)[section];
+  target[key] = value;
+  // A swept architecture replaces a fixed TorchScript model, and vice versa.
+  if (key == "arch") target.erase("torchscript");
+  if (key == "torchscript") target.erase("arch");
+}
+
+// The draws use mt19937_64, whose output the C++ standard fixes, and our own
+// mappings to ranges (std:: distributions differ between standard libraries),
+// so a random sweep expands alike everywhere.
+double UnitDraw(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+uint64_t IndexDraw(std::mt19937_64& rng, uint64_t n) {
+  const uint64_t limit = std::numeric_limits<uint64_t>::max() -
+                         std::numeric_limits<uint64_t>::max() % n;
+  uint64_t x;
+  do {
+    x = rng();
+  } while (x >= limit);
+  return x % n;
+}
+
+// Prints with 12 significant digits and reads back, so 7 * 0.1 gives 0.7.
+double Tidy(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.12g", v);
+  return std::strtod(buf, nullptr);
+}
+
+json DrawDistribution(const ParamSpec& ps, const KeyRule* rule, std::mt19937_64& rng) {
+  const bool int_rule = rule && rule->type == ValueType::kInt;
+  if (ps.distribution == "int_uniform") {
+    const int64_t lo = std::llround(ps.min);
+    const int64_t hi = std::llround(ps.max);
+    return lo + static_cast<int64_t>(IndexDraw(rng, static_cast<uint64_t>(hi - lo) + 1));
+  }
+  if (ps.distribution == "log_uniform_values") {
+    const double v = std::exp(std::log(ps.min) + UnitDraw(rng) * std::log(ps.max / ps.min));
+    return NormalizeNumber(std::clamp(v, ps.min, ps.max));
+  }
+  if (ps.distribution == "q_uniform") {
+    const double x = ps.min + (ps.max - ps.min) * UnitDraw(rng);
+    // Clamp to the multiples of q inside [min, max] so the draw stays in bounds.
+    const double k_lo = std::ceil(ps.min / ps.q - 1e-9);
+    const double k_hi = std::floor(ps.max / ps.q + 1e-9);
+    const double k = std::clamp(std::round(x / ps.q), k_lo, k_hi);
+    const double v = Tidy(k * ps.q);
+    if (int_rule) return static_cast<int64_t>(std::llround(v));
+    return NormalizeNumber(v);
+  }
+  // uniform
+  return NormalizeNumber(ps.min + (ps.max - ps.min) * UnitDraw(rng));
+}
+
+json Draw(const std::string& name, const ParamSpec& ps, std::mt19937_64& rng) {
+  switch (ps.kind) {
+    case ParamSpec::Kind::kValue:
+      return ps.values.at(0);
+    case ParamSpec::Kind::kValues:
+      return ps.values.at(IndexDraw(rng, ps.values.size()));
+    case ParamSpec::Kind::kDistribution: {
+      auto [section, key] = SplitName(name);
+      return DrawDistribution(ps, FindRule(section, key), rng);
+    }
+  }
+  return nullptr;
+}
+
+// The values a grid takes for one parameter. A distribution has no grid points;
+// validation rejects it, and a hand-built spec gets its min.
+std::vector<json> GridPoints(const ParamSpec& ps) {
+  if (ps.kind == ParamSpec::Kind::kDistribution) return {NormalizeNumber(ps.min)};
+  return ps.values;
+}
+
+}  // namespace
+
+std::string Diagnostic::ToString() const {
+  std::string out = file;
+  if (line > 0) {
+    out += ":" + std::to_string(line);
+    if (column > 0) out += ":" + std::to_string(column);
+  }
+  return out.empty() ? message : out + ": " + message;
+}
+
+ParseOutcome ParseSweepText(const std::string& text, const std::string& filename,
+                            const ValidateOptions& options) {
+  ParseOutcome out;
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    out.errors.push_back(MakeDiagnostic(filename, e.mark, "YAML syntax error: " + e.msg));
+    return out;
+  }
+  if (docs.size() > 1) {
+    out.errors.push_back(MakeDiagnostic(
+        filename, docs[1].Mark(),
+        "the file holds more than one YAML document ('---'); a sweep file holds one"));
+  }
+  SweepSpec spec;
+  try {
+    std::vector<Diagnostic> errors = sweep_internal::BuildSpec(
+        docs.empty() ? YAML::Node() : docs[0], filename, options, &spec);
+    out.errors.insert(out.errors.end(), errors.begin(), errors.end());
+  } catch (const YAML::Exception& e) {
+    // Not expected: validation only walks nodes. Reported rather than thrown.
+    out.errors.push_back(MakeDiagnostic(filename, e.mark, "cannot read sweep: " + e.msg));
+  }
+  std::stable_sort(out.errors.begin(), out.errors.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::make_pair(a.line, a.column) < std::make_pair(b.line, b.column);
+                   });
+  if (out.errors.empty()) {
+    spec.source_file = filename;
+    spec.yaml_text = text;
+    out.spec = std::move(spec);
+  }
+  return out;
+}
+
+ParseOutcome ParseSweepFile(const std::string& path, const ValidateOptions& options) {
+  auto fail = [&](const std::string& why) {
+    ParseOutcome out;
+    Diagnostic d;
+    d.file = path;
+    d.message = "cannot read file (" + why + ")";
+    out.errors.push_back(d);
+    return out;
+  };
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return fail("it is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return fail("read error");
+  return ParseSweepText(text.str(), path, options);
+}
+
+int64_t CountTrials(const SweepSpec& spec) {
+  if (spec.method == "random") return spec.run_cap;
+  int64_t count = 1;
+  for (const auto& [name, ps] : spec.parameters) {
+    const int64_t n = static_cast<int64_t>(GridPoints(ps).size());
+    if (n == 0) return 0;
+    if (count > std::numeric_limits<int64_t>::max() / n) return std::numeric_limits<int64_t>::max();
+    count *= n;
+  }
+  return count;
+}
+
+std::vector<TrialConfig> ExpandTrials(const SweepSpec& spec) {
+  const json base = BaseSettings(spec);
+  std::vector<TrialConfig> trials;
+  std::unordered_set<std::string> seen;
+  auto emit = [&](json params) {
+    TrialConfig t;
+    t.settings = base;
+    for (const auto& [name, value] : params.items()) ApplyParam(name, value, &t.settings);
+    t.params = std::move(params);
+    t.hash = CanonicalHash(t.settings);
+    if (seen.insert(t.hash).second) trials.push_back(std::move(t));
+  };
+
+  if (spec.method == "random") {
+    std::mt19937_64 rng(spec.seed);
+    for (int64_t i = 0; i < spec.run_cap; ++i) {
+      json params = json::object();
+      for (const auto& [name, ps] : spec.parameters) params[name] = Draw(name, ps, rng);
+      emit(std::move(params));
+    }
+    return trials;
+  }
+
+  // Grid: an odometer over the parameters in name order, the last one turning fastest.
+  std::vector<std::pair<std::string, std::vector<json>>> axes;
+  for (const auto& [name, ps] : spec.parameters) axes.emplace_back(name, GridPoints(ps));
+  for (const auto& axis : axes) {
+    if (axis.second.empty()) return trials;
+  }
+  std::vector<size_t> index(axes.size(), 0);
+  while (true) {
+    json params = json::object();
+    for (size_t i = 0; i < axes.size(); ++i) params[axes[i].first] = axes[i].second[index[i]];
+    emit(std::move(params));
+    size_t i = axes.size();
+    while (i > 0 && ++index[i - 1] == axes[i - 1].second.size()) index[--i] = 0;
+    if (i == 0) break;
+  }
+  return trials;
+}
+
+std::string CanonicalHash(const nlohmann::json& value) {
+  const std::string text = value.dump();
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>(XXH64(text.data(), text.size(), 0)));
+  return buf;
+}
+
+std::string TeacherKey(const SweepSpec& spec) {
+  return CanonicalHash({{"seed", spec.seed}, {"data", spec.data}, {"teacher", spec.teacher}});
+}
+
+std::string TrialTeacherKey(const nlohmann::json& settings) {
+  return CanonicalHash({{"seed", settings.value("seed", json())},
+                        {"data", settings.value("data", json())},
+                        {"teacher", settings.value("teacher", json())}});
+}
+
+}  // namespace compsweep

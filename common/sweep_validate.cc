@@ -1,0 +1,694 @@
+#include "common/sweep_validate.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "common/sweep_rules.h"
+
+namespace compsweep {
+namespace sweep_internal {
+namespace {
+
+using nlohmann::json;
+
+const std::vector<std::string> kTopKeys = {
+    "name",    "method",  "run_cap",  "seed",     "max_retries", "device",  "data",      "teacher",
+    "student", "pipeline", "objectives", "distill", "prune",     "quantize", "parameters"};
+const std::vector<std::string> kDataKeys = {"dataset", "path", "train_subset", "test_subset"};
+const std::vector<std::string> kDatasets = {"fashion-mnist", "mnist-idx", "synthetic"};
+const std::vector<std::string> kParamKeys = {"value", "values", "distribution", "min", "max", "q"};
+const std::vector<std::string> kDistributions = {"uniform", "int_uniform", "log_uniform_values",
+                                                 "q_uniform"};
+const std::vector<std::string> kParamSections = {"distill", "prune", "quantize", "student",
+                                                 "teacher"};
+const char kDefaultFashionMnistPath[] = "/usr/share/datasets/fashion-mnist";
+
+// One key: value pair of a YAML mapping, with the key's text.
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+std::string Position(const YAML::Mark& mark) {
+  return "line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
+}
+
+std::string FormatDouble(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.12g", v);
+  return buf;
+}
+
+class Validator {
+ public:
+  Validator(std::string filename, const ValidateOptions& options)
+      : filename_(std::move(filename)), options_(options) {}
+
+  std::vector<Diagnostic> Run(const YAML::Node& root, SweepSpec* spec);
+
+ private:
+  void Error(const YAML::Mark& mark, std::string message);
+  void ErrorAtKey(const Entry& e, std::string message) { Error(e.key_node.Mark(), message); }
+  // At the value, or at the key when the value is empty (yaml-cpp marks an empty
+  // value at the next token, which may be lines below).
+  void ErrorAtValue(const Entry& e, std::string message);
+
+  // The entries of a mapping in file order; reports non-string keys, duplicate
+  // keys and (when known is given) unknown keys, which are left out.
+  std::vector<Entry> ReadMapping(const YAML::Node& map, const std::string& where,
+                                 const std::vector<std::string>* known);
+  bool ExpectMapping(const Entry& e, const std::string& what, const std::string& example);
+
+  std::optional<int64_t> ReadInt(const Entry& e, const std::string& field, int64_t min);
+  std::optional<std::string> ReadString(const Entry& e, const std::string& field);
+  std::optional<std::string> ReadChoice(const Entry& e, const std::string& field,
+                                        const std::vector<std::string>& choices);
+
+  void ParseTopLevel(const std::map<std::string, Entry>& top, const YAML::Node& root,
+                     SweepSpec* spec);
+  void ParseMethod(const std::map<std::string, Entry>& top, SweepSpec* spec);
+  void ParsePipeline(const Entry* e, const YAML::Node& root, SweepSpec* spec);
+  void ParseData(const Entry* e, const YAML::Node& root, SweepSpec* spec);
+  json ParseModel(const Entry& e, const std::string& section);
+  void ParseObjectives(const Entry* e, SweepSpec* spec);
+  void ParseStageSection(const Entry& e, const std::string& stage, SweepSpec* spec);
+  void ParseParameters(const Entry& e, SweepSpec* spec);
+  std::string UnknownParameterMessage(const std::string& name) const;
+  std::optional<ParamSpec> ParseParam(const Entry& e, const KeyRule* rule);
+  bool ParseDistribution(const std::string& name, const std::map<std::string, Entry>& keys,
+                         const KeyRule* rule, ParamSpec* ps);
+  bool ReadBound(const Entry& e, const std::string& name, const std::string& distribution,
+                 const KeyRule* rule, double* out);
+  void CheckModelHasArch(const Entry* e, const std::string& section, const SweepSpec& spec);
+  void CheckTrialCount(const std::map<std::string, Entry>& top, const SweepSpec& spec);
+
+  // Whether a stage is in the pipeline; true when the pipeline itself is broken,
+  // so that one typo there does not cascade into many follow-up errors.
+  bool InPipeline(const std::string& stage) const {
+    return !pipeline_known_ || pipeline_.count(stage) > 0;
+  }
+
+  std::string filename_;
+  ValidateOptions options_;
+  std::vector<Diagnostic> errors_;
+  std::string method_ = "grid";
+  bool method_known_ = true;
+  std::set<std::string> pipeline_;
+  bool pipeline_known_ = true;
+  YAML::Mark distill_stage_mark_;  // where distill sits in the pipeline list
+};
+
+void Validator::Error(const YAML::Mark& mark, std::string message) {
+  Diagnostic d;
+  d.file = filename_;
+  if (!mark.is_null()) {
+    d.line = mark.line + 1;
+    d.column = mark.column + 1;
+  }
+  d.message = std::move(message);
+  errors_.push_back(std::move(d));
+}
+
+void Validator::ErrorAtValue(const Entry& e, std::string message) {
+  if (e.value.IsNull() || e.value.Mark().is_null()) {
+    Error(e.key_node.Mark(), std::move(message));
+  } else {
+    Error(e.value.Mark(), std::move(message));
+  }
+}
+
+std::vector<Entry> Validator::ReadMapping(const YAML::Node& map, const std::string& where,
+                                          const std::vector<std::string>* known) {
+  std::vector<Entry> out;
+  std::map<std::string, YAML::Mark> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    Entry e{"", it->first, it->second};
+    if (!e.key_node.IsScalar()) {
+      Error(e.key_node.Mark(), "expected a plain key " + where + ", got " + DescribeNode(e.key_node));
+      continue;
+    }
+    e.key = e.key_node.Scalar();
+    auto [pos, inserted] = seen.emplace(e.key, e.key_node.Mark());
+    if (!inserted) {
+      Error(e.key_node.Mark(), "duplicate key " + Quote(e.key) + " " + where + " (first given at " +
+                                   Position(pos->second) + ")");
+      continue;
+    }
+    if (known && std::find(known->begin(), known->end(), e.key) == known->end()) {
+      std::string hint = DidYouMean(e.key, *known);
+      if (hint.empty()) hint = "; expected one of " + JoinWords(*known);
+      Error(e.key_node.Mark(), "unknown key " + Quote(e.key) + " " + where + hint);
+      continue;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+bool Validator::ExpectMapping(const Entry& e, const std::string& what, const std::string& example) {
+  if (e.value.IsMap()) return true;
+  ErrorAtValue(e, "expected a mapping for " + what + " (e.g. " + example + "), got " +
+                      DescribeNode(e.value));
+  return false;
+}
+
+std::optional<int64_t> Validator::ReadInt(const Entry& e, const std::string& field, int64_t min) {
+  json j = e.value.IsScalar() ? NodeToJson(e.value) : json();
+  if (j.is_number_float()) j = NormalizeNumber(j.get<double>());
+  if (!j.is_number_integer()) {
+    ErrorAtValue(e, "expected an integer for " + field + ", got " + DescribeNode(e.value));
+    return std::nullopt;
+  }
+  int64_t v = j.get<int64_t>();
+  if (v < min) {
+    ErrorAtValue(e, field + " must be >= " + std::to_string(min) + ", got " + e.value.Scalar());
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<std::string> Validator::ReadString(const Entry& e, const std::string& field) {
+  // Any non-empty scalar is accepted as text: a name such as 2024 is fine.
+  if (!e.value.IsScalar() || e.value.Scalar().empty()) {
+    ErrorAtValue(e, "expected a non-empty string for " + field + ", got " + DescribeNode(e.value));
+    return std::nullopt;
+  }
+  return e.value.Scalar();
+}
+
+std::optional<std::string> Validator::ReadChoice(const Entry& e, const std::string& field,
+                                                 const std::vector<std::string>& choices) {
+  std::string error;
+  auto word = CheckChoice(field, choices, e.value, &error);
+  if (!word) ErrorAtValue(e, error);
+  return word;
+}
+
+std::vector<Diagnostic> Validator::Run(const YAML::Node& root, SweepSpec* spec) {
+  if (!root.IsMap()) {
+    YAML::Mark mark = root.Mark();
+    if (mark.is_null()) mark = YAML::Mark();  // an empty document: point at 1:1
+    Error(mark, "expected a mapping at the top of the sweep file (with keys such as name, data, "
+                "student, pipeline, parameters), got " + DescribeNode(root));
+    return std::move(errors_);
+  }
+  std::map<std::string, Entry> top;
+  for (Entry& e : ReadMapping(root, "at top level", &kTopKeys)) top.emplace(e.key, e);
+  ParseTopLevel(top, root, spec);
+  return std::move(errors_);
+}
+
+const Entry* Find(const std::map<std::string, Entry>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? nullptr : &it->second;
+}
+
+void Validator::ParseTopLevel(const std::map<std::string, Entry>& top, const YAML::Node& root,
+                              SweepSpec* spec) {
+  spec->name = DefaultSweepName(filename_);
+  if (const Entry* e = Find(top, "name")) {
+    if (auto name = ReadString(*e, "name")) spec->name = *name;
+  }
+  ParseMethod(top, spec);
+  if (const Entry* e = Find(top, "max_retries")) {
+    if (auto v = ReadInt(*e, "max_retries", 0)) {
+      if (*v > INT_MAX) {
+        ErrorAtValue(*e, "max_retries is too large, got " + e->value.Scalar());
+      } else {
+        spec->max_retries = static_cast<int>(*v);
+      }
+    }
+  }
+  if (const Entry* e = Find(top, "device")) {
+    if (auto v = ReadChoice(*e, "device", {"any", "cpu", "cuda"})) spec->device = *v;
+  }
+  ParsePipeline(Find(top, "pipeline"), root, spec);
+  ParseData(Find(top, "data"), root, spec);
+
+  const Entry* student = Find(top, "student");
+  if (!student) {
+    Error(root.Mark(), "missing required key 'student' (e.g. student: {arch: cnn-small})");
+  } else {
+    spec->student = ParseModel(*student, "student");
+  }
+  const Entry* teacher = Find(top, "teacher");
+  const bool wants_teacher = pipeline_known_ && pipeline_.count("distill") > 0;
+  if (teacher) {
+    json parsed = ParseModel(*teacher, "teacher");
+    if (pipeline_known_ && !wants_teacher) {
+      ErrorAtKey(*teacher, "teacher is only used by the distill stage, which is not in pipeline");
+    }
+    if (wants_teacher) spec->teacher = parsed;
+  } else if (wants_teacher) {
+    Error(distill_stage_mark_,
+          "pipeline has distill but no teacher is given (e.g. teacher: {arch: cnn-wide})");
+  }
+
+  ParseObjectives(Find(top, "objectives"), spec);
+  spec->sections = json::object();
+  for (const std::string& stage : StageNames()) {
+    if (pipeline_.count(stage)) spec->sections[stage] = SectionDefaults(stage);
+    if (const Entry* e = Find(top, stage)) ParseStageSection(*e, stage, spec);
+  }
+  if (const Entry* e = Find(top, "parameters")) ParseParameters(*e, spec);
+
+  CheckModelHasArch(student, "student", *spec);
+  if (wants_teacher) CheckModelHasArch(teacher, "teacher", *spec);
+  CheckTrialCount(top, *spec);
+}
+
+void Validator::ParseMethod(const std::map<std::string, Entry>& top, SweepSpec* spec) {
+  const Entry* method = Find(top, "method");
+  if (method) {
+    auto v = ReadChoice(*method, "method", {"grid", "random"});
+    method_known_ = v.has_value();
+    if (v) method_ = *v;
+  }
+  spec->method = method_;
+  const Entry* run_cap = Find(top, "run_cap");
+  const Entry* seed = Find(top, "seed");
+  if (run_cap) {
+    if (auto v = ReadInt(*run_cap, "run_cap", 1)) spec->run_cap = *v;
+  }
+  if (seed) {
+    if (auto v = ReadInt(*seed, "seed", 0)) spec->seed = static_cast<uint64_t>(*v);
+  }
+  if (!method_known_) return;
+  if (method_ == "random") {
+    if (!run_cap) {
+      ErrorAtValue(*method, "method: random needs run_cap (the number of trials to draw)");
+    }
+    if (!seed) ErrorAtValue(*method, "method: random needs seed (so that the draws repeat)");
+  } else if (run_cap) {
+    ErrorAtKey(*run_cap, "run_cap is only used with method: random (a grid runs every point)");
+  }
+}
+
+void Validator::ParsePipeline(const Entry* e, const YAML::Node& root, SweepSpec* spec) {
+  if (!e) {
+    pipeline_known_ = false;
+    Error(root.Mark(),
+          "missing required key 'pipeline' (a list of stages from distill, prune, quantize, in "
+          "the order to run them; [] trains the student only)");
+    return;
+  }
+  if (!e->value.IsSequence()) {
+    pipeline_known_ = false;
+    ErrorAtValue(*e, "expected a list for pipeline (e.g. [distill, prune, quantize]), got " +
+                         DescribeNode(e->value));
+    return;
+  }
+  std::map<std::string, YAML::Mark> seen;
+  for (const YAML::Node& item : e->value) {
+    std::string error;
+    auto stage = CheckChoice("pipeline stage", StageNames(), item, &error);
+    if (!stage) {
+      pipeline_known_ = false;
+      Error(item.Mark(), error);
+      continue;
+    }
+    auto [pos, inserted] = seen.emplace(*stage, item.Mark());
+    if (!inserted) {
+      Error(item.Mark(), "stage " + Quote(*stage) + " appears twice in pipeline (first at " +
+                             Position(pos->second) + "); each stage runs at most once");
+      continue;
+    }
+    if (*stage == "distill") distill_stage_mark_ = item.Mark();
+    spec->pipeline.push_back(*stage);
+    pipeline_.insert(*stage);
+  }
+}
+
+void Validator::ParseData(const Entry* e, const YAML::Node& root, SweepSpec* spec) {
+  if (!e) {
+    Error(root.Mark(), "missing required key 'data' (e.g. data: {dataset: fashion-mnist})");
+    return;
+  }
+  if (!ExpectMapping(*e, "data", "{dataset: fashion-mnist}")) return;
+  std::map<std::string, Entry> keys;
+  for (Entry& k : ReadMapping(e->value, "in data", &kDataKeys)) keys.emplace(k.key, k);
+
+  json data = {{"train_subset", 0}, {"test_subset", 0}};
+  std::optional<std::string> dataset;
+  if (const Entry* d = Find(keys, "dataset")) {
+    dataset = ReadChoice(*d, "data.dataset", kDatasets);
+    if (dataset) data["dataset"] = *dataset;
+  } else {
+    ErrorAtKey(*e, "data needs 'dataset' (one of " + JoinWords(kDatasets) + ")");
+  }
+  const Entry* path = Find(keys, "path");
+  if (path) {
+    if (auto p = ReadString(*path, "data.path")) data["path"] = *p;
+  }
+  if (dataset == "synthetic" && path) {
+    ErrorAtKey(*path, "data.path is not used by dataset 'synthetic' (it is generated)");
+  } else if (dataset == "mnist-idx" && !path) {
+    ErrorAtKey(*e, "dataset 'mnist-idx' needs 'path' (a folder of MNIST-format IDX files)");
+  } else if (dataset == "fashion-mnist" && !path) {
+    data["path"] = kDefaultFashionMnistPath;
+  }
+  for (const char* subset : {"train_subset", "test_subset"}) {
+    if (const Entry* s = Find(keys, subset)) {
+      if (auto v = ReadInt(*s, std::string("data.") + subset, 0)) data[subset] = *v;
+    }
+  }
+  spec->data = data;
+}
+
+json Validator::ParseModel(const Entry& e, const std::string& section) {
+  json model = SectionDefaults(section);
+  if (!ExpectMapping(e, section, "{arch: cnn-small}")) return model;
+  std::vector<std::string> known;
+  for (const KeyRule* r : SectionRules(section)) known.push_back(r->key);
+  const Entry* arch = nullptr;
+  for (const Entry& k : ReadMapping(e.value, "in " + section, &known)) {
+    std::string error;
+    if (auto v = CheckValue(*FindRule(section, k.key), k.value, &error)) {
+      model[k.key] = *v;
+    } else {
+      ErrorAtValue(k, error);
+    }
+    if (k.key == "arch") arch = &k;
+    if (k.key == "torchscript" && arch) {
+      ErrorAtKey(k, section + ": give either 'arch' or 'torchscript', not both");
+    } else if (k.key == "arch" && model.contains("torchscript")) {
+      ErrorAtKey(k, section + ": give either 'arch' or 'torchscript', not both");
+    }
+  }
+  return model;
+}
+
+void Validator::CheckModelHasArch(const Entry* e, const std::string& section,
+                                  const SweepSpec& spec) {
+  if (!e || !e->value.IsMap()) return;
+  const json& model = section == "student" ? spec.student : spec.teacher;
+  if (model.contains("arch") || model.contains("torchscript")) return;
+  if (spec.parameters.count(section + ".arch")) return;
+  // Only say it when the section has no arch key at all (a bad one is reported already).
+  for (auto it = e->value.begin(); it != e->value.end(); ++it) {
+    if (it->first.IsScalar() && (it->first.Scalar() == "arch" || it->first.Scalar() == "torchscript"))
+      return;
+  }
+  ErrorAtKey(*e, section + " needs 'arch' (one of " + JoinWords(Architectures()) +
+                     ") or 'torchscript' (a TorchScript file)");
+}
+
+void Validator::ParseObjectives(const Entry* e, SweepSpec* spec) {
+  if (!e) {
+    spec->objectives = {{"accuracy", true}, {"size_bytes", false}};
+    return;
+  }
+  if (!ExpectMapping(*e, "objectives", "{accuracy: maximize, size_bytes: minimize}")) return;
+  if (e->value.size() == 0) {
+    ErrorAtValue(*e, "objectives must name at least one metric (e.g. {accuracy: maximize})");
+    return;
+  }
+  for (const Entry& k : ReadMapping(e->value, "in objectives", &MetricNames())) {
+    if (auto dir = ReadChoice(k, "objective " + Quote(k.key), {"maximize", "minimize"})) {
+      spec->objectives.push_back({k.key, *dir == "maximize"});
+    }
+  }
+}
+
+void Validator::ParseStageSection(const Entry& e, const std::string& stage, SweepSpec* spec) {
+  if (!InPipeline(stage)) {
+    ErrorAtKey(e, "section " + Quote(stage) + " is given but " + Quote(stage) +
+                      " is not in pipeline");
+  }
+  if (e.value.IsNull()) return;  // "prune:" with nothing under it
+  if (!ExpectMapping(e, stage, stage == "distill" ? "{epochs: 2}" : "{finetune_epochs: 1}")) return;
+  std::vector<std::string> known;
+  for (const KeyRule* r : SectionRules(stage)) known.push_back(r->key);
+  for (const Entry& k : ReadMapping(e.value, "in " + stage, &known)) {
+    std::string error;
+    auto v = CheckValue(*FindRule(stage, k.key), k.value, &error);
+    if (!v) {
+      ErrorAtValue(k, error);
+    } else if (spec->sections.contains(stage)) {
+      spec->sections[stage][k.key] = *v;
+    }
+  }
+}
+
+std::string Validator::UnknownParameterMessage(const std::string& name) const {
+  const size_t dot = name.find('.');
+  const std::string section = dot == std::string::npos ? "" : name.substr(0, dot);
+  const std::string tail = dot == std::string::npos ? name : name.substr(dot + 1);
+  // Candidates from pipeline stages first, so that ties favour them.
+  std::vector<const KeyRule*> candidates;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const std::string& s : kParamSections) {
+      bool preferred = s == "student" || (s == "teacher" ? InPipeline("distill") : InPipeline(s));
+      if (preferred != (pass == 0)) continue;
+      for (const KeyRule* r : SectionRules(s)) {
+        if (r->sweepable) candidates.push_back(r);
+      }
+    }
+  }
+  const KeyRule* best = nullptr;
+  size_t best_cost = 4;
+  for (const KeyRule* r : candidates) {
+    size_t by_tail = Levenshtein(tail, r->key) + (section.empty() || section == r->section ? 0 : 1);
+    size_t cost = std::min(Levenshtein(name, r->FullName()), by_tail);
+    if (cost < best_cost && cost < std::max(tail.size(), r->key.size())) {
+      best = r;
+      best_cost = cost;
+    }
+  }
+  std::string message = "unknown key " + Quote(name) + " in parameters";
+  if (best) return message + "; did you mean " + Quote(best->FullName()) + "?";
+  if (std::find(kParamSections.begin(), kParamSections.end(), section) != kParamSections.end()) {
+    std::vector<std::string> keys;
+    for (const KeyRule* r : SectionRules(section)) {
+      if (r->sweepable) keys.push_back(r->key);
+    }
+    return message + "; " + section + " takes " + JoinWords(keys);
+  }
+  return message + "; parameters are named section.key with section one of " +
+         JoinWords(kParamSections) + " (e.g. distill.temperature)";
+}
+
+void Validator::ParseParameters(const Entry& e, SweepSpec* spec) {
+  if (e.value.IsNull()) return;  // "parameters:" with everything commented out
+  if (!ExpectMapping(e, "parameters", "{distill.temperature: {values: [1, 4, 8]}}")) return;
+  for (const Entry& k : ReadMapping(e.value, "in parameters", nullptr)) {
+    const size_t dot = k.key.find('.');
+    const KeyRule* rule = nullptr;
+    if (dot != std::string::npos) rule = FindRule(k.key.substr(0, dot), k.key.substr(dot + 1));
+    if (!rule) {
+      ErrorAtKey(k, UnknownParameterMessage(k.key));
+      ParseParam(k, nullptr);  // still report problems in its body
+      continue;
+    }
+    if (!rule->sweepable) {
+      ErrorAtKey(k, k.key + " cannot be swept; set it under " + rule->section + ":");
+      continue;
+    }
+    if (rule->section == "teacher" && pipeline_known_ && !pipeline_.count("distill")) {
+      ErrorAtKey(k, "parameter " + Quote(k.key) +
+                        " but 'distill' is not in pipeline (only distill uses the teacher)");
+    } else if (rule->section != "student" && rule->section != "teacher" &&
+               !InPipeline(rule->section)) {
+      ErrorAtKey(k, "parameter " + Quote(k.key) + " but " + Quote(rule->section) +
+                        " is not in pipeline");
+    }
+    if (auto ps = ParseParam(k, rule)) spec->parameters[k.key] = *ps;
+  }
+}
+
+std::optional<ParamSpec> Validator::ParseParam(const Entry& e, const KeyRule* rule) {
+  const std::string& name = e.key;
+  if (!e.value.IsMap()) {
+    ErrorAtValue(e, "expected a mapping for parameter " + Quote(name) +
+                        " with 'value', 'values' or 'distribution' (e.g. {values: [1, 2]}), got " +
+                        DescribeNode(e.value));
+    return std::nullopt;
+  }
+  const size_t errors_before = errors_.size();
+  std::map<std::string, Entry> keys;
+  const Entry* kind_entry = nullptr;
+  for (Entry& k : ReadMapping(e.value, "in parameter " + Quote(name), &kParamKeys)) {
+    auto [pos, inserted] = keys.emplace(k.key, k);
+    (void)inserted;
+    if (k.key != "value" && k.key != "values" && k.key != "distribution") continue;
+    if (kind_entry) {
+      ErrorAtKey(k, "parameter " + Quote(name) + " takes only one of 'value', 'values', "
+                    "'distribution' (" + Quote(kind_entry->key) + " is given already)");
+    } else {
+      kind_entry = &pos->second;
+    }
+  }
+  if (!kind_entry) {
+    ErrorAtKey(e, "parameter " + Quote(name) + " needs one of 'value', 'values' or 'distribution'");
+    return std::nullopt;
+  }
+
+  ParamSpec ps;
+  auto check = [&](const YAML::Node& node, const YAML::Mark& mark) {
+    if (!rule) return;
+    std::string error;
+    if (auto v = CheckValue(*rule, node, &error)) {
+      ps.values.push_back(*v);
+    } else {
+      Error(mark, error);
+    }
+  };
+  if (kind_entry->key == "value") {
+    ps.kind = ParamSpec::Kind::kValue;
+    const Entry& v = *kind_entry;
+    check(v.value, v.value.IsNull() ? v.key_node.Mark() : v.value.Mark());
+  } else if (kind_entry->key == "values") {
+    ps.kind = ParamSpec::Kind::kValues;
+    const Entry& v = *kind_entry;
+    if (!v.value.IsSequence()) {
+      ErrorAtValue(v, "expected a list for 'values' of " + name + " (e.g. [1, 2]), got " +
+                          DescribeNode(v.value));
+    } else if (v.value.size() == 0) {
+      ErrorAtValue(v, "'values' must not be empty (empty grid)");
+    } else {
+      for (const YAML::Node& item : v.value) check(item, item.Mark());
+    }
+  } else {
+    ps.kind = ParamSpec::Kind::kDistribution;
+    ParseDistribution(name, keys, rule, &ps);
+  }
+  if (ps.kind != ParamSpec::Kind::kDistribution) {
+    for (const char* extra : {"min", "max", "q"}) {
+      if (const Entry* x = Find(keys, extra)) {
+        ErrorAtKey(*x, Quote(extra) + " is only used with 'distribution' (parameter " + name + ")");
+      }
+    }
+  }
+  if (!rule || errors_.size() != errors_before) return std::nullopt;
+  return ps;
+}
+
+bool Validator::ParseDistribution(const std::string& name, const std::map<std::string, Entry>& keys,
+                                  const KeyRule* rule, ParamSpec* ps) {
+  const Entry& d = keys.at("distribution");
+  auto dist = ReadChoice(d, "distribution", kDistributions);
+  if (!dist) return false;
+  ps->distribution = *dist;
+  if (method_known_ && method_ != "random") {
+    ErrorAtValue(d, "distribution needs method: random (a grid takes 'value' or 'values')");
+  }
+  if (rule && rule->type != ValueType::kNumber && rule->type != ValueType::kInt) {
+    ErrorAtValue(d, name + " takes " +
+                        (rule->type == ValueType::kBool ? std::string("true or false")
+                                                        : "one of " + JoinWords(rule->choices)) +
+                        "; a distribution needs a numeric parameter (use 'values')");
+    return false;
+  }
+  const bool int_rule = rule && rule->type == ValueType::kInt;
+  if (int_rule && (*dist == "uniform" || *dist == "log_uniform_values")) {
+    ErrorAtValue(d, name + " takes integers; use int_uniform (or q_uniform with an integer q)");
+    return false;
+  }
+  const Entry* min_e = Find(keys, "min");
+  const Entry* max_e = Find(keys, "max");
+  const Entry* q_e = Find(keys, "q");
+  if (!min_e) ErrorAtKey(d, "distribution " + Quote(*dist) + " needs 'min'");
+  if (!max_e) ErrorAtKey(d, "distribution " + Quote(*dist) + " needs 'max'");
+  if (*dist == "q_uniform" && !q_e) ErrorAtKey(d, "distribution 'q_uniform' needs 'q'");
+  if (*dist != "q_uniform" && q_e) {
+    ErrorAtKey(*q_e, "'q' is only used by distribution q_uniform");
+  }
+  const bool lo_ok = min_e && ReadBound(*min_e, name, *dist, rule, &ps->min);
+  const bool hi_ok = max_e && ReadBound(*max_e, name, *dist, rule, &ps->max);
+  if (!lo_ok || !hi_ok) return false;
+  const double lo = ps->min;
+  const double hi = ps->max;
+  if (!(lo < hi)) {
+    ErrorAtValue(*max_e, "max must be greater than min for " + name + " (got min " +
+                             min_e->value.Scalar() + ", max " + max_e->value.Scalar() + ")");
+    return false;
+  }
+  if (*dist == "log_uniform_values" && lo <= 0) {
+    ErrorAtValue(*min_e, "log_uniform_values needs min > 0 for " + name + ", got " +
+                             min_e->value.Scalar());
+    return false;
+  }
+  if (*dist != "q_uniform" || !q_e) return true;
+  json q = q_e->value.IsScalar() ? NodeToJson(q_e->value) : json();
+  if (!q.is_number() || !std::isfinite(q.get<double>())) {
+    ErrorAtValue(*q_e, "expected a number for q of " + name + ", got " + DescribeNode(q_e->value));
+    return false;
+  }
+  ps->q = q.get<double>();
+  if (ps->q <= 0) {
+    ErrorAtValue(*q_e, "q must be > 0 for " + name + ", got " + q_e->value.Scalar());
+    return false;
+  }
+  if (int_rule && std::floor(ps->q) != ps->q) {
+    ErrorAtValue(*q_e, name + " takes integers, so q must be an integer, got " +
+                           q_e->value.Scalar());
+    return false;
+  }
+  if (std::ceil(lo / ps->q - 1e-9) > std::floor(hi / ps->q + 1e-9)) {
+    ErrorAtValue(*q_e, "no multiple of q=" + q_e->value.Scalar() + " lies in [" +
+                           FormatDouble(lo) + ", " + FormatDouble(hi) + "] for " + name);
+    return false;
+  }
+  return true;
+}
+
+bool Validator::ReadBound(const Entry& e, const std::string& name, const std::string& distribution,
+                          const KeyRule* rule, double* out) {
+  std::string error;
+  std::optional<json> v;
+  if (rule) {
+    v = CheckValue(*rule, e.value, &error);
+  } else {
+    json j = e.value.IsScalar() ? NodeToJson(e.value) : json();
+    if (j.is_number() && std::isfinite(j.get<double>())) {
+      v = j;
+    } else {
+      error = "expected a number for " + e.key + " of " + name + ", got " + DescribeNode(e.value);
+    }
+  }
+  if (!v) {
+    ErrorAtValue(e, error);
+    return false;
+  }
+  if (distribution == "int_uniform" && !v->is_number_integer()) {
+    ErrorAtValue(e, "int_uniform needs integer bounds for " + name + ", got " + e.value.Scalar());
+    return false;
+  }
+  *out = v->get<double>();
+  return true;
+}
+
+void Validator::CheckTrialCount(const std::map<std::string, Entry>& top, const SweepSpec& spec) {
+  const Entry* params = Find(top, "parameters");
+  if (!params || method_ != "grid" || options_.allow_large) return;
+  int64_t count = CountTrials(spec);
+  if (count > options_.max_trials) {
+    ErrorAtKey(*params, "sweep expands to " + std::to_string(count) + " trials, more than the limit " +
+                            std::to_string(options_.max_trials) + "; pass --allow-large to run it");
+  }
+}
+
+}  // namespace
+
+std::vector<Diagnostic> BuildSpec(const YAML::Node& root, const std::string& filename,
+                                  const ValidateOptions& options, SweepSpec* spec) {
+  return Validator(filename, options).Run(root, spec);
+}
+
+std::string DefaultSweepName(const std::string& filename) {
+  std::string base = filename.substr(filename.find_last_of('/') + 1);
+  const size_t dot = base.rfind('.');
+  if (dot != std::string::npos && dot > 0) base = base.substr(0, dot);
+  return base.empty() ? "sweep" : base;
+}
+
+}  // namespace sweep_internal
+}  // namespace compsweep

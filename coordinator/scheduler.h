@@ -1,0 +1,140 @@
+// Scheduler: pure scheduling logic of the coordinator (no sockets, no SQLite).
+// Decides which queued trial goes to which worker, tracks leases, declares
+// silent workers dead and re-queues their trials, and filters duplicate results.
+// Thread-safety: not thread-safe; owned by the coordinator core thread. Time comes
+// from an injected Clock so tests drive it with a FakeClock.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "coordinator/trial_state.h"
+
+namespace compsweep::coordinator {
+
+struct SchedulerOptions {
+  int64_t heartbeat_ms = 1000;
+  int liveness = 4;  // a worker silent for liveness * heartbeat_ms is dead
+};
+
+// A trial as the scheduler sees it.
+struct TrialSlot {
+  int64_t id = 0;
+  int64_t sweep_id = 0;
+  std::string device = "any";  // any | cpu | cuda
+  bool priority = false;       // teachers jump the queue
+  int attempt = 0;             // attempts started so far (the next one is attempt + 1)
+  int retries_used = 0;        // attempts lost to dead workers or failures
+  int max_retries = 2;
+  std::optional<int64_t> blocked_on;  // id of a teacher trial that must succeed first
+};
+
+struct Assignment {
+  std::string worker;
+  int64_t trial_id = 0;
+  int attempt = 0;
+};
+
+// What happened to a trial whose worker died or which reported failure.
+struct Requeue {
+  int64_t trial_id = 0;
+  int attempt = 0;       // the attempt that was lost/failed
+  bool requeued = false; // false: retries exhausted, trial is failed
+  std::string worker;
+  int retries = 0;       // retries used after this loss
+};
+
+enum class ResultDisposition {
+  kAccepted,   // running with this attempt on this worker: record it
+  kDuplicate,  // this attempt was already recorded: ignore (but ACK)
+  kStale,      // an older attempt, or unknown trial: ignore (but ACK)
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Clock* clock, SchedulerOptions options);
+
+  // Trials ------------------------------------------------------------------
+  // Adds a queued trial (or one blocked on a teacher). REQUIRES: id not present.
+  void AddTrial(const TrialSlot& trial);
+  // Records an already succeeded trial (a teacher found on resume).
+  void AddSucceeded(const TrialSlot& trial);
+  bool HasTrial(int64_t id) const { return trials_.count(id) > 0; }
+  std::optional<TrialState> StateOf(int64_t id) const;
+  // The teacher `teacher_id` finished: unblocks (succeeded) or fails (failed) its dependents.
+  // Returns the dependents that were failed because the teacher failed.
+  std::vector<int64_t> TeacherDone(int64_t teacher_id, bool succeeded);
+  // Removes queued/blocked trials of the sweep and returns the running ones (to cancel).
+  std::vector<Assignment> CancelSweep(int64_t sweep_id);
+  // Re-queues a failed or cancelled trial with a fresh retry budget. False otherwise.
+  bool Retry(int64_t id);
+  size_t queued() const { return queued_count_; }
+  size_t running() const { return running_.size(); }
+
+  // Workers -----------------------------------------------------------------
+  // HELLO: registers (or re-registers) a worker. Trials this scheduler had on the
+  // worker that the worker does not list in `running` are lost and handled as
+  // by a worker death (returned).
+  std::vector<Requeue> WorkerHello(const std::string& worker, const std::string& device,
+                                   int slots, const std::set<std::pair<int64_t, int>>& running);
+  // Any message from a known worker refreshes its liveness. Returns false if unknown.
+  bool WorkerSeen(const std::string& worker);
+  bool KnowsWorker(const std::string& worker) const { return workers_.count(worker) > 0; }
+  // READY: the worker asks for up to free_slots more trials.
+  void WorkerReady(const std::string& worker, int free_slots);
+  // BYE or declared dead: its running trials are re-queued (or failed).
+  std::vector<Requeue> RemoveWorker(const std::string& worker);
+  // Declares workers silent for too long dead. Returns (worker, its requeues).
+  std::vector<std::pair<std::string, std::vector<Requeue>>> ExpireWorkers();
+  std::vector<std::string> WorkerIds() const;
+
+  // Assigns queued trials to workers with free slots and a matching device.
+  // Each returned assignment's trial is now running with attempt = previous + 1.
+  std::vector<Assignment> Schedule();
+
+  // Results -----------------------------------------------------------------
+  ResultDisposition OnResult(const std::string& worker, int64_t trial_id, int attempt);
+  // FAILED from a worker: re-queued if retries are left (returned with requeued=true).
+  std::optional<Requeue> OnFailed(const std::string& worker, int64_t trial_id, int attempt);
+
+ private:
+  struct WorkerInfo {
+    std::string device;  // cpu | cuda | cuda:N
+    int slots = 1;
+    int wanted = 0;      // free slots last announced by READY, minus tasks sent since
+    int64_t last_seen_ms = 0;
+    std::set<int64_t> trials;  // running here
+  };
+  struct TrialInfo {
+    TrialSlot slot;
+    TrialState state = TrialState::kQueued;
+    bool blocked = false;
+    std::string worker;
+    uint64_t seq = 0;  // FIFO order
+  };
+
+  void Enqueue(TrialInfo& t, bool front);
+  Requeue LoseTrial(TrialInfo& t);
+  static std::string DeviceClass(const std::string& device);
+
+  const Clock* clock_;
+  SchedulerOptions options_;
+  std::unordered_map<int64_t, TrialInfo> trials_;
+  std::map<std::string, WorkerInfo> workers_;
+  // Queues of trial ids by device requirement ("any", "cpu", "cuda"). Entries whose
+  // trial is no longer queued are skipped lazily (tombstones), keeping pops O(1) amortised.
+  std::map<std::string, std::deque<int64_t>> queues_;
+  std::unordered_map<int64_t, std::vector<int64_t>> blocked_by_;  // teacher -> dependents
+  std::set<int64_t> running_;
+  size_t queued_count_ = 0;
+  uint64_t next_seq_ = 1;
+};
+
+}  // namespace compsweep::coordinator

@@ -1,0 +1,185 @@
+#include "coordinator/scheduler.h"
+
+#include <gtest/gtest.h>
+
+namespace compsweep::coordinator {
+namespace {
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  Scheduler sched_{&clock_, SchedulerOptions{1000, 3}};
+
+  void AddTrials(int64_t first, int n, const std::string& device = "any", int max_retries = 2) {
+    for (int i = 0; i < n; ++i) {
+      TrialSlot t;
+      t.id = first + i;
+      t.sweep_id = 1;
+      t.device = device;
+      t.max_retries = max_retries;
+      sched_.AddTrial(t);
+    }
+  }
+};
+
+TEST_F(SchedulerTest, AssignsByFreeSlotsInFifoOrder) {
+  AddTrials(1, 5);
+  sched_.WorkerHello("w1", "cpu", 2, {});
+  sched_.WorkerHello("w2", "cpu", 1, {});
+  EXPECT_TRUE(sched_.Schedule().empty()) << "no READY yet, nothing may be sent";
+  sched_.WorkerReady("w1", 2);
+  sched_.WorkerReady("w2", 1);
+  auto a = sched_.Schedule();
+  ASSERT_EQ(a.size(), 3u);
+  std::set<int64_t> ids;
+  for (const auto& x : a) {
+    ids.insert(x.trial_id);
+    EXPECT_EQ(x.attempt, 1);
+  }
+  EXPECT_EQ(ids, (std::set<int64_t>{1, 2, 3}));
+  EXPECT_EQ(sched_.queued(), 2u);
+  EXPECT_EQ(sched_.running(), 3u);
+  // Asking for more than the slots never over-commits a worker.
+  sched_.WorkerReady("w2", 5);
+  EXPECT_TRUE(sched_.Schedule().empty());
+}
+
+TEST_F(SchedulerTest, MatchesDevice) {
+  AddTrials(1, 1, "cuda");
+  AddTrials(2, 1, "cpu");
+  sched_.WorkerHello("gpu", "cuda:0", 1, {});
+  sched_.WorkerReady("gpu", 1);
+  auto a = sched_.Schedule();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].trial_id, 1);
+  EXPECT_EQ(a[0].worker, "gpu");
+  sched_.WorkerReady("gpu", 1);
+  EXPECT_TRUE(sched_.Schedule().empty()) << "a cpu-only trial must not go to a cuda worker";
+  sched_.WorkerHello("cpu", "cpu", 1, {});
+  sched_.WorkerReady("cpu", 1);
+  a = sched_.Schedule();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].trial_id, 2);
+}
+
+TEST_F(SchedulerTest, RequeuesOnHeartbeatLossAndIgnoresLateResult) {
+  AddTrials(1, 1);
+  sched_.WorkerHello("w1", "cpu", 1, {});
+  sched_.WorkerHello("w2", "cpu", 1, {});
+  sched_.WorkerReady("w1", 1);
+  auto a = sched_.Schedule();
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(a[0].worker, "w1");
+  clock_.Advance(2000);
+  sched_.WorkerSeen("w2");
+  EXPECT_TRUE(sched_.ExpireWorkers().empty()) << "2 s < 3 missed heartbeats";
+  clock_.Advance(1500);
+  sched_.WorkerSeen("w2");
+  auto dead = sched_.ExpireWorkers();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].first, "w1");
+  ASSERT_EQ(dead[0].second.size(), 1u);
+  EXPECT_TRUE(dead[0].second[0].requeued);
+  EXPECT_EQ(sched_.StateOf(1), TrialState::kQueued);
+  sched_.WorkerReady("w2", 1);
+  a = sched_.Schedule();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].worker, "w2");
+  EXPECT_EQ(a[0].attempt, 2);
+  // The dead worker's late result for attempt 1 is stale; w2's is accepted once.
+  EXPECT_EQ(sched_.OnResult("w1", 1, 1), ResultDisposition::kStale);
+  EXPECT_EQ(sched_.OnResult("w2", 1, 2), ResultDisposition::kAccepted);
+  EXPECT_EQ(sched_.OnResult("w2", 1, 2), ResultDisposition::kDuplicate);
+  EXPECT_EQ(sched_.StateOf(1), TrialState::kSucceeded);
+  EXPECT_EQ(sched_.running(), 0u);
+}
+
+TEST_F(SchedulerTest, FailsAfterMaxRetries) {
+  AddTrials(1, 1, "any", /*max_retries=*/1);
+  sched_.WorkerHello("w", "cpu", 1, {});
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    sched_.WorkerReady("w", 1);
+    auto a = sched_.Schedule();
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_EQ(a[0].attempt, attempt);
+    auto r = sched_.OnFailed("w", 1, attempt);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->requeued, attempt == 1);
+  }
+  EXPECT_EQ(sched_.StateOf(1), TrialState::kFailed);
+  EXPECT_TRUE(sched_.Retry(1));
+  EXPECT_EQ(sched_.StateOf(1), TrialState::kQueued);
+}
+
+TEST_F(SchedulerTest, HelloWithoutTrialMeansWorkerRestarted) {
+  AddTrials(1, 2);
+  sched_.WorkerHello("w", "cpu", 2, {});
+  sched_.WorkerReady("w", 2);
+  auto a = sched_.Schedule();
+  ASSERT_EQ(a.size(), 2u);
+  // Reconnects still running trial 1 attempt 1 only: trial 2 was lost.
+  auto lost = sched_.WorkerHello("w", "cpu", 2, {{1, 1}});
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].trial_id, 2);
+  EXPECT_EQ(sched_.StateOf(1), TrialState::kRunning);
+  EXPECT_EQ(sched_.StateOf(2), TrialState::kQueued);
+}
+
+TEST_F(SchedulerTest, TeacherBlocksDependentsAndGoesFirst) {
+  AddTrials(10, 2);
+  TrialSlot teacher;
+  teacher.id = 1;
+  teacher.sweep_id = 1;
+  teacher.priority = true;
+  sched_.AddTrial(teacher);
+  TrialSlot dep;
+  dep.id = 2;
+  dep.sweep_id = 1;
+  dep.blocked_on = 1;
+  sched_.AddTrial(dep);
+  sched_.WorkerHello("w", "cpu", 1, {});
+  sched_.WorkerReady("w", 1);
+  auto a = sched_.Schedule();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].trial_id, 1) << "teacher jumps the queue";
+  EXPECT_EQ(sched_.OnResult("w", 1, 1), ResultDisposition::kAccepted);
+  EXPECT_TRUE(sched_.TeacherDone(1, true).empty());
+  std::vector<int64_t> order;
+  for (int i = 0; i < 3; ++i) {
+    sched_.WorkerReady("w", 1);
+    auto b = sched_.Schedule();
+    ASSERT_EQ(b.size(), 1u);
+    order.push_back(b[0].trial_id);
+    sched_.OnResult("w", b[0].trial_id, b[0].attempt);
+  }
+  EXPECT_EQ(order, (std::vector<int64_t>{10, 11, 2}));
+}
+
+TEST_F(SchedulerTest, FailedTeacherFailsDependents) {
+  TrialSlot dep;
+  dep.id = 2;
+  dep.sweep_id = 1;
+  dep.blocked_on = 1;
+  sched_.AddTrial(dep);
+  auto failed = sched_.TeacherDone(1, false);
+  EXPECT_EQ(failed, std::vector<int64_t>{2});
+  EXPECT_EQ(sched_.StateOf(2), TrialState::kFailed);
+}
+
+TEST_F(SchedulerTest, CancelDropsQueuedAndReturnsRunning) {
+  AddTrials(1, 3);
+  sched_.WorkerHello("w", "cpu", 1, {});
+  sched_.WorkerReady("w", 1);
+  auto a = sched_.Schedule();
+  ASSERT_EQ(a.size(), 1u);
+  auto running = sched_.CancelSweep(1);
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].trial_id, a[0].trial_id);
+  EXPECT_EQ(sched_.queued(), 0u);
+  sched_.WorkerReady("w", 1);
+  EXPECT_TRUE(sched_.Schedule().empty());
+  EXPECT_EQ(sched_.OnResult("w", a[0].trial_id, 1), ResultDisposition::kStale);
+}
+
+}  // namespace
+}  // namespace compsweep::coordinator

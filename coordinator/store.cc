@@ -1,0 +1,519 @@
+#include "coordinator/store.h"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <spdlog/spdlog.h>
+
+#include "coordinator/schema.h"
+
+namespace compsweep::coordinator {
+
+namespace {
+
+nlohmann::json ObjectivesJson(const SweepSpec& spec) {
+  nlohmann::json o = nlohmann::json::array();
+  for (const auto& obj : spec.objectives) {
+    o.push_back({{"metric", obj.metric}, {"maximize", obj.maximize}});
+  }
+  return o;
+}
+
+void BindOptionalText(SQLite::Statement& st, int idx, const std::string& s) {
+  if (s.empty()) {
+    st.bind(idx);
+  } else {
+    st.bind(idx, s);
+  }
+}
+
+}  // namespace
+
+Store::Store(std::string path, std::unique_ptr<SQLite::Database> db, const Clock* clock)
+    : path_(std::move(path)), db_(std::move(db)), clock_(clock) {}
+
+Store::~Store() {
+  Status st = Flush();
+  if (!st.ok()) spdlog::error("store: final flush failed: {}", st.ToString());
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Clock* clock) {
+  try {
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    RETURN_IF_ERROR(MigrateSchema(*db));
+    return std::unique_ptr<Store>(new Store(path, std::move(db), clock));
+  } catch (const SQLite::Exception& e) {
+    return IoError("opening database " + path + ": " + e.what());
+  }
+}
+
+SQLite::Statement& Store::Stmt(const char* sql) {
+  auto& slot = stmts_[sql];
+  if (!slot) slot = std::make_unique<SQLite::Statement>(*db_, sql);
+  slot->reset();
+  slot->clearBindings();
+  return *slot;
+}
+
+std::optional<SweepRow> Store::FindSweepBySpecHash(const std::string& spec_hash) {
+  try {
+    auto& st = Stmt(
+        "SELECT id, name, state, spec_hash, objectives FROM sweeps WHERE spec_hash = ? "
+        "ORDER BY id DESC LIMIT 1");
+    st.bind(1, spec_hash);
+    if (!st.executeStep()) return std::nullopt;
+    SweepRow row;
+    row.id = st.getColumn(0).getInt64();
+    row.name = st.getColumn(1).getString();
+    row.state = st.getColumn(2).getString();
+    row.spec_hash = st.getColumn(3).getString();
+    row.objectives = nlohmann::json::parse(st.getColumn(4).getString());
+    return row;
+  } catch (const std::exception& e) {
+    spdlog::error("store: finding sweep: {}", e.what());
+    return std::nullopt;
+  }
+}
+
+Result<std::optional<SweepRow>> Store::GetSweep(int64_t sweep_id) {
+  try {
+    auto& st = Stmt("SELECT id, name, state, spec_hash, objectives FROM sweeps WHERE id = ?");
+    st.bind(1, sweep_id);
+    if (!st.executeStep()) return std::optional<SweepRow>();
+    SweepRow row;
+    row.id = st.getColumn(0).getInt64();
+    row.name = st.getColumn(1).getString();
+    row.state = st.getColumn(2).getString();
+    row.spec_hash = st.getColumn(3).getString();
+    row.objectives = nlohmann::json::parse(st.getColumn(4).getString());
+    return std::optional<SweepRow>(row);
+  } catch (const std::exception& e) {
+    return IoError(std::string("reading sweep: ") + e.what());
+  }
+}
+
+Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<TrialConfig>& trials,
+                                   const std::string& spec_hash) {
+  RETURN_IF_ERROR(Flush());
+  try {
+    const int64_t now = clock_->WallMs();
+    SQLite::Transaction tx(*db_);
+    SQLite::Statement ins(*db_,
+                          "INSERT INTO sweeps(name, source_file, spec_yaml, spec_hash, objectives, "
+                          "state, max_retries, device, created_ms) VALUES (?,?,?,?,?,?,?,?,?)");
+    ins.bind(1, spec.name);
+    ins.bind(2, spec.source_file);
+    ins.bind(3, spec.yaml_text);
+    ins.bind(4, spec_hash);
+    ins.bind(5, ObjectivesJson(spec).dump());
+    ins.bind(6, "active");
+    ins.bind(7, spec.max_retries);
+    ins.bind(8, spec.device);
+    ins.bind(9, now);
+    ins.exec();
+    const int64_t sweep_id = db_->getLastInsertRowid();
+
+    SQLite::Statement trial(*db_,
+                            "INSERT INTO trials(sweep_id, number, kind, hash, params, settings, "
+                            "state, teacher_id, queued_ms) VALUES (?,?,?,?,?,?,?,?,?)");
+    std::optional<int64_t> teacher_id;
+    bool distills = false;
+    for (const auto& stage : spec.pipeline) distills |= stage == "distill";
+    if (distills) {
+      nlohmann::json settings = {{"seed", spec.seed}, {"data", spec.data}, {"teacher", spec.teacher}};
+      trial.bind(1, sweep_id);
+      trial.bind(2, -1);
+      trial.bind(3, "teacher");
+      trial.bind(4, TeacherKey(spec));
+      trial.bind(5, "{}");
+      trial.bind(6, settings.dump());
+      trial.bind(7, ToString(TrialState::kQueued));
+      trial.bind(8);
+      trial.bind(9, now);
+      trial.exec();
+      trial.reset();
+      teacher_id = db_->getLastInsertRowid();
+    }
+    int number = 0;
+    for (const auto& t : trials) {
+      trial.clearBindings();
+      trial.bind(1, sweep_id);
+      trial.bind(2, number++);
+      trial.bind(3, "trial");
+      trial.bind(4, t.hash);
+      trial.bind(5, t.params.dump());
+      trial.bind(6, t.settings.dump());
+      trial.bind(7, ToString(TrialState::kQueued));
+      if (teacher_id) {
+        trial.bind(8, *teacher_id);
+      } else {
+        trial.bind(8);
+      }
+      trial.bind(9, now);
+      trial.exec();
+      trial.reset();
+    }
+    SQLite::Statement ev(*db_,
+                         "INSERT INTO events(ts_ms, sweep_id, kind, data) VALUES (?,?,?,?)");
+    ev.bind(1, now);
+    ev.bind(2, sweep_id);
+    ev.bind(3, "sweep_submitted");
+    ev.bind(4, nlohmann::json({{"trials", trials.size()}, {"name", spec.name}}).dump());
+    ev.exec();
+    tx.commit();
+    return sweep_id;
+  } catch (const SQLite::Exception& e) {
+    return IoError(std::string("creating sweep: ") + e.what());
+  }
+}
+
+Result<std::vector<SweepRow>> Store::ActiveSweeps() {
+  std::vector<SweepRow> out;
+  try {
+    SQLite::Statement st(*db_,
+                         "SELECT id, name, state, spec_hash, objectives FROM sweeps "
+                         "WHERE state = 'active' ORDER BY id");
+    while (st.executeStep()) {
+      SweepRow row;
+      row.id = st.getColumn(0).getInt64();
+      row.name = st.getColumn(1).getString();
+      row.state = st.getColumn(2).getString();
+      row.spec_hash = st.getColumn(3).getString();
+      row.objectives = nlohmann::json::parse(st.getColumn(4).getString());
+      out.push_back(std::move(row));
+    }
+  } catch (const std::exception& e) {
+    return IoError(std::string("listing sweeps: ") + e.what());
+  }
+  return out;
+}
+
+namespace {
+constexpr const char* kTrialColumns =
+    "SELECT t.id, t.sweep_id, t.kind, t.hash, t.state, t.attempt, t.retries, s.max_retries, "
+    "s.device, t.teacher_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id ";
+
+TrialRow ReadTrial(SQLite::Statement& st) {
+  TrialRow r;
+  r.id = st.getColumn(0).getInt64();
+  r.sweep_id = st.getColumn(1).getInt64();
+  r.kind = st.getColumn(2).getString();
+  r.hash = st.getColumn(3).getString();
+  r.state = TrialStateFromString(st.getColumn(4).getString()).value_or(TrialState::kQueued);
+  r.attempt = st.getColumn(5).getInt();
+  r.retries = st.getColumn(6).getInt();
+  r.max_retries = st.getColumn(7).getInt();
+  r.device = st.getColumn(8).getString();
+  if (!st.getColumn(9).isNull()) r.teacher_id = st.getColumn(9).getInt64();
+  return r;
+}
+}  // namespace
+
+Result<std::vector<TrialRow>> Store::LoadActiveTrials() {
+  std::vector<TrialRow> out;
+  try {
+    SQLite::Statement st(
+        *db_, std::string(kTrialColumns) +
+                  "WHERE s.state = 'active' AND (t.state IN ('queued','running','lost') OR "
+                  "(t.kind = 'teacher' AND t.state = 'succeeded')) ORDER BY t.id");
+    while (st.executeStep()) out.push_back(ReadTrial(st));
+  } catch (const std::exception& e) {
+    return IoError(std::string("loading trials: ") + e.what());
+  }
+  return out;
+}
+
+Result<TrialRow> Store::LoadTrial(int64_t trial_id) {
+  try {
+    SQLite::Statement st(*db_, std::string(kTrialColumns) + "WHERE t.id = ?");
+    st.bind(1, trial_id);
+    if (!st.executeStep()) return NotFound("trial " + std::to_string(trial_id));
+    return ReadTrial(st);
+  } catch (const std::exception& e) {
+    return IoError(std::string("loading trial: ") + e.what());
+  }
+}
+
+Result<std::vector<int64_t>> Store::FailedTrialIds(int64_t sweep_id) {
+  std::vector<int64_t> out;
+  try {
+    SQLite::Statement st(*db_,
+                         "SELECT id FROM trials WHERE sweep_id = ? AND state IN "
+                         "('failed','cancelled') ORDER BY kind = 'trial', id");
+    st.bind(1, sweep_id);
+    while (st.executeStep()) out.push_back(st.getColumn(0).getInt64());
+  } catch (const std::exception& e) {
+    return IoError(std::string("listing failed trials: ") + e.what());
+  }
+  return out;
+}
+
+Result<nlohmann::json> Store::TrialSettings(int64_t trial_id) {
+  auto it = settings_cache_.find(trial_id);
+  if (it != settings_cache_.end()) return it->second;
+  try {
+    auto& st = Stmt("SELECT settings FROM trials WHERE id = ?");
+    st.bind(1, trial_id);
+    if (!st.executeStep()) return NotFound("trial " + std::to_string(trial_id));
+    auto j = nlohmann::json::parse(st.getColumn(0).getString());
+    settings_cache_[trial_id] = j;
+    return j;
+  } catch (const std::exception& e) {
+    return IoError(std::string("reading settings: ") + e.what());
+  }
+}
+
+// ---- batched writes ---------------------------------------------------------
+
+void Store::TrialStarted(int64_t trial_id, int attempt, const std::string& worker) {
+  const int64_t now = clock_->WallMs();
+  batch_.push_back([this, trial_id, attempt, worker, now](SQLite::Database&) {
+    auto& st = Stmt(
+        "UPDATE trials SET state = 'running', attempt = ?, worker = ?, started_ms = ?, "
+        "finished_ms = NULL, error = NULL WHERE id = ?");
+    st.bind(1, attempt);
+    st.bind(2, worker);
+    st.bind(3, now);
+    st.bind(4, trial_id);
+    st.exec();
+    auto& a = Stmt(
+        "INSERT OR REPLACE INTO trial_attempts(trial_id, attempt, worker, state, started_ms) "
+        "VALUES (?,?,?,'running',?)");
+    a.bind(1, trial_id);
+    a.bind(2, attempt);
+    a.bind(3, worker);
+    a.bind(4, now);
+    a.exec();
+  });
+}
+
+void Store::TrialSucceeded(int64_t trial_id, int attempt, const std::string& worker,
+                           const nlohmann::json& metrics) {
+  const int64_t now = clock_->WallMs();
+  batch_.push_back([this, trial_id, attempt, worker, metrics, now](SQLite::Database&) {
+    auto& st = Stmt(
+        "UPDATE trials SET state = 'succeeded', finished_ms = ?, error = NULL WHERE id = ? AND "
+        "attempt = ?");
+    st.bind(1, now);
+    st.bind(2, trial_id);
+    st.bind(3, attempt);
+    st.exec();
+    auto& a = Stmt(
+        "UPDATE trial_attempts SET state = 'succeeded', finished_ms = ? WHERE trial_id = ? AND "
+        "attempt = ?");
+    a.bind(1, now);
+    a.bind(2, trial_id);
+    a.bind(3, attempt);
+    a.exec();
+    for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+      if (!it.value().is_number()) continue;
+      auto& v = Stmt("INSERT OR REPLACE INTO trial_values(trial_id, metric, value) VALUES (?,?,?)");
+      v.bind(1, trial_id);
+      v.bind(2, it.key());
+      v.bind(3, it.value().get<double>());
+      v.exec();
+    }
+    (void)worker;
+  });
+}
+
+void Store::TrialAttemptEnded(int64_t trial_id, int attempt, const std::string& worker,
+                              enum TrialState attempt_state, enum TrialState new_state,
+                              int retries, const std::string& error) {
+  const int64_t now = clock_->WallMs();
+  batch_.push_back([=](SQLite::Database&) {
+    auto& a = Stmt(
+        "INSERT OR REPLACE INTO trial_attempts(trial_id, attempt, worker, state, started_ms, "
+        "finished_ms, error) VALUES (?,?,?,?,(SELECT started_ms FROM trial_attempts WHERE "
+        "trial_id = ? AND attempt = ?),?,?)");
+    a.bind(1, trial_id);
+    a.bind(2, attempt);
+    BindOptionalText(a, 3, worker);
+    a.bind(4, ToString(attempt_state));
+    a.bind(5, trial_id);
+    a.bind(6, attempt);
+    a.bind(7, now);
+    BindOptionalText(a, 8, error);
+    a.exec();
+    auto& st = Stmt(
+        "UPDATE trials SET state = ?, retries = ?, error = ?, worker = NULL, "
+        "finished_ms = CASE WHEN ? = 'failed' THEN ? ELSE NULL END, "
+        "queued_ms = CASE WHEN ? = 'queued' THEN ? ELSE queued_ms END WHERE id = ?");
+    st.bind(1, ToString(new_state));
+    st.bind(2, retries);
+    BindOptionalText(st, 3, error);
+    st.bind(4, ToString(new_state));
+    st.bind(5, now);
+    st.bind(6, ToString(new_state));
+    st.bind(7, now);
+    st.bind(8, trial_id);
+    st.exec();
+  });
+}
+
+void Store::SetTrialState(int64_t trial_id, enum TrialState state, const std::string& error) {
+  const int64_t now = clock_->WallMs();
+  batch_.push_back([=](SQLite::Database&) {
+    auto& st = Stmt(
+        "UPDATE trials SET state = ?, error = COALESCE(?, error), worker = CASE WHEN ? = "
+        "'running' THEN worker ELSE NULL END, finished_ms = CASE WHEN ? IN "
+        "('failed','cancelled','succeeded') THEN ? ELSE NULL END, retries = CASE WHEN ? = "
+        "'queued' THEN 0 ELSE retries END WHERE id = ?");
+    st.bind(1, ToString(state));
+    BindOptionalText(st, 2, error);
+    st.bind(3, ToString(state));
+    st.bind(4, ToString(state));
+    st.bind(5, now);
+    st.bind(6, ToString(state));
+    st.bind(7, trial_id);
+    st.exec();
+  });
+}
+
+void Store::TrialProgress(int64_t trial_id, int attempt, const nlohmann::json& data) {
+  const int64_t now = clock_->WallMs();
+  const int seq = progress_seq_[trial_id]++;
+  batch_.push_back([=](SQLite::Database&) {
+    auto& st = Stmt(
+        "INSERT OR REPLACE INTO trial_progress(trial_id, attempt, seq, ts_ms, data) VALUES "
+        "(?,?,?,?,?)");
+    st.bind(1, trial_id);
+    st.bind(2, attempt);
+    st.bind(3, seq);
+    st.bind(4, now);
+    st.bind(5, data.dump());
+    st.exec();
+  });
+}
+
+void Store::WorkerUpsert(const std::string& id, const nlohmann::json& hello) {
+  const int64_t now = clock_->WallMs();
+  batch_.push_back([=](SQLite::Database&) {
+    auto& st = Stmt(
+        "INSERT INTO workers(id, host, device, slots, info, state, first_seen_ms, last_seen_ms) "
+        "VALUES (?,?,?,?,?,'alive',?,?) ON CONFLICT(id) DO UPDATE SET host = excluded.host, "
+        "device = excluded.device, slots = excluded.slots, info = excluded.info, state = "
+        "'alive', last_seen_ms = excluded.last_seen_ms");
+    st.bind(1, id);
+    st.bind(2, hello.value("host", ""));
+    st.bind(3, hello.value("device", ""));
+    st.bind(4, hello.value("slots", 1));
+    st.bind(5, hello.dump());
+    st.bind(6, now);
+    st.bind(7, now);
+    st.exec();
+  });
+}
+
+void Store::WorkerSeen(const std::string& id) { seen_[id] = clock_->WallMs(); }
+
+void Store::WorkerState(const std::string& id, const std::string& state) {
+  batch_.push_back([=](SQLite::Database&) {
+    auto& st = Stmt("UPDATE workers SET state = ? WHERE id = ?");
+    st.bind(1, state);
+    st.bind(2, id);
+    st.exec();
+  });
+}
+
+void Store::SweepState(int64_t sweep_id, const std::string& state) {
+  const int64_t now = clock_->WallMs();
+  batch_.push_back([=](SQLite::Database&) {
+    auto& st = Stmt(
+        "UPDATE sweeps SET state = ?, finished_ms = CASE WHEN ? = 'active' THEN NULL ELSE ? END "
+        "WHERE id = ?");
+    st.bind(1, state);
+    st.bind(2, state);
+    st.bind(3, now);
+    st.bind(4, sweep_id);
+    st.exec();
+  });
+}
+
+void Store::CancelSweep(int64_t sweep_id) {
+  const int64_t now = clock_->WallMs();
+  batch_.push_back([=](SQLite::Database&) {
+    auto& st = Stmt(
+        "UPDATE trials SET state = 'cancelled', finished_ms = ?, worker = NULL WHERE sweep_id = ? "
+        "AND state IN ('queued','running','lost')");
+    st.bind(1, now);
+    st.bind(2, sweep_id);
+    st.exec();
+  });
+  SweepState(sweep_id, "cancelled");
+}
+
+Result<std::map<std::string, int64_t>> Store::CountTrials(int64_t sweep_id) {
+  RETURN_IF_ERROR(Flush());
+  std::map<std::string, int64_t> out;
+  try {
+    auto& st = Stmt(
+        "SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? AND kind = 'trial' GROUP BY state");
+    st.bind(1, sweep_id);
+    while (st.executeStep()) out[st.getColumn(0).getString()] = st.getColumn(1).getInt64();
+  } catch (const std::exception& e) {
+    return IoError(std::string("counting trials: ") + e.what());
+  }
+  return out;
+}
+
+void Store::AddArtifact(const std::string& hash, const std::string& kind, int64_t size,
+                        const std::string& path, int64_t trial_id) {
+  const int64_t now = clock_->WallMs();
+  batch_.push_back([=](SQLite::Database&) {
+    auto& st = Stmt(
+        "INSERT OR REPLACE INTO artifacts(hash, kind, size_bytes, path, trial_id, created_ms) "
+        "VALUES (?,?,?,?,?,?)");
+    st.bind(1, hash);
+    st.bind(2, kind);
+    st.bind(3, size);
+    st.bind(4, path);
+    st.bind(5, trial_id);
+    st.bind(6, now);
+    st.exec();
+  });
+}
+
+void Store::AddEvent(int64_t sweep_id, int64_t trial_id, const std::string& kind,
+                     const nlohmann::json& data) {
+  const int64_t now = clock_->WallMs();
+  batch_.push_back([=](SQLite::Database&) {
+    auto& st = Stmt("INSERT INTO events(ts_ms, sweep_id, trial_id, kind, data) VALUES (?,?,?,?,?)");
+    st.bind(1, now);
+    if (sweep_id) {
+      st.bind(2, sweep_id);
+    } else {
+      st.bind(2);
+    }
+    if (trial_id) {
+      st.bind(3, trial_id);
+    } else {
+      st.bind(3);
+    }
+    st.bind(4, kind);
+    st.bind(5, data.dump());
+    st.exec();
+  });
+}
+
+Status Store::Flush() {
+  if (batch_.empty() && seen_.empty()) return Status::Ok();
+  try {
+    SQLite::Transaction tx(*db_);
+    for (auto& op : batch_) op(*db_);
+    for (const auto& [id, ts] : seen_) {
+      auto& st = Stmt("UPDATE workers SET last_seen_ms = ? WHERE id = ?");
+      st.bind(1, ts);
+      st.bind(2, id);
+      st.exec();
+    }
+    tx.commit();
+  } catch (const std::exception& e) {
+    return IoError(std::string("flushing ") + std::to_string(batch_.size()) +
+                   " writes: " + e.what());
+  }
+  batch_.clear();
+  seen_.clear();
+  return Status::Ok();
+}
+
+}  // namespace compsweep::coordinator

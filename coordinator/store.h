@@ -1,0 +1,116 @@
+// Store: the coordinator's single SQLite writer. Sweep creation is one immediate
+// transaction; the hot path (trial started/finished/progress, worker liveness)
+// is appended to an in-memory batch that Flush() commits in one transaction, so
+// a burst of thousands of results costs one commit, not thousands.
+// Thread-safety: not thread-safe; owned by the coordinator core thread. HTTP
+// handlers read the same file through their own read-only connections (WAL).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <SQLiteCpp/Database.h>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "common/sweep_spec.h"
+#include "coordinator/trial_state.h"
+
+namespace compsweep::coordinator {
+
+struct TrialRow {
+  int64_t id = 0;
+  int64_t sweep_id = 0;
+  std::string kind;  // trial | teacher
+  std::string hash;
+  TrialState state = TrialState::kQueued;
+  int attempt = 0;
+  int retries = 0;
+  int max_retries = 2;
+  std::string device = "any";
+  std::optional<int64_t> teacher_id;
+  nlohmann::json settings;
+};
+
+struct SweepRow {
+  int64_t id = 0;
+  std::string name;
+  std::string state;  // active | done | cancelled
+  std::string spec_hash;
+  nlohmann::json objectives;
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const Clock* clock);
+  ~Store();
+
+  const std::string& path() const { return path_; }
+
+  // Immediate (own transaction) ------------------------------------------------
+  std::optional<SweepRow> FindSweepBySpecHash(const std::string& spec_hash);
+  // Inserts the sweep, its teacher row (when the pipeline distills) and its trials.
+  Result<int64_t> CreateSweep(const SweepSpec& spec, const std::vector<TrialConfig>& trials,
+                              const std::string& spec_hash);
+  // Trials of active sweeps that are not finished (queued, running, lost), plus the
+  // succeeded teachers (so dependents know they may run).
+  Result<std::vector<TrialRow>> LoadActiveTrials();
+  Result<std::vector<SweepRow>> ActiveSweeps();
+  Result<TrialRow> LoadTrial(int64_t trial_id);
+  // Ids of failed/cancelled trial rows of a sweep (for retry-failed).
+  Result<std::vector<int64_t>> FailedTrialIds(int64_t sweep_id);
+  Result<std::optional<SweepRow>> GetSweep(int64_t sweep_id);
+  // Settings of a trial (for TASK messages); cached in memory after the first read.
+  Result<nlohmann::json> TrialSettings(int64_t trial_id);
+
+  // Batched (committed by Flush) -------------------------------------------------
+  void TrialStarted(int64_t trial_id, int attempt, const std::string& worker);
+  void TrialSucceeded(int64_t trial_id, int attempt, const std::string& worker,
+                      const nlohmann::json& metrics);
+  // A lost or failed attempt; new_state is queued (retry) or failed (no retries left).
+  void TrialAttemptEnded(int64_t trial_id, int attempt, const std::string& worker,
+                         TrialState attempt_state, TrialState new_state, int retries,
+                         const std::string& error);
+  void SetTrialState(int64_t trial_id, TrialState state, const std::string& error = "");
+  void TrialProgress(int64_t trial_id, int attempt, const nlohmann::json& data);
+  void WorkerUpsert(const std::string& id, const nlohmann::json& hello);
+  void WorkerSeen(const std::string& id);  // coalesced: one UPDATE per worker per flush
+  void WorkerState(const std::string& id, const std::string& state);
+  void SweepState(int64_t sweep_id, const std::string& state);
+  // Marks every unfinished trial of the sweep cancelled, and the sweep too.
+  void CancelSweep(int64_t sweep_id);
+  // Counts of trial rows (kind = 'trial') by state; flushes first.
+  Result<std::map<std::string, int64_t>> CountTrials(int64_t sweep_id);
+  void AddArtifact(const std::string& hash, const std::string& kind, int64_t size,
+                   const std::string& path, int64_t trial_id);
+  void AddEvent(int64_t sweep_id, int64_t trial_id, const std::string& kind,
+                const nlohmann::json& data);
+
+  size_t pending() const { return batch_.size() + seen_.size(); }
+  // Commits everything batched in one transaction. On failure the batch is kept
+  // and retried by the next Flush.
+  Status Flush();
+
+ private:
+  Store(std::string path, std::unique_ptr<SQLite::Database> db, const Clock* clock);
+  using Op = std::function<void(SQLite::Database&)>;
+  SQLite::Statement& Stmt(const char* sql);
+
+  std::string path_;
+  std::unique_ptr<SQLite::Database> db_;
+  const Clock* clock_;
+  std::vector<Op> batch_;
+  std::unordered_map<std::string, int64_t> seen_;  // worker -> last seen (wall ms)
+  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> stmts_;
+  std::unordered_map<int64_t, int> progress_seq_;
+  std::unordered_map<int64_t, nlohmann::json> settings_cache_;
+};
+
+}  // namespace compsweep::coordinator

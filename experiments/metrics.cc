@@ -1,0 +1,51 @@
+#include "experiments/metrics.h"
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+namespace compsweep::experiments {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+double MedianLatencyMs(const std::function<torch::Tensor(const torch::Tensor&)>& forward,
+                       const torch::Tensor& input, int runs, int warmup) {
+  torch::NoGradGuard no_grad;
+  for (int i = 0; i < warmup; ++i) forward(input);
+  std::vector<double> times;
+  times.reserve(runs);
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = Clock::now();
+    torch::Tensor out = forward(input);
+    // Reading a value back makes asynchronous devices finish the work.
+    if (!out.device().is_cpu()) out.sum().item<float>();
+    times.push_back(Seconds(t0, Clock::now()) * 1e3);
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+double Throughput(const std::function<torch::Tensor(const torch::Tensor&)>& forward,
+                  const torch::Tensor& batch, int min_runs) {
+  torch::NoGradGuard no_grad;
+  forward(batch).sum().item<float>();  // warm-up
+  int runs = 0;
+  auto t0 = Clock::now();
+  double elapsed = 0;
+  while (runs < min_runs || elapsed < 0.3) {
+    forward(batch).sum().item<float>();
+    ++runs;
+    elapsed = Seconds(t0, Clock::now());
+    if (runs >= 1000) break;
+  }
+  return elapsed > 0 ? static_cast<double>(runs) * batch.size(0) / elapsed : 0.0;
+}
+
+}  // namespace compsweep::experiments

@@ -1,0 +1,87 @@
+// Model zoo and the model handle the pipeline works on. An architecture is a
+// JSON "spec" (a list of layers), so artifacts carry the exact, possibly
+// structurally pruned, shape of the network. Thread-safety: a Model is used by
+// one thread at a time; BuildModel may be called from several threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "common/status.h"
+
+namespace compsweep::experiments {
+
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+// Spec: {"input": [C, H, W], "layers": [...]} where each layer is one of
+//   {"type":"conv","in":,"out":,"k":,"stride":,"pad":,"groups":,"bias":}
+//   {"type":"linear","in":,"out":,"bias":}   {"type":"bn","c":}
+//   {"type":"relu"} {"type":"relu6"} {"type":"maxpool","k":} {"type":"gap"}
+//   {"type":"flatten"} {"type":"residual","body":[...],"shortcut":[...]}
+// A residual layer computes body(x) + shortcut(x) (identity when the shortcut
+// list is empty). Parameter names follow the layer positions ("l3.weight",
+// "l4_body.l0.weight"), so they are stable for a given spec.
+struct SpecNetImpl : torch::nn::Module {
+  explicit SpecNetImpl(const nlohmann::json& layers);
+  torch::Tensor forward(torch::Tensor x);
+
+  enum class Kind { kConv, kLinear, kBn, kRelu, kRelu6, kMaxPool, kGap, kFlatten, kResidual };
+  struct Layer {
+    Kind kind;
+    int64_t k = 0;
+    torch::nn::Conv2d conv{nullptr};
+    torch::nn::Linear linear{nullptr};
+    torch::nn::BatchNorm2d bn{nullptr};
+    std::shared_ptr<SpecNetImpl> body, shortcut;
+  };
+  std::vector<Layer> layers;
+};
+TORCH_MODULE(SpecNet);
+
+// The handle the pipeline trains, prunes, quantizes and saves. Implemented by
+// spec networks (model zoo) and, for user models, TorchScript modules.
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual torch::Tensor Forward(const torch::Tensor& x) = 0;
+  virtual NamedTensors NamedParameters() = 0;
+  virtual NamedTensors NamedBuffers() = 0;
+  virtual void SetTraining(bool on) = 0;
+  virtual void To(const torch::Device& device) = 0;
+  // Architecture description stored in artifacts: a spec, or {"torchscript": path}.
+  virtual nlohmann::json Spec() const = 0;
+  // Multiply-accumulates of one forward pass at batch 1 (-1 when unknown).
+  virtual int64_t Macs() const = 0;
+};
+
+// Returns the spec of a zoo architecture: mlp (LeNet-300-100), lenet5,
+// cnn-small, cnn-wide, resnet-small, mobilenetv2.
+Result<nlohmann::json> ArchSpec(const std::string& arch);
+
+// Builds a freshly initialised model from a spec (init seeded with `seed`; the
+// global torch seed is set under a process-wide lock).
+Result<std::unique_ptr<Model>> BuildModel(const nlohmann::json& spec, uint64_t seed);
+
+// Builds from a settings section: {"arch": name} or {"torchscript": path}.
+Result<std::unique_ptr<Model>> BuildModelFromSettings(const nlohmann::json& section, uint64_t seed);
+
+// MACs of a spec at batch 1 (conv: Cout*Hout*Wout*(Cin/groups)*k*k; linear: in*out;
+// batch norm, activations and pooling are not counted).
+int64_t SpecMacs(const nlohmann::json& spec);
+
+// Weights the compression stages act on: conv and linear weights (dim >= 2).
+NamedTensors PrunableWeights(Model& model);
+int64_t CountParameters(Model& model);
+
+// Saves/loads a model with torch serialization (the teacher format); the spec
+// travels inside the archive.
+Status SaveModel(Model& model, const std::string& path);
+Result<std::unique_ptr<Model>> LoadModel(const std::string& path, const torch::Device& device);
+
+}  // namespace compsweep::experiments
