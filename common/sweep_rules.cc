@@ -22,15 +22,14 @@ KeyRule Number(const std::string& section, const std::string& key, Range range,
   return r;
 }
 
-KeyRule Int(const std::string& section, const std::string& key, Range range,
-            json default_value) {
+KeyRule Int(const std::string& section, const std::string& key, Range range, json default_value) {
   KeyRule r = Number(section, key, range, std::move(default_value));
   r.type = ValueType::kInt;
   return r;
 }
 
-KeyRule Enum(const std::string& section, const std::string& key,
-             std::vector<std::string> choices, json default_value) {
+KeyRule Enum(const std::string& section, const std::string& key, std::vector<std::string> choices,
+             json default_value) {
   KeyRule r;
   r.section = section;
   r.key = key;
@@ -127,8 +126,8 @@ bool LooksLikeFloat(const std::string& s) {
   } else if (dot == i) {
     mantissa_ok = IsDigits(s, dot + 1, mantissa_end);
   } else {
-    mantissa_ok = IsDigits(s, i, dot) &&
-                  (dot + 1 == mantissa_end || IsDigits(s, dot + 1, mantissa_end));
+    mantissa_ok =
+        IsDigits(s, i, dot) && (dot + 1 == mantissa_end || IsDigits(s, dot + 1, mantissa_end));
   }
   if (!mantissa_ok) return false;
   if (mantissa_end == s.size()) return true;
@@ -197,10 +196,19 @@ const std::vector<std::string>& Architectures() {
 }
 
 const std::vector<std::string>& MetricNames() {
-  static const std::vector<std::string> kMetrics = {
-      "accuracy",       "loss",     "size_bytes",     "dense_size_bytes", "compression_ratio",
-      "params",         "nonzero_params", "sparsity", "macs",             "effective_macs",
-      "latency_ms",     "throughput",     "train_seconds"};
+  static const std::vector<std::string> kMetrics = {"accuracy",
+                                                    "loss",
+                                                    "size_bytes",
+                                                    "dense_size_bytes",
+                                                    "compression_ratio",
+                                                    "params",
+                                                    "nonzero_params",
+                                                    "sparsity",
+                                                    "macs",
+                                                    "effective_macs",
+                                                    "latency_ms",
+                                                    "throughput",
+                                                    "train_seconds"};
   return kMetrics;
 }
 

@@ -1,5 +1,8 @@
 #include "common/sweep_spec.h"
 
+#include <xxhash.h>
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -11,9 +14,6 @@
 #include <random>
 #include <sstream>
 #include <unordered_set>
-
-#include <xxhash.h>
-#include <yaml-cpp/yaml.h>
 
 #include "common/sweep_rules.h"
 #include "common/sweep_validate.h"
@@ -75,8 +75,8 @@ void ApplyParam(const std::string& name, const json& value, json* settings) {
 double UnitDraw(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
 uint64_t IndexDraw(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() -
-                         std::numeric_limits<uint64_t>::max() % n;
+  const uint64_t limit =
+      std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
   uint64_t x;
   do {
     x = rng();
@@ -165,8 +165,8 @@ ParseOutcome ParseSweepText(const std::string& text, const std::string& filename
   }
   SweepSpec spec;
   try {
-    std::vector<Diagnostic> errors = sweep_internal::BuildSpec(
-        docs.empty() ? YAML::Node() : docs[0], filename, options, &spec);
+    std::vector<Diagnostic> errors =
+        sweep_internal::BuildSpec(docs.empty() ? YAML::Node() : docs[0], filename, options, &spec);
     out.errors.insert(out.errors.end(), errors.begin(), errors.end());
   } catch (const YAML::Exception& e) {
     // Not expected: validation only walks nodes. Reported rather than thrown.

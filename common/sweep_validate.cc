@@ -16,9 +16,10 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kTopKeys = {
-    "name",    "method",  "run_cap",  "seed",     "max_retries", "device",  "data",      "teacher",
-    "student", "pipeline", "objectives", "distill", "prune",     "quantize", "parameters"};
+const std::vector<std::string> kTopKeys = {"name",        "method",   "run_cap",    "seed",
+                                           "max_retries", "device",   "data",       "teacher",
+                                           "student",     "pipeline", "objectives", "distill",
+                                           "prune",       "quantize", "parameters"};
 const std::vector<std::string> kDataKeys = {"dataset", "path", "train_subset", "test_subset"};
 const std::vector<std::string> kDatasets = {"fashion-mnist", "mnist-idx", "synthetic"};
 const std::vector<std::string> kParamKeys = {"value", "values", "distribution", "min", "max", "q"};
@@ -132,7 +133,8 @@ std::vector<Entry> Validator::ReadMapping(const YAML::Node& map, const std::stri
   for (auto it = map.begin(); it != map.end(); ++it) {
     Entry e{"", it->first, it->second};
     if (!e.key_node.IsScalar()) {
-      Error(e.key_node.Mark(), "expected a plain key " + where + ", got " + DescribeNode(e.key_node));
+      Error(e.key_node.Mark(),
+            "expected a plain key " + where + ", got " + DescribeNode(e.key_node));
       continue;
     }
     e.key = e.key_node.Scalar();
@@ -196,8 +198,10 @@ std::vector<Diagnostic> Validator::Run(const YAML::Node& root, SweepSpec* spec) 
   if (!root.IsMap()) {
     YAML::Mark mark = root.Mark();
     if (mark.is_null()) mark = YAML::Mark();  // an empty document: point at 1:1
-    Error(mark, "expected a mapping at the top of the sweep file (with keys such as name, data, "
-                "student, pipeline, parameters), got " + DescribeNode(root));
+    Error(mark,
+          "expected a mapping at the top of the sweep file (with keys such as name, data, "
+          "student, pipeline, parameters), got " +
+              DescribeNode(root));
     return std::move(errors_);
   }
   std::map<std::string, Entry> top;
@@ -240,7 +244,8 @@ void Validator::ParseTopLevel(const std::map<std::string, Entry>& top, const YAM
     spec->student = ParseModel(*student, "student");
   }
   const Entry* teacher = Find(top, "teacher");
-  const bool wants_teacher = pipeline_known_ && pipeline_.count("distill") > 0;
+  // distill counts once it is read, even when another stage of the list is broken.
+  const bool wants_teacher = pipeline_.count("distill") > 0;
   if (teacher) {
     json parsed = ParseModel(*teacher, "teacher");
     if (pipeline_known_ && !wants_teacher) {
@@ -394,7 +399,8 @@ void Validator::CheckModelHasArch(const Entry* e, const std::string& section,
   if (spec.parameters.count(section + ".arch")) return;
   // Only say it when the section has no arch key at all (a bad one is reported already).
   for (auto it = e->value.begin(); it != e->value.end(); ++it) {
-    if (it->first.IsScalar() && (it->first.Scalar() == "arch" || it->first.Scalar() == "torchscript"))
+    if (it->first.IsScalar() &&
+        (it->first.Scalar() == "arch" || it->first.Scalar() == "torchscript"))
       return;
   }
   ErrorAtKey(*e, section + " needs 'arch' (one of " + JoinWords(Architectures()) +
@@ -420,8 +426,8 @@ void Validator::ParseObjectives(const Entry* e, SweepSpec* spec) {
 
 void Validator::ParseStageSection(const Entry& e, const std::string& stage, SweepSpec* spec) {
   if (!InPipeline(stage)) {
-    ErrorAtKey(e, "section " + Quote(stage) + " is given but " + Quote(stage) +
-                      " is not in pipeline");
+    ErrorAtKey(e,
+               "section " + Quote(stage) + " is given but " + Quote(stage) + " is not in pipeline");
   }
   if (e.value.IsNull()) return;  // "prune:" with nothing under it
   if (!ExpectMapping(e, stage, stage == "distill" ? "{epochs: 2}" : "{finetune_epochs: 1}")) return;
@@ -497,8 +503,8 @@ void Validator::ParseParameters(const Entry& e, SweepSpec* spec) {
                         " but 'distill' is not in pipeline (only distill uses the teacher)");
     } else if (rule->section != "student" && rule->section != "teacher" &&
                !InPipeline(rule->section)) {
-      ErrorAtKey(k, "parameter " + Quote(k.key) + " but " + Quote(rule->section) +
-                        " is not in pipeline");
+      ErrorAtKey(
+          k, "parameter " + Quote(k.key) + " but " + Quote(rule->section) + " is not in pipeline");
     }
     if (auto ps = ParseParam(k, rule)) spec->parameters[k.key] = *ps;
   }
@@ -515,19 +521,27 @@ std::optional<ParamSpec> Validator::ParseParam(const Entry& e, const KeyRule* ru
   const size_t errors_before = errors_.size();
   std::map<std::string, Entry> keys;
   const Entry* kind_entry = nullptr;
-  for (Entry& k : ReadMapping(e.value, "in parameter " + Quote(name), &kParamKeys)) {
+  std::vector<Entry> entries = ReadMapping(e.value, "in parameter " + Quote(name), &kParamKeys);
+  const bool had_bad_keys = errors_.size() != errors_before;
+  for (Entry& k : entries) {
     auto [pos, inserted] = keys.emplace(k.key, k);
     (void)inserted;
     if (k.key != "value" && k.key != "values" && k.key != "distribution") continue;
     if (kind_entry) {
-      ErrorAtKey(k, "parameter " + Quote(name) + " takes only one of 'value', 'values', "
-                    "'distribution' (" + Quote(kind_entry->key) + " is given already)");
+      ErrorAtKey(k, "parameter " + Quote(name) +
+                        " takes only one of 'value', 'values', "
+                        "'distribution' (" +
+                        Quote(kind_entry->key) + " is given already)");
     } else {
       kind_entry = &pos->second;
     }
   }
   if (!kind_entry) {
-    ErrorAtKey(e, "parameter " + Quote(name) + " needs one of 'value', 'values' or 'distribution'");
+    // A misspelt 'values' is reported already; saying it is missing adds nothing.
+    if (!had_bad_keys) {
+      ErrorAtKey(e,
+                 "parameter " + Quote(name) + " needs one of 'value', 'values' or 'distribution'");
+    }
     return std::nullopt;
   }
 
@@ -612,8 +626,8 @@ bool Validator::ParseDistribution(const std::string& name, const std::map<std::s
     return false;
   }
   if (*dist == "log_uniform_values" && lo <= 0) {
-    ErrorAtValue(*min_e, "log_uniform_values needs min > 0 for " + name + ", got " +
-                             min_e->value.Scalar());
+    ErrorAtValue(*min_e,
+                 "log_uniform_values needs min > 0 for " + name + ", got " + min_e->value.Scalar());
     return false;
   }
   if (*dist != "q_uniform" || !q_e) return true;
@@ -628,13 +642,13 @@ bool Validator::ParseDistribution(const std::string& name, const std::map<std::s
     return false;
   }
   if (int_rule && std::floor(ps->q) != ps->q) {
-    ErrorAtValue(*q_e, name + " takes integers, so q must be an integer, got " +
-                           q_e->value.Scalar());
+    ErrorAtValue(*q_e,
+                 name + " takes integers, so q must be an integer, got " + q_e->value.Scalar());
     return false;
   }
   if (std::ceil(lo / ps->q - 1e-9) > std::floor(hi / ps->q + 1e-9)) {
-    ErrorAtValue(*q_e, "no multiple of q=" + q_e->value.Scalar() + " lies in [" +
-                           FormatDouble(lo) + ", " + FormatDouble(hi) + "] for " + name);
+    ErrorAtValue(*q_e, "no multiple of q=" + q_e->value.Scalar() + " lies in [" + FormatDouble(lo) +
+                           ", " + FormatDouble(hi) + "] for " + name);
     return false;
   }
   return true;
@@ -671,8 +685,9 @@ void Validator::CheckTrialCount(const std::map<std::string, Entry>& top, const S
   if (!params || method_ != "grid" || options_.allow_large) return;
   int64_t count = CountTrials(spec);
   if (count > options_.max_trials) {
-    ErrorAtKey(*params, "sweep expands to " + std::to_string(count) + " trials, more than the limit " +
-                            std::to_string(options_.max_trials) + "; pass --allow-large to run it");
+    ErrorAtKey(*params, "sweep expands to " + std::to_string(count) +
+                            " trials, more than the limit " + std::to_string(options_.max_trials) +
+                            "; pass --allow-large to run it");
   }
 }
 

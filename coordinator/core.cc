@@ -602,6 +602,7 @@ void Core::Dispatch() {
                   {"settings", *settings}},
                  ""};
     if (meta.teacher_id) task.body["teacher"] = {{"hash", meta_[*meta.teacher_id].hash}};
+    if (meta.teacher) task.body["teacher"] = {{"hash", meta.hash}};
     store_->TrialStarted(a.trial_id, a.attempt, a.worker);
     Send(a.worker, task);
     if (hub_) {

@@ -21,6 +21,9 @@ namespace compsweep::coordinator {
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
+// Boost 1.74's beast::string_view is not std::string_view.
+inline std::string_view ToStd(boost::beast::string_view s) { return {s.data(), s.size()}; }
+
 // Percent-decodes `in` ('+' stays '+' unless plus_as_space). Returns nullopt on a
 // malformed escape.
 std::optional<std::string> UrlDecode(std::string_view in, bool plus_as_space = false);

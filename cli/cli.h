@@ -1,0 +1,100 @@
+// Subcommands of the compsweep executable. Each Run* returns the process exit code.
+// Exit codes: 0 ok, 1 runtime error, 2 invalid input (bad sweep file or arguments).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace compsweep::cli {
+
+// Set by SIGINT/SIGTERM handlers.
+extern std::atomic<bool> g_stop;
+void InstallSignalHandlers();
+
+int RunValidate(const std::string& file, bool allow_large);
+
+struct CoordinatorArgs {
+  std::string db = "compsweep.db";
+  std::string bind = "tcp://0.0.0.0:5555";
+  std::string http = "127.0.0.1:8321";
+  std::string token;
+  std::string static_dir;
+  int64_t heartbeat_ms = 1000;
+  int liveness = 4;
+};
+int RunCoordinator(const CoordinatorArgs& args);
+
+struct WorkerArgs {
+  std::string connect = "tcp://127.0.0.1:5555";
+  std::string device = "cpu";
+  int slots = 1;
+  int threads = 0;
+  std::string cache_dir = ".cache/compsweep";
+  std::string id;
+  int64_t heartbeat_ms = 1000;
+};
+int RunWorkerCommand(const WorkerArgs& args);
+
+struct RunArgs {
+  std::string file;
+  int workers = 2;
+  int slots = 1;
+  int threads = 1;
+  std::string db;  // default: <sweep name>.db next to the current directory
+  int port = 8321;
+  bool no_serve = false;
+  bool keep_serving = false;
+  bool allow_large = false;
+  std::string cache_dir = ".cache/compsweep";
+  std::string static_dir;
+  int64_t heartbeat_ms = 1000;
+  int liveness = 4;
+};
+int RunEmbedded(const RunArgs& args);
+
+// HTTP client commands.
+struct ClientArgs {
+  std::string coordinator = "http://127.0.0.1:8321";
+  std::string token;
+};
+int RunSubmit(const std::string& file, bool allow_large, const ClientArgs& c);
+int RunStatus(const std::string& sweep, const ClientArgs& c, const std::string& db);
+int RunCancel(const std::string& sweep, const ClientArgs& c);
+
+struct ResultsArgs {
+  std::string sweep;
+  bool pareto = false;
+  std::string format = "table";  // table | csv | json
+  std::string db;                // read the SQLite file directly
+  ClientArgs client;
+};
+int RunResults(const ResultsArgs& args);
+
+// Shared helpers --------------------------------------------------------------
+// Trials of a sweep read from a SQLite file: [{id, number, state, attempt, params, metrics}].
+Result<nlohmann::json> ReadTrialsFromDb(const std::string& db, int64_t sweep_id);
+// Objectives of a sweep: [{"metric":..,"maximize":..}].
+Result<nlohmann::json> ReadObjectivesFromDb(const std::string& db, int64_t sweep_id);
+// Indices (into trials) of the Pareto-optimal succeeded trials under the objectives.
+std::vector<size_t> ParetoIndices(const nlohmann::json& trials, const nlohmann::json& objectives);
+// Prints trials as table/csv/json to stdout.
+void PrintTrials(const nlohmann::json& trials, const nlohmann::json& objectives,
+                 const std::string& format);
+// Resolves the default static dir (web/ next to the source tree or the binary).
+std::string DefaultStaticDir();
+
+// Minimal HTTP client (Boost.Beast) for the coordinator API.
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+Result<HttpReply> HttpCall(const std::string& base_url, const std::string& method,
+                           const std::string& target, const std::string& body,
+                           const std::string& content_type, const std::string& token);
+
+}  // namespace compsweep::cli

@@ -1,0 +1,178 @@
+// submit / status / cancel against a running coordinator's HTTP API (Boost.Beast client),
+// and status read straight from a SQLite file.
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/cli.h"
+
+namespace compsweep::cli {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+Result<HttpReply> HttpCall(const std::string& base_url, const std::string& method,
+                           const std::string& target, const std::string& body,
+                           const std::string& content_type, const std::string& token) {
+  std::string rest = base_url;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  std::string host = rest, port = "80";
+  auto colon = rest.rfind(':');
+  if (colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  try {
+    boost::asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(30));
+    stream.connect(resolver.resolve(host, port));
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, host);
+    req.set(http::field::user_agent, "compsweep-cli");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!body.empty()) {
+      req.set(http::field::content_type, content_type);
+      req.body() = body;
+    }
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1ull << 30);
+    http::read(stream, buffer, parser);
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    return HttpReply{static_cast<int>(parser.get().result_int()), parser.get().body()};
+  } catch (const std::exception& e) {
+    return Unavailable("cannot reach coordinator at " + base_url + ": " + e.what());
+  }
+}
+
+int RunSubmit(const std::string& file, bool allow_large, const ClientArgs& c) {
+  std::ifstream in(file);
+  if (!in) {
+    std::cerr << file << ": cannot read file\n";
+    return 2;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string target = "/api/sweeps?filename=" + file;
+  for (char& ch : target) {
+    if (ch == ' ') ch = '+';
+  }
+  if (allow_large) target += "&allow_large=1";
+  auto r = HttpCall(c.coordinator, "POST", target, ss.str(), "application/yaml", c.token);
+  if (!r.ok()) {
+    std::cerr << r.status().message() << "\n";
+    return 1;
+  }
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (r->status == 201 || r->status == 200) {
+    std::cout << (j.is_object() ? j.value("id", nlohmann::json()).dump() : r->body) << "\n";
+    return 0;
+  }
+  if (r->status == 400 && j.is_object() && j.contains("errors")) {
+    for (const auto& e : j["errors"]) {
+      std::cerr << (e.contains("text") ? e["text"].get<std::string>() : e.dump()) << "\n";
+    }
+    return 2;
+  }
+  std::cerr << "coordinator answered " << r->status << ": " << r->body << "\n";
+  return 1;
+}
+
+namespace {
+void PrintSweepLine(const nlohmann::json& s) {
+  std::cout << "sweep " << s.value("id", nlohmann::json()).dump() << " '"
+            << s.value("name", std::string()) << "' " << s.value("state", std::string());
+  if (s.contains("counts")) {
+    for (auto it = s["counts"].begin(); it != s["counts"].end(); ++it) {
+      std::cout << "  " << it.key() << "=" << it.value().dump();
+    }
+  }
+  std::cout << "\n";
+}
+}  // namespace
+
+int RunStatus(const std::string& sweep, const ClientArgs& c, const std::string& db) {
+  if (!db.empty()) {
+    try {
+      SQLite::Database conn(db, SQLite::OPEN_READONLY);
+      conn.setBusyTimeout(5000);
+      SQLite::Statement st(conn,
+                           "SELECT id, name, state FROM sweeps WHERE ? = '' OR id = ? ORDER BY id");
+      st.bind(1, sweep);
+      st.bind(2, sweep);
+      int found = 0;
+      while (st.executeStep()) {
+        nlohmann::json s = {{"id", st.getColumn(0).getInt64()},
+                            {"name", st.getColumn(1).getString()},
+                            {"state", st.getColumn(2).getString()},
+                            {"counts", nlohmann::json::object()}};
+        SQLite::Statement cnt(conn,
+                              "SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? AND kind = "
+                              "'trial' GROUP BY state");
+        cnt.bind(1, st.getColumn(0).getInt64());
+        while (cnt.executeStep()) s["counts"][cnt.getColumn(0).getString()] = cnt.getColumn(1).getInt64();
+        PrintSweepLine(s);
+        ++found;
+      }
+      if (!sweep.empty() && found == 0) {
+        std::cerr << "no sweep " << sweep << " in " << db << "\n";
+        return 1;
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << "reading " << db << ": " << e.what() << "\n";
+      return 1;
+    }
+  }
+  auto r = HttpCall(c.coordinator, "GET", sweep.empty() ? "/api/sweeps" : "/api/sweeps/" + sweep,
+                    "", "", c.token);
+  if (!r.ok()) {
+    std::cerr << r.status().message() << "\n";
+    return 1;
+  }
+  if (r->status != 200) {
+    std::cerr << "coordinator answered " << r->status << ": " << r->body << "\n";
+    return 1;
+  }
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_discarded()) {
+    std::cerr << "coordinator sent invalid JSON\n";
+    return 1;
+  }
+  if (j.is_object() && j.contains("sweeps")) j = j["sweeps"];
+  if (j.is_array()) {
+    for (const auto& s : j) PrintSweepLine(s);
+  } else {
+    PrintSweepLine(j);
+  }
+  return 0;
+}
+
+int RunCancel(const std::string& sweep, const ClientArgs& c) {
+  auto r = HttpCall(c.coordinator, "POST", "/api/sweeps/" + sweep + "/cancel", "", "", c.token);
+  if (!r.ok()) {
+    std::cerr << r.status().message() << "\n";
+    return 1;
+  }
+  if (r->status / 100 != 2) {
+    std::cerr << "coordinator answered " << r->status << ": " << r->body << "\n";
+    return 1;
+  }
+  std::cout << "sweep " << sweep << " cancelled\n";
+  return 0;
+}
+
+}  // namespace compsweep::cli

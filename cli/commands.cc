@@ -1,0 +1,133 @@
+// validate, coordinator and worker subcommands, and signal handling.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "cli/cli.h"
+#include "common/clock.h"
+#include "common/sweep_spec.h"
+#include "coordinator/core.h"
+#include "coordinator/http_server.h"
+#include "worker/worker.h"
+
+namespace compsweep::cli {
+
+std::atomic<bool> g_stop{false};
+
+namespace {
+void OnSignal(int) { g_stop = true; }
+
+bool SplitHostPort(const std::string& s, std::string* host, int* port) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = s.substr(0, colon);
+  try {
+    *port = std::stoi(s.substr(colon + 1));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
+void InstallSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+std::string DefaultStaticDir() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates;
+#ifdef COMPSWEEP_SOURCE_DIR
+  candidates.push_back(fs::path(COMPSWEEP_SOURCE_DIR) / "web");
+#endif
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / "web");
+    candidates.push_back(exe.parent_path().parent_path() / "web");
+    candidates.push_back(exe.parent_path().parent_path() / "share" / "compsweep" / "web");
+  }
+  candidates.push_back(fs::current_path() / "web");
+  for (const auto& c : candidates) {
+    if (fs::exists(c / "index.html")) return c.string();
+  }
+  return (fs::current_path() / "web").string();
+}
+
+int RunValidate(const std::string& file, bool allow_large) {
+  ValidateOptions opts;
+  opts.allow_large = allow_large;
+  ParseOutcome out = ParseSweepFile(file, opts);
+  if (!out.errors.empty()) {
+    for (const auto& d : out.errors) std::cerr << d.ToString() << "\n";
+    std::cerr << out.errors.size() << " error(s); " << file << " is not valid\n";
+    return 2;
+  }
+  const int64_t n = CountTrials(*out.spec);
+  std::cout << file << ": valid; sweep '" << out.spec->name << "' expands to " << n
+            << " trial(s) (" << out.spec->method << ")\n";
+  return 0;
+}
+
+int RunCoordinator(const CoordinatorArgs& args) {
+  SystemClock clock;
+  coordinator::EventHub hub;
+  coordinator::CoreOptions co;
+  co.db_path = args.db;
+  co.bind = args.bind;
+  co.heartbeat_ms = args.heartbeat_ms;
+  co.liveness = args.liveness;
+  auto core = coordinator::Core::Create(co, &hub, &clock);
+  if (!core.ok()) {
+    spdlog::error("{}", core.status().ToString());
+    return 1;
+  }
+  coordinator::HttpOptions ho;
+  if (!SplitHostPort(args.http, &ho.bind, &ho.port)) {
+    spdlog::error("--http must be ADDRESS:PORT, got '{}'", args.http);
+    return 2;
+  }
+  ho.db_path = args.db;
+  ho.static_dir = args.static_dir.empty() ? DefaultStaticDir() : args.static_dir;
+  ho.token = args.token;
+  auto http = coordinator::HttpServer::Create(ho, core->get(), &hub);
+  if (!http.ok()) {
+    spdlog::error("{}", http.status().ToString());
+    return 2;
+  }
+  std::thread loop([&] { (*core)->Run(); });
+  std::cout << "coordinator: workers connect to " << (*core)->endpoint() << "\n"
+            << "dashboard: http://" << ho.bind << ":" << (*http)->port() << "/" << std::endl;
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  spdlog::info("coordinator: stopping");
+  (*http)->Stop();
+  (*core)->Stop();
+  loop.join();
+  return 0;
+}
+
+int RunWorkerCommand(const WorkerArgs& args) {
+  worker::WorkerOptions o;
+  o.connect = args.connect;
+  o.device = args.device;
+  o.slots = args.slots;
+  o.threads = args.threads;
+  o.cache_dir = args.cache_dir;
+  o.id = args.id;
+  o.heartbeat_ms = args.heartbeat_ms;
+  int rc = worker::RunWorker(o, &g_stop);
+  std::fflush(nullptr);
+  // Detached job threads may still be training: leave without joining them.
+  std::_Exit(rc);
+}
+
+}  // namespace compsweep::cli

@@ -1,0 +1,126 @@
+// compsweep: one executable, one subcommand per role (CLI11).
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+
+#include "cli/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace compsweep::cli;
+  CLI::App app{"compsweep: sweep distillation, pruning and quantization; watch the Pareto front"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+
+  // validate
+  std::string vfile;
+  bool vlarge = false;
+  auto* validate = app.add_subcommand("validate", "Check a sweep file; print every problem");
+  validate->add_option("file", vfile, "sweep YAML")->required();
+  validate->add_flag("--allow-large", vlarge, "allow grids above the size limit");
+
+  // coordinator
+  CoordinatorArgs ca;
+  auto* coord = app.add_subcommand("coordinator", "Run the coordinator (ZeroMQ + HTTP + SQLite)");
+  coord->add_option("--db", ca.db, "SQLite file")->capture_default_str();
+  coord->add_option("--bind", ca.bind, "ZeroMQ endpoint for workers")->capture_default_str();
+  coord->add_option("--http", ca.http, "HTTP address:port for API and dashboard")
+      ->capture_default_str();
+  coord->add_option("--token", ca.token, "API token (or env COMPSWEEP_TOKEN)");
+  coord->add_option("--static", ca.static_dir, "dashboard folder");
+  coord->add_option("--heartbeat-ms", ca.heartbeat_ms)->capture_default_str();
+  coord->add_option("--liveness", ca.liveness, "missed heartbeats before a worker is dead")
+      ->capture_default_str();
+
+  // worker
+  WorkerArgs wa;
+  auto* worker = app.add_subcommand("worker", "Run a worker that trains trials");
+  worker->add_option("--connect", wa.connect, "coordinator ZeroMQ endpoint")->capture_default_str();
+  worker->add_option("--device", wa.device, "cpu | cuda | cuda:N")->capture_default_str();
+  worker->add_option("--slots", wa.slots, "trials run at once")->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  worker->add_option("--threads", wa.threads, "LibTorch threads (0 = cores/slots)")
+      ->capture_default_str();
+  worker->add_option("--cache-dir", wa.cache_dir)->capture_default_str();
+  worker->add_option("--id", wa.id, "worker id (default host-pid-random)");
+  worker->add_option("--heartbeat-ms", wa.heartbeat_ms)->capture_default_str();
+
+  // submit / status / cancel / results
+  ClientArgs client;
+  if (const char* t = std::getenv("COMPSWEEP_TOKEN")) client.token = t;
+  std::string sfile;
+  bool slarge = false;
+  auto* submit = app.add_subcommand("submit", "Submit a sweep to a running coordinator");
+  submit->add_option("file", sfile, "sweep YAML")->required();
+  submit->add_option("--coordinator", client.coordinator, "coordinator URL")->capture_default_str();
+  submit->add_option("--token", client.token, "API token (or env COMPSWEEP_TOKEN)");
+  submit->add_flag("--allow-large", slarge);
+
+  std::string status_sweep, status_db;
+  auto* status = app.add_subcommand("status", "Show sweeps and their progress");
+  status->add_option("sweep", status_sweep, "sweep id (default: all)");
+  status->add_option("--coordinator", client.coordinator)->capture_default_str();
+  status->add_option("--db", status_db, "read this SQLite file instead of asking a coordinator");
+
+  std::string cancel_sweep;
+  auto* cancel = app.add_subcommand("cancel", "Cancel a sweep");
+  cancel->add_option("sweep", cancel_sweep)->required();
+  cancel->add_option("--coordinator", client.coordinator)->capture_default_str();
+  cancel->add_option("--token", client.token);
+
+  ResultsArgs ra;
+  auto* results = app.add_subcommand("results", "Print a sweep's trials or its Pareto front");
+  results->add_option("sweep", ra.sweep)->required();
+  results->add_flag("--pareto", ra.pareto, "only the Pareto-optimal trials");
+  results->add_option("--format", ra.format)->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
+  results->add_option("--db", ra.db, "read this SQLite file directly");
+  results->add_option("--coordinator", ra.client.coordinator)->capture_default_str();
+
+  // run
+  RunArgs run;
+  auto* runc = app.add_subcommand("run", "Run a sweep here: coordinator + local workers + dashboard");
+  runc->add_option("file", run.file, "sweep YAML")->required();
+  runc->add_option("--workers", run.workers, "local worker processes")->capture_default_str()
+      ->check(CLI::Range(0, 64));
+  runc->add_option("--slots", run.slots, "slots per worker")->capture_default_str();
+  runc->add_option("--threads", run.threads, "LibTorch threads per worker")->capture_default_str();
+  runc->add_option("--db", run.db, "SQLite file (default: <sweep name>.db)");
+  runc->add_option("--port", run.port, "dashboard port (0 = any free port)")->capture_default_str();
+  runc->add_flag("--no-serve", run.no_serve, "do not start the dashboard");
+  runc->add_flag("--keep-serving", run.keep_serving, "keep the dashboard up after the sweep ends");
+  runc->add_flag("--allow-large", run.allow_large);
+  runc->add_option("--cache-dir", run.cache_dir)->capture_default_str();
+  runc->add_option("--static", run.static_dir, "dashboard folder");
+  runc->add_option("--heartbeat-ms", run.heartbeat_ms)->capture_default_str();
+  runc->add_option("--liveness", run.liveness)->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
+
+  if (*validate) return RunValidate(vfile, vlarge);
+  InstallSignalHandlers();
+  if (*coord) {
+    if (ca.token.empty()) {
+      if (const char* t = std::getenv("COMPSWEEP_TOKEN")) ca.token = t;
+    }
+    return RunCoordinator(ca);
+  }
+  if (*worker) return RunWorkerCommand(wa);
+  if (*submit) return RunSubmit(sfile, slarge, client);
+  if (*status) return RunStatus(status_sweep, client, status_db);
+  if (*cancel) return RunCancel(cancel_sweep, client);
+  if (*results) {
+    if (ra.client.token.empty()) ra.client.token = client.token;
+    return RunResults(ra);
+  }
+  if (*runc) return RunEmbedded(run);
+  return 2;
+}

@@ -1,0 +1,264 @@
+// results and status read straight from the SQLite file (no coordinator needed),
+// plus table/csv/json formatting shared with `run`.
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "common/pareto.h"
+#include "coordinator/schema.h"
+
+namespace compsweep::cli {
+
+namespace {
+
+std::string FormatBytes(double b) {
+  char buf[32];
+  if (b >= 1024.0 * 1024.0) {
+    std::snprintf(buf, sizeof(buf), "%.2f MB", b / (1024.0 * 1024.0));
+  } else if (b >= 1024.0) {
+    std::snprintf(buf, sizeof(buf), "%.1f KB", b / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.0f B", b);
+  }
+  return buf;
+}
+
+std::string FormatMetric(const std::string& name, const nlohmann::json& v) {
+  if (!v.is_number()) return "-";
+  const double d = v.get<double>();
+  char buf[32];
+  if (name == "accuracy" || name == "sparsity") {
+    std::snprintf(buf, sizeof(buf), "%.2f%%", d * 100.0);
+  } else if (name.find("size_bytes") != std::string::npos) {
+    return FormatBytes(d);
+  } else if (name == "latency_ms") {
+    std::snprintf(buf, sizeof(buf), "%.3f ms", d);
+  } else if (std::floor(d) == d && std::fabs(d) < 1e15) {
+    std::snprintf(buf, sizeof(buf), "%.0f", d);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.4g", d);
+  }
+  return buf;
+}
+
+std::string ParamText(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%g", v.get<double>());
+    return buf;
+  }
+  return v.dump();
+}
+
+std::string CsvEscape(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+Result<nlohmann::json> ReadObjectivesFromDb(const std::string& db, int64_t sweep_id) {
+  try {
+    SQLite::Database conn(db, SQLite::OPEN_READONLY);
+    conn.setBusyTimeout(5000);
+    SQLite::Statement st(conn, "SELECT objectives FROM sweeps WHERE id = ?");
+    st.bind(1, sweep_id);
+    if (!st.executeStep()) return NotFound("no sweep " + std::to_string(sweep_id) + " in " + db);
+    return nlohmann::json::parse(st.getColumn(0).getString());
+  } catch (const std::exception& e) {
+    return IoError("reading " + db + ": " + e.what());
+  }
+}
+
+Result<nlohmann::json> ReadTrialsFromDb(const std::string& db, int64_t sweep_id) {
+  nlohmann::json out = nlohmann::json::array();
+  try {
+    SQLite::Database conn(db, SQLite::OPEN_READONLY);
+    conn.setBusyTimeout(5000);
+    std::map<int64_t, size_t> index;
+    SQLite::Statement st(conn,
+                         "SELECT id, number, state, attempt, params, worker, error FROM trials "
+                         "WHERE sweep_id = ? AND kind = 'trial' ORDER BY number");
+    st.bind(1, sweep_id);
+    while (st.executeStep()) {
+      nlohmann::json t = {{"id", st.getColumn(0).getInt64()},
+                          {"number", st.getColumn(1).getInt64()},
+                          {"state", st.getColumn(2).getString()},
+                          {"attempt", st.getColumn(3).getInt()},
+                          {"params", nlohmann::json::parse(st.getColumn(4).getString())},
+                          {"metrics", nlohmann::json::object()}};
+      if (!st.getColumn(6).isNull()) t["error"] = st.getColumn(6).getString();
+      index[t["id"].get<int64_t>()] = out.size();
+      out.push_back(std::move(t));
+    }
+    SQLite::Statement vals(conn,
+                           "SELECT v.trial_id, v.metric, v.value FROM trial_values v JOIN trials t "
+                           "ON t.id = v.trial_id WHERE t.sweep_id = ? AND t.kind = 'trial'");
+    vals.bind(1, sweep_id);
+    while (vals.executeStep()) {
+      auto it = index.find(vals.getColumn(0).getInt64());
+      if (it == index.end() || vals.getColumn(2).isNull()) continue;
+      out[it->second]["metrics"][vals.getColumn(1).getString()] = vals.getColumn(2).getDouble();
+    }
+  } catch (const std::exception& e) {
+    return IoError("reading " + db + ": " + e.what());
+  }
+  return out;
+}
+
+std::vector<size_t> ParetoIndices(const nlohmann::json& trials, const nlohmann::json& objectives) {
+  std::vector<size_t> rows;
+  std::vector<std::vector<double>> points;
+  std::vector<bool> maximize;
+  for (const auto& o : objectives) maximize.push_back(o.value("maximize", false));
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const auto& t = trials[i];
+    if (t.value("state", "") != "succeeded") continue;
+    std::vector<double> p;
+    for (const auto& o : objectives) {
+      const auto& m = t["metrics"];
+      const std::string name = o["metric"].get<std::string>();
+      p.push_back(m.contains(name) && m[name].is_number() ? m[name].get<double>() : std::nan(""));
+    }
+    rows.push_back(i);
+    points.push_back(std::move(p));
+  }
+  std::vector<size_t> out;
+  for (size_t k : ParetoFront(points, maximize)) out.push_back(rows[k]);
+  return out;
+}
+
+void PrintTrials(const nlohmann::json& trials, const nlohmann::json& objectives,
+                 const std::string& format) {
+  if (format == "json") {
+    std::cout << trials.dump(2) << "\n";
+    return;
+  }
+  // Columns: id, state, every param, the objectives, then a few useful metrics.
+  std::vector<std::string> params;
+  for (const auto& t : trials) {
+    for (auto it = t["params"].begin(); it != t["params"].end(); ++it) {
+      if (std::find(params.begin(), params.end(), it.key()) == params.end()) {
+        params.push_back(it.key());
+      }
+    }
+  }
+  std::vector<std::string> metrics;
+  for (const auto& o : objectives) metrics.push_back(o["metric"].get<std::string>());
+  for (const char* extra : {"sparsity", "compression_ratio"}) {
+    if (std::find(metrics.begin(), metrics.end(), extra) == metrics.end()) metrics.push_back(extra);
+  }
+  if (format == "csv") {
+    std::cout << "id,state";
+    for (const auto& p : params) std::cout << "," << CsvEscape(p);
+    for (const auto& m : metrics) std::cout << "," << m;
+    std::cout << "\n";
+    for (const auto& t : trials) {
+      std::cout << t["id"].get<int64_t>() << "," << t["state"].get<std::string>();
+      for (const auto& p : params) {
+        std::cout << "," << (t["params"].contains(p) ? CsvEscape(ParamText(t["params"][p])) : "");
+      }
+      for (const auto& m : metrics) {
+        std::cout << ",";
+        if (t["metrics"].contains(m)) std::cout << std::setprecision(10) << t["metrics"][m].get<double>();
+      }
+      std::cout << "\n";
+    }
+    return;
+  }
+  std::vector<std::string> header = {"id", "state"};
+  for (const auto& p : params) header.push_back(p);
+  for (const auto& m : metrics) header.push_back(m);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& t : trials) {
+    std::vector<std::string> r = {std::to_string(t["id"].get<int64_t>()), t["state"].get<std::string>()};
+    for (const auto& p : params) r.push_back(t["params"].contains(p) ? ParamText(t["params"][p]) : "");
+    for (const auto& m : metrics) r.push_back(FormatMetric(m, t["metrics"].value(m, nlohmann::json())));
+    rows.push_back(std::move(r));
+  }
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) {
+    width[c] = header[c].size();
+    for (const auto& r : rows) width[c] = std::max(width[c], r[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& r) {
+    for (size_t c = 0; c < r.size(); ++c) {
+      std::cout << (c ? "  " : "") << std::setw(static_cast<int>(width[c]))
+                << (c < 2 ? std::left : std::right) << r[c];
+    }
+    std::cout << std::right << "\n";
+  };
+  line(header);
+  std::vector<std::string> sep;
+  for (size_t w : width) sep.push_back(std::string(w, '-'));
+  line(sep);
+  for (const auto& r : rows) line(r);
+}
+
+int RunResults(const ResultsArgs& args) {
+  int64_t sweep_id = 0;
+  try {
+    sweep_id = std::stoll(args.sweep);
+  } catch (const std::exception&) {
+    std::cerr << "sweep id must be a number, got '" << args.sweep << "'\n";
+    return 2;
+  }
+  nlohmann::json trials, objectives;
+  if (!args.db.empty()) {
+    auto o = ReadObjectivesFromDb(args.db, sweep_id);
+    if (!o.ok()) {
+      std::cerr << o.status().message() << "\n";
+      return 1;
+    }
+    auto t = ReadTrialsFromDb(args.db, sweep_id);
+    if (!t.ok()) {
+      std::cerr << t.status().message() << "\n";
+      return 1;
+    }
+    objectives = *o;
+    trials = *t;
+  } else {
+    auto s = HttpCall(args.client.coordinator, "GET", "/api/sweeps/" + std::to_string(sweep_id), "",
+                      "", args.client.token);
+    auto t = HttpCall(args.client.coordinator, "GET",
+                      "/api/sweeps/" + std::to_string(sweep_id) + "/trials?limit=1000000", "", "",
+                      args.client.token);
+    if (!s.ok() || !t.ok()) {
+      std::cerr << (!s.ok() ? s.status() : t.status()).message() << "\n";
+      return 1;
+    }
+    if (s->status != 200 || t->status != 200) {
+      std::cerr << "coordinator answered " << (s->status != 200 ? s->body : t->body) << "\n";
+      return 1;
+    }
+    auto sj = nlohmann::json::parse(s->body, nullptr, false);
+    auto tj = nlohmann::json::parse(t->body, nullptr, false);
+    if (sj.is_discarded() || tj.is_discarded()) {
+      std::cerr << "coordinator sent invalid JSON\n";
+      return 1;
+    }
+    objectives = sj.value("objectives", nlohmann::json::array());
+    trials = tj.is_array() ? tj : tj.value("trials", nlohmann::json::array());
+  }
+  if (args.pareto) {
+    nlohmann::json front = nlohmann::json::array();
+    for (size_t i : ParetoIndices(trials, objectives)) front.push_back(trials[i]);
+    trials = front;
+  }
+  PrintTrials(trials, objectives, args.format);
+  return 0;
+}
+
+}  // namespace compsweep::cli

@@ -1,0 +1,62 @@
+// Pareto front and hypervolume of a sweep, read straight from SQLite: one query
+// fetches exactly the requested metrics of the succeeded trials, then the
+// O(n log n) front of common/pareto.h runs in memory.
+// Thread-safety: functions use only the connection passed in.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "common/sweep_spec.h"
+
+namespace compsweep::coordinator {
+
+// Direction of a metric no sweep declared: accuracy, throughput, compression_ratio
+// and sparsity are maximized, everything else (size, latency, loss, MACs) minimized.
+bool DefaultMaximize(const std::string& metric);
+
+// Resolves the `objectives` query parameter ("accuracy,size_bytes" or with explicit
+// directions "accuracy:max,size_bytes:min") against the sweep's declared objectives.
+// An empty spec means the sweep's objectives. InvalidArgument on a bad name, a
+// repeated metric, or more than 4 objectives.
+Result<std::vector<Objective>> ResolveObjectives(const std::vector<Objective>& declared,
+                                                 const std::string& spec);
+
+// Succeeded kind='trial' rows of a sweep that have every requested metric, in no
+// particular order (HypervolumeSeriesJson sorts them by completion).
+struct ParetoPoints {
+  std::vector<Objective> objectives;
+  std::vector<int64_t> ids;
+  std::vector<int64_t> finished_ms;
+  std::vector<std::vector<double>> values;  // values[i][k]: point i, objective k
+};
+
+Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
+                                      const std::vector<Objective>& objectives);
+
+// The hypervolume reference point (see docs/dashboard.md): accuracy (a 0..1
+// metric that is maximized) uses 0; every other objective uses its worst observed
+// value, moved 10% of its magnitude further out (so the worst points still add
+// volume). One reference serves a whole response, including the series over time.
+std::vector<double> ReferencePoint(const ParetoPoints& points);
+
+// {"sweep_id", "objectives": [{metric, maximize}], "considered": n,
+//  "front": [{id, values: {metric: v}, metrics: {...all...}, params}],
+//  "front_ids": [...], "hypervolume": {"value", "reference": [...]}}
+// The front is sorted by the first objective (best first).
+Result<nlohmann::json> ParetoJson(SQLite::Database& db, int64_t sweep_id,
+                                  const std::vector<Objective>& objectives);
+
+// {"objectives", "reference", "series": [{"t": finished_ms, "n": trials so far,
+//   "value": hypervolume}]} in completion order, at most max_points samples.
+Result<nlohmann::json> HypervolumeSeriesJson(SQLite::Database& db, int64_t sweep_id,
+                                             const std::vector<Objective>& objectives,
+                                             size_t max_points = 400);
+
+}  // namespace compsweep::coordinator

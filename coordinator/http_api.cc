@@ -1,0 +1,368 @@
+#include "coordinator/http_api.h"
+
+#include <cctype>
+#include <exception>
+#include <vector>
+
+#include "coordinator/api_export.h"
+#include "coordinator/api_pareto.h"
+#include "coordinator/api_queries.h"
+#include "coordinator/schema.h"
+
+namespace compsweep::coordinator {
+
+namespace http = boost::beast::http;
+using nlohmann::json;
+
+namespace {
+
+constexpr int64_t kDefaultPageSize = 1000;
+constexpr int64_t kMaxPageSize = 200000;
+
+std::vector<std::string> Segments(const std::string& path) { return SplitList(path, '/'); }
+
+bool IsLoopbackHost(std::string host) {
+  // Strip the port: "[::1]:8321", "127.0.0.1:8321", "localhost:8321".
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    host = close == std::string::npos ? host : host.substr(1, close - 1);
+  } else {
+    const size_t colon = host.rfind(':');
+    if (colon != std::string::npos) host = host.substr(0, colon);
+  }
+  for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0) return true;
+  const std::string suffix = ".localhost";
+  return host.size() > suffix.size() &&
+         host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// "http://127.0.0.1:8321" -> "127.0.0.1:8321"
+std::string OriginHostPort(const std::string& origin) {
+  const size_t scheme = origin.find("://");
+  std::string rest = scheme == std::string::npos ? origin : origin.substr(scheme + 3);
+  const size_t slash = rest.find('/');
+  return slash == std::string::npos ? rest : rest.substr(0, slash);
+}
+
+HttpResponse Download(const HttpRequest& req, std::string content_type, std::string body,
+                      const std::string& filename) {
+  HttpResponse res = TextResponse(req, http::status::ok, std::move(content_type), std::move(body));
+  res.set(http::field::content_disposition, "attachment; filename=\"" + filename + "\"");
+  return res;
+}
+
+HttpResponse MethodNotAllowed(const HttpRequest& req, const char* allow) {
+  HttpResponse res = ErrorResponse(req, http::status::method_not_allowed,
+                                   "method " + std::string(req.method_string()) + " not allowed");
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+HttpResponse FromStatus(const HttpRequest& req, const Status& st) {
+  return ErrorResponse(req, HttpStatusFor(st), st.message());
+}
+
+Result<TrialQuery> ParseTrialQuery(const std::map<std::string, std::string>& q, bool paged) {
+  TrialQuery tq;
+  tq.limit = paged ? kDefaultPageSize : -1;
+  if (auto it = q.find("state"); it != q.end()) tq.states = SplitList(it->second, ',');
+  if (auto it = q.find("sort"); it != q.end() && !it->second.empty()) tq.sort = it->second;
+  if (auto it = q.find("order"); it != q.end()) {
+    if (it->second == "desc") {
+      tq.descending = true;
+    } else if (it->second != "asc" && !it->second.empty()) {
+      return InvalidArgument("order must be asc or desc");
+    }
+  }
+  if (auto it = q.find("limit"); it != q.end()) {
+    if (it->second == "0") {
+      tq.limit = 0;
+    } else {
+      auto v = ParseId(it->second);
+      if (!v || *v > kMaxPageSize) {
+        return InvalidArgument("limit must be an integer in [0, " + std::to_string(kMaxPageSize) + "]");
+      }
+      tq.limit = *v;
+    }
+  }
+  if (auto it = q.find("offset"); it != q.end()) {
+    if (it->second != "0") {
+      auto v = ParseId(it->second);
+      if (!v) return InvalidArgument("offset must be a non-negative integer");
+      tq.offset = *v;
+    }
+  }
+  return tq;
+}
+
+json DiagnosticsJson(const std::vector<Diagnostic>& errors) {
+  json out = json::array();
+  for (const auto& d : errors) {
+    out.push_back({{"file", d.file},
+                   {"line", d.line},
+                   {"column", d.column},
+                   {"message", d.message},
+                   {"text", d.ToString()}});
+  }
+  return out;
+}
+
+}  // namespace
+
+ApiHandler::ApiHandler(ApiOptions options, CoordinatorControl* control, EventHub* hub)
+    : options_(std::move(options)),
+      control_(control),
+      hub_(hub),
+      readers_(options_.db_path),
+      static_files_(options_.static_dir) {}
+
+int64_t ApiHandler::NowMs() const {
+  return (options_.clock ? options_.clock : &system_clock_)->WallMs();
+}
+
+bool ApiHandler::IsEventStream(const HttpRequest& req) {
+  if (req.method() != http::verb::get) return false;
+  std::string path, query;
+  SplitTarget(ToStd(req.target()), &path, &query);
+  return path == "/api/events";
+}
+
+int64_t ApiHandler::LastEventId(const HttpRequest& req) {
+  std::string path, query;
+  SplitTarget(ToStd(req.target()), &path, &query);
+  std::string text(req["Last-Event-ID"]);
+  if (text.empty()) {
+    auto q = ParseQuery(query);
+    if (auto it = q.find("last_event_id"); it != q.end()) text = it->second;
+  }
+  auto v = ParseId(text);
+  return v ? *v : 0;
+}
+
+std::string ApiHandler::FormatEvent(const Event& e) {
+  std::string kind = e.kind;
+  for (char& c : kind) {
+    if (c == '\n' || c == '\r') c = '_';
+  }
+  return "id: " + std::to_string(e.seq) + "\nevent: " + kind + "\ndata: " +
+         e.data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+std::optional<HttpResponse> ApiHandler::Admit(const HttpRequest& req) const {
+  if (options_.loopback_hosts_only) {
+    const std::string host(req[http::field::host]);
+    if (!host.empty() && !IsLoopbackHost(host)) {
+      return ErrorResponse(req, http::status::forbidden,
+                           "Host '" + host +
+                               "' is not a loopback name; this server is bound to loopback "
+                               "without a token (start it with a token to serve other names)");
+    }
+  }
+  const auto m = req.method();
+  if (m == http::verb::get || m == http::verb::head || m == http::verb::options) return std::nullopt;
+  // A browser sends Origin on cross-site POSTs; refuse those that are not our own
+  // page, so that another site cannot submit sweeps through the user's browser.
+  const std::string origin(req[http::field::origin]);
+  if (!origin.empty() && OriginHostPort(origin) != std::string(req[http::field::host])) {
+    return ErrorResponse(req, http::status::forbidden, "cross-origin request refused");
+  }
+  if (!options_.token.empty()) {
+    std::string given;
+    const std::string auth(req[http::field::authorization]);
+    const std::string bearer = "Bearer ";
+    if (auth.compare(0, bearer.size(), bearer) == 0) given = auth.substr(bearer.size());
+    if (given.empty()) {
+      std::string path, query;
+      SplitTarget(ToStd(req.target()), &path, &query);
+      auto q = ParseQuery(query);
+      if (auto it = q.find("token"); it != q.end()) given = it->second;
+    }
+    if (!SecretEquals(given, options_.token)) {
+      HttpResponse res = ErrorResponse(req, http::status::unauthorized,
+                                       "this request needs 'Authorization: Bearer <token>'");
+      res.set(http::field::www_authenticate, "Bearer realm=\"compsweep\"");
+      return res;
+    }
+  }
+  return std::nullopt;
+}
+
+HttpResponse ApiHandler::Handle(const HttpRequest& req) {
+  try {
+    if (auto refused = Admit(req)) return std::move(*refused);
+    return Route(req);
+  } catch (const std::exception& e) {
+    return ErrorResponse(req, http::status::internal_server_error,
+                         std::string("internal error: ") + e.what());
+  } catch (...) {
+    return ErrorResponse(req, http::status::internal_server_error, "internal error");
+  }
+}
+
+HttpResponse ApiHandler::Route(const HttpRequest& req) {
+  std::string path, query;
+  SplitTarget(ToStd(req.target()), &path, &query);
+  if (path == "/api" || path.rfind("/api/", 0) == 0) return RouteApi(req, path, query);
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    return MethodNotAllowed(req, "GET, HEAD");
+  }
+  return static_files_.Serve(req, path);
+}
+
+HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& path,
+                                  const std::string& query) {
+  const std::vector<std::string> seg = Segments(path);  // seg[0] == "api"
+  const auto q = ParseQuery(query);
+  const http::verb m = req.method();
+  const bool get = m == http::verb::get || m == http::verb::head;
+  const bool post = m == http::verb::post;
+  auto not_found = [&] { return ErrorResponse(req, http::status::not_found, "no route " + path); };
+  if (seg.size() < 2) return not_found();
+  const std::string& area = seg[1];
+
+  if (area == "health" && seg.size() == 2) {
+    if (!get) return MethodNotAllowed(req, "GET");
+    json body{{"status", "ok"}, {"time_ms", NowMs()}, {"events", hub_ ? hub_->last_seq() : 0}};
+    auto lease = readers_.Acquire();
+    if (lease.ok()) {
+      try {
+        body["schema_version"] = lease->db().execAndGet("PRAGMA user_version").getInt();
+        body["db"] = true;
+      } catch (const SQLite::Exception& e) {
+        body["db"] = false;
+        body["db_error"] = e.what();
+      }
+    } else {
+      body["db"] = false;
+      body["db_error"] = lease.status().message();
+    }
+    return JsonResponse(req, http::status::ok, body);
+  }
+
+  if (area == "events" && seg.size() == 2) {
+    if (!get) return MethodNotAllowed(req, "GET");
+    std::string body = "retry: 2000\n\n";
+    if (hub_) {
+      bool complete = true;
+      for (const Event& e : hub_->EventsAfter(LastEventId(req), &complete)) body += FormatEvent(e);
+      if (!complete) body = "event: resync\ndata: {}\n\n" + body;
+    }
+    return TextResponse(req, http::status::ok, "text/event-stream", std::move(body));
+  }
+
+  // Mutations go to the coordinator core.
+  if (area == "sweeps" && seg.size() == 2 && post) {
+    if (!control_) return ErrorResponse(req, http::status::service_unavailable, "no coordinator attached");
+    const bool allow_large = q.count("allow_large") && q.at("allow_large") != "0" &&
+                             q.at("allow_large") != "false";
+    std::string filename = q.count("filename") ? q.at("filename") : "request.yaml";
+    if (req.body().empty()) return ErrorResponse(req, http::status::bad_request, "empty body: send the sweep YAML");
+    SubmitOutcome out = control_->Submit(req.body(), filename, allow_large);
+    if (!out.errors.empty()) {
+      json body{{"errors", DiagnosticsJson(out.errors)}, {"error", out.errors.front().ToString()}};
+      return JsonResponse(req, http::status::bad_request, body);
+    }
+    if (!out.status.ok()) return FromStatus(req, out.status);
+    return JsonResponse(req, http::status::created,
+                        json{{"id", out.sweep_id}, {"trials", out.trials}, {"resumed", out.resumed}});
+  }
+  if (area == "sweeps" && seg.size() == 4 && (seg[3] == "cancel" || seg[3] == "retry-failed")) {
+    if (!post) return MethodNotAllowed(req, "POST");
+    auto id = ParseId(seg[2]);
+    if (!id) return ErrorResponse(req, http::status::bad_request, "bad sweep id '" + seg[2] + "'");
+    if (!control_) return ErrorResponse(req, http::status::service_unavailable, "no coordinator attached");
+    if (seg[3] == "cancel") {
+      Status st = control_->Cancel(*id);
+      if (!st.ok()) return FromStatus(req, st);
+      return JsonResponse(req, http::status::ok, json{{"id", *id}, {"cancelled", true}});
+    }
+    Result<int64_t> n = control_->RetryFailed(*id);
+    if (!n.ok()) return FromStatus(req, n.status());
+    return JsonResponse(req, http::status::ok, json{{"id", *id}, {"requeued", *n}});
+  }
+
+  // Everything else reads.
+  const bool known = (area == "sweeps" && seg.size() <= 4) || (area == "trials" && seg.size() == 3) ||
+                     (area == "workers" && seg.size() == 2);
+  if (!known) return not_found();
+  if (!get) return MethodNotAllowed(req, area == "sweeps" && seg.size() == 2 ? "GET, POST" : "GET");
+
+  std::optional<int64_t> id;
+  if (seg.size() >= 3) {
+    id = ParseId(seg[2]);
+    if (!id) return ErrorResponse(req, http::status::bad_request, "bad id '" + seg[2] + "'");
+  }
+  auto lease = readers_.Acquire();
+  if (!lease.ok()) return FromStatus(req, lease.status());
+  SQLite::Database& db = lease->db();
+  ReadSnapshot snapshot(db);
+
+  if (area == "workers") {
+    auto r = ListWorkers(db, NowMs());
+    return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
+  }
+  if (area == "trials") {
+    auto r = GetTrial(db, *id);
+    return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
+  }
+  // area == "sweeps"
+  if (seg.size() == 2) {
+    auto r = ListSweeps(db);
+    return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
+  }
+  if (seg.size() == 3) {
+    auto r = GetSweep(db, *id);
+    if (!r.ok()) return FromStatus(req, r.status());
+    json body = std::move(*r);
+    // The hypervolume of the current front over the sweep's objectives.
+    auto declared = SweepObjectives(db, *id);
+    if (declared.ok() && !declared->empty()) {
+      auto objectives = ResolveObjectives(*declared, "");
+      auto pareto = objectives.ok() ? ParetoJson(db, *id, *objectives) : objectives.status();
+      if (pareto.ok()) {
+        body["hypervolume"] = (*pareto)["hypervolume"];
+        body["hypervolume"]["objectives"] = (*pareto)["objectives"];
+        body["hypervolume"]["front_size"] = (*pareto)["front_ids"].size();
+        body["hypervolume"]["considered"] = (*pareto)["considered"];
+      }
+    }
+    if (!body.contains("hypervolume")) body["hypervolume"] = nullptr;
+    return JsonResponse(req, http::status::ok, body);
+  }
+  const std::string& leaf = seg[3];
+  const std::string base = "sweep-" + std::to_string(*id);
+  if (leaf == "trials" || leaf == "trials.csv" || leaf == "trials.json") {
+    auto tq = ParseTrialQuery(q, leaf == "trials");
+    if (!tq.ok()) return FromStatus(req, tq.status());
+    auto r = ListTrials(db, *id, *tq);
+    if (!r.ok()) return FromStatus(req, r.status());
+    if (leaf == "trials") return JsonResponse(req, http::status::ok, *r);
+    if (leaf == "trials.json") {
+      return Download(req, "application/json", r->dump(2, ' ', false, json::error_handler_t::replace),
+                      base + "-trials.json");
+    }
+    return Download(req, "text/csv; charset=utf-8", TrialsCsv(*r), base + "-trials.csv");
+  }
+  if (leaf == "pareto" || leaf == "pareto.csv" || leaf == "pareto.json" || leaf == "hypervolume") {
+    auto declared = SweepObjectives(db, *id);
+    if (!declared.ok()) return FromStatus(req, declared.status());
+    auto objectives = ResolveObjectives(*declared, q.count("objectives") ? q.at("objectives") : "");
+    if (!objectives.ok()) return FromStatus(req, objectives.status());
+    if (leaf == "hypervolume") {
+      auto r = HypervolumeSeriesJson(db, *id, *objectives);
+      return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
+    }
+    auto r = ParetoJson(db, *id, *objectives);
+    if (!r.ok()) return FromStatus(req, r.status());
+    if (leaf == "pareto") return JsonResponse(req, http::status::ok, *r);
+    if (leaf == "pareto.json") {
+      return Download(req, "application/json", r->dump(2, ' ', false, json::error_handler_t::replace),
+                      base + "-pareto.json");
+    }
+    return Download(req, "text/csv; charset=utf-8", ParetoCsv(*r), base + "-pareto.csv");
+  }
+  return not_found();
+}
+
+}  // namespace compsweep::coordinator

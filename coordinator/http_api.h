@@ -1,0 +1,70 @@
+// The HTTP API as a pure function of the request: routing, parameter checks,
+// authorization and JSON/CSV rendering, with no socket in sight (the server's
+// sessions do the I/O; tests call Handle directly). Routes are listed in
+// docs/dashboard.md.
+// Thread-safety: Handle may run on several threads at once; each call borrows
+// its own read-only SQLite connection.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "coordinator/api_readers.h"
+#include "coordinator/control.h"
+#include "coordinator/event_hub.h"
+#include "coordinator/http_static.h"
+#include "coordinator/http_util.h"
+
+namespace compsweep::coordinator {
+
+struct ApiOptions {
+  std::string db_path;
+  std::string static_dir;
+  // When non-empty, every mutating request needs "Authorization: Bearer <token>"
+  // (or ?token=<token>); reads stay open.
+  std::string token;
+  // Set for a server bound to a loopback address without a token: requests whose
+  // Host header is not a loopback name are refused (DNS-rebinding defence).
+  bool loopback_hosts_only = false;
+  const Clock* clock = nullptr;  // wall time for heartbeat ages; nullptr: system clock
+};
+
+class ApiHandler {
+ public:
+  // control and hub may be null: mutating routes then answer 503, and
+  // /api/events has nothing to replay.
+  ApiHandler(ApiOptions options, CoordinatorControl* control, EventHub* hub);
+
+  // Answers any request; never throws (an exception becomes a 500 JSON response).
+  HttpResponse Handle(const HttpRequest& req);
+
+  // True for GET /api/events, which the server streams itself (Server-Sent Events)
+  // after Admit; Handle answers it with the retained backlog and ends.
+  static bool IsEventStream(const HttpRequest& req);
+
+  // Checks that apply before any routing (Host header, method, token); a response
+  // when the request is refused.
+  std::optional<HttpResponse> Admit(const HttpRequest& req) const;
+
+  // The Last-Event-ID of an SSE request (header, or ?last_event_id=), 0 if none.
+  static int64_t LastEventId(const HttpRequest& req);
+
+  // Formats one event as an SSE frame: "id: <seq>\nevent: <kind>\ndata: <json>\n\n".
+  static std::string FormatEvent(const Event& event);
+
+ private:
+  HttpResponse Route(const HttpRequest& req);
+  HttpResponse RouteApi(const HttpRequest& req, const std::string& path, const std::string& query);
+  int64_t NowMs() const;
+
+  ApiOptions options_;
+  CoordinatorControl* control_;
+  EventHub* hub_;
+  ReaderPool readers_;
+  StaticFiles static_files_;
+  SystemClock system_clock_;
+};
+
+}  // namespace compsweep::coordinator

@@ -1,0 +1,213 @@
+// Tests of the distillation loss, pruning and quantization.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "experiments/data.h"
+#include "experiments/model.h"
+#include "experiments/prune.h"
+#include "experiments/quantize.h"
+#include "experiments/train.h"
+
+namespace compsweep::experiments {
+namespace {
+
+TEST(KdLossTest, MatchesHandComputation) {
+  torch::Tensor s = torch::tensor({{1.0f, 2.0f, 0.5f}, {0.0f, -1.0f, 3.0f}});
+  torch::Tensor t = torch::tensor({{2.0f, 1.0f, 0.0f}, {1.0f, 0.5f, 2.0f}});
+  torch::Tensor y = torch::tensor({1, 2}, torch::kInt64);
+  const double T = 2.0, alpha = 0.7;
+  auto sa = s.accessor<float, 2>();
+  auto ta = t.accessor<float, 2>();
+  double ce = 0, kl = 0;
+  for (int i = 0; i < 2; ++i) {
+    double zs = 0, zt = 0, zs_t = 0;
+    for (int j = 0; j < 3; ++j) {
+      zs += std::exp(sa[i][j]);
+      zs_t += std::exp(sa[i][j] / T);
+      zt += std::exp(ta[i][j] / T);
+    }
+    const int label = i == 0 ? 1 : 2;
+    ce += -(sa[i][label] - std::log(zs));
+    for (int j = 0; j < 3; ++j) {
+      const double pt = std::exp(ta[i][j] / T) / zt;
+      const double ps = std::exp(sa[i][j] / T) / zs_t;
+      kl += pt * std::log(pt / ps);
+    }
+  }
+  const double expected = (1 - alpha) * ce / 2 + alpha * T * T * kl / 2;
+  EXPECT_NEAR(KdLoss(s, t, y, T, alpha).item<double>(), expected, 1e-5);
+  // alpha = 0 is plain cross-entropy.
+  EXPECT_NEAR(KdLoss(s, t, y, T, 0.0).item<double>(), ce / 2, 1e-5);
+}
+
+std::unique_ptr<Model> Mlp(uint64_t seed = 0) {
+  auto spec = ArchSpec("mlp");
+  auto model = BuildModel(*spec, seed);
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  return std::move(model).value();
+}
+
+TEST(PruneTest, ExactSparsityLayerAndGlobal) {
+  for (bool global : {false, true}) {
+    auto model = Mlp();
+    Masks masks;
+    auto importance = ComputeImportance(*model, Dataset{}, "magnitude", 0, 1, 0);
+    ASSERT_TRUE(importance.ok());
+    PruneUnstructured(*model, *importance, 0.8, global, masks);
+    int64_t total = 0, zeros = 0;
+    for (auto& [name, w] : PrunableWeights(*model)) {
+      total += w.numel();
+      zeros += w.eq(0).sum().item<int64_t>();
+    }
+    EXPECT_EQ(zeros, std::llround(0.8 * total)) << "global=" << global;
+  }
+}
+
+TEST(PruneTest, LayerScopePrunesEachLayer) {
+  auto model = Mlp();
+  Masks masks;
+  auto importance = ComputeImportance(*model, Dataset{}, "magnitude", 0, 1, 0);
+  PruneUnstructured(*model, *importance, 0.5, false, masks);
+  for (auto& [name, w] : PrunableWeights(*model)) {
+    EXPECT_NEAR(w.eq(0).to(torch::kFloat64).mean().item<double>(), 0.5, 1.0 / w.numel() + 1e-9)
+        << name;
+  }
+}
+
+TEST(PruneTest, MasksHoldAfterOptimizerSteps) {
+  torch::manual_seed(0);
+  Dataset data = MakeSyntheticDataset(256, 64, 7);
+  auto model = Mlp();
+  Masks masks;
+  auto importance = ComputeImportance(*model, data, "taylor", 2, 64, 1);
+  ASSERT_TRUE(importance.ok()) << importance.status().ToString();
+  PruneUnstructured(*model, *importance, 0.9, false, masks);
+  TrainOptions o;
+  o.epochs = 1;
+  o.batch_size = 64;
+  o.hooks.after_step = [&] { masks.Apply(); };
+  ASSERT_TRUE(Train(*model, data, o, RunContext{}).ok());
+  for (auto& [name, w] : PrunableWeights(*model)) {
+    torch::Tensor m = masks.Get(name);
+    ASSERT_TRUE(m.defined());
+    EXPECT_EQ(w.masked_select(m.eq(0)).abs().sum().item<double>(), 0.0) << name;
+    EXPECT_GT(w.masked_select(m.ne(0)).abs().sum().item<double>(), 0.0) << name;
+  }
+  EXPECT_NEAR(WeightSparsity(*model), 0.9, 1e-4);
+}
+
+TEST(PruneTest, GradualScheduleReachesFinalSparsity) {
+  Dataset data = MakeSyntheticDataset(256, 64, 7);
+  auto model = Mlp();
+  Masks masks;
+  PruneConfig config;
+  config.final_sparsity = 0.75;
+  config.schedule = "gradual";
+  config.finetune_epochs = 2;
+  TrainOptions base;
+  base.batch_size = 32;
+  ASSERT_TRUE(RunPruneStage(model, masks, config, data, base, RunContext{}).ok());
+  int64_t total = 0, zeros = 0;
+  for (auto& [name, w] : PrunableWeights(*model)) {
+    total += w.numel();
+    zeros += w.eq(0).sum().item<int64_t>();
+  }
+  EXPECT_EQ(zeros, std::llround(0.75 * total));
+}
+
+QuantConfig Linear(int bits, bool per_channel, bool symmetric = true) {
+  QuantConfig c;
+  c.bits = bits;
+  c.granularity = per_channel ? "per-channel" : "per-tensor";
+  c.symmetric = symmetric;
+  return c;
+}
+
+TEST(QuantizeTest, LinearErrorWithinHalfStep) {
+  torch::manual_seed(3);
+  torch::Tensor w = torch::randn({16, 3, 3, 3});
+  for (int bits : {2, 4, 8}) {
+    for (bool per_channel : {true, false}) {
+      for (bool symmetric : {true, false}) {
+        auto q = QuantizeWeight(w, Linear(bits, per_channel, symmetric));
+        ASSERT_TRUE(q.ok());
+        torch::Tensor err = (Dequantize(*q) - w).abs();
+        torch::Tensor scale = per_channel ? q->scale.view({16, 1, 1, 1}) : q->scale.view({});
+        EXPECT_TRUE((err <= scale / 2 * (1 + 1e-5) + 1e-7).all().item<bool>())
+            << bits << " " << per_channel << " " << symmetric;
+        const int lo = symmetric ? -((1 << (bits - 1)) - 1) : 0;
+        const int hi = symmetric ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
+        EXPECT_GE(q->codes.min().item<int>(), lo);
+        EXPECT_LE(q->codes.max().item<int>(), hi);
+        // Field packing round trip.
+        torch::Tensor field = q->ToField();
+        EXPECT_GE(field.min().item<int>(), 0);
+        EXPECT_LT(field.max().item<int>(), 1 << bits);
+        EXPECT_TRUE(q->FromField(field).equal(q->codes));
+      }
+    }
+  }
+}
+
+TEST(QuantizeTest, ZeroStaysZero) {
+  torch::Tensor w = torch::randn({8, 20});
+  w.index_put_({w.abs() < 0.5}, 0.0);
+  for (const char* scheme : {"linear", "log2", "pow2"}) {
+    QuantConfig c;
+    c.scheme = scheme;
+    c.bits = 4;
+    c.symmetric = false;
+    auto q = QuantizeWeight(w, c);
+    ASSERT_TRUE(q.ok());
+    EXPECT_TRUE(Dequantize(*q).masked_select(w.eq(0)).eq(0).all().item<bool>()) << scheme;
+  }
+}
+
+TEST(QuantizeTest, LogValuesArePowersOfTwo) {
+  torch::Tensor w = torch::randn({4, 50});
+  for (const char* scheme : {"log2", "pow2"}) {
+    QuantConfig c;
+    c.scheme = scheme;
+    c.bits = 4;
+    auto q = QuantizeWeight(w, c);
+    ASSERT_TRUE(q.ok());
+    torch::Tensor d = Dequantize(*q);
+    torch::Tensor nz = d.masked_select(d.ne(0)).abs();
+    torch::Tensor l = torch::log2(nz);
+    EXPECT_TRUE(l.eq(torch::round(l)).all().item<bool>()) << scheme;
+    // Distinct magnitudes per channel within the level budget.
+    const int levels = std::string(scheme) == "log2" ? 7 : 4;
+    for (int ch = 0; ch < 4; ++ch) {
+      torch::Tensor row = d[ch].abs();
+      EXPECT_LE(std::get<0>(at::_unique(row.masked_select(row.ne(0)))).numel(), levels);
+    }
+    EXPECT_TRUE(q->FromField(q->ToField()).equal(q->codes));
+  }
+}
+
+TEST(QuantizeTest, Log2BeatsLinearOnHeavyTailedWeightsAt4Bits) {
+  // Laplace(0, 1) samples via inverse CDF from a seeded generator.
+  torch::manual_seed(11);
+  torch::Tensor u = torch::rand({64, 256}) - 0.5;
+  torch::Tensor w = -torch::sign(u) * torch::log1p(-2 * u.abs()) * 0.05;
+  QuantConfig lin = Linear(4, true), lg;
+  lg.scheme = "log2";
+  lg.bits = 4;
+  const double mse_lin = (Dequantize(*QuantizeWeight(w, lin)) - w).pow(2).mean().item<double>();
+  const double mse_log = (Dequantize(*QuantizeWeight(w, lg)) - w).pow(2).mean().item<double>();
+  EXPECT_LT(mse_log, mse_lin);
+}
+
+TEST(QuantizeTest, FakeQuantizeMatchesQuantizeDequantize) {
+  torch::Tensor w = torch::randn({8, 16});
+  for (bool per_channel : {true, false}) {
+    QuantConfig c = Linear(4, per_channel);
+    torch::Tensor fq = FakeQuantize(w, c);
+    torch::Tensor dq = Dequantize(*QuantizeWeight(w, c));
+    EXPECT_TRUE(torch::allclose(fq, dq, 1e-5, 1e-6));
+  }
+}
+
+}  // namespace
+}  // namespace compsweep::experiments

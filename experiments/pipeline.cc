@@ -1,0 +1,269 @@
+#include "experiments/pipeline.h"
+
+#include <malloc.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+
+#include <torch/torch.h>
+
+#include "experiments/artifact.h"
+#include "experiments/data.h"
+#include "experiments/metrics.h"
+#include "experiments/model.h"
+#include "experiments/prune.h"
+#include "experiments/quantize.h"
+#include "experiments/train.h"
+
+namespace compsweep::experiments {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+Result<torch::Device> ParseDevice(const std::string& name) {
+  try {
+    torch::Device device(name.empty() ? "cpu" : name);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      return FailedPrecondition("device '" + name + "' requested but CUDA is not available");
+    }
+    return device;
+  } catch (const c10::Error& e) {
+    return InvalidArgument("bad device '" + name + "': " + e.what_without_backtrace());
+  }
+}
+
+Status EnsureParentDir(const std::string& path) {
+  std::error_code ec;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) return IoError("cannot create " + parent.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+struct Counts {
+  int64_t params = 0;          // all parameters
+  int64_t nonzero_params = 0;  // nonzero parameters
+  int64_t prunable = 0;        // conv/linear weights
+  int64_t prunable_nonzero = 0;
+  int64_t float_state = 0;     // float parameters and buffers (dense float32 size / 4)
+};
+
+Counts CountModel(Model& model) {
+  torch::NoGradGuard no_grad;
+  Counts c;
+  for (auto& [name, t] : model.NamedParameters()) {
+    c.params += t.numel();
+    c.nonzero_params += t.ne(0).sum().item<int64_t>();
+    c.float_state += t.numel();
+  }
+  for (auto& [name, t] : PrunableWeights(model)) {
+    c.prunable += t.numel();
+    c.prunable_nonzero += t.ne(0).sum().item<int64_t>();
+  }
+  for (auto& [name, t] : model.NamedBuffers()) {
+    if (t.is_floating_point()) c.float_state += t.numel();
+  }
+  return c;
+}
+
+std::vector<std::string> PipelineStages(const json& settings) {
+  std::vector<std::string> stages;
+  if (settings.contains("pipeline")) {
+    for (const auto& s : settings.at("pipeline")) stages.push_back(s.get<std::string>());
+  }
+  return stages;
+}
+
+// The body of RunTrial; exceptions are turned into a Status by the caller.
+Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
+                          const RunContext& ctx) {
+  ASSIGN_OR_RETURN(torch::Device device, ParseDevice(ctx.device));
+  const uint64_t seed = settings.value("seed", uint64_t{0});
+  const std::vector<std::string> stages = PipelineStages(settings);
+  bool has_distill = false;
+  for (const auto& s : stages) {
+    if (s != "distill" && s != "prune" && s != "quantize") {
+      return InvalidArgument("unknown pipeline stage '" + s + "'");
+    }
+    has_distill |= s == "distill";
+  }
+  ASSIGN_OR_RETURN(auto data, LoadDataset(settings.value("data", json::object()), device));
+  const json student = settings.value("student", json::object());
+  ASSIGN_OR_RETURN(std::unique_ptr<Model> model, BuildModelFromSettings(student, seed));
+  model->To(device);
+  const Counts original = CountModel(*model);
+  const int64_t macs = model->Macs();
+
+  TrainOptions base;
+  base.batch_size = student.value("batch_size", int64_t{128});
+  base.seed = seed;
+
+  const json distill = settings.value("distill", json::object());
+  torch::Tensor teacher_logits;
+  if (has_distill) {
+    if (teacher_path.empty()) return InvalidArgument("pipeline has distill but no teacher");
+    ASSIGN_OR_RETURN(auto teacher, LoadModel(teacher_path, device));
+    teacher_logits = PredictLogits(*teacher, data->train_x);
+  }
+  auto distill_options = [&](const std::string& phase, Masks& masks) {
+    TrainOptions o = base;
+    o.phase = phase;
+    o.epochs = distill.value("epochs", 2);
+    o.lr = distill.value("lr", 1e-3);
+    o.teacher_logits = teacher_logits;
+    o.temperature = distill.value("temperature", 4.0);
+    o.alpha = distill.value("alpha", 0.7);
+    o.seed = seed * 31 + 1;
+    o.hooks.after_step = [&masks] { masks.Apply(); };
+    return o;
+  };
+
+  const auto t0 = Clock::now();
+  Masks masks;
+  std::optional<QuantConfig> quant;
+  size_t first_stage = 0;
+  if (!stages.empty() && stages[0] == "distill") {
+    RETURN_IF_ERROR(Train(*model, *data, distill_options("distill", masks), ctx));
+    first_stage = 1;
+  } else {
+    TrainOptions o = base;
+    o.phase = "student";
+    o.epochs = student.value("epochs", 2);
+    o.lr = student.value("lr", 1e-3);
+    RETURN_IF_ERROR(Train(*model, *data, o, ctx));
+  }
+  for (size_t i = first_stage; i < stages.size(); ++i) {
+    if (stages[i] == "distill") {
+      RETURN_IF_ERROR(Train(*model, *data, distill_options("distill", masks), ctx));
+    } else if (stages[i] == "prune") {
+      ASSIGN_OR_RETURN(PruneConfig config,
+                       PruneConfig::FromJson(settings.value("prune", json::object())));
+      RETURN_IF_ERROR(RunPruneStage(model, masks, config, *data, base, ctx));
+    } else {
+      ASSIGN_OR_RETURN(QuantConfig config,
+                       QuantConfig::FromJson(settings.value("quantize", json::object())));
+      ASSIGN_OR_RETURN(auto q, RunQuantizeStage(*model, masks, config, *data, base, ctx));
+      quant = config;
+    }
+  }
+  // Stages after quantize may have moved weights off the grid: the deployed
+  // weights are always the final quantization.
+  masks.Apply();
+  QuantizedWeights quantized;
+  if (quant) {
+    ASSIGN_OR_RETURN(quantized, QuantizeModelWeights(*model, *quant));
+  }
+  const double train_seconds = SecondsSince(t0);
+
+  const EvalResult eval = Evaluate(*model, data->test_x, data->test_y);
+  if (ctx.on_progress) {
+    ctx.on_progress({{"phase", "evaluate"}, {"accuracy", eval.accuracy}, {"loss", eval.loss}});
+  }
+
+  std::string dir = ctx.artifact_dir;
+  if (dir.empty()) dir = ctx.cache_dir + "/artifacts";
+  const std::string artifact_path = dir + "/model.csa";
+  RETURN_IF_ERROR(EnsureParentDir(artifact_path));
+  ASSIGN_OR_RETURN(ArtifactInfo info, WriteArtifact(*model, quantized, artifact_path));
+
+  // Latency is measured on the artifact as deployed: read back, on CPU.
+  ASSIGN_OR_RETURN(std::unique_ptr<Model> deployed, ReadArtifact(artifact_path));
+  deployed->SetTraining(false);
+  torch::Tensor one = data->test_x.narrow(0, 0, 1).to(torch::kCPU);
+  const double latency_ms =
+      MedianLatencyMs([&](const torch::Tensor& x) { return deployed->Forward(x); }, one, 50, 5);
+  model->SetTraining(false);
+  torch::Tensor batch = data->test_x.narrow(0, 0, std::min<int64_t>(256, data->test_x.size(0)));
+  if (batch.size(0) < 256) batch = batch.repeat({(256 + batch.size(0) - 1) / batch.size(0), 1, 1, 1}).narrow(0, 0, 256);
+  const double throughput =
+      Throughput([&](const torch::Tensor& x) { return model->Forward(x); }, batch);
+
+  const Counts final_counts = CountModel(*model);
+  const int64_t dense_bytes = 4 * original.float_state;
+  json metrics = {
+      {"accuracy", eval.accuracy},
+      {"loss", eval.loss},
+      {"size_bytes", info.bytes},
+      {"dense_size_bytes", dense_bytes},
+      {"compression_ratio", static_cast<double>(dense_bytes) / static_cast<double>(info.bytes)},
+      {"params", original.params},
+      {"nonzero_params", final_counts.nonzero_params},
+      // Over the conv/linear weights of the original architecture, so filters
+      // removed by structured pruning count as zeros.
+      {"sparsity", original.prunable == 0
+                       ? 0.0
+                       : 1.0 - static_cast<double>(final_counts.prunable_nonzero) /
+                                   static_cast<double>(original.prunable)},
+      {"macs", macs},
+      // MACs the deployed dense kernels execute: lower after structured
+      // pruning, equal to macs for unstructured sparsity (no sparse kernels).
+      {"effective_macs", model->Macs()},
+      {"latency_ms", latency_ms},
+      {"throughput", throughput},
+      {"train_seconds", train_seconds},
+      {"artifact_path", artifact_path},
+  };
+  return metrics;
+}
+
+}  // namespace
+
+void ConfigureRuntime(int num_threads) {
+  // Keep freed training buffers in the heap instead of returning them to the
+  // OS after every step (page faults made C++ training 2-4x slower here).
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 * 1024 * 1024);
+  if (num_threads > 0) at::set_num_threads(num_threads);
+}
+
+Result<json> TrainTeacher(const json& settings, const std::string& out_path,
+                          const RunContext& ctx) {
+  try {
+    ASSIGN_OR_RETURN(torch::Device device, ParseDevice(ctx.device));
+    ASSIGN_OR_RETURN(auto data, LoadDataset(settings.value("data", json::object()), device));
+    const json teacher = settings.value("teacher", json::object());
+    const uint64_t seed = settings.value("seed", uint64_t{0});
+    ASSIGN_OR_RETURN(std::unique_ptr<Model> model, BuildModelFromSettings(teacher, seed + 1000003));
+    model->To(device);
+    TrainOptions o;
+    o.phase = "teacher";
+    o.epochs = teacher.value("epochs", 2);
+    o.lr = teacher.value("lr", 1e-3);
+    o.batch_size = teacher.value("batch_size", int64_t{128});
+    o.seed = seed + 1000003;
+    const auto t0 = Clock::now();
+    RETURN_IF_ERROR(Train(*model, *data, o, ctx));
+    const double train_seconds = SecondsSince(t0);
+    const EvalResult eval = Evaluate(*model, data->test_x, data->test_y);
+    RETURN_IF_ERROR(EnsureParentDir(out_path));
+    RETURN_IF_ERROR(SaveModel(*model, out_path));
+    return json{{"accuracy", eval.accuracy},
+                {"loss", eval.loss},
+                {"params", CountParameters(*model)},
+                {"train_seconds", train_seconds}};
+  } catch (const c10::Error& e) {
+    return Internal(std::string("training teacher: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return Internal(std::string("training teacher: ") + e.what());
+  }
+}
+
+Result<json> RunTrial(const json& settings, const std::string& teacher_path,
+                      const RunContext& ctx) {
+  try {
+    return RunTrialImpl(settings, teacher_path, ctx);
+  } catch (const c10::Error& e) {
+    return Internal(std::string("running trial: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return Internal(std::string("running trial: ") + e.what());
+  }
+}
+
+}  // namespace compsweep::experiments

@@ -1,0 +1,177 @@
+// End-to-end tests of the pipeline on synthetic data (and, when present, a
+// small slice of Fashion-MNIST).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "experiments/artifact.h"
+#include "experiments/data.h"
+#include "experiments/pipeline.h"
+#include "experiments/train.h"
+
+namespace compsweep::experiments {
+namespace {
+
+using nlohmann::json;
+
+std::string TempDir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / "compsweep_pipeline_test" / name;
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+json Settings() {
+  return json::parse(R"({
+    "seed": 3,
+    "data": {"dataset": "synthetic", "train_subset": 384, "test_subset": 128},
+    "teacher": {"arch": "cnn-small", "epochs": 1, "lr": 0.001, "batch_size": 64},
+    "student": {"arch": "mlp", "epochs": 1, "lr": 0.001, "batch_size": 64},
+    "pipeline": ["distill", "prune", "quantize"],
+    "distill": {"temperature": 4, "alpha": 0.7, "epochs": 1, "lr": 0.001},
+    "prune": {"method": "magnitude", "final_sparsity": 0.8, "initial_sparsity": 0,
+              "schedule": "gradual", "granularity": "unstructured", "scope": "layer",
+              "rounds": 2, "finetune_epochs": 1, "lr": 0.0005},
+    "quantize": {"scheme": "linear", "bits": 4, "mode": "ptq", "granularity": "per-channel",
+                 "symmetric": true, "calibration": "minmax", "qat_epochs": 1, "lr": 0.0005}
+  })");
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ConfigureRuntime(2);
+    RunContext ctx;
+    teacher_path_ = TempDir("teacher") + "/teacher.pt";
+    auto r = TrainTeacher(Settings(), teacher_path_, ctx);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    teacher_metrics_ = *r;
+  }
+  static std::string teacher_path_;
+  static json teacher_metrics_;
+};
+std::string PipelineTest::teacher_path_;
+json PipelineTest::teacher_metrics_;
+
+TEST_F(PipelineTest, TeacherIsSavedAndLearns) {
+  EXPECT_TRUE(std::filesystem::exists(teacher_path_));
+  EXPECT_FALSE(std::filesystem::exists(teacher_path_ + ".tmp"));
+  EXPECT_GT(teacher_metrics_["accuracy"].get<double>(), 0.5);
+  auto t = LoadModel(teacher_path_, torch::kCPU);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  auto data = LoadDataset(Settings()["data"], torch::kCPU);
+  ASSERT_TRUE(data.ok());
+  EXPECT_NEAR(Evaluate(**t, (*data)->test_x, (*data)->test_y).accuracy,
+              teacher_metrics_["accuracy"].get<double>(), 1e-9);
+}
+
+TEST_F(PipelineTest, RunTrialReturnsAllMetrics) {
+  RunContext ctx;
+  ctx.artifact_dir = TempDir("trial");
+  int progress_events = 0;
+  ctx.on_progress = [&](const json&) { ++progress_events; };
+  auto r = RunTrial(Settings(), teacher_path_, ctx);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const json& m = *r;
+  for (const char* key : {"accuracy", "loss", "size_bytes", "dense_size_bytes", "compression_ratio",
+                          "params", "nonzero_params", "sparsity", "macs", "effective_macs",
+                          "latency_ms", "throughput", "train_seconds", "artifact_path"}) {
+    EXPECT_TRUE(m.contains(key)) << key;
+  }
+  EXPECT_GT(progress_events, 0);
+  EXPECT_GT(m["accuracy"].get<double>(), 0.5);
+  const std::string path = m["artifact_path"];
+  EXPECT_EQ(m["size_bytes"].get<int64_t>(),
+            static_cast<int64_t>(std::filesystem::file_size(path)));
+  EXPECT_EQ(m["params"].get<int64_t>(), 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10);
+  EXPECT_EQ(m["dense_size_bytes"].get<int64_t>(), 4 * m["params"].get<int64_t>());
+  EXPECT_NEAR(m["sparsity"].get<double>(), 0.8, 1e-3);
+  EXPECT_EQ(m["macs"].get<int64_t>(), 784 * 300 + 300 * 100 + 100 * 10);
+  // 4-bit codes at 80% sparsity: well over 10x smaller than float32.
+  EXPECT_GT(m["compression_ratio"].get<double>(), 10.0);
+  EXPECT_GT(m["latency_ms"].get<double>(), 0.0);
+  EXPECT_GT(m["throughput"].get<double>(), 0.0);
+
+  // The artifact reproduces the reported accuracy.
+  auto back = ReadArtifact(path);
+  ASSERT_TRUE(back.ok());
+  auto data = LoadDataset(Settings()["data"], torch::kCPU);
+  EXPECT_NEAR(Evaluate(**back, (*data)->test_x, (*data)->test_y).accuracy,
+              m["accuracy"].get<double>(), 1e-9);
+}
+
+TEST_F(PipelineTest, SameSeedSameResult) {
+  json s = Settings();
+  s["pipeline"] = {"prune", "distill"};
+  s["prune"]["schedule"] = "iterative";
+  s.erase("quantize");
+  RunContext a, b;
+  a.artifact_dir = TempDir("seed_a");
+  b.artifact_dir = TempDir("seed_b");
+  auto ra = RunTrial(s, teacher_path_, a);
+  auto rb = RunTrial(s, teacher_path_, b);
+  ASSERT_TRUE(ra.ok()) << ra.status().ToString();
+  ASSERT_TRUE(rb.ok());
+  EXPECT_EQ((*ra)["accuracy"], (*rb)["accuracy"]);
+  EXPECT_EQ((*ra)["loss"], (*rb)["loss"]);
+  EXPECT_EQ((*ra)["size_bytes"], (*rb)["size_bytes"]);
+  // Distillation after pruning keeps the masks.
+  EXPECT_NEAR((*ra)["sparsity"].get<double>(), 0.8, 1e-3);
+}
+
+TEST_F(PipelineTest, CancelStopsTheRun) {
+  RunContext ctx;
+  ctx.artifact_dir = TempDir("cancel");
+  ctx.cancelled = [] { return true; };
+  auto r = RunTrial(Settings(), teacher_path_, ctx);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCancelled);
+}
+
+TEST_F(PipelineTest, BadSettingsAreErrors) {
+  RunContext ctx;
+  ctx.artifact_dir = TempDir("bad");
+  json s = Settings();
+  s["student"]["arch"] = "nonexistent";
+  EXPECT_EQ(RunTrial(s, teacher_path_, ctx).status().code(), StatusCode::kInvalidArgument);
+  s = Settings();
+  s["quantize"]["bits"] = 12;
+  EXPECT_EQ(RunTrial(s, teacher_path_, ctx).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(RunTrial(Settings(), "", ctx).ok());
+  ctx.device = "nonsense";
+  EXPECT_FALSE(RunTrial(Settings(), teacher_path_, ctx).ok());
+}
+
+TEST(DataTest, FashionMnistSubset) {
+  const std::string path = "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(path + "/t10k-labels-idx1-ubyte.gz")) {
+    GTEST_SKIP() << "Fashion-MNIST files not installed";
+  }
+  auto labels = ReadIdx(path + "/t10k-labels-idx1-ubyte.gz");
+  ASSERT_TRUE(labels.ok()) << labels.status().ToString();
+  EXPECT_EQ(labels->size(0), 10000);
+  EXPECT_EQ(labels->max().item<int>(), 9);
+  auto d = LoadDataset({{"dataset", "fashion-mnist"}, {"path", path}, {"train_subset", 1000},
+                        {"test_subset", 500}},
+                       torch::kCPU);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ((*d)->train_x.sizes(), torch::IntArrayRef({1000, 1, 28, 28}));
+  EXPECT_EQ((*d)->test_y.size(0), 500);
+  // Normalised: mean near 0, std near 1.
+  EXPECT_NEAR((*d)->train_x.mean().item<double>(), 0.0, 0.1);
+  EXPECT_NEAR((*d)->train_x.std().item<double>(), 1.0, 0.1);
+  // Cached: the same object comes back.
+  auto again = LoadDataset({{"dataset", "fashion-mnist"}, {"path", path}, {"train_subset", 1000},
+                            {"test_subset", 500}},
+                           torch::kCPU);
+  EXPECT_EQ(d->get(), again->get());
+}
+
+TEST(DataTest, MissingFilesAreNotFound) {
+  auto d = LoadDataset({{"dataset", "fashion-mnist"}, {"path", "/nonexistent"}}, torch::kCPU);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace compsweep::experiments

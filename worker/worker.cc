@@ -1,0 +1,433 @@
+#include "worker/worker.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "common/protocol.h"
+#include "experiments/pipeline.h"
+
+namespace compsweep::worker {
+
+namespace fs = std::filesystem;
+using protocol::Message;
+using protocol::MsgType;
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+
+void SendMsg(zmq::socket_t& s, const Message& m) {
+  auto frames = protocol::Encode(m);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    s.send(zmq::buffer(frames[i]),
+           i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Job {
+  int64_t trial_id = 0;
+  int attempt = 0;
+  std::string kind;
+  nlohmann::json settings;
+  std::string teacher_hash;
+  std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
+};
+
+// Everything the loop thread owns.
+class Loop {
+ public:
+  Loop(const WorkerOptions& o, const std::atomic<bool>* stop)
+      : opts_(o), stop_(stop), ctx_(1), jobs_in_(ctx_, zmq::socket_type::pull) {
+    jobs_endpoint_ = "inproc://worker-jobs";
+    jobs_in_.bind(jobs_endpoint_);
+    fs::create_directories(fs::path(opts_.cache_dir) / "teachers");
+    fs::create_directories(fs::path(opts_.cache_dir) / "artifacts");
+  }
+
+  int Run() {
+    Connect();
+    std::vector<zmq::pollitem_t> items(2);
+    int64_t next_hb = NowMs() + opts_.heartbeat_ms;
+    while (!stop_->load()) {
+      items[0] = {dealer_->handle(), 0, ZMQ_POLLIN, 0};
+      items[1] = {jobs_in_.handle(), 0, ZMQ_POLLIN, 0};
+      // Wake at least every 200 ms to notice Stop (signal handlers only set a flag).
+      const int64_t wait = std::clamp<int64_t>(next_hb - NowMs(), 0, 200);
+      try {
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        throw;
+      }
+      DrainCoordinator();
+      DrainJobs();
+      const int64_t now = NowMs();
+      if (now >= next_hb) {
+        next_hb = now + opts_.heartbeat_ms;
+        SendHeartbeat();
+      }
+      if (now - last_heard_ms_ > opts_.heartbeat_ms * opts_.liveness) Reconnect();
+    }
+    try {
+      SendMsg(*dealer_, Message{MsgType::kBye, {}, ""});
+    } catch (const zmq::error_t&) {
+    }
+    for (auto& [key, job] : running_) job.cancel->store(true);
+    return 0;
+  }
+
+  bool idle() const { return running_.empty(); }
+
+  ~Loop() {
+    // Job threads are detached; closing sockets with linger 0 keeps exit quick.
+    dealer_.reset();
+  }
+
+ private:
+  void Connect() {
+    dealer_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+    dealer_->set(zmq::sockopt::routing_id, opts_.id);
+    dealer_->set(zmq::sockopt::linger, 0);
+    dealer_->connect(opts_.connect);
+    last_heard_ms_ = NowMs();
+    SendHello();
+  }
+
+  void Reconnect() {
+    spdlog::warn("worker {}: coordinator silent for {} ms; reconnecting in {} ms", opts_.id,
+                 NowMs() - last_heard_ms_, backoff_ms_);
+    dealer_.reset();
+    const int64_t until = NowMs() + backoff_ms_;
+    // Keep collecting job results (into the outbox) while waiting.
+    while (!stop_->load() && NowMs() < until) {
+      zmq::pollitem_t item{jobs_in_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(std::min<int64_t>(200, until - NowMs())));
+      DrainJobs();
+    }
+    backoff_ms_ = std::min(backoff_ms_ * 2, opts_.max_backoff_ms);
+    if (!stop_->load()) Connect();
+  }
+
+  void SendHello() {
+    nlohmann::json running = nlohmann::json::array();
+    for (const auto& [key, job] : running_) running.push_back({job.trial_id, job.attempt});
+    nlohmann::json hello = {{"worker_id", opts_.id},
+                            {"host", HostName()},
+                            {"pid", static_cast<int64_t>(getpid())},
+                            {"device", opts_.device},
+                            {"slots", opts_.slots},
+                            {"threads", opts_.threads},
+                            {"version", "0.1.0"},
+                            {"torch", TORCH_VERSION},
+                            {"running", running}};
+    if (opts_.device.rfind("cuda", 0) == 0) {
+      hello["gpus"] = static_cast<int64_t>(torch::cuda::device_count());
+    }
+    Send(Message{MsgType::kHello, hello, ""});
+    // Results finished while disconnected are sent again; the coordinator ignores duplicates.
+    for (const auto& [key, msg] : outbox_) Send(msg);
+    SendReady();
+  }
+
+  void SendReady() {
+    const int free = opts_.slots - static_cast<int>(running_.size() + parked_count());
+    if (free > 0) Send(Message{MsgType::kReady, {{"free_slots", free}}, ""});
+  }
+
+  size_t parked_count() const {
+    size_t n = 0;
+    for (const auto& [hash, jobs] : parked_) n += jobs.size();
+    return n;
+  }
+
+  void SendHeartbeat() {
+    nlohmann::json running = nlohmann::json::array();
+    for (const auto& [key, job] : running_) running.push_back({job.trial_id, job.attempt});
+    Send(Message{MsgType::kHeartbeat, {{"running", running}}, ""});
+  }
+
+  void Send(const Message& m) {
+    if (!dealer_) return;
+    try {
+      SendMsg(*dealer_, m);
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("worker {}: send {}: {}", opts_.id, TypeName(m.type), e.what());
+    }
+  }
+
+  void DrainCoordinator() {
+    while (dealer_) {
+      std::vector<zmq::message_t> parts;
+      auto n = zmq::recv_multipart(*dealer_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+      if (!n) return;
+      std::vector<std::string> frames;
+      for (auto& p : parts) frames.push_back(p.to_string());
+      auto msg = protocol::Decode(frames);
+      if (!msg.ok()) {
+        spdlog::warn("worker {}: dropped malformed message: {}", opts_.id, msg.status().message());
+        continue;
+      }
+      last_heard_ms_ = NowMs();
+      backoff_ms_ = 1000;
+      Handle(*msg);
+    }
+  }
+
+  void Handle(const Message& m) {
+    switch (m.type) {
+      case MsgType::kTask:
+        OnTask(m.body);
+        break;
+      case MsgType::kCancel: {
+        auto it = running_.find({m.body["trial_id"].get<int64_t>(), m.body["attempt"].get<int>()});
+        if (it != running_.end()) it->second.cancel->store(true);
+        break;
+      }
+      case MsgType::kAck:
+        outbox_.erase({m.body["trial_id"].get<int64_t>(), m.body["attempt"].get<int>()});
+        break;
+      case MsgType::kHeartbeat:
+        if (m.body.value("reregister", false)) SendHello();
+        break;
+      case MsgType::kArtifact:
+        OnArtifact(m);
+        break;
+      default:
+        spdlog::warn("worker {}: unexpected {}", opts_.id, TypeName(m.type));
+    }
+  }
+
+  std::string TeacherPath(const std::string& hash) const {
+    return (fs::path(opts_.cache_dir) / "teachers" / (hash + ".pt")).string();
+  }
+
+  void OnTask(const nlohmann::json& body) {
+    Job job;
+    job.trial_id = body["trial_id"].get<int64_t>();
+    job.attempt = body["attempt"].get<int>();
+    job.kind = body["kind"].get<std::string>();
+    job.settings = body["settings"];
+    if (body.contains("teacher") && body["teacher"].is_object()) {
+      job.teacher_hash = body["teacher"].value("hash", "");
+    }
+    for (char c : job.teacher_hash) {
+      if (!std::isxdigit(static_cast<unsigned char>(c))) {
+        Fail(job, "bad teacher hash");
+        return;
+      }
+    }
+    if (job.kind == "trial" && !job.teacher_hash.empty() &&
+        !fs::exists(TeacherPath(job.teacher_hash))) {
+      const bool first = parked_[job.teacher_hash].empty();
+      parked_[job.teacher_hash].push_back(job);
+      if (first) Send(Message{MsgType::kFetch, {{"hash", job.teacher_hash}}, ""});
+      return;
+    }
+    Start(job);
+  }
+
+  void OnArtifact(const Message& m) {
+    const std::string hash = m.body["hash"].get<std::string>();
+    auto it = parked_.find(hash);
+    if (it == parked_.end()) return;
+    std::vector<Job> jobs = std::move(it->second);
+    parked_.erase(it);
+    if (!m.body.value("found", false) || m.payload.empty()) {
+      for (auto& j : jobs) Fail(j, "teacher " + hash + " not available from the coordinator");
+      return;
+    }
+    const std::string path = TeacherPath(hash);
+    {
+      std::ofstream out(path + ".tmp", std::ios::binary);
+      out.write(m.payload.data(), static_cast<std::streamsize>(m.payload.size()));
+    }
+    fs::rename(path + ".tmp", path);
+    for (auto& j : jobs) Start(j);
+  }
+
+  void Fail(const Job& job, const std::string& error) {
+    Message m{MsgType::kFailed,
+              {{"trial_id", job.trial_id}, {"attempt", job.attempt}, {"error", error}},
+              ""};
+    outbox_[{job.trial_id, job.attempt}] = m;
+    Send(m);
+    SendReady();
+  }
+
+  void Start(Job job) {
+    running_[{job.trial_id, job.attempt}] = job;
+    spdlog::info("worker {}: start {} {} attempt {}", opts_.id, job.kind, job.trial_id, job.attempt);
+    std::thread(&RunJob, job, opts_, jobs_endpoint_, &ctx_).detach();
+  }
+
+  // Runs on a job thread. Talks to the loop only through its own PUSH socket.
+  static void RunJob(Job job, WorkerOptions opts, std::string endpoint, zmq::context_t* ctx) {
+    zmq::socket_t out(*ctx, zmq::socket_type::push);
+    out.set(zmq::sockopt::linger, 1000);
+    out.connect(endpoint);
+    experiments::RunContext rc;
+    rc.device = opts.device;
+    rc.cache_dir = opts.cache_dir;
+    rc.artifact_dir = (fs::path(opts.cache_dir) / "artifacts" /
+                       (std::to_string(job.trial_id) + "-" + std::to_string(job.attempt)))
+                          .string();
+    fs::create_directories(rc.artifact_dir);
+    auto cancel = job.cancel;
+    rc.cancelled = [cancel] { return cancel->load(); };
+    rc.on_progress = [&](const nlohmann::json& data) {
+      SendMsg(out, Message{MsgType::kProgress,
+                           {{"trial_id", job.trial_id}, {"attempt", job.attempt}, {"data", data}},
+                           ""});
+    };
+    Message done;
+    try {
+      Result<nlohmann::json> r = Internal("unknown task kind " + job.kind);
+      std::string payload;
+      const auto t0 = std::chrono::steady_clock::now();
+      if (job.kind == "teacher") {
+        const std::string path =
+            (fs::path(opts.cache_dir) / "teachers" / (job.teacher_hash + ".pt")).string();
+        r = experiments::TrainTeacher(job.settings, path, rc);
+        if (r.ok()) payload = ReadFile(path);
+      } else if (job.kind == "trial") {
+        const std::string teacher =
+            job.teacher_hash.empty()
+                ? ""
+                : (fs::path(opts.cache_dir) / "teachers" / (job.teacher_hash + ".pt")).string();
+        r = experiments::RunTrial(job.settings, teacher, rc);
+      }
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (r.ok()) {
+        nlohmann::json metrics = *r;
+        if (!metrics.contains("wall_seconds")) metrics["wall_seconds"] = secs;
+        done = Message{MsgType::kResult,
+                       {{"trial_id", job.trial_id}, {"attempt", job.attempt}, {"metrics", metrics}},
+                       payload};
+      } else {
+        done = Message{MsgType::kFailed,
+                       {{"trial_id", job.trial_id},
+                        {"attempt", job.attempt},
+                        {"error", r.status().ToString()}},
+                       ""};
+      }
+    } catch (const std::exception& e) {
+      done = Message{MsgType::kFailed,
+                     {{"trial_id", job.trial_id}, {"attempt", job.attempt}, {"error", e.what()}},
+                     ""};
+    }
+    done.body["__done"] = true;
+    SendMsg(out, done);
+  }
+
+  void DrainJobs() {
+    while (true) {
+      std::vector<zmq::message_t> parts;
+      auto n = zmq::recv_multipart(jobs_in_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+      if (!n) return;
+      std::vector<std::string> frames;
+      for (auto& p : parts) frames.push_back(p.to_string());
+      auto msg = protocol::Decode(frames);
+      if (!msg.ok()) continue;
+      Message m = std::move(*msg);
+      if (m.body.value("__done", false)) {
+        m.body.erase("__done");
+        const std::pair<int64_t, int> key{m.body["trial_id"].get<int64_t>(),
+                                          m.body["attempt"].get<int>()};
+        running_.erase(key);
+        spdlog::info("worker {}: {} trial {} attempt {}", opts_.id,
+                     m.type == MsgType::kResult ? "finished" : "failed", key.first, key.second);
+        outbox_[key] = m;
+        Send(m);
+        SendReady();
+      } else {
+        Send(m);
+      }
+    }
+  }
+
+  WorkerOptions opts_;
+  const std::atomic<bool>* stop_;
+  zmq::context_t ctx_;
+  zmq::socket_t jobs_in_;
+  std::string jobs_endpoint_;
+  std::unique_ptr<zmq::socket_t> dealer_;
+  int64_t last_heard_ms_ = 0;
+  int64_t backoff_ms_ = 1000;
+  std::map<std::pair<int64_t, int>, Job> running_;
+  std::map<std::string, std::vector<Job>> parked_;           // teacher hash -> waiting jobs
+  std::map<std::pair<int64_t, int>, Message> outbox_;        // unacknowledged results
+};
+
+}  // namespace
+
+int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop) {
+  WorkerOptions o = options;
+  if (o.id.empty()) {
+    std::random_device rd;
+    std::ostringstream id;
+    id << HostName() << "-" << getpid() << "-" << std::hex << (rd() & 0xffff);
+    o.id = id.str();
+  }
+  if (o.slots < 1) o.slots = 1;
+  if (o.threads <= 0) {
+    o.threads = std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(o.slots));
+  }
+  try {
+    torch::Device dev(o.device);
+    if (dev.is_cuda() && !torch::cuda::is_available()) {
+      spdlog::error("worker: device {} requested but CUDA is not available", o.device);
+      return 2;
+    }
+  } catch (const c10::Error& e) {
+    spdlog::error("worker: bad device '{}': {}", o.device, e.what_without_backtrace());
+    return 2;
+  }
+  experiments::ConfigureRuntime(o.threads);
+  spdlog::info("worker {}: connecting to {} (device {}, {} slot(s), {} thread(s))", o.id,
+               o.connect, o.device, o.slots, o.threads);
+  try {
+    // Job threads are detached and may still hold sockets of the loop's context
+    // when we stop; the loop is then left to the process exit instead of
+    // blocking in zmq_ctx_term.
+    auto* loop = new Loop(o, stop);
+    int rc = loop->Run();
+    if (loop->idle()) delete loop;
+    return rc;
+  } catch (const std::exception& e) {
+    spdlog::error("worker {}: fatal: {}", o.id, e.what());
+    return 1;
+  }
+}
+
+}  // namespace compsweep::worker

@@ -1,0 +1,37 @@
+// Worker: connects to a coordinator (ZeroMQ DEALER), announces its device and
+// slots, pulls trials when a slot is free, runs each on a job thread through the
+// experiments pipeline, streams progress, and keeps heartbeats flowing while
+// training. Reconnects with exponential backoff when the coordinator goes quiet;
+// results wait in an outbox until the coordinator acknowledges them.
+// Thread-safety: Run on one thread (the loop thread owns the socket); Stop from
+// any thread or a signal handler (it only sets an atomic flag).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace compsweep::worker {
+
+struct WorkerOptions {
+  std::string connect = "tcp://127.0.0.1:5555";
+  std::string device = "cpu";  // cpu | cuda | cuda:N
+  int slots = 1;
+  int threads = 0;  // intra-op threads for LibTorch; 0 = cores / slots
+  std::string cache_dir = ".cache/compsweep";
+  std::string id;   // default: host-pid-random
+  int64_t heartbeat_ms = 1000;
+  int liveness = 4;
+  int64_t max_backoff_ms = 32000;
+};
+
+// Returns 0 after a clean stop, non-zero on a fatal error (message logged).
+int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop);
+
+}  // namespace compsweep::worker
