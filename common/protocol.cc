@@ -82,7 +82,8 @@ std::vector<std::string> Encode(const Message& msg) {
   frames.reserve(4);
   frames.emplace_back(kTag);
   frames.emplace_back(TypeName(msg.type));
-  frames.push_back(msg.body.dump());
+  // A default-constructed body ({} in C++) is JSON null; the wire always carries an object.
+  frames.push_back(msg.body.is_null() ? std::string("{}") : msg.body.dump());
   if (!msg.payload.empty()) frames.push_back(msg.payload);
   return frames;
 }

@@ -64,3 +64,14 @@ TEST(ProtocolTest, ErrorNamesTheProblem) {
 
 }  // namespace
 }  // namespace compsweep::protocol
+
+namespace compsweep::protocol {
+namespace {
+TEST(ProtocolTest, EmptyBodyIsSentAsObject) {
+  Message m{MsgType::kBye, {}, ""};
+  auto r = Decode(Encode(m));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->body.is_object());
+}
+}  // namespace
+}  // namespace compsweep::protocol

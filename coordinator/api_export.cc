@@ -1,5 +1,7 @@
 #include "coordinator/api_export.h"
 
+#include <cmath>
+#include <cstdint>
 #include <set>
 #include <vector>
 
@@ -15,6 +17,13 @@ std::string Cell(const json& v) {
   if (v.is_null()) return "";
   if (v.is_string()) return CsvField(v.get<std::string>());
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_float()) {
+    // Metrics are REAL in SQLite; print whole values (sizes, counts) without ".0".
+    const double d = v.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) {
+      return std::to_string(static_cast<int64_t>(d));
+    }
+  }
   if (v.is_number()) return v.dump();
   return CsvField(v.dump());
 }

@@ -425,8 +425,8 @@ TEST_F(HttpApiTest, PathTraversalIsImpossible) {
   std::filesystem::create_symlink(dir_.path() / "secret.txt", web_ / "link.txt");
   ApiHandler api = MakeHandler();
   const std::string secret = (dir_.path() / "secret.txt").string();
-  for (const std::string t :
-       {"/../secret.txt", "/..%2fsecret.txt", "/%2e%2e/secret.txt", "/%2E%2E%2Fsecret.txt",
+  for (const std::string& t : std::vector<std::string>{
+           "/../secret.txt", "/..%2fsecret.txt", "/%2e%2e/secret.txt", "/%2E%2E%2Fsecret.txt",
         "/%2e%2e%5csecret.txt", "/..\\secret.txt", "/%5c..%5csecret.txt", "//etc/passwd",
         "/%2fetc%2fpasswd", "/" + secret, "/%2F" + secret.substr(1), "/vendor/../../secret.txt",
         "/vendor/..%2f..%2fsecret.txt", "/vendor/%2e%2e/%2e%2e/secret.txt", "/link.txt",

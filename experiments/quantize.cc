@@ -8,7 +8,7 @@ namespace {
 // Shape [C, 1, 1, ...] so per-channel parameters broadcast over dim 0.
 torch::Tensor Broadcastable(const torch::Tensor& per_channel, const torch::Tensor& like,
                             bool is_per_channel) {
-  if (!is_per_channel) return per_channel.reshape({});
+  if (!is_per_channel) return per_channel.reshape(c10::IntArrayRef{});
   std::vector<int64_t> shape(like.dim(), 1);
   shape[0] = like.size(0);
   return per_channel.reshape(shape);

@@ -1,0 +1,237 @@
+// End-to-end tests with real processes: the compsweep binary as coordinator and
+// workers, real ZeroMQ sockets on 127.0.0.1, a real SQLite file, real LibTorch
+// training on a synthetic dataset.
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <zmq.hpp>
+
+#include "process.h"
+
+namespace compsweep::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string Src(const std::string& rel) { return std::string(COMPSWEEP_SOURCE_DIR) + "/" + rel; }
+
+class IntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("compsweep-it-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = (dir_ / "sweep.db").string();
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  int64_t Count(const std::string& sql) {
+    try {
+      SQLite::Database db(db_, SQLite::OPEN_READONLY);
+      db.setBusyTimeout(2000);
+      return db.execAndGet(sql).getInt64();
+    } catch (const std::exception&) {
+      return -1;
+    }
+  }
+
+  // Each trial succeeded exactly once: one succeeded attempt, one set of metrics.
+  void ExpectEveryTrialSucceededOnce(int64_t expected_trials) {
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial'"), expected_trials);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='succeeded'"),
+              expected_trials);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='teacher'"), 1) << "one teacher per sweep";
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM (SELECT trial_id FROM trial_attempts WHERE "
+                    "state='succeeded' GROUP BY trial_id HAVING COUNT(*) > 1)"),
+              0)
+        << "a trial was counted twice";
+    EXPECT_EQ(Count("SELECT COUNT(DISTINCT trial_id) FROM trial_attempts a JOIN trials t ON "
+                    "t.id = a.trial_id WHERE t.kind='trial' AND a.state='succeeded'"),
+              expected_trials);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM trials t WHERE kind='trial' AND NOT EXISTS (SELECT 1 "
+                    "FROM trial_values v WHERE v.trial_id=t.id AND v.metric='accuracy')"),
+              0);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM sweeps WHERE state='done'"), 1);
+  }
+
+  fs::path dir_;
+  std::string db_;
+};
+
+// Starts a coordinator on free ports; returns its ZeroMQ endpoint and HTTP URL.
+struct Coordinator {
+  std::unique_ptr<Process> proc;
+  std::string endpoint;
+  std::string url;
+};
+
+Coordinator StartCoordinator(const std::string& db, const std::string& log) {
+  Coordinator c;
+  c.proc = std::make_unique<Process>(
+      std::vector<std::string>{"coordinator", "--db", db, "--bind", "tcp://127.0.0.1:*", "--http",
+                               "127.0.0.1:0", "--heartbeat-ms", "200", "--liveness", "5"},
+      log);
+  c.endpoint = c.proc->WaitForOutput("workers connect to (tcp://[0-9.:]+)", 20s);
+  c.url = c.proc->WaitForOutput("dashboard: (http://[0-9.:]+)/", 20s);
+  return c;
+}
+
+std::unique_ptr<Process> StartWorker(const std::string& endpoint, const std::string& id,
+                                     const std::string& cache, const std::string& log) {
+  return std::make_unique<Process>(
+      std::vector<std::string>{"worker", "--connect", endpoint, "--id", id, "--threads", "1",
+                               "--cache-dir", cache, "--heartbeat-ms", "200"},
+      log);
+}
+
+int Submit(const std::string& url, const std::string& file, const std::string& log) {
+  Process p({"submit", file, "--coordinator", url}, log);
+  return p.Wait(30s);
+}
+
+TEST_F(IntegrationTest, CoordinatorAndTwoWorkersCompleteASweep) {
+  auto c = StartCoordinator(db_, Path("coord.log"));
+  ASSERT_FALSE(c.endpoint.empty()) << c.proc->Output();
+  ASSERT_FALSE(c.url.empty()) << c.proc->Output();
+  auto w1 = StartWorker(c.endpoint, "w1", Path("cache1"), Path("w1.log"));
+  auto w2 = StartWorker(c.endpoint, "w2", Path("cache2"), Path("w2.log"));
+  ASSERT_EQ(Submit(c.url, Src("examples/tiny-synthetic.yaml"), Path("submit.log")), 0)
+      << c.proc->Output();
+  ASSERT_TRUE(WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; },
+                        240s))
+      << c.proc->Output();
+  ExpectEveryTrialSucceededOnce(4);
+  // Both workers took part, and the teacher reached the worker that did not train it.
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT worker) FROM trial_attempts"), 2);
+  EXPECT_GT(Count("SELECT COUNT(*) FROM artifacts WHERE kind='teacher' AND size_bytes > 0"), 0);
+  // Results are readable straight from the file, without the coordinator.
+  Process results({"results", "1", "--db", db_, "--pareto", "--format", "json"}, Path("res.log"));
+  ASSERT_EQ(results.Wait(30s), 0);
+  EXPECT_NE(results.Output().find("\"accuracy\""), std::string::npos);
+  c.proc->Signal(SIGTERM);
+  EXPECT_EQ(c.proc->Wait(20s), 0);
+}
+
+TEST_F(IntegrationTest, KilledWorkerTrialIsRerunAndCountedOnce) {
+  auto c = StartCoordinator(db_, Path("coord.log"));
+  ASSERT_FALSE(c.endpoint.empty()) << c.proc->Output();
+  auto victim = StartWorker(c.endpoint, "victim", Path("cache1"), Path("victim.log"));
+  auto survivor = StartWorker(c.endpoint, "survivor", Path("cache2"), Path("survivor.log"));
+  ASSERT_EQ(Submit(c.url, Src("tests/integration/data/slow-synthetic.yaml"), Path("submit.log")), 0);
+  // Wait until the victim is in the middle of a (non-teacher) trial, then SIGKILL it.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Count("SELECT COUNT(*) FROM trials WHERE state='running' AND kind='trial' AND "
+                     "worker='victim'") > 0;
+      },
+      180s))
+      << c.proc->Output();
+  std::this_thread::sleep_for(500ms);
+  victim->Signal(SIGKILL);
+  ASSERT_EQ(victim->Wait(5s), 128 + SIGKILL);
+  ASSERT_TRUE(WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; },
+                        300s))
+      << c.proc->Output();
+  ExpectEveryTrialSucceededOnce(6);
+  EXPECT_GE(Count("SELECT COUNT(*) FROM trial_attempts WHERE worker='victim' AND state='lost'"), 1)
+      << "the killed worker's attempt is recorded as lost";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM workers WHERE id='victim' AND state='lost'"), 1);
+  EXPECT_NE(c.proc->Output().find("declared dead"), std::string::npos);
+}
+
+TEST_F(IntegrationTest, MalformedMessagesAreDroppedAndLogged) {
+  auto c = StartCoordinator(db_, Path("coord.log"));
+  ASSERT_FALSE(c.endpoint.empty());
+  {
+    zmq::context_t ctx;
+    zmq::socket_t evil(ctx, zmq::socket_type::dealer);
+    evil.set(zmq::sockopt::linger, 1000);
+    evil.connect(c.endpoint);
+    evil.send(zmq::str_buffer("garbage"), zmq::send_flags::none);
+    evil.send(zmq::str_buffer("CSW1"), zmq::send_flags::sndmore);
+    evil.send(zmq::str_buffer("TASK"), zmq::send_flags::sndmore);
+    evil.send(zmq::str_buffer("{not json"), zmq::send_flags::none);
+    evil.send(zmq::str_buffer("CSW1"), zmq::send_flags::sndmore);
+    evil.send(zmq::str_buffer("RESULT"), zmq::send_flags::sndmore);
+    evil.send(zmq::str_buffer("{\"trial_id\":\"x\"}"), zmq::send_flags::none);
+    std::string big(1 << 20, '\xff');
+    evil.send(zmq::buffer(big), zmq::send_flags::none);
+  }
+  ASSERT_FALSE(c.proc->WaitForOutput("(dropped malformed message)", 10s).empty());
+  // Still serving: a real worker completes a sweep afterwards.
+  auto w = StartWorker(c.endpoint, "w", Path("cache"), Path("w.log"));
+  ASSERT_EQ(Submit(c.url, Src("examples/tiny-synthetic.yaml"), Path("submit.log")), 0);
+  ASSERT_TRUE(WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; },
+                        240s))
+      << c.proc->Output();
+  ExpectEveryTrialSucceededOnce(4);
+}
+
+TEST_F(IntegrationTest, RunResumesWithoutRerunningFinishedTrials) {
+  const std::string yaml = Src("tests/integration/data/slow-synthetic.yaml");
+  std::vector<std::string> args = {"run",       yaml,        "--db",     db_,         "--workers",
+                                   "1",         "--no-serve", "--cache-dir", Path("cache"),
+                                   "--heartbeat-ms", "200"};
+  std::map<int64_t, int64_t> finished_before;
+  {
+    Process run(args, Path("run1.log"));
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='succeeded'") >= 2;
+        },
+        240s))
+        << run.Output();
+    run.Signal(SIGINT);
+    EXPECT_EQ(run.Wait(30s), 130) << run.Output();
+    SQLite::Database db(db_, SQLite::OPEN_READONLY);
+    SQLite::Statement st(db, "SELECT id, finished_ms FROM trials WHERE state='succeeded'");
+    while (st.executeStep()) finished_before[st.getColumn(0).getInt64()] = st.getColumn(1).getInt64();
+  }
+  ASSERT_GE(finished_before.size(), 2u);
+  ASSERT_LT(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='succeeded'"), 6)
+      << "interrupted too late to test resuming";
+  Process run2(args, Path("run2.log"));
+  EXPECT_EQ(run2.Wait(300s), 0) << run2.Output();
+  EXPECT_NE(run2.Output().find("(resumed)"), std::string::npos);
+  ExpectEveryTrialSucceededOnce(6);
+  // Finished trials were not run again: same finish time, one attempt row.
+  SQLite::Database db(db_, SQLite::OPEN_READONLY);
+  for (const auto& [id, finished] : finished_before) {
+    SQLite::Statement st(db, "SELECT finished_ms, attempt FROM trials WHERE id = ?");
+    st.bind(1, id);
+    ASSERT_TRUE(st.executeStep());
+    EXPECT_EQ(st.getColumn(0).getInt64(), finished) << "trial " << id << " was re-run";
+  }
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM sweeps"), 1) << "resume reuses the sweep";
+}
+
+TEST_F(IntegrationTest, ValidateReportsErrorsWithPositions) {
+  const std::string bad = Path("bad.yaml");
+  {
+    std::ofstream out(bad);
+    out << "name: bad\nmethod: grid\npipeline: [prune, quantize]\ndata: {dataset: synthetic}\n"
+           "student: {arch: mlp}\nparameters:\n  prune.final_sparsity: {values: [1.5]}\n"
+           "  quantize.bits: {values: [16]}\n  quantize.bitz: {value: 8}\n";
+  }
+  Process p({"validate", bad}, Path("validate.log"));
+  EXPECT_EQ(p.Wait(20s), 2);
+  const std::string out = p.Output();
+  EXPECT_NE(out.find(bad + ":7:"), std::string::npos) << out;
+  EXPECT_NE(out.find(bad + ":8:"), std::string::npos) << out;
+  EXPECT_NE(out.find(bad + ":9:3: unknown key"), std::string::npos) << out;
+  EXPECT_NE(out.find("did you mean 'quantize.bits'"), std::string::npos) << out;
+  Process ok({"validate", Src("examples/quickstart.yaml")}, Path("ok.log"));
+  EXPECT_EQ(ok.Wait(20s), 0);
+  EXPECT_NE(ok.Output().find("9 trial"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace compsweep::testing

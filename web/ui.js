@@ -1,0 +1,49 @@
+// Shared pieces of the dashboard's views.
+import { get } from './api.js';
+import { escapeHtml } from './charts.js';
+import { formatAge } from './format.js';
+
+export const STATES = ['queued', 'running', 'succeeded', 'failed', 'lost', 'cancelled', 'stopped'];
+
+export function setCrumbs(html) {
+  document.getElementById('crumbs').innerHTML = html;
+}
+
+export function stateBadge(s) {
+  return `<span class="state ${escapeHtml(s)}">${escapeHtml(s)}</span>`;
+}
+
+export function progressBar(counts, total, small = false) {
+  const parts = STATES.filter((s) => counts[s] > 0)
+    .map((s) => `<div style="width:${(100 * counts[s]) / total}%;background:var(--${s})" title="${s}: ${counts[s]}"></div>`)
+    .join('');
+  return `<div class="bar${small ? ' small' : ''}" data-testid="progress-bar">${parts}</div>`;
+}
+
+export function markRefreshed() {
+  if (!window.__dashboard) return;
+  window.__dashboard.refreshes += 1;
+  document.body.dataset.refreshes = String(window.__dashboard.refreshes);
+}
+
+// ---- workers panel (home and sweep views) ----
+export async function renderWorkers(el) {
+  const { workers } = await get('/api/workers');
+  if (!workers.length) {
+    el.innerHTML = '<h2>Workers</h2><p class="muted">No worker has connected yet.</p>';
+    return;
+  }
+  const rows = workers
+    .map((w) => {
+      const running = (w.running || []).map((id) => `<a href="#/trials/${id}">${id}</a>`).join(', ') || '–';
+      const stale = w.state === 'alive' && w.heartbeat_age_ms > 5000;
+      return `<tr data-testid="worker-row" data-worker-id="${escapeHtml(w.id)}">
+        <td>${escapeHtml(w.id)}</td><td>${escapeHtml(w.host || '–')}</td><td>${escapeHtml(w.device || '–')}</td>
+        <td class="num">${w.slots ?? '–'}</td><td>${stateBadge(stale ? 'lost' : w.state === 'alive' ? 'running' : 'cancelled')} ${escapeHtml(w.state)}</td>
+        <td>${running}</td><td>${formatAge(w.heartbeat_age_ms)}</td></tr>`;
+    })
+    .join('');
+  el.innerHTML = `<h2>Workers (${workers.length})</h2><div class="table-wrap"><table>
+    <thead><tr><th>id</th><th>host</th><th>device</th><th>slots</th><th>state</th><th>running trials</th><th>last heartbeat</th></tr></thead>
+    <tbody>${rows}</tbody></table></div>`;
+}
