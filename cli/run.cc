@@ -126,6 +126,12 @@ int RunEmbedded(const RunArgs& args) {
     ho.db_path = db;
     ho.static_dir = args.static_dir.empty() ? DefaultStaticDir() : args.static_dir;
     auto h = coordinator::HttpServer::Create(ho, core.get(), &hub);
+    if (!h.ok() && ho.port != 0) {
+      spdlog::warn("dashboard: port {} unavailable ({}); using a free port", ho.port,
+                   h.status().message());
+      ho.port = 0;
+      h = coordinator::HttpServer::Create(ho, core.get(), &hub);
+    }
     if (!h.ok()) {
       std::cerr << "dashboard: " << h.status().ToString() << "\n";
       core->Stop();

@@ -34,7 +34,6 @@ Status Train(Model& model, const Dataset& data, const TrainOptions& options,
     const auto device = data.train_x.device();
     torch::Tensor xb = torch::empty({0}, data.train_x.options());
     torch::Tensor yb = torch::empty({0}, data.train_y.options());
-    torch::Tensor tb = kd ? torch::empty({0}, options.teacher_logits.options()) : torch::Tensor();
     int64_t step = 0;
     for (int epoch = 0; epoch < options.epochs; ++epoch) {
       torch::Tensor perm = at::randperm(n, gen, torch::kInt64).to(device);
@@ -42,18 +41,25 @@ Status Train(Model& model, const Dataset& data, const TrainOptions& options,
       int64_t batches = 0;
       for (int64_t start = 0; start < n; start += batch, ++step) {
         if (ctx.cancelled && ctx.cancelled()) return Cancelled("cancelled during " + options.phase);
-        torch::Tensor idx = perm.narrow(0, start, std::min(batch, n - start));
-        torch::index_select_out(xb, data.train_x, 0, idx);
-        torch::index_select_out(yb, data.train_y, 0, idx);
+        const int64_t len = std::min(batch, n - start);
+        torch::Tensor idx = perm.narrow(0, start, len);
+        // Full batches reuse the buffers; the short last batch gets its own.
+        const bool full = len == batch;
+        if (full) {
+          torch::index_select_out(xb, data.train_x, 0, idx);
+          torch::index_select_out(yb, data.train_y, 0, idx);
+        }
+        torch::Tensor x = full ? xb : data.train_x.index_select(0, idx);
+        torch::Tensor y = full ? yb : data.train_y.index_select(0, idx);
         if (options.hooks.before_forward) options.hooks.before_forward(step);
         optimizer.zero_grad();
-        torch::Tensor logits = model.Forward(xb);
+        torch::Tensor logits = model.Forward(x);
         torch::Tensor loss;
         if (kd) {
-          torch::index_select_out(tb, options.teacher_logits, 0, idx);
-          loss = KdLoss(logits, tb, yb, options.temperature, options.alpha);
+          torch::Tensor t = options.teacher_logits.index_select(0, idx);
+          loss = KdLoss(logits, t, y, options.temperature, options.alpha);
         } else {
-          loss = torch::nn::functional::cross_entropy(logits, yb);
+          loss = torch::nn::functional::cross_entropy(logits, y);
         }
         loss.backward();
         if (options.hooks.before_optimizer_step) options.hooks.before_optimizer_step();

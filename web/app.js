@@ -128,5 +128,10 @@ function connect() {
   };
 }
 
+// A slow heartbeat refresh keeps ages and counts fresh even if an event is lost.
+setInterval(() => {
+  if (document.visibilityState === 'visible') refreshSoon({ kind: 'tick', data: {} });
+}, 15000);
+
 route();
 connect();

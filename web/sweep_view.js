@@ -109,7 +109,8 @@ export class SweepView {
     }
     if (!this.alive) return undefined;
     this.renderHeader();
-    await Promise.all([this.refreshPareto(), this.refreshTable(), this.refreshHv(), this.refreshWorkers()]);
+    // The table marks front trials, so it follows the Pareto refresh.
+    await Promise.all([this.refreshPareto().then(() => this.refreshTable()), this.refreshHv(), this.refreshWorkers()]);
     markRefreshed();
     return undefined;
   }

@@ -1,0 +1,36 @@
+# compsweep: the two commands of the README.
+#   make demo  - install what is missing, build, run examples/quickstart.yaml
+#   make test  - install what is missing (chromium too), build, run every test
+BUILD_DIR ?= build
+JOBS ?= 2
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+
+.PHONY: all setup setup-test build demo test bench results screenshot clean
+
+all: build
+
+setup:
+	./scripts/setup.sh
+
+setup-test:
+	./scripts/setup.sh --with-browser
+
+build: setup
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+demo: build
+	mkdir -p out
+	./$(BUILD_DIR)/compsweep run examples/quickstart.yaml --workers 2 --threads 1 \
+	  --db out/quickstart.db --cache-dir out/cache --port 8321
+
+test: setup-test
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) -DCOMPSWEEP_WERROR=ON
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure -j2 --timeout 900
+
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD_DIR) out

@@ -1,0 +1,214 @@
+// End-to-end test of the live dashboard: the real `compsweep run` (coordinator,
+// local workers, HTTP server) on examples/tiny-synthetic.yaml, driven through
+// Debian's chromium by playwright-core.
+//
+//   COMPSWEEP_BIN=build/compsweep node --test tests/e2e/dashboard.test.mjs
+//
+// Environment: COMPSWEEP_BIN (default: build-web/compsweep, then build/compsweep),
+// CHROMIUM (default /usr/bin/chromium), SCREENSHOT_OUT (extra copy of the
+// screenshot, used by scripts/screenshot.sh), E2E_TIMEOUT_MS (default 240000).
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const timeoutMs = Number(process.env.E2E_TIMEOUT_MS || 240000);
+const run = promisify(execFile);
+
+function findBinary() {
+  const candidates = [process.env.COMPSWEEP_BIN, path.join(repo, 'build-web', 'compsweep'), path.join(repo, 'build', 'compsweep')];
+  return candidates.find((c) => c && fs.existsSync(c));
+}
+
+const bin = findBinary();
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const skip = !bin ? 'compsweep binary not built (set COMPSWEEP_BIN)' : !fs.existsSync(chromiumPath) ? `no chromium at ${chromiumPath}` : false;
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'compsweep-e2e-'));
+const db = path.join(tmp, 'e2e.db');
+let server = null;
+let serverLog = '';
+let base = '';
+let browser = null;
+
+async function waitFor(what, fn, ms = timeoutMs, every = 250) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})\n--- compsweep output ---\n${serverLog.slice(-4000)}`);
+}
+
+async function api(p, opts) {
+  const res = await fetch(base + p, opts);
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${p}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+// Starts `compsweep run` and resolves with the dashboard URL it prints.
+function startRun(yamlPath) {
+  return new Promise((resolve, reject) => {
+    server = spawn(bin, ['run', yamlPath, '--workers', '2', '--db', db, '--port', '0', '--keep-serving',
+      '--cache-dir', path.join(tmp, 'cache'), '--static', path.join(repo, 'web')], {
+      cwd: tmp,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const timer = setTimeout(() => reject(new Error(`no dashboard URL within 60 s:\n${serverLog}`)), 60000);
+    const onData = (chunk) => {
+      serverLog += chunk.toString();
+      const m = serverLog.match(/dashboard: (http:\/\/127\.0\.0\.1:\d+)\//);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    server.stdout.on('data', onData);
+    server.stderr.on('data', (c) => { serverLog += c.toString(); });
+    server.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`compsweep run exited early (${code}):\n${serverLog}`));
+    });
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  base = await startRun(path.join(repo, 'examples', 'tiny-synthetic.yaml'));
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGINT');
+    const killer = setTimeout(() => server.kill('SIGKILL'), 10000);
+    await exited;
+    clearTimeout(killer);
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const ids = (s) => (s ? s.split(',').filter(Boolean).map(Number).sort((a, b) => a - b) : []);
+
+test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: timeoutMs * 2 }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/`);
+  assert.equal(await page.evaluate(() => typeof window.uPlot), 'function', 'uPlot served from /vendor');
+
+  // The sweep appears in the list; open it.
+  const row = page.locator('[data-testid=sweep-row]').first();
+  await row.waitFor({ timeout: 30000 });
+  const sweepId = Number(await row.getAttribute('data-sweep-id'));
+  await row.locator('a').first().click();
+  await page.locator(`[data-testid=sweep-view][data-sweep-id="${sweepId}"]`).waitFor();
+
+  // Wait until every trial has finished, as the API sees it.
+  const sweep = await waitFor('all trials to finish', async () => {
+    const s = await api(`/api/sweeps/${sweepId}`);
+    const c = s.counts;
+    return s.total > 0 && c.queued + c.running + c.lost === 0 ? s : null;
+  });
+  assert.equal(sweep.counts.succeeded, sweep.total, `every trial succeeds: ${JSON.stringify(sweep.counts)}`);
+  const succeeded = (await api(`/api/sweeps/${sweepId}/trials?state=succeeded`)).trials.map((t) => t.id).sort((a, b) => a - b);
+
+  // The page catches up on its own (live events), then plots every succeeded trial.
+  const chart = page.locator('[data-testid=pareto-chart]');
+  await waitFor('the page to plot every succeeded trial', async () =>
+    Number(await chart.getAttribute('data-count')) === succeeded.length &&
+    (await page.locator('[data-testid=count-succeeded] b').textContent()) === String(succeeded.length));
+  assert.deepEqual(ids(await chart.getAttribute('data-points')), succeeded);
+  assert.ok(await page.locator('#pareto-chart canvas').count() >= 1, 'the scatter is drawn');
+
+  // The highlighted front equals the CLI's Pareto front over the sweep's objectives.
+  const { stdout } = await run(bin, ['results', String(sweepId), '--db', db, '--pareto', '--format', 'json']);
+  const cliFront = JSON.parse(stdout).map((t) => t.id).sort((a, b) => a - b);
+  assert.ok(cliFront.length >= 1);
+  await waitFor('the sweep front ids', async () => (await chart.getAttribute('data-sweep-front-ids')) !== null);
+  assert.deepEqual(ids(await chart.getAttribute('data-sweep-front-ids')), cliFront);
+  if (sweep.objectives.length === 2) {
+    // With two objectives the axes' front is the sweep's front.
+    assert.deepEqual(ids(await chart.getAttribute('data-front-ids')), cliFront);
+  }
+
+  // Hovering a plotted point shows its parameters.
+  const box = await page.locator('#pareto-chart .u-over').boundingBox();
+  assert.ok(box);
+  let hovered = false;
+  for (let gx = 0; gx <= 40 && !hovered; gx++) {
+    for (let gy = 0; gy <= 30 && !hovered; gy++) {
+      await page.mouse.move(box.x + (gx * box.width) / 40, box.y + (gy * box.height) / 30);
+      hovered = await page.locator('[data-testid=pareto-tooltip]').isVisible();
+    }
+  }
+  assert.ok(hovered, 'tooltip appears over a point');
+  assert.match(await page.locator('[data-testid=pareto-tooltip]').textContent(), /quantize\.bits/);
+
+  // Submit a bigger sweep through the API while the page stays open: the list and
+  // then the new sweep's scatter fill in without a reload.
+  const loadedAt = await page.evaluate(() => window.__dashboard.loadedAt);
+  await page.evaluate(() => { location.hash = '#/'; });
+  await page.locator('[data-testid=sweep-list] [data-testid=sweep-row]').first().waitFor();
+  const yaml = fs.readFileSync(path.join(repo, 'examples', 'tiny-synthetic.yaml'), 'utf8')
+    .replace(/^name: .*$/m, 'name: tiny-synthetic-more')
+    .replace(/quantize\.bits: \{values: \[8, 4\]\}/, 'quantize.bits: {values: [8, 4, 2]}');
+  assert.match(yaml, /\[8, 4, 2\]/, 'the example still has the expected quantize.bits line');
+  const submitted = await api('/api/sweeps?filename=more.yaml', { method: 'POST', body: yaml });
+  assert.equal(submitted.trials, 6);
+  await page.locator(`[data-testid=sweep-row][data-sweep-id="${submitted.id}"]`).waitFor({ timeout: 30000 });
+  await page.locator(`[data-testid=sweep-row][data-sweep-id="${submitted.id}"] a`).first().click();
+  await page.locator(`[data-testid=sweep-view][data-sweep-id="${submitted.id}"]`).waitFor();
+  const before = Number(await chart.getAttribute('data-count') || 0);
+  await waitFor('new points to appear', async () => Number(await chart.getAttribute('data-count')) === 6);
+  assert.ok(before < 6, `points appeared while watching (${before} -> 6)`);
+  assert.equal(await page.evaluate(() => window.__dashboard.loadedAt), loadedAt, 'no reload');
+  assert.ok(await page.evaluate(() => window.__dashboard.events) > 0, 'events arrived over SSE');
+
+  // Trial detail with learning curves.
+  const firstFront = ids(await chart.getAttribute('data-front-ids'))[0];
+  await page.evaluate((id) => { location.hash = `#/trials/${id}`; }, firstFront);
+  await page.locator(`[data-testid=trial-detail][data-trial-id="${firstFront}"]`).waitFor();
+  await page.locator('[data-testid=trial-metrics] table').waitFor();
+
+  // Screenshot of the first sweep for the docs.
+  await page.evaluate((id) => { location.hash = `#/sweeps/${id}`; }, sweepId);
+  await waitFor('the first sweep to render again', async () => Number(await chart.getAttribute('data-count')) === succeeded.length);
+  await page.waitForTimeout(500);
+  fs.mkdirSync(path.join(here, 'artifacts'), { recursive: true });
+  const shot = path.join(here, 'artifacts', 'dashboard.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  if (process.env.SCREENSHOT_OUT) fs.copyFileSync(shot, process.env.SCREENSHOT_OUT);
+  assert.deepEqual(errors, [], 'no JavaScript errors on the page');
+  await page.close();
+});
+
+test('the HTTP server refuses path traversal from a real client', { skip }, async () => {
+  for (const p of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fetc%2fpasswd', '/%5c..%5cetc', '/vendor/../../../etc/passwd']) {
+    const res = await fetch(base + p);
+    assert.equal(res.status, 404, p);
+  }
+  const res = await fetch(`${base}/api/sweeps/abc`);
+  assert.equal(res.status, 400);
+});
