@@ -115,23 +115,32 @@ Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<Tria
     SQLite::Statement trial(*db_,
                             "INSERT INTO trials(sweep_id, number, kind, hash, params, settings, "
                             "state, teacher_id, queued_ms) VALUES (?,?,?,?,?,?,?,?,?)");
-    std::optional<int64_t> teacher_id;
+    // One teacher row per distinct teacher config (usually one per sweep; more when
+    // teacher.* parameters are swept). Trials point at theirs.
+    std::map<std::string, int64_t> teacher_ids;
     bool distills = false;
     for (const auto& stage : spec.pipeline) distills |= stage == "distill";
     if (distills) {
-      nlohmann::json settings = {{"seed", spec.seed}, {"data", spec.data}, {"teacher", spec.teacher}};
-      trial.bind(1, sweep_id);
-      trial.bind(2, -1);
-      trial.bind(3, "teacher");
-      trial.bind(4, TeacherKey(spec));
-      trial.bind(5, "{}");
-      trial.bind(6, settings.dump());
-      trial.bind(7, ToString(TrialState::kQueued));
-      trial.bind(8);
-      trial.bind(9, now);
-      trial.exec();
-      trial.reset();
-      teacher_id = db_->getLastInsertRowid();
+      for (const auto& t : trials) {
+        const std::string key = TrialTeacherKey(t.settings);
+        if (teacher_ids.count(key)) continue;
+        nlohmann::json settings = {{"seed", t.settings["seed"]},
+                                   {"data", t.settings["data"]},
+                                   {"teacher", t.settings["teacher"]}};
+        trial.clearBindings();
+        trial.bind(1, sweep_id);
+        trial.bind(2, -1 - static_cast<int64_t>(teacher_ids.size()));
+        trial.bind(3, "teacher");
+        trial.bind(4, key);
+        trial.bind(5, "{}");
+        trial.bind(6, settings.dump());
+        trial.bind(7, ToString(TrialState::kQueued));
+        trial.bind(8);
+        trial.bind(9, now);
+        trial.exec();
+        trial.reset();
+        teacher_ids[key] = db_->getLastInsertRowid();
+      }
     }
     int number = 0;
     for (const auto& t : trials) {
@@ -143,8 +152,8 @@ Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<Tria
       trial.bind(5, t.params.dump());
       trial.bind(6, t.settings.dump());
       trial.bind(7, ToString(TrialState::kQueued));
-      if (teacher_id) {
-        trial.bind(8, *teacher_id);
+      if (distills) {
+        trial.bind(8, teacher_ids.at(TrialTeacherKey(t.settings)));
       } else {
         trial.bind(8);
       }

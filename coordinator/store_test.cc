@@ -158,3 +158,31 @@ TEST_F(StoreTest, CancelSweepCancelsUnfinishedTrialsOnly) {
 
 }  // namespace
 }  // namespace compsweep::coordinator
+
+namespace compsweep::coordinator {
+namespace {
+TEST_F(StoreTest, SweptTeacherGetsOneTeacherRowPerConfig) {
+  auto parsed = ParseSweepText(R"(name: two-teachers
+method: grid
+data: {dataset: synthetic, train_subset: 64, test_subset: 32}
+teacher: {arch: mlp, epochs: 1}
+student: {arch: mlp, epochs: 1}
+pipeline: [distill]
+parameters:
+  teacher.arch: {values: [mlp, lenet5]}
+  distill.temperature: {values: [2, 4]}
+)",
+                               "t.yaml");
+  ASSERT_TRUE(parsed.errors.empty()) << parsed.errors[0].ToString();
+  auto store = Store::Open(path_, &clock_);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->CreateSweep(*parsed.spec, ExpandTrials(*parsed.spec), "h").ok());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='teacher'"), 2);
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT teacher_id) FROM trials WHERE kind='trial'"), 2);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials t JOIN trials p ON p.id = t.teacher_id WHERE "
+                  "t.kind='trial' AND json_extract(t.settings, '$.teacher.arch') = "
+                  "json_extract(p.settings, '$.teacher.arch')"),
+            4);
+}
+}  // namespace
+}  // namespace compsweep::coordinator

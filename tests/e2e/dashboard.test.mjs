@@ -25,7 +25,8 @@ const run = promisify(execFile);
 
 function findBinary() {
   const candidates = [process.env.COMPSWEEP_BIN, path.join(repo, 'build-web', 'compsweep'), path.join(repo, 'build', 'compsweep')];
-  return candidates.find((c) => c && fs.existsSync(c));
+  const found = candidates.find((c) => c && fs.existsSync(c));
+  return found && path.resolve(found);
 }
 
 const bin = findBinary();
@@ -80,6 +81,10 @@ function startRun(yamlPath) {
     };
     server.stdout.on('data', onData);
     server.stderr.on('data', (c) => { serverLog += c.toString(); });
+    server.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     server.on('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`compsweep run exited early (${code}):\n${serverLog}`));
@@ -166,28 +171,39 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
   assert.ok(hovered, 'tooltip appears over a point');
   assert.match(await page.locator('[data-testid=pareto-tooltip]').textContent(), /quantize\.bits/);
 
-  // Submit a bigger sweep through the API while the page stays open: the list and
-  // then the new sweep's scatter fill in without a reload.
+  // Submit a bigger sweep through the API while the page is open at the address
+  // the new sweep will get: its points must appear through live events alone.
   const loadedAt = await page.evaluate(() => window.__dashboard.loadedAt);
-  await page.evaluate(() => { location.hash = '#/'; });
-  await page.locator('[data-testid=sweep-list] [data-testid=sweep-row]').first().waitFor();
+  const { sweeps } = await api('/api/sweeps');
+  const nextId = Math.max(...sweeps.map((s) => s.id)) + 1;
+  await page.evaluate((id) => {
+    window.__counts = [];
+    new MutationObserver(() => {
+      const el = document.querySelector(`[data-testid=sweep-view][data-sweep-id="${id}"] [data-testid=pareto-chart]`);
+      if (el && el.dataset.count != null) window.__counts.push(Number(el.dataset.count));
+    }).observe(document.getElementById('main'), { subtree: true, attributes: true, attributeFilter: ['data-count'] });
+    location.hash = `#/sweeps/${id}`;
+  }, nextId);
   const yaml = fs.readFileSync(path.join(repo, 'examples', 'tiny-synthetic.yaml'), 'utf8')
     .replace(/^name: .*$/m, 'name: tiny-synthetic-more')
+    .replace(/^seed: .*$/m, 'seed: 1')
     .replace(/quantize\.bits: \{values: \[8, 4\]\}/, 'quantize.bits: {values: [8, 4, 2]}');
   assert.match(yaml, /\[8, 4, 2\]/, 'the example still has the expected quantize.bits line');
   const submitted = await api('/api/sweeps?filename=more.yaml', { method: 'POST', body: yaml });
   assert.equal(submitted.trials, 6);
-  await page.locator(`[data-testid=sweep-row][data-sweep-id="${submitted.id}"]`).waitFor({ timeout: 30000 });
-  await page.locator(`[data-testid=sweep-row][data-sweep-id="${submitted.id}"] a`).first().click();
-  await page.locator(`[data-testid=sweep-view][data-sweep-id="${submitted.id}"]`).waitFor();
-  const before = Number(await chart.getAttribute('data-count') || 0);
-  await waitFor('new points to appear', async () => Number(await chart.getAttribute('data-count')) === 6);
-  assert.ok(before < 6, `points appeared while watching (${before} -> 6)`);
+  assert.equal(submitted.id, nextId);
+  await waitFor('new points to appear', async () =>
+    Number(await page.locator(`[data-testid=sweep-view][data-sweep-id="${nextId}"] [data-testid=pareto-chart]`).getAttribute('data-count')) === 6);
+  const counts = await page.evaluate(() => window.__counts);
+  assert.ok(counts.some((c) => c < 6), `points appeared while watching: ${counts}`);
   assert.equal(await page.evaluate(() => window.__dashboard.loadedAt), loadedAt, 'no reload');
   assert.ok(await page.evaluate(() => window.__dashboard.events) > 0, 'events arrived over SSE');
+  // The home page lists both sweeps.
+  await page.evaluate(() => { location.hash = '#/'; });
+  await page.locator(`[data-testid=sweep-row][data-sweep-id="${nextId}"]`).waitFor();
 
   // Trial detail with learning curves.
-  const firstFront = ids(await chart.getAttribute('data-front-ids'))[0];
+  const firstFront = cliFront[0];
   await page.evaluate((id) => { location.hash = `#/trials/${id}`; }, firstFront);
   await page.locator(`[data-testid=trial-detail][data-trial-id="${firstFront}"]`).waitFor();
   await page.locator('[data-testid=trial-metrics] table').waitFor();
