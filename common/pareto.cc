@@ -1,6 +1,7 @@
 #include "common/pareto.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iterator>
 #include <map>
@@ -11,101 +12,154 @@ namespace compsweep {
 namespace {
 
 // Every objective is turned into "smaller is better" by negating maximized ones;
-// points with a NaN (or a wrong number of values) are dropped.
+// points with a NaN (or a wrong number of values) are dropped. Values are stored
+// flat (row-major, d per point) so that sorting touches contiguous memory.
 struct Oriented {
-  std::vector<std::vector<double>> values;
-  std::vector<size_t> index;  // position in the caller's vector
+  size_t d = 0;
+  std::vector<double> values;  // values[i * d + k]
+  std::vector<size_t> index;   // position of row i in the caller's vector
+  size_t size() const { return index.size(); }
+  const double* row(size_t i) const { return values.data() + i * d; }
 };
 
 Oriented Orient(const std::vector<std::vector<double>>& points, const std::vector<bool>& maximize) {
   Oriented out;
-  out.values.reserve(points.size());
+  out.d = maximize.size();
+  const size_t d = out.d;
+  out.values.reserve(points.size() * d);
   out.index.reserve(points.size());
-  const size_t d = maximize.size();
   for (size_t i = 0; i < points.size(); ++i) {
     const auto& p = points[i];
     if (p.size() != d) continue;
-    std::vector<double> v(d);
     bool usable = true;
-    for (size_t k = 0; k < d; ++k) {
-      if (std::isnan(p[k])) {
-        usable = false;
-        break;
-      }
-      v[k] = maximize[k] ? -p[k] : p[k];
-    }
+    for (size_t k = 0; k < d && usable; ++k) usable = !std::isnan(p[k]);
     if (!usable) continue;
-    out.values.push_back(std::move(v));
+    for (size_t k = 0; k < d; ++k) out.values.push_back(maximize[k] ? -p[k] : p[k]);
     out.index.push_back(i);
   }
   return out;
 }
 
 // a dominates b (minimization): no worse everywhere, strictly better somewhere.
-bool Dominates(const std::vector<double>& a, const std::vector<double>& b) {
+bool Dominates(const double* a, const double* b, size_t d) {
   bool strictly = false;
-  for (size_t k = 0; k < a.size(); ++k) {
+  for (size_t k = 0; k < d; ++k) {
     if (a[k] > b[k]) return false;
     if (a[k] < b[k]) strictly = true;
   }
   return strictly;
 }
 
-// Positions (into o.values) of the non-dominated points.
-std::vector<size_t> FrontPositions(const Oriented& o) {
-  const size_t n = o.values.size();
-  const size_t d = n ? o.values[0].size() : 0;
+// d >= 3, in lexicographic order: a dominator always sorts before the points it
+// dominates, so a point joins the front unless a member dominates it, and members
+// are never removed. Any dominated point is also dominated by some member.
+// Fixed d: rows are sorted by value (contiguous moves, no indirection).
+template <size_t D>
+std::vector<size_t> FrontFixed(const Oriented& o) {
+  struct P {
+    std::array<double, D> v;
+    size_t row;
+  };
+  const size_t n = o.size();
+  std::vector<P> pts(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::copy(o.row(i), o.row(i) + D, pts[i].v.begin());
+    pts[i].row = i;
+  }
+  std::sort(pts.begin(), pts.end(), [](const P& a, const P& b) { return a.v < b.v; });
+  std::vector<size_t> front;
+  std::vector<std::array<double, D>> members;
+  for (const P& p : pts) {
+    bool dominated = false;
+    for (size_t f = 0; f < members.size() && !dominated; ++f) {
+      dominated = Dominates(members[f].data(), p.v.data(), D);
+    }
+    if (!dominated) {
+      front.push_back(p.row);
+      members.push_back(p.v);
+    }
+  }
+  return front;
+}
+
+std::vector<size_t> FrontGeneral(const Oriented& o) {
+  const size_t n = o.size();
+  const size_t d = o.d;
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const double* ra = o.row(a);
+    const double* rb = o.row(b);
+    for (size_t k = 0; k < d; ++k) {
+      if (ra[k] != rb[k]) return ra[k] < rb[k];
+    }
+    return false;
+  });
+  std::vector<size_t> front;
+  std::vector<double> members;  // the front's rows, contiguous
+  for (size_t i : order) {
+    const double* r = o.row(i);
+    bool dominated = false;
+    for (size_t f = 0; f < front.size() && !dominated; ++f) {
+      dominated = Dominates(members.data() + f * d, r, d);
+    }
+    if (!dominated) {
+      front.push_back(i);
+      members.insert(members.end(), r, r + d);
+    }
+  }
+  return front;
+}
+
+// Rows (into o) of the non-dominated points.
+std::vector<size_t> FrontPositions(const Oriented& o) {
+  const size_t n = o.size();
+  const size_t d = o.d;
   std::vector<size_t> front;
   if (n == 0) return front;
-  if (d == 0) return order;  // nothing can be strictly better
-  // Lexicographic order: a dominator always sorts before the points it dominates.
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return o.values[a] < o.values[b]; });
+  if (d == 0) {  // nothing can be strictly better
+    front.resize(n);
+    std::iota(front.begin(), front.end(), 0);
+    return front;
+  }
   if (d == 1) {
-    const double best = o.values[order[0]][0];
-    for (size_t i : order) {
-      if (o.values[i][0] == best) front.push_back(i);
+    const double best = *std::min_element(o.values.begin(), o.values.end());
+    for (size_t i = 0; i < n; ++i) {
+      if (o.values[i] == best) front.push_back(i);
     }
     return front;
   }
   if (d == 2) {
+    struct P {
+      double x, y;
+      size_t row;
+    };
+    std::vector<P> pts(n);
+    for (size_t i = 0; i < n; ++i) pts[i] = {o.values[2 * i], o.values[2 * i + 1], i};
+    std::sort(pts.begin(), pts.end(),
+              [](const P& a, const P& b) { return a.x < b.x || (a.x == b.x && a.y < b.y); });
     // Sweep groups of equal x. A point survives when it has its group's least y and
     // that y beats every point of a strictly smaller x.
     double best_prev = INFINITY;
     bool have_prev = false;
     size_t g = 0;
     while (g < n) {
-      const double x = o.values[order[g]][0];
-      const double group_min = o.values[order[g]][1];  // sorted: first of group is least y
+      const double x = pts[g].x;
+      const double group_min = pts[g].y;  // sorted: the first of a group has the least y
       size_t e = g;
-      while (e < n && o.values[order[e]][0] == x) ++e;
+      while (e < n && pts[e].x == x) ++e;
       if (!have_prev || group_min < best_prev) {
-        for (size_t j = g; j < e && o.values[order[j]][1] == group_min; ++j) {
-          front.push_back(order[j]);
-        }
+        for (size_t j = g; j < e && pts[j].y == group_min; ++j) front.push_back(pts[j].row);
+        best_prev = group_min;
       }
-      if (!have_prev || group_min < best_prev) best_prev = group_min;
       have_prev = true;
       g = e;
     }
     return front;
   }
-  // d >= 3: a point joins the front unless a member dominates it; a later point can
-  // never dominate an earlier one, so members are never removed. Any dominated point
-  // is also dominated by some front member (dominance is transitive).
-  for (size_t i : order) {
-    bool dominated = false;
-    for (size_t f : front) {
-      if (Dominates(o.values[f], o.values[i])) {
-        dominated = true;
-        break;
-      }
-    }
-    if (!dominated) front.push_back(i);
-  }
-  return front;
+  if (d == 3) return FrontFixed<3>(o);
+  if (d == 4) return FrontFixed<4>(o);
+  return FrontGeneral(o);
 }
 
 // 2-D area dominated by points (already minimizing, all strictly better than ref).
@@ -212,6 +266,29 @@ std::vector<size_t> ParetoFront(const std::vector<std::vector<double>>& points,
   return result;
 }
 
+std::vector<size_t> ParetoFrontFlat(const std::vector<double>& values,
+                                    const std::vector<bool>& maximize) {
+  const size_t d = maximize.size();
+  Oriented o;
+  o.d = d;
+  if (d == 0) return {};
+  const size_t n = values.size() / d;
+  o.values.reserve(n * d);
+  o.index.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double* p = values.data() + i * d;
+    bool usable = true;
+    for (size_t k = 0; k < d && usable; ++k) usable = !std::isnan(p[k]);
+    if (!usable) continue;
+    for (size_t k = 0; k < d; ++k) o.values.push_back(maximize[k] ? -p[k] : p[k]);
+    o.index.push_back(i);
+  }
+  std::vector<size_t> result;
+  for (size_t pos : FrontPositions(o)) result.push_back(o.index[pos]);
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
 double Hypervolume(const std::vector<std::vector<double>>& points, const std::vector<bool>& maximize,
                    const std::vector<double>& ref) {
   const size_t d = maximize.size();
@@ -225,16 +302,20 @@ double Hypervolume(const std::vector<std::vector<double>>& points, const std::ve
   // Only points strictly better than the reference on every objective add volume;
   // dropping the dominated ones first keeps the slicing fallback small.
   Oriented useful;
-  for (size_t i = 0; i < o.values.size(); ++i) {
+  useful.d = d;
+  for (size_t i = 0; i < o.size(); ++i) {
+    const double* row = o.row(i);
     bool inside = true;
-    for (size_t k = 0; k < d; ++k) inside = inside && o.values[i][k] < r[k];
+    for (size_t k = 0; k < d; ++k) inside = inside && row[k] < r[k];
     if (inside) {
-      useful.values.push_back(o.values[i]);
+      useful.values.insert(useful.values.end(), row, row + d);
       useful.index.push_back(i);
     }
   }
   std::vector<std::vector<double>> front;
-  for (size_t pos : FrontPositions(useful)) front.push_back(useful.values[pos]);
+  for (size_t pos : FrontPositions(useful)) {
+    front.emplace_back(useful.row(pos), useful.row(pos) + d);
+  }
   const double v = VolumeND(std::move(front), r);
   return std::isfinite(v) ? v : INFINITY;
 }

@@ -14,6 +14,11 @@ namespace compsweep {
 std::vector<size_t> ParetoFront(const std::vector<std::vector<double>>& points,
                                 const std::vector<bool>& maximize);
 
+// ParetoFront over n = values.size() / maximize.size() points stored row-major
+// (values[i * d + k]), which spares callers with many points one vector per point.
+std::vector<size_t> ParetoFrontFlat(const std::vector<double>& values,
+                                    const std::vector<bool>& maximize);
+
 // Hypervolume dominated by the points w.r.t. the reference point `ref` (same
 // orientation as the points). 2 objectives: O(n log n) sweep; 3: dimension sweep.
 double Hypervolume(const std::vector<std::vector<double>>& points, const std::vector<bool>& maximize,

@@ -152,6 +152,9 @@ TEST(ParetoFrontTest, MatchesBruteForceOnRandomPoints) {
     std::vector<bool> maximize = RandomDirections(rng, d);
     ASSERT_EQ(ParetoFront(pts, maximize), BruteFront(pts, maximize))
         << "round " << round << " d=" << d << " n=" << n;
+    std::vector<double> flat;
+    for (const auto& p : pts) flat.insert(flat.end(), p.begin(), p.end());
+    ASSERT_EQ(ParetoFrontFlat(flat, maximize), BruteFront(pts, maximize)) << "round " << round;
   }
 }
 

@@ -1,11 +1,14 @@
 #include "coordinator/api_pareto.h"
 
-#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Exception.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <set>
+#include <unordered_map>
 
 #include "common/pareto.h"
 #include "coordinator/api_queries.h"
@@ -81,40 +84,161 @@ Result<std::vector<Objective>> ResolveObjectives(const std::vector<Objective>& d
   return out;
 }
 
-Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
-                                      const std::vector<Objective>& objectives) {
-  ParetoPoints pts;
-  pts.objectives = objectives;
-  const size_t d = objectives.size();
-  // One row per trial: a join per metric on the (trial_id, metric) primary key.
-  std::string sql = "SELECT t.id, t.finished_ms";
-  std::string joins;
-  for (size_t k = 0; k < d; ++k) {
-    const std::string v = "v" + std::to_string(k);
-    sql += ", " + v + ".value";
-    joins += " JOIN trial_values " + v + " ON " + v + ".trial_id = t.id AND " + v +
-             ".metric = ?" + std::to_string(k + 2);
+namespace {
+
+// The hot loops below step through up to a few hundred thousand rows; the raw
+// SQLite API avoids a shared_ptr copy per column access. Throws SQLite::Exception
+// like SQLiteCpp does.
+class RawStatement {
+ public:
+  RawStatement(SQLite::Database& db, const std::string& sql) : db_(db.getHandle()) {
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
+      throw SQLite::Exception(db_, sqlite3_errcode(db_));
+    }
   }
-  sql += " FROM trials t" + joins +
-         " WHERE t.sweep_id = ?1 AND t.state = 'succeeded' AND t.kind = 'trial'";
+  ~RawStatement() { sqlite3_finalize(stmt_); }
+  RawStatement(const RawStatement&) = delete;
+  RawStatement& operator=(const RawStatement&) = delete;
+
+  void Bind(int i, int64_t v) { Check(sqlite3_bind_int64(stmt_, i, v)); }
+  void Bind(int i, const std::string& v) {
+    Check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  bool Step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw SQLite::Exception(db_, rc);
+  }
+  void Reset() { sqlite3_reset(stmt_); }
+  int64_t Int(int c) const { return sqlite3_column_int64(stmt_, c); }
+  bool IsNull(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+  double Real(int c) const { return IsNull(c) ? NAN : sqlite3_column_double(stmt_, c); }
+
+ private:
+  void Check(int rc) {
+    if (rc != SQLITE_OK) throw SQLite::Exception(db_, rc);
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Maps a trial id to its row: a dense table when the ids are compact (the usual
+// case: a sweep's trials are inserted together), else a hash map.
+class IdIndex {
+ public:
+  explicit IdIndex(const std::vector<int64_t>& sorted_ids) {
+    if (sorted_ids.empty()) return;
+    lo_ = sorted_ids.front();
+    const int64_t span = sorted_ids.back() - lo_ + 1;
+    if (span <= 8 * static_cast<int64_t>(sorted_ids.size()) + 4096) {
+      dense_.assign(static_cast<size_t>(span), -1);
+      for (size_t i = 0; i < sorted_ids.size(); ++i) dense_[sorted_ids[i] - lo_] = static_cast<int32_t>(i);
+    } else {
+      for (size_t i = 0; i < sorted_ids.size(); ++i) sparse_[sorted_ids[i]] = static_cast<int64_t>(i);
+    }
+  }
+  int64_t Find(int64_t id) const {
+    if (!dense_.empty()) {
+      const int64_t off = id - lo_;
+      return off < 0 || off >= static_cast<int64_t>(dense_.size()) ? -1 : dense_[off];
+    }
+    auto it = sparse_.find(id);
+    return it == sparse_.end() ? -1 : it->second;
+  }
+
+ private:
+  int64_t lo_ = 0;
+  std::vector<int32_t> dense_;  // row, or -1
+  std::unordered_map<int64_t, int64_t> sparse_;
+};
+
+}  // namespace
+
+Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
+                                      const std::vector<Objective>& objectives,
+                                      bool with_finish_times) {
+  ParetoPoints out;
+  out.objectives = objectives;
+  const size_t d = objectives.size();
   try {
-    SQLite::Statement q(db, sql);
-    q.bind(1, static_cast<int64_t>(sweep_id));
-    for (size_t k = 0; k < d; ++k) q.bind(static_cast<int>(k + 2), objectives[k].metric);
-    while (q.executeStep()) {
-      pts.ids.push_back(q.getColumn(0).getInt64());
-      pts.finished_ms.push_back(q.getColumn(1).isNull() ? 0 : q.getColumn(1).getInt64());
-      std::vector<double> row(d);
-      for (size_t k = 0; k < d; ++k) {
-        const SQLite::Column c = q.getColumn(static_cast<int>(k + 2));
-        row[k] = c.isNull() ? NAN : c.getDouble();
+    // 1. The sweep's succeeded trials: covering scans of trials_by_sweep_state
+    //    (sweep_id, state) and of the UNIQUE (sweep_id, kind, hash) index, so that
+    //    no table row is read unless finish times are wanted.
+    std::vector<int64_t> ids;
+    std::vector<int64_t> finished;
+    {
+      RawStatement q(db, with_finish_times
+                             ? "SELECT id, finished_ms FROM trials WHERE sweep_id = ?1 AND "
+                               "state = 'succeeded' ORDER BY id"
+                             : "SELECT id FROM trials WHERE sweep_id = ?1 AND state = 'succeeded' "
+                               "ORDER BY id");
+      q.Bind(1, sweep_id);
+      while (q.Step()) {
+        ids.push_back(q.Int(0));
+        if (with_finish_times) finished.push_back(q.IsNull(1) ? 0 : q.Int(1));
       }
-      pts.values.push_back(std::move(row));
+    }
+    std::vector<int64_t> other_kinds;
+    {
+      RawStatement q(db,
+                     "SELECT id FROM trials WHERE sweep_id = ?1 AND kind < 'trial' UNION ALL "
+                     "SELECT id FROM trials WHERE sweep_id = ?1 AND kind > 'trial'");
+      q.Bind(1, sweep_id);
+      while (q.Step()) other_kinds.push_back(q.Int(0));
+    }
+    const IdIndex index(ids);
+    std::vector<char> keep(ids.size(), 1);
+    for (int64_t id : other_kinds) {
+      const int64_t row = index.Find(id);
+      if (row >= 0) keep[row] = 0;
+    }
+    // 2. The metric values; a missing value stays NaN (as does a NULL one), and
+    //    such a trial is left out, as it cannot be on the front.
+    std::vector<double> values(ids.size() * d, NAN);
+    int64_t db_trials = 0;
+    {
+      RawStatement q(db, "SELECT max(id) FROM trials");  // a cheap upper bound of the count
+      if (q.Step()) db_trials = q.Int(0);
+    }
+    if (static_cast<int64_t>(ids.size()) * 4 >= db_trials) {
+      RawStatement q(db, "SELECT trial_id, value FROM trial_values WHERE metric = ?1");
+      for (size_t k = 0; k < d; ++k) {
+        q.Reset();
+        q.Bind(1, objectives[k].metric);
+        while (q.Step()) {
+          const int64_t row = index.Find(q.Int(0));
+          if (row < 0) continue;
+          values[row * d + k] = q.Real(1);
+        }
+      }
+    } else {
+      RawStatement q(db, "SELECT value FROM trial_values WHERE trial_id = ?1 AND metric = ?2");
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (!keep[i]) continue;
+        for (size_t k = 0; k < d; ++k) {
+          q.Reset();
+          q.Bind(1, ids[i]);
+          q.Bind(2, objectives[k].metric);
+          if (q.Step()) values[i * d + k] = q.Real(0);
+        }
+      }
+    }
+    // 3. Trials with every metric.
+    out.ids.reserve(ids.size());
+    out.values.reserve(ids.size() * d);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      bool complete = keep[i] != 0;
+      for (size_t k = 0; k < d && complete; ++k) complete = !std::isnan(values[i * d + k]);
+      if (!complete) continue;
+      out.ids.push_back(ids[i]);
+      if (with_finish_times) out.finished_ms.push_back(finished[i]);
+      out.values.insert(out.values.end(), values.begin() + i * d, values.begin() + (i + 1) * d);
     }
   } catch (const SQLite::Exception& e) {
     return IoError(std::string("reading metrics for the Pareto front: ") + e.what());
   }
-  return pts;
+  return out;
 }
 
 std::vector<double> ReferencePoint(const ParetoPoints& points) {
@@ -127,8 +251,8 @@ std::vector<double> ReferencePoint(const ParetoPoints& points) {
       continue;
     }
     double worst = NAN, best = NAN;
-    for (const auto& v : points.values) {
-      const double x = v[k];
+    for (size_t i = 0; i < points.size(); ++i) {
+      const double x = points.at(i, k);
       if (!std::isfinite(x)) continue;
       if (std::isnan(worst)) worst = best = x;
       worst = o.maximize ? std::min(worst, x) : std::max(worst, x);
@@ -146,12 +270,13 @@ std::vector<double> ReferencePoint(const ParetoPoints& points) {
 Result<json> ParetoJson(SQLite::Database& db, int64_t sweep_id,
                         const std::vector<Objective>& objectives) {
   ASSIGN_OR_RETURN(ParetoPoints pts, LoadParetoPoints(db, sweep_id, objectives));
+  const size_t d = objectives.size();
   const std::vector<bool> maximize = Directions(objectives);
-  std::vector<size_t> front = ParetoFront(pts.values, maximize);
+  std::vector<size_t> front = ParetoFrontFlat(pts.values, maximize);
   // Best first on the first objective; ties by the next ones, then by id.
   std::sort(front.begin(), front.end(), [&](size_t a, size_t b) {
-    for (size_t k = 0; k < objectives.size(); ++k) {
-      const double x = pts.values[a][k], y = pts.values[b][k];
+    for (size_t k = 0; k < d; ++k) {
+      const double x = pts.at(a, k), y = pts.at(b, k);
       if (x != y) return maximize[k] ? x > y : x < y;
     }
     return pts.ids[a] < pts.ids[b];
@@ -166,20 +291,26 @@ Result<json> ParetoJson(SQLite::Database& db, int64_t sweep_id,
   for (size_t i : front) {
     const std::string key = std::to_string(pts.ids[i]);
     json values = json::object();
-    for (size_t k = 0; k < objectives.size(); ++k) values[objectives[k].metric] = Finite(pts.values[i][k]);
+    std::vector<double> row(d);
+    for (size_t k = 0; k < d; ++k) {
+      row[k] = pts.at(i, k);
+      values[objectives[k].metric] = Finite(row[k]);
+    }
     front_json.push_back({{"id", pts.ids[i]},
                           {"values", values},
                           {"metrics", metrics.contains(key) ? metrics[key] : json::object()},
                           {"params", params.contains(key) ? params[key] : json::object()}});
-    front_values.push_back(pts.values[i]);
+    front_values.push_back(std::move(row));
   }
   const std::vector<double> ref = ReferencePoint(pts);
   json ref_json = json::array();
   for (double r : ref) ref_json.push_back(Finite(r));
   const double hv = Hypervolume(front_values, maximize, ref);
   size_t considered = 0;
-  for (const auto& v : pts.values) {
-    considered += std::none_of(v.begin(), v.end(), [](double x) { return std::isnan(x); });
+  for (size_t i = 0; i < pts.size(); ++i) {
+    bool finite = true;
+    for (size_t k = 0; k < d; ++k) finite = finite && !std::isnan(pts.at(i, k));
+    considered += finite;
   }
   return json{{"sweep_id", sweep_id},
               {"objectives", ObjectivesJson(objectives)},
@@ -191,25 +322,20 @@ Result<json> ParetoJson(SQLite::Database& db, int64_t sweep_id,
 
 Result<json> HypervolumeSeriesJson(SQLite::Database& db, int64_t sweep_id,
                                    const std::vector<Objective>& objectives, size_t max_points) {
-  ASSIGN_OR_RETURN(ParetoPoints loaded, LoadParetoPoints(db, sweep_id, objectives));
-  // Completion order (ties by id), sorted here rather than by SQLite's sorter.
-  std::vector<size_t> order(loaded.ids.size());
+  ASSIGN_OR_RETURN(ParetoPoints pts, LoadParetoPoints(db, sweep_id, objectives, true));
+  const size_t d = objectives.size();
+  const size_t n = pts.size();
+  // Completion order (ties by id).
+  std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (loaded.finished_ms[a] != loaded.finished_ms[b]) {
-      return loaded.finished_ms[a] < loaded.finished_ms[b];
-    }
-    return loaded.ids[a] < loaded.ids[b];
+    if (pts.finished_ms[a] != pts.finished_ms[b]) return pts.finished_ms[a] < pts.finished_ms[b];
+    return pts.ids[a] < pts.ids[b];
   });
-  ParetoPoints pts;
-  pts.objectives = loaded.objectives;
-  for (size_t i : order) {
-    pts.ids.push_back(loaded.ids[i]);
-    pts.finished_ms.push_back(loaded.finished_ms[i]);
-    pts.values.push_back(std::move(loaded.values[i]));
-  }
+  std::vector<std::vector<double>> rows;
+  rows.reserve(n);
+  for (size_t i : order) rows.emplace_back(pts.values.begin() + i * d, pts.values.begin() + (i + 1) * d);
   const std::vector<double> ref = ReferencePoint(pts);
-  const size_t n = pts.values.size();
   std::vector<size_t> lengths;
   if (max_points < 2) max_points = 2;
   if (n <= max_points) {
@@ -217,14 +343,15 @@ Result<json> HypervolumeSeriesJson(SQLite::Database& db, int64_t sweep_id,
   } else {
     for (size_t s = 1; s <= max_points; ++s) {
       const size_t len = (s * n) / max_points;
-      if (lengths.empty() || lengths.back() != len) lengths.push_back(len);
+      if (len > 0 && (lengths.empty() || lengths.back() != len)) lengths.push_back(len);
     }
   }
-  const std::vector<double> hv = PrefixHypervolumes(pts.values, Directions(objectives), ref, lengths);
+  const std::vector<double> hv = PrefixHypervolumes(rows, Directions(objectives), ref, lengths);
   json series = json::array();
   for (size_t i = 0; i < lengths.size(); ++i) {
-    series.push_back({{"t", pts.finished_ms[lengths[i] - 1]},
-                      {"trial_id", pts.ids[lengths[i] - 1]},
+    const size_t last = order[lengths[i] - 1];
+    series.push_back({{"t", pts.finished_ms[last]},
+                      {"trial_id", pts.ids[last]},
                       {"n", lengths[i]},
                       {"value", Finite(hv[i])}});
   }

@@ -28,17 +28,25 @@ bool DefaultMaximize(const std::string& metric);
 Result<std::vector<Objective>> ResolveObjectives(const std::vector<Objective>& declared,
                                                  const std::string& spec);
 
-// Succeeded kind='trial' rows of a sweep that have every requested metric, in no
-// particular order (HypervolumeSeriesJson sorts them by completion).
+// Succeeded kind='trial' rows of a sweep with a (non-NULL) value for every
+// requested metric,
+// ordered by id.
 struct ParetoPoints {
   std::vector<Objective> objectives;
   std::vector<int64_t> ids;
-  std::vector<int64_t> finished_ms;
-  std::vector<std::vector<double>> values;  // values[i][k]: point i, objective k
+  std::vector<int64_t> finished_ms;  // filled only when asked for (with_finish_times)
+  std::vector<double> values;        // row-major: values[i * d + k], d = objectives.size()
+  size_t size() const { return ids.size(); }
+  double at(size_t i, size_t k) const { return values[i * objectives.size() + k]; }
 };
 
+// Reads only the requested metrics. When the sweep holds a good part of the
+// database's trials, each metric is one covering scan of the (metric, value)
+// index merged by trial id; for a small sweep in a big database, primary-key
+// lookups per trial are cheaper.
 Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
-                                      const std::vector<Objective>& objectives);
+                                      const std::vector<Objective>& objectives,
+                                      bool with_finish_times = false);
 
 // The hypervolume reference point (see docs/dashboard.md): accuracy (a 0..1
 // metric that is maximized) uses 0; every other objective uses its worst observed

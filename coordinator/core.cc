@@ -468,8 +468,9 @@ void Core::OnResult(const std::string& worker, const Message& msg) {
   const int attempt = msg.body["attempt"].get<int>();
   const Message ack{MsgType::kAck, {{"trial_id", id}, {"attempt", attempt}}, ""};
   auto meta_it = meta_.find(id);
+  const auto state = scheduler_.StateOf(id);
   if (meta_it != meta_.end() && meta_it->second.teacher &&
-      scheduler_.StateOf(id) == TrialState::kRunning) {
+      (state == TrialState::kRunning || state == TrialState::kQueued)) {
     // A teacher's result must carry the model; store it before accepting.
     if (msg.payload.empty()) {
       OnFailed(worker, {{"trial_id", id}, {"attempt", attempt}, {"error", "teacher result without model"}});

@@ -96,6 +96,13 @@ Result<TrialQuery> ParseTrialQuery(const std::map<std::string, std::string>& q, 
   return tq;
 }
 
+// Names a cached document by route, sweep and the resolved objectives.
+std::string CacheKey(const char* route, int64_t sweep_id, const std::vector<Objective>& objectives) {
+  std::string key = std::string(route) + "/" + std::to_string(sweep_id) + "/";
+  for (const auto& o : objectives) key += o.metric + (o.maximize ? ":max," : ":min,");
+  return key;
+}
+
 json DiagnosticsJson(const std::vector<Diagnostic>& errors) {
   json out = json::array();
   for (const auto& d : errors) {
@@ -116,6 +123,19 @@ ApiHandler::ApiHandler(ApiOptions options, CoordinatorControl* control, EventHub
       hub_(hub),
       readers_(options_.db_path),
       static_files_(options_.static_dir) {}
+
+Result<json> ApiHandler::Cached(ReaderPool::Lease& lease, const std::string& key,
+                                const std::function<Result<json>()>& compute) {
+  // REQUIRES: the lease's read transaction has started (a query ran), so that
+  // data_version describes the snapshot that compute() reads.
+  const int64_t version = options_.cache ? lease.DataVersion() : -1;
+  if (version >= 0) {
+    if (auto hit = cache_.Get(lease.serial(), version, key)) return std::move(*hit);
+  }
+  Result<json> r = compute();
+  if (r.ok() && version >= 0) cache_.Put(lease.serial(), version, key, *r);
+  return r;
+}
 
 int64_t ApiHandler::NowMs() const {
   return (options_.clock ? options_.clock : &system_clock_)->WallMs();
@@ -319,7 +339,9 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
     auto declared = SweepObjectives(db, *id);
     if (declared.ok() && !declared->empty()) {
       auto objectives = ResolveObjectives(*declared, "");
-      auto pareto = objectives.ok() ? ParetoJson(db, *id, *objectives) : objectives.status();
+      auto pareto = objectives.ok() ? Cached(*lease, CacheKey("pareto", *id, *objectives),
+                                             [&] { return ParetoJson(db, *id, *objectives); })
+                                    : objectives.status();
       if (pareto.ok()) {
         body["hypervolume"] = (*pareto)["hypervolume"];
         body["hypervolume"]["objectives"] = (*pareto)["objectives"];
@@ -347,13 +369,16 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
   if (leaf == "pareto" || leaf == "pareto.csv" || leaf == "pareto.json" || leaf == "hypervolume") {
     auto declared = SweepObjectives(db, *id);
     if (!declared.ok()) return FromStatus(req, declared.status());
-    auto objectives = ResolveObjectives(*declared, q.count("objectives") ? q.at("objectives") : "");
+    const std::string spec = q.count("objectives") ? q.at("objectives") : "";
+    auto objectives = ResolveObjectives(*declared, spec);
     if (!objectives.ok()) return FromStatus(req, objectives.status());
     if (leaf == "hypervolume") {
-      auto r = HypervolumeSeriesJson(db, *id, *objectives);
+      auto r = Cached(*lease, CacheKey("hypervolume", *id, *objectives),
+                      [&] { return HypervolumeSeriesJson(db, *id, *objectives); });
       return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
     }
-    auto r = ParetoJson(db, *id, *objectives);
+    auto r = Cached(*lease, CacheKey("pareto", *id, *objectives),
+                    [&] { return ParetoJson(db, *id, *objectives); });
     if (!r.ok()) return FromStatus(req, r.status());
     if (leaf == "pareto") return JsonResponse(req, http::status::ok, *r);
     if (leaf == "pareto.json") {

@@ -6,11 +6,13 @@
 // its own read-only SQLite connection.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "common/clock.h"
+#include "coordinator/api_cache.h"
 #include "coordinator/api_readers.h"
 #include "coordinator/control.h"
 #include "coordinator/event_hub.h"
@@ -29,6 +31,9 @@ struct ApiOptions {
   // Host header is not a loopback name are refused (DNS-rebinding defence).
   bool loopback_hosts_only = false;
   const Clock* clock = nullptr;  // wall time for heartbeat ages; nullptr: system clock
+  // Reuse Pareto/hypervolume documents while the database is unchanged (see
+  // api_cache.h); off only to measure the uncached path.
+  bool cache = true;
 };
 
 class ApiHandler {
@@ -58,11 +63,15 @@ class ApiHandler {
   HttpResponse Route(const HttpRequest& req);
   HttpResponse RouteApi(const HttpRequest& req, const std::string& path, const std::string& query);
   int64_t NowMs() const;
+  // compute() through the cache, for documents that depend on the database only.
+  Result<nlohmann::json> Cached(ReaderPool::Lease& lease, const std::string& key,
+                                const std::function<Result<nlohmann::json>()>& compute);
 
   ApiOptions options_;
   CoordinatorControl* control_;
   EventHub* hub_;
   ReaderPool readers_;
+  ResultCache cache_;
   StaticFiles static_files_;
   SystemClock system_clock_;
 };

@@ -313,6 +313,38 @@ TEST_F(HttpApiTest, ParetoMatchesBruteForce) {
   }
 }
 
+TEST_F(HttpApiTest, CachedParetoFollowsNewCommits) {
+  const int64_t s = SmallSweep();
+  ApiHandler api = MakeHandler();
+  const std::string target = "/api/sweeps/" + std::to_string(s) + "/pareto";
+  EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));
+  EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));  // from the cache
+  const int64_t better = db_->AddTrial(s, 7, "succeeded", json::object(), {{"accuracy", 0.95}, {"size_bytes", 1000}});
+  EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({better}));
+  EXPECT_EQ(BodyJson(Get(api, "/api/sweeps/" + std::to_string(s)))["hypervolume"]["front_size"], 1);
+}
+
+TEST_F(HttpApiTest, SmallSweepInBigDatabaseUsesLookups) {
+  // Sweep 1 is big, sweep 2 small: the small one is read by primary-key lookups.
+  const int64_t big = db_->AddSweep("big", kObjectives);
+  for (int i = 0; i < 200; ++i) {
+    db_->AddTrial(big, i, "succeeded", json::object(), {{"accuracy", 0.5}, {"size_bytes", 100.0 + i}});
+  }
+  const int64_t small = db_->AddSweep("small", kObjectives);
+  db_->AddTrial(small, 0, "succeeded", json::object(), {{"accuracy", 0.9}}, "teacher");
+  const int64_t a = db_->AddTrial(small, 0, "succeeded", json::object(), {{"accuracy", 0.9}, {"size_bytes", 50}});
+  const int64_t b = db_->AddTrial(small, 1, "succeeded", json::object(), {{"accuracy", 0.95}, {"size_bytes", 70}});
+  db_->AddTrial(small, 2, "succeeded", json::object(), {{"accuracy", 0.8}, {"size_bytes", 90}});
+  db_->AddTrial(small, 3, "succeeded", json::object(), {{"accuracy", 0.99}});  // no size: left out
+  ApiHandler api = MakeHandler();
+  json body = BodyJson(Get(api, "/api/sweeps/" + std::to_string(small) + "/pareto"));
+  EXPECT_EQ(body["front_ids"], json::array({b, a}));  // best accuracy first
+  EXPECT_EQ(body["considered"], 3);
+  body = BodyJson(Get(api, "/api/sweeps/" + std::to_string(big) + "/pareto"));
+  EXPECT_EQ(body["front_ids"].size(), 1u);
+  EXPECT_EQ(body["considered"], 200);
+}
+
 TEST_F(HttpApiTest, HypervolumeSeriesIsMonotone) {
   const int64_t s = db_->AddSweep("hv", kObjectives);
   std::mt19937 rng(8);

@@ -242,6 +242,15 @@ ResultDisposition Scheduler::OnResult(const std::string& worker, int64_t trial_i
   if (t.state == TrialState::kSucceeded && attempt == t.slot.attempt) {
     return ResultDisposition::kDuplicate;
   }
+  if (t.state == TrialState::kQueued && !t.blocked && attempt == t.slot.attempt &&
+      attempt > 0) {
+    // The attempt was written off (its worker looked dead, or the coordinator
+    // restarted) but finished after all, and no newer attempt has started: keep
+    // the work instead of running it again. Its queue entry becomes a tombstone.
+    --queued_count_;
+    t.state = TrialState::kSucceeded;
+    return ResultDisposition::kAccepted;
+  }
   if (t.state != TrialState::kRunning || attempt != t.slot.attempt || t.worker != worker) {
     return ResultDisposition::kStale;
   }

@@ -52,7 +52,8 @@ struct Requeue {
 };
 
 enum class ResultDisposition {
-  kAccepted,   // running with this attempt on this worker: record it
+  kAccepted,   // running with this attempt on this worker, or this attempt was written
+               // off but not yet replaced by a newer one: record it
   kDuplicate,  // this attempt was already recorded: ignore (but ACK)
   kStale,      // an older attempt, or unknown trial: ignore (but ACK)
 };

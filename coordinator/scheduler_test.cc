@@ -94,6 +94,24 @@ TEST_F(SchedulerTest, RequeuesOnHeartbeatLossAndIgnoresLateResult) {
   EXPECT_EQ(sched_.running(), 0u);
 }
 
+TEST_F(SchedulerTest, LateResultOfWrittenOffAttemptIsKeptIfNotYetReplaced) {
+  AddTrials(1, 1);
+  sched_.WorkerHello("slow", "cpu", 1, {});
+  sched_.WorkerReady("slow", 1);
+  ASSERT_EQ(sched_.Schedule().size(), 1u);
+  clock_.Advance(5000);
+  ASSERT_EQ(sched_.ExpireWorkers().size(), 1u);
+  EXPECT_EQ(sched_.StateOf(1), TrialState::kQueued);
+  // The worker was only slow: its result arrives before anyone else took the trial.
+  sched_.WorkerHello("slow", "cpu", 1, {});
+  EXPECT_EQ(sched_.OnResult("slow", 1, 1), ResultDisposition::kAccepted);
+  EXPECT_EQ(sched_.StateOf(1), TrialState::kSucceeded);
+  EXPECT_EQ(sched_.queued(), 0u);
+  sched_.WorkerReady("slow", 1);
+  EXPECT_TRUE(sched_.Schedule().empty()) << "the tombstoned queue entry must not run again";
+  EXPECT_EQ(sched_.OnResult("slow", 1, 1), ResultDisposition::kDuplicate);
+}
+
 TEST_F(SchedulerTest, FailsAfterMaxRetries) {
   AddTrials(1, 1, "any", /*max_retries=*/1);
   sched_.WorkerHello("w", "cpu", 1, {});

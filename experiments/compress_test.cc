@@ -7,6 +7,7 @@
 #include "experiments/model.h"
 #include "experiments/prune.h"
 #include "experiments/quantize.h"
+#include "experiments/structured.h"
 #include "experiments/train.h"
 
 namespace compsweep::experiments {
@@ -219,6 +220,57 @@ TEST(QuantizeTest, FakeQuantizeMatchesQuantizeDequantize) {
     torch::Tensor fq = FakeQuantize(w, c);
     torch::Tensor dq = Dequantize(*QuantizeWeight(w, c));
     EXPECT_TRUE(torch::allclose(fq, dq, 1e-5, 1e-6));
+  }
+}
+
+TEST(StructuredTest, RemovesChannelsExactly) {
+  Dataset data = MakeSyntheticDataset(128, 32, 5);
+  torch::manual_seed(1);
+  torch::Tensor x = torch::randn({4, 1, 28, 28});
+  for (const char* arch : {"cnn-small", "resnet-small", "mobilenetv2", "mlp"}) {
+    auto model = std::move(BuildModel(*ArchSpec(arch), 4)).value();
+    // Non-trivial batch-norm statistics.
+    Masks masks;
+    ASSERT_TRUE(PruneStructured(*model, data, "taylor", 0.5, false, 2, 32, 0, masks).ok()) << arch;
+    model->SetTraining(false);
+    torch::NoGradGuard ng;
+    torch::Tensor before = model->Forward(x);
+    auto compact = CompactStructured(*model, masks);
+    ASSERT_TRUE(compact.ok()) << compact.status().ToString();
+    (*compact)->SetTraining(false);
+    EXPECT_TRUE(torch::allclose((*compact)->Forward(x), before, 1e-4, 1e-5)) << arch;
+    EXPECT_LT(CountParameters(**compact), CountParameters(*model)) << arch;
+    EXPECT_LT((*compact)->Macs(), model->Macs()) << arch;
+  }
+}
+
+TEST(StructuredTest, HalvesCnnSmallWidths) {
+  auto model = std::move(BuildModel(*ArchSpec("cnn-small"), 0)).value();
+  Masks masks;
+  ASSERT_TRUE(PruneStructured(*model, Dataset{}, "magnitude", 0.5, false, 0, 1, 0, masks).ok());
+  auto compact = std::move(CompactStructured(*model, masks)).value();
+  const auto layers = compact->Spec()["layers"];
+  EXPECT_EQ(layers[0]["out"], 8);
+  EXPECT_EQ(layers[3]["in"], 8);
+  EXPECT_EQ(layers[3]["out"], 16);
+  EXPECT_EQ(layers[7]["in"], 16 * 7 * 7);
+  EXPECT_EQ(layers[7]["out"], 64);
+  EXPECT_EQ(layers[9]["in"], 64);
+  EXPECT_EQ(layers[9]["out"], 10);  // the classifier keeps its outputs
+  // MACs: 8*28*28*9 + 16*14*14*8*9 + 784*64 + 64*10.
+  EXPECT_EQ(compact->Macs(), 8 * 784 * 9 + 16 * 196 * 8 * 9 + 784 * 64 + 640);
+}
+
+TEST(StructuredTest, GlobalScopeKeepsAChannelPerLayer) {
+  auto model = std::move(BuildModel(*ArchSpec("lenet5"), 0)).value();
+  Masks masks;
+  ASSERT_TRUE(PruneStructured(*model, Dataset{}, "magnitude", 0.95, true, 0, 1, 0, masks).ok());
+  auto compact = CompactStructured(*model, masks);
+  ASSERT_TRUE(compact.ok());
+  for (const auto& l : (*compact)->Spec()["layers"]) {
+    if (l.contains("out")) {
+      EXPECT_GE(l["out"].get<int>(), 1);
+    }
   }
 }
 

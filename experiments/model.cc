@@ -109,7 +109,7 @@ class SpecModel : public Model {
   void To(const torch::Device& device) override { net_->to(device); }
   json Spec() const override { return spec_; }
   int64_t Macs() const override { return SpecMacs(spec_); }
-  SpecNet net() { return net_; }
+  SpecNetImpl* spec_net() override { return net_.get(); }
 
  private:
   json spec_;
@@ -160,6 +160,9 @@ SpecNetImpl::SpecNetImpl(const json& spec_layers) {
     Layer layer{};
     if (type == "conv") {
       layer.kind = Kind::kConv;
+      layer.stride = l.value("stride", 1);
+      layer.pad = l.value("pad", 0);
+      layer.groups = l.value("groups", 1);
       layer.conv = register_module(
           name, torch::nn::Conv2d(torch::nn::Conv2dOptions(l.at("in"), l.at("out"), int64_t{l.at("k")})
                                       .stride(int64_t{l.value("stride", 1)})

@@ -34,7 +34,8 @@ struct SpecNetImpl : torch::nn::Module {
   enum class Kind { kConv, kLinear, kBn, kRelu, kRelu6, kMaxPool, kGap, kFlatten, kResidual };
   struct Layer {
     Kind kind;
-    int64_t k = 0;
+    int64_t k = 0;                                  // max-pool size
+    int64_t stride = 1, pad = 0, groups = 1;        // conv geometry
     torch::nn::Conv2d conv{nullptr};
     torch::nn::Linear linear{nullptr};
     torch::nn::BatchNorm2d bn{nullptr};
@@ -58,6 +59,8 @@ class Model {
   virtual nlohmann::json Spec() const = 0;
   // Multiply-accumulates of one forward pass at batch 1 (-1 when unknown).
   virtual int64_t Macs() const = 0;
+  // The spec network behind a zoo model; nullptr for TorchScript models.
+  virtual SpecNetImpl* spec_net() { return nullptr; }
 };
 
 // Returns the spec of a zoo architecture: mlp (LeNet-300-100), lenet5,

@@ -10,6 +10,7 @@
 
 #include "experiments/artifact.h"
 #include "experiments/data.h"
+#include "experiments/int8.h"
 #include "experiments/metrics.h"
 #include "experiments/model.h"
 #include "experiments/prune.h"
@@ -173,11 +174,38 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   ASSIGN_OR_RETURN(ArtifactInfo info, WriteArtifact(*model, quantized, artifact_path));
 
   // Latency is measured on the artifact as deployed: read back, on CPU.
-  ASSIGN_OR_RETURN(std::unique_ptr<Model> deployed, ReadArtifact(artifact_path));
+  QuantizedWeights deployed_codes;
+  ASSIGN_OR_RETURN(std::unique_ptr<Model> deployed, ReadArtifact(artifact_path, &deployed_codes));
   deployed->SetTraining(false);
   torch::Tensor one = data->test_x.narrow(0, 0, 1).to(torch::kCPU);
-  const double latency_ms =
+  const double float_latency_ms =
       MedianLatencyMs([&](const torch::Tensor& x) { return deployed->Forward(x); }, one, 50, 5);
+  double latency_ms = float_latency_ms;
+  json int8_metrics;
+  if (quant && quant->scheme == "linear" && quant->bits == 8 && quant->symmetric &&
+      deployed->spec_net() != nullptr) {
+    // 8-bit linear models run on LibTorch's real int8 kernels.
+    torch::Tensor calib = data->train_x.narrow(0, 0, std::min<int64_t>(512, data->train_x.size(0)));
+    auto int8 = Int8Model::Create(*deployed, deployed_codes, calib.cpu(), quant->calibration);
+    if (int8.ok()) {
+      Int8Model& m = **int8;
+      latency_ms = MedianLatencyMs([&](const torch::Tensor& x) { return m.Forward(x); }, one, 50, 5);
+      torch::Tensor test_x = data->test_x.cpu(), test_y = data->test_y.cpu();
+      int64_t correct = 0;
+      for (int64_t start = 0; start < test_x.size(0); start += 500) {
+        const int64_t len = std::min<int64_t>(500, test_x.size(0) - start);
+        correct += m.Forward(test_x.narrow(0, start, len))
+                       .argmax(1)
+                       .eq(test_y.narrow(0, start, len))
+                       .sum()
+                       .item<int64_t>();
+      }
+      int8_metrics = {{"int8_accuracy", static_cast<double>(correct) / test_x.size(0)},
+                      {"int8_engine", m.engine()}};
+    } else {
+      int8_metrics = {{"int8_error", int8.status().ToString()}};
+    }
+  }
   model->SetTraining(false);
   torch::Tensor batch = data->test_x.narrow(0, 0, std::min<int64_t>(256, data->test_x.size(0)));
   if (batch.size(0) < 256) batch = batch.repeat({(256 + batch.size(0) - 1) / batch.size(0), 1, 1, 1}).narrow(0, 0, 256);
@@ -208,7 +236,11 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
       {"throughput", throughput},
       {"train_seconds", train_seconds},
       {"artifact_path", artifact_path},
+      // Extra: float kernels' latency (equal to latency_ms unless int8 ran).
+      {"float_latency_ms", float_latency_ms},
+      {"int8", int8_metrics.contains("int8_accuracy")},
   };
+  metrics.update(int8_metrics);
   return metrics;
 }
 

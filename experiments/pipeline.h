@@ -39,6 +39,12 @@ Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::s
 Result<nlohmann::json> RunTrial(const nlohmann::json& settings, const std::string& teacher_path,
                                 const RunContext& ctx);
 
+// Writes the compressed model of a trial (its artifact) as a TorchScript
+// module to out_path, for deployment with torch.jit.load. `settings` is the
+// trial's settings (reserved for export options; may be empty).
+Status ExportTorchScript(const nlohmann::json& settings, const std::string& artifact_path,
+                         const std::string& out_path);
+
 // One-time process set-up for fast CPU training (thread count, malloc tuning).
 void ConfigureRuntime(int num_threads);
 

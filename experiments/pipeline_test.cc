@@ -142,6 +142,31 @@ TEST_F(PipelineTest, BadSettingsAreErrors) {
   EXPECT_FALSE(RunTrial(Settings(), teacher_path_, ctx).ok());
 }
 
+TEST_F(PipelineTest, StructuredPruningShrinksModelAndMacs) {
+  json s = Settings();
+  s["student"]["arch"] = "cnn-small";
+  s["pipeline"] = {"prune", "quantize"};
+  s["prune"]["granularity"] = "structured";
+  s["prune"]["schedule"] = "one-shot";
+  s["prune"]["final_sparsity"] = 0.5;
+  s["quantize"]["bits"] = 8;
+  RunContext ctx;
+  ctx.artifact_dir = TempDir("structured");
+  auto r = RunTrial(s, "", ctx);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const json& m = *r;
+  EXPECT_LT(m["effective_macs"].get<int64_t>(), m["macs"].get<int64_t>() * 6 / 10);
+  EXPECT_LT(m["nonzero_params"].get<int64_t>(), m["params"].get<int64_t>() / 2);
+  // 8-bit dense codes of a quarter-size model: well under a quarter of float32.
+  EXPECT_LT(m["size_bytes"].get<int64_t>(), m["dense_size_bytes"].get<int64_t>() / 8);
+  auto back = ReadArtifact(m["artifact_path"]);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)->Spec()["layers"][0]["out"], 8);
+  // 8-bit linear: measured on the int8 kernels.
+  EXPECT_TRUE(m["int8"].get<bool>()) << m.dump();
+  EXPECT_NEAR(m["int8_accuracy"].get<double>(), m["accuracy"].get<double>(), 0.05);
+}
+
 TEST(DataTest, FashionMnistSubset) {
   const std::string path = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(path + "/t10k-labels-idx1-ubyte.gz")) {

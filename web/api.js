@@ -46,11 +46,20 @@ export function qs(params) {
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
-// Calls fn at most once per `ms`, trailing (the last call always runs).
-export function debounce(fn, ms) {
+// Runs fn `ms` after the last call, but never later than `maxWait` after the
+// first call of a burst, so a steady stream of calls cannot starve it.
+export function debounce(fn, ms, maxWait = ms * 4) {
   let timer = null;
+  let first = 0;
+  let lastArgs = [];
   return (...args) => {
+    lastArgs = args;
+    const now = Date.now();
+    if (!timer) first = now;
     clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
+    timer = setTimeout(() => {
+      timer = null;
+      fn(...lastArgs);
+    }, Math.max(0, Math.min(ms, first + maxWait - now)));
   };
 }

@@ -97,10 +97,30 @@ window.addEventListener('hashchange', route);
 window.addEventListener('resize', debounce(() => view && view.resize && view.resize(), 150));
 
 // ---- live updates ----
-const refreshSoon = debounce((ev) => {
-  if (!view) return;
-  Promise.resolve(view.refresh(ev)).catch((e) => console.warn('refresh failed', e));
-}, 300);
+// Events are collected and handed to the view in one batch (a view decides which
+// concern it); at most one refresh runs at a time, and one more follows if events
+// arrived meanwhile.
+let pending = [];
+let refreshing = false;
+const flush = debounce(async () => {
+  if (!view || refreshing) return;
+  const batch = pending;
+  pending = [];
+  refreshing = true;
+  try {
+    await view.refresh(batch);
+  } catch (e) {
+    console.warn('refresh failed', e);
+  } finally {
+    refreshing = false;
+    if (pending.length) flush();
+  }
+}, 300, 1000);
+
+function refreshSoon(event) {
+  pending.push(event);
+  flush();
+}
 
 function connect() {
   const es = new EventSource('/api/events');

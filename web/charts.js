@@ -8,6 +8,13 @@ const FRONT = '#d9480f';
 const DOMINATED = 'rgba(71, 85, 105, 0.28)';
 const DOMINATED_STROKE = 'rgba(71, 85, 105, 0.45)';
 
+// Linear range with 6% room on both sides, so points at the extremes stay visible.
+function padded(u, min, max) {
+  if (min == null || max == null) return [0, 1];
+  const span = max - min || Math.abs(max) || 1;
+  return [min - span * 0.06, max + span * 0.06];
+}
+
 function sizeOf(el, height) {
   return { width: Math.max(320, el.clientWidth || 640), height };
 }
@@ -71,7 +78,7 @@ export class ParetoChart {
     this.key = key;
     const opts = {
       ...sizeOf(this.el, 380),
-      scales: { x: { time: false, distr: logX ? 3 : 1 }, y: { auto: true } },
+      scales: { x: logX ? { time: false, distr: 3 } : { time: false, range: padded }, y: { range: padded } },
       legend: { show: false },
       cursor: { points: { show: false }, drag: { x: true, y: true } },
       axes: [
@@ -159,8 +166,9 @@ export class ParetoChart {
 // A line chart over time or steps. `series`: [{label, values, color, scale}],
 // `xs`: shared x values; `time`: x in seconds since the epoch.
 export class LineChart {
-  constructor(el, { height = 220, time = false, xLabel = '', scales = {} } = {}) {
+  constructor(el, { height = 220, time = false, xLabel = '', scales = {}, legend = true } = {}) {
     this.el = el;
+    this.legend = legend;
     this.height = height;
     this.time = time;
     this.xLabel = xLabel;
@@ -198,6 +206,7 @@ export class LineChart {
         ...sizeOf(this.el, this.height),
         scales,
         axes,
+        legend: { show: this.legend },
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, scale: s.scale || 'y', spanGaps: true }))],
       },
       data,

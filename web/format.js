@@ -81,7 +81,7 @@ export function axisTick(metric, v) {
 export function axisLabel(metric, maximize) {
   const arrow = maximize == null ? '' : maximize ? ' ↑ better' : ' ↓ better';
   if (PERCENT.has(metric)) return `${metric} (%)${arrow}`;
-  if (isBytes(metric)) return `${metric.replace(/_bytes$/, '')} size (B/KB/MB)${arrow}`;
+  if (isBytes(metric)) return `${metric.replace(/_bytes$/, '').replace(/_/g, ' ')} (B/KB/MB)${arrow}`;
   if (metric.endsWith('_ms')) return `${metric.replace(/_ms$/, '')} (ms)${arrow}`;
   if (metric === 'throughput') return `throughput (samples/s)${arrow}`;
   return `${metric}${arrow}`;

@@ -59,7 +59,7 @@ export class SweepView {
     this.pareto = new ParetoChart(main.querySelector('#pareto-chart'), {
       onClick: (trialId) => { location.hash = `#/trials/${trialId}`; },
     });
-    this.hv = new LineChart(main.querySelector('#hv-chart'), { time: true, height: 200, xLabel: 'time' });
+    this.hv = new LineChart(main.querySelector('#hv-chart'), { time: true, height: 200, xLabel: 'time', legend: false });
     const onAxis = () => {
       this.sel.x = main.querySelector('#x').value;
       this.sel.y = main.querySelector('#y').value;
@@ -94,13 +94,19 @@ export class SweepView {
     this.refresh();
   }
 
-  async refresh(ev) {
-    if (!this.alive) return;
-    const kind = ev && ev.kind;
-    const sweepId = ev && ev.data && ev.data.sweep_id;
-    if (kind === 'worker_joined' || kind === 'worker_lost') return this.refreshWorkers();
-    if (kind === 'trial_progress') return undefined;  // the sweep view shows finished results only
-    if (sweepId != null && sweepId !== this.id && kind !== 'resync') return this.refreshWorkers();
+  // events: a batch of {kind, data} from the live stream; undefined means "all".
+  relevant(events) {
+    if (!events) return true;
+    return events.some(({ kind, data }) => {
+      if (kind === 'resync' || kind === 'tick') return true;
+      if (kind === 'trial_progress' || kind === 'worker_joined' || kind === 'worker_lost') return false;
+      return !data || data.sweep_id == null || data.sweep_id === this.id;
+    });
+  }
+
+  async refresh(events) {
+    if (!this.alive) return undefined;
+    if (!this.relevant(events)) return this.refreshWorkers();
     try {
       this.sweep = await get(`/api/sweeps/${this.id}`);
     } catch (e) {

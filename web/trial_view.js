@@ -37,8 +37,9 @@ export class TrialView {
     this.refresh();
   }
 
-  async refresh(ev) {
-    if (ev && ev.data && ev.data.trial_id != null && ev.data.trial_id !== this.id && ev.kind !== 'resync') return;
+  async refresh(events) {
+    const mine = ({ kind, data }) => kind === 'resync' || kind === 'tick' || (data && data.trial_id === this.id);
+    if (events && !events.some(mine)) return;
     let t;
     try {
       t = await get(`/api/trials/${this.id}`);

@@ -39,7 +39,7 @@ export async function renderWorkers(el) {
       const stale = w.state === 'alive' && w.heartbeat_age_ms > 5000;
       return `<tr data-testid="worker-row" data-worker-id="${escapeHtml(w.id)}">
         <td>${escapeHtml(w.id)}</td><td>${escapeHtml(w.host || '–')}</td><td>${escapeHtml(w.device || '–')}</td>
-        <td class="num">${w.slots ?? '–'}</td><td>${stateBadge(stale ? 'lost' : w.state === 'alive' ? 'running' : 'cancelled')} ${escapeHtml(w.state)}</td>
+        <td class="num">${w.slots ?? '–'}</td><td><span class="state worker-${stale ? 'stale' : escapeHtml(w.state)}">${stale ? 'silent' : escapeHtml(w.state)}</span></td>
         <td>${running}</td><td>${formatAge(w.heartbeat_age_ms)}</td></tr>`;
     })
     .join('');

@@ -16,8 +16,6 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { chromium } from 'playwright-core';
-
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 const timeoutMs = Number(process.env.E2E_TIMEOUT_MS || 240000);
@@ -31,7 +29,15 @@ function findBinary() {
 
 const bin = findBinary();
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const skip = !bin ? 'compsweep binary not built (set COMPSWEEP_BIN)' : !fs.existsSync(chromiumPath) ? `no chromium at ${chromiumPath}` : false;
+let chromium = null;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch (e) {
+  chromium = null;
+}
+const skip = !chromium ? 'playwright-core missing: run `npm ci` in tests/e2e'
+  : !bin ? 'compsweep binary not built (set COMPSWEEP_BIN)'
+  : !fs.existsSync(chromiumPath) ? `no chromium at ${chromiumPath}` : false;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'compsweep-e2e-'));
 const db = path.join(tmp, 'e2e.db');

@@ -213,6 +213,30 @@ TEST_F(IntegrationTest, RunResumesWithoutRerunningFinishedTrials) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM sweeps"), 1) << "resume reuses the sweep";
 }
 
+TEST_F(IntegrationTest, WorkersReconnectAfterCoordinatorRestart) {
+  auto c = StartCoordinator(db_, Path("coord1.log"));
+  ASSERT_FALSE(c.endpoint.empty()) << c.proc->Output();
+  auto w = StartWorker(c.endpoint, "steady", Path("cache"), Path("w.log"));
+  ASSERT_EQ(Submit(c.url, Src("tests/integration/data/slow-synthetic.yaml"), Path("submit.log")), 0);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='succeeded'") >= 1; },
+      180s));
+  c.proc->Signal(SIGTERM);
+  ASSERT_EQ(c.proc->Wait(20s), 0) << c.proc->Output();
+  std::this_thread::sleep_for(1500ms);  // the worker notices the silence and backs off
+  const std::string port = c.endpoint.substr(c.endpoint.rfind(':') + 1);
+  Process again({"coordinator", "--db", db_, "--bind", "tcp://127.0.0.1:" + port, "--http",
+                 "127.0.0.1:0", "--heartbeat-ms", "200", "--liveness", "5"},
+                Path("coord2.log"));
+  ASSERT_FALSE(again.WaitForOutput("(resumed \\d+ unfinished trials)", 20s).empty()) << again.Output();
+  ASSERT_TRUE(WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; },
+                        300s))
+      << again.Output() << w->Output();
+  ExpectEveryTrialSucceededOnce(6);
+  EXPECT_NE(again.Output().find("worker steady joined"), std::string::npos) << again.Output();
+  EXPECT_NE(w->Output().find("reconnecting"), std::string::npos) << w->Output();
+}
+
 TEST_F(IntegrationTest, ValidateReportsErrorsWithPositions) {
   const std::string bad = Path("bad.yaml");
   {

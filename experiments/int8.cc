@@ -1,0 +1,349 @@
+#include "experiments/int8.h"
+
+#include <ATen/native/quantized/PackedParams.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace compsweep::experiments {
+namespace {
+
+using ConvPacked = c10::intrusive_ptr<ConvPackedParamsBase<2>>;
+using LinearPacked = c10::intrusive_ptr<LinearPackedParamsBase>;
+
+constexpr int64_t kMaxSamples = 200000;
+
+struct Ops {
+  c10::TypedOperatorHandle<ConvPacked(at::Tensor, c10::optional<at::Tensor>, torch::List<int64_t>,
+                                      torch::List<int64_t>, torch::List<int64_t>, int64_t)>
+      conv_prepack;
+  c10::TypedOperatorHandle<at::Tensor(at::Tensor, const ConvPacked&, double, int64_t)> conv, conv_relu;
+  c10::TypedOperatorHandle<LinearPacked(at::Tensor, c10::optional<at::Tensor>)> linear_prepack;
+  c10::TypedOperatorHandle<at::Tensor(at::Tensor, const LinearPacked&, double, int64_t)> linear,
+      linear_relu;
+};
+
+const Ops& GetOps() {
+  static const Ops ops = [] {
+    auto& d = c10::Dispatcher::singleton();
+    Ops o{
+        d.findSchemaOrThrow("quantized::conv2d_prepack", "")
+            .typed<ConvPacked(at::Tensor, c10::optional<at::Tensor>, torch::List<int64_t>,
+                              torch::List<int64_t>, torch::List<int64_t>, int64_t)>(),
+        d.findSchemaOrThrow("quantized::conv2d", "new")
+            .typed<at::Tensor(at::Tensor, const ConvPacked&, double, int64_t)>(),
+        d.findSchemaOrThrow("quantized::conv2d_relu", "new")
+            .typed<at::Tensor(at::Tensor, const ConvPacked&, double, int64_t)>(),
+        d.findSchemaOrThrow("quantized::linear_prepack", "")
+            .typed<LinearPacked(at::Tensor, c10::optional<at::Tensor>)>(),
+        d.findSchemaOrThrow("quantized::linear", "")
+            .typed<at::Tensor(at::Tensor, const LinearPacked&, double, int64_t)>(),
+        d.findSchemaOrThrow("quantized::linear_relu", "")
+            .typed<at::Tensor(at::Tensor, const LinearPacked&, double, int64_t)>(),
+    };
+    return o;
+  }();
+  return ops;
+}
+
+std::pair<double, int64_t> AffineParams(double lo, double hi) {
+  lo = std::min(lo, 0.0);
+  hi = std::max(hi, 0.0);
+  double scale = (hi - lo) / 255.0;
+  if (scale <= 0) scale = 1.0;
+  const int64_t zp = std::clamp<int64_t>(std::llround(-lo / scale), 0, 255);
+  return {scale, zp};
+}
+
+// Running statistics of one tensor site: exact min/max plus a subsample.
+struct Observer {
+  double lo = 0, hi = 0;
+  bool seen = false;
+  std::vector<torch::Tensor> samples;
+  int64_t kept = 0;
+
+  void Add(const torch::Tensor& t) {
+    torch::Tensor f = t.detach().flatten();
+    const double mn = f.min().item<double>(), mx = f.max().item<double>();
+    lo = seen ? std::min(lo, mn) : mn;
+    hi = seen ? std::max(hi, mx) : mx;
+    seen = true;
+    if (kept >= kMaxSamples) return;
+    const int64_t stride = std::max<int64_t>(1, f.numel() / 20000);
+    torch::Tensor s = f.slice(0, 0, f.numel(), stride).clone();
+    kept += s.numel();
+    samples.push_back(s);
+  }
+  std::pair<double, int64_t> Params(const std::string& method) const {
+    if (method == "minmax" || samples.empty()) return AffineParams(lo, hi);
+    auto [l, h] = CalibrateRange(torch::cat(samples), method);
+    return AffineParams(l, h);
+  }
+};
+
+}  // namespace
+
+struct Int8Model::Seq {
+  enum class Kind { kConv, kLinear, kBn, kRelu, kRelu6, kMaxPool, kGap, kFlatten, kResidual };
+  struct Op {
+    Kind kind;
+    bool fused_relu = false;
+    // Quantized layers: float weights for calibration, packed int8 weights.
+    torch::Tensor weight, bias;
+    int64_t stride = 1, pad = 0, groups = 1, k = 0;
+    ConvPacked conv;
+    LinearPacked linear;
+    double in_scale = 1.0, out_scale = 1.0;
+    int64_t in_zp = 0, out_zp = 0;
+    Observer in_obs, out_obs;
+    torch::Tensor bn_a, bn_b;  // eval-mode batch norm as x * a + b
+    std::unique_ptr<Seq> body, shortcut;
+  };
+  std::vector<Op> ops;
+
+  // Float reference pass; records activation statistics when observe is set.
+  torch::Tensor RunFloat(torch::Tensor x, bool observe) {
+    for (auto& op : ops) {
+      switch (op.kind) {
+        case Kind::kConv:
+        case Kind::kLinear: {
+          if (observe) op.in_obs.Add(x);
+          x = op.kind == Kind::kConv
+                  ? at::conv2d(x, op.weight, op.bias, {op.stride, op.stride}, {op.pad, op.pad},
+                               {1, 1}, op.groups)
+                  : at::linear(x, op.weight, op.bias);
+          if (op.fused_relu) x = torch::relu(x);
+          if (observe) op.out_obs.Add(x);
+          break;
+        }
+        default:
+          x = Common(op, x, /*quantized_path=*/false);
+      }
+    }
+    return x;
+  }
+
+  torch::Tensor RunInt8(torch::Tensor x) {
+    const Ops& q = GetOps();
+    for (auto& op : ops) {
+      if (op.kind == Kind::kConv || op.kind == Kind::kLinear) {
+        if (!x.is_quantized()) x = at::quantize_per_tensor(x, op.in_scale, op.in_zp, at::kQUInt8);
+        if (op.kind == Kind::kConv) {
+          x = (op.fused_relu ? q.conv_relu : q.conv).call(x, op.conv, op.out_scale, op.out_zp);
+        } else {
+          x = (op.fused_relu ? q.linear_relu : q.linear).call(x, op.linear, op.out_scale, op.out_zp);
+        }
+      } else {
+        x = Common(op, x, /*quantized_path=*/true);
+      }
+    }
+    return x;
+  }
+
+  torch::Tensor Common(Op& op, torch::Tensor x, bool quantized_path) {
+    auto deq = [](const torch::Tensor& t) { return t.is_quantized() ? t.dequantize() : t; };
+    switch (op.kind) {
+      case Kind::kBn: return deq(x) * op.bn_a + op.bn_b;
+      case Kind::kRelu: return torch::relu(x);  // quantized ReLU keeps the uint8 tensor
+      case Kind::kRelu6: return torch::hardtanh(deq(x), 0.0, 6.0);
+      case Kind::kMaxPool: return torch::max_pool2d(x, {op.k, op.k});
+      case Kind::kGap: return deq(x).mean({2, 3});
+      case Kind::kFlatten: return x.reshape({x.size(0), -1});
+      case Kind::kResidual: {
+        torch::Tensor in = deq(x);
+        torch::Tensor a = quantized_path ? deq(op.body->RunInt8(in)) : op.body->RunFloat(in, false);
+        torch::Tensor b = !op.shortcut ? in
+                          : quantized_path ? deq(op.shortcut->RunInt8(in))
+                                           : op.shortcut->RunFloat(in, false);
+        return a + b;
+      }
+      default: return x;
+    }
+  }
+};
+
+namespace {
+
+using Seq = Int8Model::Seq;
+
+// Builds the op list of a spec network; quantized layers take their codes from
+// `weights` (keys are the float model's parameter names).
+Status BuildSeq(SpecNetImpl& net, const std::string& prefix, const QuantizedWeights& weights,
+                Seq& seq) {
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    auto& l = net.layers[i];
+    const std::string name = prefix + "l" + std::to_string(i);
+    Seq::Op op;
+    switch (l.kind) {
+      case SpecNetImpl::Kind::kConv:
+      case SpecNetImpl::Kind::kLinear: {
+        const bool conv = l.kind == SpecNetImpl::Kind::kConv;
+        op.kind = conv ? Seq::Kind::kConv : Seq::Kind::kLinear;
+        auto it = weights.find(name + ".weight");
+        if (it == weights.end()) return FailedPrecondition(name + " has no quantized weight");
+        const QuantizedTensor& q = it->second;
+        if (q.scheme != "linear" || q.bits != 8 || !q.symmetric) {
+          return FailedPrecondition(name + ": int8 kernels need 8-bit linear symmetric weights");
+        }
+        torch::Tensor codes = q.codes.cpu().to(torch::kChar).contiguous();
+        torch::Tensor qw =
+            q.per_channel
+                ? at::_make_per_channel_quantized_tensor(codes, q.scale.cpu().to(torch::kDouble),
+                                                         q.zero_point.cpu().to(torch::kLong), 0)
+                : at::_make_per_tensor_quantized_tensor(codes, q.scale.item<double>(), 0);
+        op.weight = Dequantize(q).cpu();
+        if (conv) {
+          op.stride = l.stride;
+          op.pad = l.pad;
+          op.groups = l.groups;
+          if (l.conv->options.bias()) op.bias = l.conv->bias.detach().cpu();
+          op.conv = GetOps().conv_prepack.call(
+              qw, op.bias.defined() ? c10::optional<at::Tensor>(op.bias) : c10::nullopt,
+              torch::List<int64_t>({op.stride, op.stride}), torch::List<int64_t>({op.pad, op.pad}),
+              torch::List<int64_t>({1, 1}), op.groups);
+        } else {
+          if (l.linear->options.bias()) op.bias = l.linear->bias.detach().cpu();
+          op.linear = GetOps().linear_prepack.call(
+              qw, op.bias.defined() ? c10::optional<at::Tensor>(op.bias) : c10::nullopt);
+        }
+        // A ReLU right after is fused into the quantized kernel.
+        if (i + 1 < net.layers.size() && net.layers[i + 1].kind == SpecNetImpl::Kind::kRelu) {
+          op.fused_relu = true;
+          ++i;
+        }
+        break;
+      }
+      case SpecNetImpl::Kind::kBn: {
+        op.kind = Seq::Kind::kBn;
+        auto& bn = l.bn;
+        torch::Tensor a = bn->weight.detach() / torch::sqrt(bn->running_var + bn->options.eps());
+        torch::Tensor b = bn->bias.detach() - bn->running_mean * a;
+        op.bn_a = a.cpu().reshape({1, -1, 1, 1});
+        op.bn_b = b.cpu().reshape({1, -1, 1, 1});
+        break;
+      }
+      case SpecNetImpl::Kind::kRelu: op.kind = Seq::Kind::kRelu; break;
+      case SpecNetImpl::Kind::kRelu6: op.kind = Seq::Kind::kRelu6; break;
+      case SpecNetImpl::Kind::kMaxPool:
+        op.kind = Seq::Kind::kMaxPool;
+        op.k = l.k;
+        break;
+      case SpecNetImpl::Kind::kGap: op.kind = Seq::Kind::kGap; break;
+      case SpecNetImpl::Kind::kFlatten: op.kind = Seq::Kind::kFlatten; break;
+      case SpecNetImpl::Kind::kResidual:
+        op.kind = Seq::Kind::kResidual;
+        op.body = std::make_unique<Seq>();
+        RETURN_IF_ERROR(BuildSeq(*l.body, name + "_body.", weights, *op.body));
+        if (l.shortcut) {
+          op.shortcut = std::make_unique<Seq>();
+          RETURN_IF_ERROR(BuildSeq(*l.shortcut, name + "_short.", weights, *op.shortcut));
+        }
+        break;
+    }
+    seq.ops.push_back(std::move(op));
+  }
+  return Status::Ok();
+}
+
+void FinishCalibration(Seq& seq, const std::string& method) {
+  for (auto& op : seq.ops) {
+    if (op.kind == Seq::Kind::kConv || op.kind == Seq::Kind::kLinear) {
+      std::tie(op.in_scale, op.in_zp) = op.in_obs.Params(method);
+      std::tie(op.out_scale, op.out_zp) = op.out_obs.Params(method);
+      op.in_obs = Observer();
+      op.out_obs = Observer();
+    }
+    if (op.body) FinishCalibration(*op.body, method);
+    if (op.shortcut) FinishCalibration(*op.shortcut, method);
+  }
+}
+
+}  // namespace
+
+Result<std::string> SelectQuantizedEngine() {
+  static std::once_flag once;
+  static std::string chosen;
+  std::call_once(once, [] {
+    const auto& supported = at::globalContext().supportedQEngines();
+    for (at::QEngine e : {at::QEngine::X86, at::QEngine::FBGEMM, at::QEngine::ONEDNN,
+                          at::QEngine::QNNPACK}) {
+      if (std::find(supported.begin(), supported.end(), e) != supported.end()) {
+        at::globalContext().setQEngine(e);
+        chosen = c10::toString(e);
+        return;
+      }
+    }
+  });
+  if (chosen.empty()) return FailedPrecondition("this LibTorch has no quantized engine");
+  return chosen;
+}
+
+std::pair<double, double> CalibrateRange(const torch::Tensor& samples, const std::string& method,
+                                         int bits) {
+  torch::Tensor s = samples.detach().flatten().to(torch::kFloat32);
+  const double lo = s.min().item<double>(), hi = s.max().item<double>();
+  if (method == "percentile") {
+    const int64_t n = s.numel();
+    auto quantile = [&](double q) {
+      const int64_t k = std::clamp<int64_t>(std::llround(q * (n - 1)) + 1, 1, n);
+      return std::get<0>(s.kthvalue(k)).item<double>();
+    };
+    return {std::min(0.0, quantile(0.0001)), std::max(0.0, quantile(0.9999))};
+  }
+  if (method == "mse") {
+    const double levels = std::pow(2.0, bits) - 1;
+    double best_err = -1, best_f = 1.0;
+    for (int i = 0; i <= 40; ++i) {
+      const double f = 1.0 - i * 0.02;  // clip to 100% ... 20% of the range
+      const double l = std::min(0.0, lo * f), h = std::max(0.0, hi * f);
+      const double scale = (h - l) / levels;
+      if (scale <= 0) break;
+      const double zp = std::round(-l / scale);
+      torch::Tensor q = (torch::round(s / scale) + zp).clamp(0, levels);
+      const double err = ((q - zp) * scale - s).pow(2).mean().item<double>();
+      if (best_err < 0 || err < best_err) {
+        best_err = err;
+        best_f = f;
+      }
+    }
+    return {std::min(0.0, lo * best_f), std::max(0.0, hi * best_f)};
+  }
+  return {std::min(0.0, lo), std::max(0.0, hi)};
+}
+
+Int8Model::~Int8Model() = default;
+
+Result<std::unique_ptr<Int8Model>> Int8Model::Create(Model& model, const QuantizedWeights& weights,
+                                                     const torch::Tensor& calibration_x,
+                                                     const std::string& calibration) {
+  SpecNetImpl* net = model.spec_net();
+  if (net == nullptr) return FailedPrecondition("int8 kernels need a zoo architecture");
+  ASSIGN_OR_RETURN(std::string engine, SelectQuantizedEngine());
+  std::unique_ptr<Int8Model> m(new Int8Model());
+  m->engine_ = engine;
+  m->seq_ = std::make_unique<Seq>();
+  try {
+    torch::NoGradGuard no_grad;
+    model.SetTraining(false);
+    RETURN_IF_ERROR(BuildSeq(*net, "", weights, *m->seq_));
+    torch::Tensor x = calibration_x.cpu();
+    for (int64_t start = 0; start < x.size(0); start += 256) {
+      m->seq_->RunFloat(x.narrow(0, start, std::min<int64_t>(256, x.size(0) - start)), true);
+    }
+    FinishCalibration(*m->seq_, calibration);
+  } catch (const c10::Error& e) {
+    return Internal(std::string("building int8 model: ") + e.what_without_backtrace());
+  }
+  return m;
+}
+
+torch::Tensor Int8Model::Forward(const torch::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor y = seq_->RunInt8(x);
+  return y.is_quantized() ? y.dequantize() : y;
+}
+
+}  // namespace compsweep::experiments

@@ -1,0 +1,53 @@
+// Real int8 inference for zoo models whose conv/linear weights are 8-bit
+// linear symmetric codes: LibTorch's quantized kernels (quantized::conv2d,
+// quantized::linear and their fused ReLU forms) with per-tensor affine uint8
+// activations whose ranges come from calibration. Batch norm, ReLU6, global
+// pooling and residual additions run in float between quantized layers.
+// Thread-safety: Forward may be called from one thread at a time; the
+// quantized engine is a process-wide setting chosen once.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <torch/torch.h>
+
+#include "common/status.h"
+#include "experiments/model.h"
+#include "experiments/quantize.h"
+
+namespace compsweep::experiments {
+
+// Selects the best available quantized engine (X86, FBGEMM, ONEDNN, then
+// QNNPACK) once per process. Returns its name, or an error when none exists.
+Result<std::string> SelectQuantizedEngine();
+
+// Activation range [lo, hi] for `bits`-bit affine quantization from samples:
+// minmax (full range), percentile (0.01% / 99.99% quantiles) or mse (the
+// clipping of the min-max range that minimises quantization MSE).
+std::pair<double, double> CalibrateRange(const torch::Tensor& samples, const std::string& method,
+                                         int bits = 8);
+
+class Int8Model {
+ public:
+  // REQUIRES: every conv/linear weight of `model` is in `weights` as 8-bit
+  // linear symmetric codes (as QuantizeModelWeights produces), and the model
+  // is a spec model on CPU. calibration_x: float inputs for the ranges.
+  static Result<std::unique_ptr<Int8Model>> Create(Model& model, const QuantizedWeights& weights,
+                                                   const torch::Tensor& calibration_x,
+                                                   const std::string& calibration);
+  ~Int8Model();
+  // Float NCHW input on CPU, float logits out.
+  torch::Tensor Forward(const torch::Tensor& x);
+  const std::string& engine() const { return engine_; }
+
+  struct Seq;
+
+ private:
+  Int8Model() = default;
+  std::unique_ptr<Seq> seq_;
+  std::string engine_;
+};
+
+}  // namespace compsweep::experiments
