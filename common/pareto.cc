@@ -111,8 +111,82 @@ std::vector<size_t> FrontGeneral(const Oriented& o) {
   return front;
 }
 
+// Linear-time pruning before the sort: a few pivots (the minimizers of weighted
+// sums of the range-normalized objectives, which lie on or near the front) knock
+// out every point one of them strictly dominates. Safe whatever the pivots are,
+// since a dominated point is never on the front; on real sweeps it leaves a few
+// percent of the points. The result's index holds rows of o.
+constexpr size_t kPruneMin = 4096;
+constexpr size_t kPivots = 24;
+
+Oriented Prune(const Oriented& o) {
+  const size_t n = o.size();
+  const size_t d = o.d;
+  std::vector<double> lo(d, INFINITY), hi(d, -INFINITY);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t k = 0; k < d; ++k) {
+      lo[k] = std::min(lo[k], o.row(i)[k]);
+      hi[k] = std::max(hi[k], o.row(i)[k]);
+    }
+  }
+  std::vector<double> scale(d);
+  for (size_t k = 0; k < d; ++k) {
+    const double span = hi[k] - lo[k];
+    scale[k] = std::isfinite(span) && span > 0 ? 1 / span : 0;
+  }
+  // Weight vectors: each objective favoured in turn, then mixes.
+  std::vector<std::vector<double>> weights;
+  for (size_t p = 0; p < kPivots; ++p) {
+    std::vector<double> w(d, 0.05);
+    if (p < d) {
+      w[p] = 1;
+    } else {
+      for (size_t k = 0; k < d; ++k) w[k] = 0.05 + static_cast<double>((p * 7 + k * 13) % 17) / 16;
+    }
+    weights.push_back(std::move(w));
+  }
+  std::vector<size_t> pivots;
+  for (const auto& w : weights) {
+    size_t best = n;
+    double best_sum = INFINITY;
+    for (size_t i = 0; i < n; ++i) {
+      double sum = 0;
+      for (size_t k = 0; k < d; ++k) sum += w[k] * (o.row(i)[k] - lo[k]) * scale[k];
+      if (sum < best_sum) {
+        best_sum = sum;
+        best = i;
+      }
+    }
+    if (best < n && std::find(pivots.begin(), pivots.end(), best) == pivots.end()) pivots.push_back(best);
+  }
+  Oriented kept;
+  kept.d = d;
+  for (size_t i = 0; i < n; ++i) {
+    bool dominated = false;
+    for (size_t p = 0; p < pivots.size() && !dominated; ++p) {
+      dominated = Dominates(o.row(pivots[p]), o.row(i), d);
+    }
+    if (!dominated) {
+      kept.values.insert(kept.values.end(), o.row(i), o.row(i) + d);
+      kept.index.push_back(i);
+    }
+  }
+  return kept;
+}
+
+std::vector<size_t> FrontOfAll(const Oriented& o);
+
 // Rows (into o) of the non-dominated points.
 std::vector<size_t> FrontPositions(const Oriented& o) {
+  if (o.size() < kPruneMin || o.d < 2) return FrontOfAll(o);
+  const Oriented pruned = Prune(o);
+  std::vector<size_t> front;
+  for (size_t r : FrontOfAll(pruned)) front.push_back(pruned.index[r]);
+  return front;
+}
+
+// Rows (into o) of the non-dominated points, without pruning.
+std::vector<size_t> FrontOfAll(const Oriented& o) {
   const size_t n = o.size();
   const size_t d = o.d;
   std::vector<size_t> front;

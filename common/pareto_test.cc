@@ -171,6 +171,21 @@ TEST(ParetoFrontTest, LargeContinuousTwoAndThree) {
   }
 }
 
+TEST(ParetoFrontTest, PruningPathMatchesBruteForce) {
+  // Above the pruning threshold, with ties, duplicates, infinities and NaN.
+  std::mt19937 rng(11);
+  for (size_t d : {2u, 3u, 4u}) {
+    for (int levels : {5, 40, 1000}) {
+      Points pts = RandomPoints(rng, 5000, d, levels, 0.01);
+      pts[10][0] = INFINITY;
+      pts[11][d - 1] = -INFINITY;
+      for (int i = 0; i < 50; ++i) pts[100 + i] = pts[200 + i];
+      std::vector<bool> maximize = RandomDirections(rng, d);
+      ASSERT_EQ(ParetoFront(pts, maximize), BruteFront(pts, maximize)) << "d=" << d << " levels=" << levels;
+    }
+  }
+}
+
 TEST(HypervolumeTest, TwoDimensionalExample) {
   // minimize both, ref (4,4): union of [1,4]x[3,4] and [2,4]x[1,4] = 3 + 6 - 2.
   EXPECT_DOUBLE_EQ(Hypervolume({{1, 3}, {2, 1}}, {false, false}, {4, 4}), 7);

@@ -577,6 +577,7 @@ void Core::ApplyRequeues(const std::vector<Requeue>& requeues, const std::string
 }
 
 void Core::TrialTerminal(int64_t trial_id) {
+  store_->Forget(trial_id);
   const int64_t sweep = meta_[trial_id].sweep_id;
   auto it = remaining_.find(sweep);
   if (it == remaining_.end()) return;

@@ -69,6 +69,11 @@ class Store {
   Result<std::optional<SweepRow>> GetSweep(int64_t sweep_id);
   // Settings of a trial (for TASK messages); cached in memory after the first read.
   Result<nlohmann::json> TrialSettings(int64_t trial_id);
+  // Drops per-trial memory (settings cache, progress counter) once a trial is finished.
+  void Forget(int64_t trial_id) {
+    settings_cache_.erase(trial_id);
+    progress_seq_.erase(trial_id);
+  }
 
   // Batched (committed by Flush) -------------------------------------------------
   void TrialStarted(int64_t trial_id, int attempt, const std::string& worker);

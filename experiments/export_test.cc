@@ -75,7 +75,8 @@ TEST(TorchScriptTest, UserModelThroughThePipeline) {
   torch::Tensor x = torch::randn({5, 1, 28, 28});
   torch::NoGradGuard ng;
   (*back)->SetTraining(false);
-  EXPECT_TRUE(torch::allclose(m.forward({x}).toTensor(), (*back)->Forward(x)));
+  torch::Tensor a = m.forward({x}).toTensor(), b = (*back)->Forward(x);
+  EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-5)) << (a - b).abs().max().item<double>();
 }
 
 TEST(ExportTest, ZooModelsRoundTripThroughTorchScript) {

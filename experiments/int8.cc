@@ -120,7 +120,7 @@ struct Int8Model::Seq {
           break;
         }
         default:
-          x = Common(op, x, /*quantized_path=*/false);
+          x = Common(op, x, /*quantized_path=*/false, observe);
       }
     }
     return x;
@@ -137,27 +137,30 @@ struct Int8Model::Seq {
           x = (op.fused_relu ? q.linear_relu : q.linear).call(x, op.linear, op.out_scale, op.out_zp);
         }
       } else {
-        x = Common(op, x, /*quantized_path=*/true);
+        x = Common(op, x, /*quantized_path=*/true, false);
       }
     }
     return x;
   }
 
-  torch::Tensor Common(Op& op, torch::Tensor x, bool quantized_path) {
+  torch::Tensor Common(Op& op, torch::Tensor x, bool quantized_path, bool observe) {
     auto deq = [](const torch::Tensor& t) { return t.is_quantized() ? t.dequantize() : t; };
     switch (op.kind) {
       case Kind::kBn: return deq(x) * op.bn_a + op.bn_b;
       case Kind::kRelu: return torch::relu(x);  // quantized ReLU keeps the uint8 tensor
       case Kind::kRelu6: return torch::hardtanh(deq(x), 0.0, 6.0);
-      case Kind::kMaxPool: return torch::max_pool2d(x, {op.k, op.k});
+      case Kind::kMaxPool:
+        // Explicit stride/padding/dilation: the quantized kernel needs them.
+        return torch::max_pool2d(x, {op.k, op.k}, {op.k, op.k}, {0, 0}, {1, 1}, false);
       case Kind::kGap: return deq(x).mean({2, 3});
       case Kind::kFlatten: return x.reshape({x.size(0), -1});
       case Kind::kResidual: {
         torch::Tensor in = deq(x);
-        torch::Tensor a = quantized_path ? deq(op.body->RunInt8(in)) : op.body->RunFloat(in, false);
+        torch::Tensor a =
+            quantized_path ? deq(op.body->RunInt8(in)) : op.body->RunFloat(in, observe);
         torch::Tensor b = !op.shortcut ? in
                           : quantized_path ? deq(op.shortcut->RunInt8(in))
-                                           : op.shortcut->RunFloat(in, false);
+                                           : op.shortcut->RunFloat(in, observe);
         return a + b;
       }
       default: return x;

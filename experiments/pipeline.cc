@@ -181,7 +181,7 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   const double float_latency_ms =
       MedianLatencyMs([&](const torch::Tensor& x) { return deployed->Forward(x); }, one, 50, 5);
   double latency_ms = float_latency_ms;
-  json int8_metrics;
+  json int8_metrics = json::object();
   if (quant && quant->scheme == "linear" && quant->bits == 8 && quant->symmetric &&
       deployed->spec_net() != nullptr) {
     // 8-bit linear models run on LibTorch's real int8 kernels.

@@ -69,7 +69,7 @@ load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 pareto_out="$work/pareto.txt"
 if [[ -x "$BUILD_DIR/bench/pareto_bench" ]]; then
   echo "bench: pareto_bench"
-  "$BUILD_DIR/bench/pareto_bench" | tee "$pareto_out"
+  "$BUILD_DIR/bench/pareto_bench" --benchmark_color=false | tee "$pareto_out"
 fi
 
 # ---- report -------------------------------------------------------------------------
