@@ -9,7 +9,7 @@
 // double-counted results cannot pass for speed.
 //
 // Usage: coordinator_bench [--trials N] [--workers W] [--slots S] [--repeat R]
-//                          [--dir PATH] [--timeout-s T]
+//                          [--dir PATH] [--timeout-s T] [--keep-db]
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -53,6 +53,7 @@ struct BenchOptions {
   int repeat = 1;
   int timeout_s = 600;
   std::string dir;  // default: a fresh folder under the system temp directory
+  bool keep_db = false;
 };
 
 double SecondsSince(Steady::time_point t0) {
@@ -278,15 +279,17 @@ bool RunOnce(const BenchOptions& opts, int rep) {
     for (const auto& e : sub.errors) std::cerr << "  " << e.ToString() << "\n";
   }
   // Wait cheaply for the ACKs, then confirm with the core's own view (the sweep
-  // turns "done" only when every trial row is terminal). Progress is polled
-  // rarely before, so the measurement does not slow the loop it measures.
+  // turns "done" only when every trial row is terminal). Progress counts every
+  // row of the sweep, so before the ACKs are in it is asked only every 2 s (to
+  // notice a timeout), not to slow down the loop it measures.
   const auto deadline = t0 + std::chrono::seconds(opts.timeout_s);
   std::string state;
   while (ok) {
+    bool all_acked;
     {
       std::unique_lock<std::mutex> lock(shared.mu);
-      shared.cv.wait_for(lock, std::chrono::milliseconds(250),
-                         [&] { return shared.acks.load() >= shared.target; });
+      all_acked = shared.cv.wait_for(lock, std::chrono::seconds(2),
+                                     [&] { return shared.acks.load() >= shared.target; });
     }
     auto p = core->Progress(sub.sweep_id);
     if (p.ok()) state = p->state;
@@ -297,9 +300,7 @@ bool RunOnce(const BenchOptions& opts, int rep) {
       ok = false;
       break;
     }
-    if (shared.acks.load() >= shared.target) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    if (all_acked) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const double total_s = SecondsSince(t0);
   const double process_cpu_s = CpuSeconds(RUSAGE_SELF) - cpu0;
@@ -310,6 +311,16 @@ bool RunOnce(const BenchOptions& opts, int rep) {
                 Steady::now().time_since_epoch() -
                 std::chrono::steady_clock::duration(shared.first_task_ns.load()))
                 .count();
+
+  // What one Progress call costs the core thread at this sweep size (`compsweep
+  // run` asks for it every 250 ms while a sweep runs).
+  std::vector<double> progress_ms;
+  for (int i = 0; ok && i < 5; ++i) {
+    const auto p0 = Steady::now();
+    (void)core->Progress(sub.sweep_id);
+    progress_ms.push_back(SecondsSince(p0) * 1e3);
+  }
+  std::sort(progress_ms.begin(), progress_ms.end());
 
   shared.stop = true;
   for (auto& t : threads) t.join();
@@ -334,6 +345,7 @@ bool RunOnce(const BenchOptions& opts, int rep) {
   // Core thread CPU per trial, including its share of Submit (inserting the rows).
   out["core_cpu_seconds"] = core_cpu_s;
   out["core_cpu_us_per_trial"] = core_cpu_s * 1e6 / static_cast<double>(opts.trials);
+  out["progress_call_ms"] = progress_ms.empty() ? 0.0 : progress_ms[progress_ms.size() / 2];
   out["tasks_answered"] = shared.tasks.load();
   out["acks"] = shared.acks.load();
   if (ok) {
@@ -360,7 +372,11 @@ bool RunOnce(const BenchOptions& opts, int rep) {
   }
   out["verified"] = ok;
   std::cout << out.dump() << std::endl;
-  fs::remove_all(dir);
+  if (opts.keep_db) {
+    std::cerr << "coordinator_bench: kept " << db_path << "\n";
+  } else {
+    fs::remove_all(dir);
+  }
   return ok;
 }
 
@@ -368,6 +384,10 @@ bool ParseArgs(int argc, char** argv, BenchOptions* opts) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") return false;
+    if (arg == "--keep-db") {
+      opts->keep_db = true;
+      continue;
+    }
     if (i + 1 >= argc) {
       std::cerr << "coordinator_bench: " << arg << " needs a value\n";
       return false;
@@ -400,7 +420,7 @@ int main(int argc, char** argv) {
   compsweep::bench::BenchOptions opts;
   if (!compsweep::bench::ParseArgs(argc, argv, &opts)) {
     std::cerr << "usage: coordinator_bench [--trials N] [--workers W] [--slots S] [--repeat R] "
-                 "[--dir PATH] [--timeout-s T]\n";
+                 "[--dir PATH] [--timeout-s T] [--keep-db]\n";
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);

@@ -45,6 +45,7 @@ struct RunArgs {
   int workers = 2;
   int slots = 1;
   int threads = 1;
+  std::string device = "cpu";
   std::string db;  // default: <sweep name>.db next to the current directory
   int port = 8321;
   bool no_serve = false;
@@ -65,6 +66,8 @@ struct ClientArgs {
 int RunSubmit(const std::string& file, bool allow_large, const ClientArgs& c);
 int RunStatus(const std::string& sweep, const ClientArgs& c, const std::string& db);
 int RunCancel(const std::string& sweep, const ClientArgs& c);
+int RunRetry(const std::string& sweep, const ClientArgs& c);
+int RunWorkers(const ClientArgs& c);
 
 struct ResultsArgs {
   std::string sweep;

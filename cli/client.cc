@@ -6,6 +6,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -66,9 +68,15 @@ int RunSubmit(const std::string& file, bool allow_large, const ClientArgs& c) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string target = "/api/sweeps?filename=" + file;
-  for (char& ch : target) {
-    if (ch == ' ') ch = '+';
+  std::string target = "/api/sweeps?filename=";
+  for (unsigned char ch : file) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '/') {
+      target += static_cast<char>(ch);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof(buf), "%%%02X", ch);
+      target += buf;
+    }
   }
   if (allow_large) target += "&allow_large=1";
   auto r = HttpCall(c.coordinator, "POST", target, ss.str(), "application/yaml", c.token);
@@ -172,6 +180,45 @@ int RunCancel(const std::string& sweep, const ClientArgs& c) {
     return 1;
   }
   std::cout << "sweep " << sweep << " cancelled\n";
+  return 0;
+}
+
+int RunRetry(const std::string& sweep, const ClientArgs& c) {
+  auto r = HttpCall(c.coordinator, "POST", "/api/sweeps/" + sweep + "/retry-failed", "", "", c.token);
+  if (!r.ok()) {
+    std::cerr << r.status().message() << "\n";
+    return 1;
+  }
+  if (r->status / 100 != 2) {
+    std::cerr << "coordinator answered " << r->status << ": " << r->body << "\n";
+    return 1;
+  }
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  std::cout << "sweep " << sweep << ": "
+            << (j.is_object() ? j.value("requeued", nlohmann::json(0)).dump() : r->body)
+            << " trial(s) re-queued\n";
+  return 0;
+}
+
+int RunWorkers(const ClientArgs& c) {
+  auto r = HttpCall(c.coordinator, "GET", "/api/workers", "", "", c.token);
+  if (!r.ok()) {
+    std::cerr << r.status().message() << "\n";
+    return 1;
+  }
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (r->status != 200 || j.is_discarded()) {
+    std::cerr << "coordinator answered " << r->status << ": " << r->body << "\n";
+    return 1;
+  }
+  if (j.is_object() && j.contains("workers")) j = j["workers"];
+  for (const auto& w : j) {
+    std::cout << w.value("id", std::string()) << "  " << w.value("state", std::string()) << "  "
+              << w.value("device", std::string()) << "  slots=" << w.value("slots", nlohmann::json()).dump()
+              << "  running=" << w.value("running", nlohmann::json::array()).dump()
+              << "  heartbeat_age_ms=" << w.value("heartbeat_age_ms", nlohmann::json()).dump()
+              << "\n";
+  }
   return 0;
 }
 

@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   using namespace compsweep::cli;
   CLI::App app{"compsweep: sweep distillation, pruning and quantization; watch the Pareto front"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log-level may also follow the subcommand
+  app.set_version_flag("--version", "compsweep 0.1.0");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
 
@@ -69,6 +71,15 @@ int main(int argc, char** argv) {
   cancel->add_option("--coordinator", client.coordinator)->capture_default_str();
   cancel->add_option("--token", client.token);
 
+  std::string retry_sweep;
+  auto* retry = app.add_subcommand("retry", "Re-queue the failed and cancelled trials of a sweep");
+  retry->add_option("sweep", retry_sweep)->required();
+  retry->add_option("--coordinator", client.coordinator)->capture_default_str();
+  retry->add_option("--token", client.token);
+
+  auto* workers = app.add_subcommand("workers", "List the workers a coordinator knows");
+  workers->add_option("--coordinator", client.coordinator)->capture_default_str();
+
   ResultsArgs ra;
   auto* results = app.add_subcommand("results", "Print a sweep's trials or its Pareto front");
   results->add_option("sweep", ra.sweep)->required();
@@ -84,7 +95,10 @@ int main(int argc, char** argv) {
   runc->add_option("file", run.file, "sweep YAML")->required();
   runc->add_option("--workers", run.workers, "local worker processes")->capture_default_str()
       ->check(CLI::Range(0, 64));
-  runc->add_option("--slots", run.slots, "slots per worker")->capture_default_str();
+  runc->add_option("--slots", run.slots, "slots per worker")->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  runc->add_option("--device", run.device, "device of the local workers: cpu | cuda | cuda:N")
+      ->capture_default_str();
   runc->add_option("--threads", run.threads, "LibTorch threads per worker")->capture_default_str();
   runc->add_option("--db", run.db, "SQLite file (default: <sweep name>.db)");
   runc->add_option("--port", run.port, "dashboard port (0 = any free port)")->capture_default_str();
@@ -117,6 +131,8 @@ int main(int argc, char** argv) {
   if (*submit) return RunSubmit(sfile, slarge, client);
   if (*status) return RunStatus(status_sweep, client, status_db);
   if (*cancel) return RunCancel(cancel_sweep, client);
+  if (*retry) return RunRetry(retry_sweep, client);
+  if (*workers) return RunWorkers(client);
   if (*results) {
     if (ra.client.token.empty()) ra.client.token = client.token;
     return RunResults(ra);

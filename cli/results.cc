@@ -232,25 +232,45 @@ int RunResults(const ResultsArgs& args) {
   } else {
     auto s = HttpCall(args.client.coordinator, "GET", "/api/sweeps/" + std::to_string(sweep_id), "",
                       "", args.client.token);
-    auto t = HttpCall(args.client.coordinator, "GET",
-                      "/api/sweeps/" + std::to_string(sweep_id) + "/trials?limit=1000000", "", "",
-                      args.client.token);
-    if (!s.ok() || !t.ok()) {
-      std::cerr << (!s.ok() ? s.status() : t.status()).message() << "\n";
+    if (!s.ok()) {
+      std::cerr << s.status().message() << "\n";
       return 1;
     }
-    if (s->status != 200 || t->status != 200) {
-      std::cerr << "coordinator answered " << (s->status != 200 ? s->body : t->body) << "\n";
+    if (s->status != 200) {
+      std::cerr << "coordinator answered " << s->status << ": " << s->body << "\n";
       return 1;
     }
     auto sj = nlohmann::json::parse(s->body, nullptr, false);
-    auto tj = nlohmann::json::parse(t->body, nullptr, false);
-    if (sj.is_discarded() || tj.is_discarded()) {
+    if (sj.is_discarded()) {
       std::cerr << "coordinator sent invalid JSON\n";
       return 1;
     }
     objectives = sj.value("objectives", nlohmann::json::array());
-    trials = tj.is_array() ? tj : tj.value("trials", nlohmann::json::array());
+    trials = nlohmann::json::array();
+    // Page through the trials (the API caps a page).
+    constexpr int64_t kPage = 10000;
+    for (int64_t offset = 0;; offset += kPage) {
+      auto t = HttpCall(args.client.coordinator, "GET",
+                        "/api/sweeps/" + std::to_string(sweep_id) + "/trials?sort=number&order=asc&limit=" +
+                            std::to_string(kPage) + "&offset=" + std::to_string(offset),
+                        "", "", args.client.token);
+      if (!t.ok()) {
+        std::cerr << t.status().message() << "\n";
+        return 1;
+      }
+      if (t->status != 200) {
+        std::cerr << "coordinator answered " << t->status << ": " << t->body << "\n";
+        return 1;
+      }
+      auto tj = nlohmann::json::parse(t->body, nullptr, false);
+      if (tj.is_discarded()) {
+        std::cerr << "coordinator sent invalid JSON\n";
+        return 1;
+      }
+      const auto page = tj.is_array() ? tj : tj.value("trials", nlohmann::json::array());
+      for (const auto& row : page) trials.push_back(row);
+      if (static_cast<int64_t>(page.size()) < kPage) break;
+    }
   }
   if (args.pareto) {
     nlohmann::json front = nlohmann::json::array();

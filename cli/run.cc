@@ -34,7 +34,8 @@ pid_t SpawnWorker(const RunArgs& args, const std::string& endpoint, const std::s
                                    "worker",      "--connect",       endpoint,
                                    "--id",        id,                "--slots",
                                    std::to_string(args.slots),       "--threads",
-                                   std::to_string(args.threads),     "--cache-dir",
+                                   std::to_string(args.threads),     "--device",
+                                   args.device,                      "--cache-dir",
                                    args.cache_dir, "--heartbeat-ms", std::to_string(args.heartbeat_ms)};
   pid_t pid = fork();
   if (pid == 0) {
@@ -151,6 +152,7 @@ int RunEmbedded(const RunArgs& args) {
     loop.join();
     return sub.errors.empty() ? 1 : 2;
   }
+  std::cout << "coordinator: more workers may connect to " << core->endpoint() << std::endl;
   std::cout << "sweep " << sub.sweep_id << " '" << parsed.spec->name << "': " << sub.trials
             << " trials" << (sub.resumed ? " (resumed)" : "") << ", database " << db << std::endl;
 

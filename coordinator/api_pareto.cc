@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <numeric>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "common/pareto.h"
@@ -155,9 +156,27 @@ class IdIndex {
 
 }  // namespace
 
+namespace {
+
+// Column k of values[row * d + k] from one covering scan of (metric, value);
+// rows that are not the sweep's are skipped.
+void ScanMetric(SQLite::Database& db, const std::string& metric, const IdIndex& index,
+                std::vector<double>* values, size_t d, size_t k) {
+  RawStatement q(db, "SELECT trial_id, value FROM trial_values WHERE metric = ?1");
+  q.Bind(1, metric);
+  while (q.Step()) {
+    const int64_t row = index.Find(q.Int(0));
+    if (row >= 0) (*values)[row * d + k] = q.Real(1);
+  }
+}
+
+constexpr size_t kParallelMin = 20000;  // trials from which each metric gets a thread
+
+}  // namespace
+
 Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
                                       const std::vector<Objective>& objectives,
-                                      bool with_finish_times) {
+                                      bool with_finish_times, ReaderPool* helpers) {
   ParetoPoints out;
   out.objectives = objectives;
   const size_t d = objectives.size();
@@ -202,15 +221,33 @@ Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
       if (q.Step()) db_trials = q.Int(0);
     }
     if (static_cast<int64_t>(ids.size()) * 4 >= db_trials) {
-      RawStatement q(db, "SELECT trial_id, value FROM trial_values WHERE metric = ?1");
-      for (size_t k = 0; k < d; ++k) {
-        q.Reset();
-        q.Bind(1, objectives[k].metric);
-        while (q.Step()) {
-          const int64_t row = index.Find(q.Int(0));
-          if (row < 0) continue;
-          values[row * d + k] = q.Real(1);
+      // Metric k > 0 on its own thread and connection when there are many rows;
+      // each thread writes only its own column. The other connections read their
+      // own snapshots, which is harmless: a trial's values are committed with (or
+      // before) its succeeded state, and values are never rewritten.
+      std::vector<std::thread> threads;
+      std::vector<std::string> errors(d);
+      if (helpers != nullptr && ids.size() >= kParallelMin) {
+        for (size_t k = 1; k < d; ++k) {
+          threads.emplace_back([&, k] {
+            auto lease = helpers->Acquire();
+            if (!lease.ok()) {
+              errors[k] = lease.status().message();
+              return;
+            }
+            try {
+              ScanMetric(lease->db(), objectives[k].metric, index, &values, d, k);
+            } catch (const std::exception& e) {
+              errors[k] = e.what();
+            }
+          });
         }
+      }
+      const size_t own = threads.empty() ? d : 1;
+      for (size_t k = 0; k < own; ++k) ScanMetric(db, objectives[k].metric, index, &values, d, k);
+      for (auto& t : threads) t.join();
+      for (const auto& e : errors) {
+        if (!e.empty()) return IoError("reading metrics for the Pareto front: " + e);
       }
     } else {
       RawStatement q(db, "SELECT value FROM trial_values WHERE trial_id = ?1 AND metric = ?2");
@@ -268,8 +305,8 @@ std::vector<double> ReferencePoint(const ParetoPoints& points) {
 }
 
 Result<json> ParetoJson(SQLite::Database& db, int64_t sweep_id,
-                        const std::vector<Objective>& objectives) {
-  ASSIGN_OR_RETURN(ParetoPoints pts, LoadParetoPoints(db, sweep_id, objectives));
+                        const std::vector<Objective>& objectives, ReaderPool* helpers) {
+  ASSIGN_OR_RETURN(ParetoPoints pts, LoadParetoPoints(db, sweep_id, objectives, false, helpers));
   const size_t d = objectives.size();
   const std::vector<bool> maximize = Directions(objectives);
   std::vector<size_t> front = ParetoFrontFlat(pts.values, maximize);
@@ -321,8 +358,9 @@ Result<json> ParetoJson(SQLite::Database& db, int64_t sweep_id,
 }
 
 Result<json> HypervolumeSeriesJson(SQLite::Database& db, int64_t sweep_id,
-                                   const std::vector<Objective>& objectives, size_t max_points) {
-  ASSIGN_OR_RETURN(ParetoPoints pts, LoadParetoPoints(db, sweep_id, objectives, true));
+                                   const std::vector<Objective>& objectives, ReaderPool* helpers,
+                                   size_t max_points) {
+  ASSIGN_OR_RETURN(ParetoPoints pts, LoadParetoPoints(db, sweep_id, objectives, true, helpers));
   const size_t d = objectives.size();
   const size_t n = pts.size();
   // Completion order (ties by id).

@@ -14,6 +14,7 @@
 
 #include "common/status.h"
 #include "common/sweep_spec.h"
+#include "coordinator/api_readers.h"
 
 namespace compsweep::coordinator {
 
@@ -42,11 +43,13 @@ struct ParetoPoints {
 
 // Reads only the requested metrics. When the sweep holds a good part of the
 // database's trials, each metric is one covering scan of the (metric, value)
-// index merged by trial id; for a small sweep in a big database, primary-key
+// index merged by trial id (in parallel on connections borrowed from `helpers`,
+// when given, for big sweeps); for a small sweep in a big database, primary-key
 // lookups per trial are cheaper.
 Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
                                       const std::vector<Objective>& objectives,
-                                      bool with_finish_times = false);
+                                      bool with_finish_times = false,
+                                      ReaderPool* helpers = nullptr);
 
 // The hypervolume reference point (see docs/dashboard.md): accuracy (a 0..1
 // metric that is maximized) uses 0; every other objective uses its worst observed
@@ -59,12 +62,14 @@ std::vector<double> ReferencePoint(const ParetoPoints& points);
 //  "front_ids": [...], "hypervolume": {"value", "reference": [...]}}
 // The front is sorted by the first objective (best first).
 Result<nlohmann::json> ParetoJson(SQLite::Database& db, int64_t sweep_id,
-                                  const std::vector<Objective>& objectives);
+                                  const std::vector<Objective>& objectives,
+                                  ReaderPool* helpers = nullptr);
 
 // {"objectives", "reference", "series": [{"t": finished_ms, "n": trials so far,
 //   "value": hypervolume}]} in completion order, at most max_points samples.
 Result<nlohmann::json> HypervolumeSeriesJson(SQLite::Database& db, int64_t sweep_id,
                                              const std::vector<Objective>& objectives,
+                                             ReaderPool* helpers = nullptr,
                                              size_t max_points = 400);
 
 }  // namespace compsweep::coordinator

@@ -35,9 +35,8 @@ Result<ReaderPool::Lease> ReaderPool::Acquire() {
     // NOMUTEX: a connection is only ever used by the thread holding its lease, so
     // SQLite's per-call connection mutex is pure cost on 100k-row scans.
     auto db = std::make_unique<SQLite::Database>(db_path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
-    // Scans of 100k-trial sweeps read tens of MB: map the file, keep more pages.
+    // Scans of 100k-trial sweeps read tens of MB: map the file instead of copying pages.
     db->exec("PRAGMA mmap_size=268435456");
-    db->exec("PRAGMA cache_size=-32768");
     RETURN_IF_ERROR(ConfigureReader(*db));
     uint64_t serial;
     {

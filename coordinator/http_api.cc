@@ -340,7 +340,7 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
     if (declared.ok() && !declared->empty()) {
       auto objectives = ResolveObjectives(*declared, "");
       auto pareto = objectives.ok() ? Cached(*lease, CacheKey("pareto", *id, *objectives),
-                                             [&] { return ParetoJson(db, *id, *objectives); })
+                                             [&] { return ParetoJson(db, *id, *objectives, &readers_); })
                                     : objectives.status();
       if (pareto.ok()) {
         body["hypervolume"] = (*pareto)["hypervolume"];
@@ -374,11 +374,11 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
     if (!objectives.ok()) return FromStatus(req, objectives.status());
     if (leaf == "hypervolume") {
       auto r = Cached(*lease, CacheKey("hypervolume", *id, *objectives),
-                      [&] { return HypervolumeSeriesJson(db, *id, *objectives); });
+                      [&] { return HypervolumeSeriesJson(db, *id, *objectives, &readers_); });
       return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
     }
     auto r = Cached(*lease, CacheKey("pareto", *id, *objectives),
-                    [&] { return ParetoJson(db, *id, *objectives); });
+                    [&] { return ParetoJson(db, *id, *objectives, &readers_); });
     if (!r.ok()) return FromStatus(req, r.status());
     if (leaf == "pareto") return JsonResponse(req, http::status::ok, *r);
     if (leaf == "pareto.json") {

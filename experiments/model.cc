@@ -121,7 +121,11 @@ class SpecModel : public Model {
 class ScriptModel : public Model {
  public:
   ScriptModel(std::string path, torch::jit::Module module)
-      : path_(std::move(path)), module_(std::move(module)) {}
+      : path_(std::move(path)), module_(std::move(module)) {
+    // Files saved from C++ or in eval mode may carry frozen parameters; the
+    // pipeline trains all of them.
+    for (auto p : module_.parameters()) p.requires_grad_(true);
+  }
   torch::Tensor Forward(const torch::Tensor& x) override {
     return module_.forward({x}).toTensor();
   }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(
   cmake make g++ pkg-config ccache
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread zlib1g-dev
   libzmq3-dev cppzmq-dev
   libsqlite3-dev libsqlitecpp-dev
   libyaml-cpp-dev libboost-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libxxhash-dev

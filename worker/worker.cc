@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -401,7 +402,11 @@ int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop) {
   }
   if (o.slots < 1) o.slots = 1;
   if (o.threads <= 0) {
-    o.threads = std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(o.slots));
+    // Count the CPUs this process may use (Slurm/cgroups/taskset), not the host's.
+    cpu_set_t set;
+    int cpus = static_cast<int>(std::thread::hardware_concurrency());
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);
+    o.threads = std::max(1, cpus / o.slots);
   }
   try {
     torch::Device dev(o.device);
