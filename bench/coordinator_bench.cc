@@ -10,6 +10,7 @@
 //
 // Usage: coordinator_bench [--trials N] [--workers W] [--slots S] [--repeat R]
 //                          [--dir PATH] [--timeout-s T] [--keep-db]
+//                          [--progress-poll-ms MS]
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -54,6 +55,9 @@ struct BenchOptions {
   int timeout_s = 600;
   std::string dir;  // default: a fresh folder under the system temp directory
   bool keep_db = false;
+  // How often Progress is asked while the sweep runs; 250 is what `compsweep run`
+  // does. Default: rarely (only to notice a timeout).
+  int progress_poll_ms = 2000;
 };
 
 double SecondsSince(Steady::time_point t0) {
@@ -280,15 +284,15 @@ bool RunOnce(const BenchOptions& opts, int rep) {
   }
   // Wait cheaply for the ACKs, then confirm with the core's own view (the sweep
   // turns "done" only when every trial row is terminal). Progress counts every
-  // row of the sweep, so before the ACKs are in it is asked only every 2 s (to
-  // notice a timeout), not to slow down the loop it measures.
+  // row of the sweep, so before the ACKs are in it is asked only every
+  // --progress-poll-ms, by default rarely, not to slow down the loop it measures.
   const auto deadline = t0 + std::chrono::seconds(opts.timeout_s);
   std::string state;
   while (ok) {
     bool all_acked;
     {
       std::unique_lock<std::mutex> lock(shared.mu);
-      all_acked = shared.cv.wait_for(lock, std::chrono::seconds(2),
+      all_acked = shared.cv.wait_for(lock, std::chrono::milliseconds(opts.progress_poll_ms),
                                      [&] { return shared.acks.load() >= shared.target; });
     }
     auto p = core->Progress(sub.sweep_id);
@@ -334,6 +338,7 @@ bool RunOnce(const BenchOptions& opts, int rep) {
   out["trials"] = opts.trials;
   out["workers"] = opts.workers;
   out["slots"] = opts.slots;
+  out["progress_poll_ms"] = opts.progress_poll_ms;
   out["seconds"] = total_s;
   out["submit_seconds"] = submit_s;
   out["completions_per_s"] = static_cast<double>(opts.trials) / total_s;
@@ -403,6 +408,8 @@ bool ParseArgs(int argc, char** argv, BenchOptions* opts) {
       opts->repeat = std::atoi(value.c_str());
     } else if (arg == "--timeout-s") {
       opts->timeout_s = std::atoi(value.c_str());
+    } else if (arg == "--progress-poll-ms") {
+      opts->progress_poll_ms = std::atoi(value.c_str());
     } else if (arg == "--dir") {
       opts->dir = value;
     } else {
@@ -410,7 +417,8 @@ bool ParseArgs(int argc, char** argv, BenchOptions* opts) {
       return false;
     }
   }
-  return opts->trials > 0 && opts->workers > 0 && opts->slots > 0 && opts->repeat > 0;
+  return opts->trials > 0 && opts->workers > 0 && opts->slots > 0 && opts->repeat > 0 &&
+         opts->progress_poll_ms > 0;
 }
 
 }  // namespace
@@ -420,7 +428,7 @@ int main(int argc, char** argv) {
   compsweep::bench::BenchOptions opts;
   if (!compsweep::bench::ParseArgs(argc, argv, &opts)) {
     std::cerr << "usage: coordinator_bench [--trials N] [--workers W] [--slots S] [--repeat R] "
-                 "[--dir PATH] [--timeout-s T] [--keep-db]\n";
+                 "[--dir PATH] [--timeout-s T] [--keep-db] [--progress-poll-ms MS]\n";
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);

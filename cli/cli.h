@@ -14,7 +14,11 @@ namespace compsweep::cli {
 
 // Set by SIGINT/SIGTERM handlers.
 extern std::atomic<bool> g_stop;
+extern std::atomic<bool> g_drain;
 void InstallSignalHandlers();
+// Workers: the first SIGINT/SIGTERM drains (finish running trials, take no
+// more), a second one or SIGQUIT stops at once.
+void InstallWorkerSignalHandlers();
 
 int RunValidate(const std::string& file, bool allow_large);
 

@@ -17,9 +17,17 @@
 namespace compsweep::cli {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_drain{false};
 
 namespace {
 void OnSignal(int) { g_stop = true; }
+void OnWorkerSignal(int sig) {
+  if (sig == SIGQUIT || g_drain.load()) {
+    g_stop = true;
+  } else {
+    g_drain = true;
+  }
+}
 
 bool SplitHostPort(const std::string& s, std::string* host, int* port) {
   auto colon = s.rfind(':');
@@ -40,6 +48,16 @@ void InstallSignalHandlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+void InstallWorkerSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnWorkerSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGQUIT, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 }
 
@@ -124,7 +142,8 @@ int RunWorkerCommand(const WorkerArgs& args) {
   o.cache_dir = args.cache_dir;
   o.id = args.id;
   o.heartbeat_ms = args.heartbeat_ms;
-  int rc = worker::RunWorker(o, &g_stop);
+  InstallWorkerSignalHandlers();
+  int rc = worker::RunWorker(o, &g_stop, &g_drain);
   std::fflush(nullptr);
   // Detached job threads may still be training: leave without joining them.
   std::_Exit(rc);

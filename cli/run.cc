@@ -243,7 +243,8 @@ int RunEmbedded(const RunArgs& args) {
     }
   }
   for (auto& w : workers) {
-    if (w.pid > 0) kill(w.pid, SIGTERM);
+    // Stop now: trials still running are interrupted and re-queued on resume.
+    if (w.pid > 0) kill(w.pid, SIGQUIT);
   }
   for (auto& w : workers) {
     if (w.pid <= 0) continue;

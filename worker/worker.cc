@@ -67,8 +67,8 @@ struct Job {
 // Everything the loop thread owns.
 class Loop {
  public:
-  Loop(const WorkerOptions& o, const std::atomic<bool>* stop)
-      : opts_(o), stop_(stop), ctx_(1), jobs_in_(ctx_, zmq::socket_type::pull) {
+  Loop(const WorkerOptions& o, const std::atomic<bool>* stop, const std::atomic<bool>* drain)
+      : opts_(o), stop_(stop), drain_(drain), ctx_(1), jobs_in_(ctx_, zmq::socket_type::pull) {
     jobs_endpoint_ = "inproc://worker-jobs";
     jobs_in_.bind(jobs_endpoint_);
     fs::create_directories(fs::path(opts_.cache_dir) / "teachers");
@@ -79,7 +79,16 @@ class Loop {
     Connect();
     std::vector<zmq::pollitem_t> items(2);
     int64_t next_hb = NowMs() + opts_.heartbeat_ms;
+    bool announced_drain = false;
     while (!stop_->load()) {
+      if (draining()) {
+        if (!announced_drain) {
+          spdlog::info("worker {}: draining: finishing {} running trial(s), taking no more",
+                       opts_.id, running_.size());
+          announced_drain = true;
+        }
+        if (running_.empty() && parked_.empty() && outbox_.empty()) break;
+      }
       items[0] = {dealer_->handle(), 0, ZMQ_POLLIN, 0};
       items[1] = {jobs_in_.handle(), 0, ZMQ_POLLIN, 0};
       // Wake at least every 200 ms to notice Stop (signal handlers only set a flag).
@@ -160,7 +169,10 @@ class Loop {
     SendReady();
   }
 
+  bool draining() const { return drain_ != nullptr && drain_->load(); }
+
   void SendReady() {
+    if (draining()) return;
     const int free = opts_.slots - static_cast<int>(running_.size() + parked_count());
     if (free > 0) Send(Message{MsgType::kReady, {{"free_slots", free}}, ""});
   }
@@ -379,6 +391,7 @@ class Loop {
 
   WorkerOptions opts_;
   const std::atomic<bool>* stop_;
+  const std::atomic<bool>* drain_;
   zmq::context_t ctx_;
   zmq::socket_t jobs_in_;
   std::string jobs_endpoint_;
@@ -392,7 +405,8 @@ class Loop {
 
 }  // namespace
 
-int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop) {
+int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop,
+              const std::atomic<bool>* drain) {
   WorkerOptions o = options;
   if (o.id.empty()) {
     std::random_device rd;
@@ -425,7 +439,7 @@ int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop) {
     // Job threads are detached and may still hold sockets of the loop's context
     // when we stop; the loop is then left to the process exit instead of
     // blocking in zmq_ctx_term.
-    auto* loop = new Loop(o, stop);
+    auto* loop = new Loop(o, stop, drain);
     int rc = loop->Run();
     if (loop->idle()) delete loop;
     return rc;

@@ -31,7 +31,10 @@ struct WorkerOptions {
   int64_t max_backoff_ms = 32000;
 };
 
-// Returns 0 after a clean stop, non-zero on a fatal error (message logged).
-int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop);
+// Runs until *stop, or until *drain is set and no trial is left running (a
+// draining worker asks for no more work). Returns 0 after a clean stop,
+// non-zero on a fatal error (message logged).
+int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop,
+              const std::atomic<bool>* drain = nullptr);
 
 }  // namespace compsweep::worker

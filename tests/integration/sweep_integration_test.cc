@@ -237,6 +237,25 @@ TEST_F(IntegrationTest, WorkersReconnectAfterCoordinatorRestart) {
   EXPECT_NE(w->Output().find("reconnecting"), std::string::npos) << w->Output();
 }
 
+TEST_F(IntegrationTest, SigtermDrainsAWorker) {
+  auto c = StartCoordinator(db_, Path("coord.log"));
+  ASSERT_FALSE(c.endpoint.empty()) << c.proc->Output();
+  auto w = StartWorker(c.endpoint, "drainer", Path("cache"), Path("w.log"));
+  ASSERT_EQ(Submit(c.url, Src("tests/integration/data/slow-synthetic.yaml"), Path("submit.log")), 0);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Count("SELECT COUNT(*) FROM trials WHERE state='running' AND kind='trial'") > 0;
+      },
+      180s));
+  w->Signal(SIGTERM);
+  EXPECT_EQ(w->Wait(120s), 0) << w->Output();
+  // The running trial was finished, not abandoned, and no further trial was taken.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE state IN ('lost','failed')"), 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='succeeded'"), 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='running'"), 0);
+  EXPECT_NE(w->Output().find("draining"), std::string::npos);
+}
+
 TEST_F(IntegrationTest, ValidateReportsErrorsWithPositions) {
   const std::string bad = Path("bad.yaml");
   {
