@@ -2,6 +2,9 @@
 #   make demo  - install what is missing, build, run examples/quickstart.yaml
 #   make test  - install what is missing (chromium too), build, run every test
 BUILD_DIR ?= build
+# ccache hits across clones in other folders (CI builds a fresh clone).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
