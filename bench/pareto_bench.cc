@@ -1,5 +1,5 @@
 // Pareto endpoint at scale: a SQLite file with 100,000 succeeded trials (3 metrics
-// each) answered through ApiHandler::Handle (the same function the HTTP sessions
+// each) answered through ApiHandler::HandleRequest (the same function the HTTP sessions
 // call), against a peer measured in the same run on the same data: the O(n^2)
 // pairwise-dominance front that optuna-dashboard computes (each trial scans the
 // others until one dominates it).
@@ -145,7 +145,7 @@ void RunEndpoint(benchmark::State& state, const std::string& target, bool cached
   HttpRequest req = Get(target);
   size_t front = 0;
   for (auto _ : state) {
-    HttpResponse res = Handler(cached).Handle(req);
+    HttpResponse res = Handler(cached).HandleRequest(req);
     if (res.result() != http::status::ok) {
       state.SkipWithError(res.body().c_str());
       return;

@@ -334,6 +334,14 @@ void Core::Run() {
       }
       HandleFrames(parts);
     }
+    // Liveness is judged right after draining, never right after the commands:
+    // a command can hold this thread for seconds (submitting 200,000 trials took
+    // over 4 s here), and the heartbeats that arrived meanwhile must be read
+    // before a worker is declared dead for the coordinator's own silence.
+    if (clock_->NowMs() >= next_tick_ms_) {
+      Tick();
+      next_tick_ms_ = clock_->NowMs() + options_.heartbeat_ms;
+    }
     // Control wake-ups and commands.
     while (true) {
       zmq::message_t m;
@@ -346,10 +354,6 @@ void Core::Run() {
       cmds.swap(commands_);
     }
     for (auto& c : cmds) c();
-    if (clock_->NowMs() >= next_tick_ms_) {
-      Tick();
-      next_tick_ms_ = clock_->NowMs() + options_.heartbeat_ms;
-    }
     Dispatch();
     Status st = store_->Flush();
     if (!st.ok()) spdlog::error("coordinator: {}", st.ToString());

@@ -208,7 +208,7 @@ std::optional<HttpResponse> ApiHandler::Admit(const HttpRequest& req) const {
   return std::nullopt;
 }
 
-HttpResponse ApiHandler::Handle(const HttpRequest& req) {
+HttpResponse ApiHandler::HandleRequest(const HttpRequest& req) {
   try {
     if (auto refused = Admit(req)) return std::move(*refused);
     return Route(req);

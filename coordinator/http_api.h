@@ -1,8 +1,8 @@
 // The HTTP API as a pure function of the request: routing, parameter checks,
 // authorization and JSON/CSV rendering, with no socket in sight (the server's
-// sessions do the I/O; tests call Handle directly). Routes are listed in
+// sessions do the I/O; tests call HandleRequest directly). Routes are listed in
 // docs/dashboard.md.
-// Thread-safety: Handle may run on several threads at once; each call borrows
+// Thread-safety: HandleRequest may run on several threads at once; each call borrows
 // its own read-only SQLite connection.
 #pragma once
 
@@ -43,10 +43,10 @@ class ApiHandler {
   ApiHandler(ApiOptions options, CoordinatorControl* control, EventHub* hub);
 
   // Answers any request; never throws (an exception becomes a 500 JSON response).
-  HttpResponse Handle(const HttpRequest& req);
+  HttpResponse HandleRequest(const HttpRequest& req);
 
   // True for GET /api/events, which the server streams itself (Server-Sent Events)
-  // after Admit; Handle answers it with the retained backlog and ends.
+  // after Admit; HandleRequest answers it with the retained backlog and ends.
   static bool IsEventStream(const HttpRequest& req);
 
   // Checks that apply before any routing (Host header, method, token); a response

@@ -47,7 +47,7 @@ class HttpApiTest : public ::testing::Test {
   }
 
   HttpResponse Get(ApiHandler& api, const std::string& target) {
-    return api.Handle(MakeRequest(http::verb::get, target));
+    return api.HandleRequest(MakeRequest(http::verb::get, target));
   }
 
   // Sweep 1 with a teacher, 4 trials in various states.
@@ -365,14 +365,14 @@ TEST_F(HttpApiTest, HypervolumeSeriesIsMonotone) {
 
 TEST_F(HttpApiTest, SubmitCancelRetry) {
   ApiHandler api = MakeHandler();
-  HttpResponse res = api.Handle(MakeRequest(http::verb::post, "/api/sweeps?allow_large=1&filename=s.yaml",
+  HttpResponse res = api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps?allow_large=1&filename=s.yaml",
                                             "name: x\n"));
   EXPECT_EQ(res.result(), http::status::created);
   EXPECT_EQ(BodyJson(res), (json{{"id", 7}, {"trials", 4}, {"resumed", false}}));
   EXPECT_TRUE(control_.last_allow_large);
   EXPECT_EQ(control_.last_filename, "s.yaml");
 
-  res = api.Handle(MakeRequest(http::verb::post, "/api/sweeps", "bad: 1\n"));
+  res = api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps", "bad: 1\n"));
   EXPECT_EQ(res.result(), http::status::bad_request);
   json err = BodyJson(res);
   ASSERT_EQ(err["errors"].size(), 1u);
@@ -380,21 +380,21 @@ TEST_F(HttpApiTest, SubmitCancelRetry) {
   EXPECT_EQ(err["errors"][0]["column"], 5);
   EXPECT_EQ(err["errors"][0]["text"], "request.yaml:3:5: unknown key 'bad'");
 
-  EXPECT_EQ(api.Handle(MakeRequest(http::verb::post, "/api/sweeps", "")).result(), http::status::bad_request);
-  EXPECT_EQ(api.Handle(MakeRequest(http::verb::post, "/api/sweeps/3/cancel")).result(), http::status::ok);
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps", "")).result(), http::status::bad_request);
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/3/cancel")).result(), http::status::ok);
   EXPECT_EQ(control_.cancelled, std::vector<int64_t>{3});
-  EXPECT_EQ(api.Handle(MakeRequest(http::verb::post, "/api/sweeps/404/cancel")).result(), http::status::not_found);
-  res = api.Handle(MakeRequest(http::verb::post, "/api/sweeps/3/retry-failed"));
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/404/cancel")).result(), http::status::not_found);
+  res = api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/3/retry-failed"));
   EXPECT_EQ(BodyJson(res)["requeued"], 3);
   EXPECT_EQ(Get(api, "/api/sweeps/3/cancel").result(), http::status::method_not_allowed);
-  EXPECT_EQ(api.Handle(MakeRequest(http::verb::delete_, "/api/sweeps")).result(),
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::delete_, "/api/sweeps")).result(),
             http::status::method_not_allowed);
 }
 
 TEST_F(HttpApiTest, ExceptionsBecome500) {
   control_.throw_on_submit = true;
   ApiHandler api = MakeHandler();
-  HttpResponse res = api.Handle(MakeRequest(http::verb::post, "/api/sweeps", "name: x\n"));
+  HttpResponse res = api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps", "name: x\n"));
   EXPECT_EQ(res.result(), http::status::internal_server_error);
   EXPECT_TRUE(BodyJson(res).contains("error"));
 }
@@ -404,16 +404,16 @@ TEST_F(HttpApiTest, TokenGuardsMutationsOnly) {
   ApiHandler api = MakeHandler("s3cret");
   EXPECT_EQ(Get(api, "/api/sweeps").result(), http::status::ok);
   HttpRequest req = MakeRequest(http::verb::post, "/api/sweeps", "name: x\n");
-  HttpResponse res = api.Handle(req);
+  HttpResponse res = api.HandleRequest(req);
   EXPECT_EQ(res.result(), http::status::unauthorized);
   EXPECT_EQ(res[http::field::www_authenticate], "Bearer realm=\"compsweep\"");
   req.set(http::field::authorization, "Bearer wrong");
-  EXPECT_EQ(api.Handle(req).result(), http::status::unauthorized);
+  EXPECT_EQ(api.HandleRequest(req).result(), http::status::unauthorized);
   req.set(http::field::authorization, "Bearer s3cret");
-  EXPECT_EQ(api.Handle(req).result(), http::status::created);
-  EXPECT_EQ(api.Handle(MakeRequest(http::verb::post, "/api/sweeps/1/cancel?token=s3cret")).result(),
+  EXPECT_EQ(api.HandleRequest(req).result(), http::status::created);
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/1/cancel?token=s3cret")).result(),
             http::status::ok);
-  EXPECT_EQ(api.Handle(MakeRequest(http::verb::post, "/api/sweeps/1/cancel?token=s3cre")).result(),
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/1/cancel?token=s3cre")).result(),
             http::status::unauthorized);
   EXPECT_EQ(control_.submitted.size(), 1u);
 }
@@ -422,15 +422,15 @@ TEST_F(HttpApiTest, CrossOriginPostAndForeignHostRefused) {
   ApiHandler api = MakeHandler("", /*loopback_only=*/true);
   HttpRequest req = MakeRequest(http::verb::post, "/api/sweeps", "name: x\n");
   req.set(http::field::origin, "https://evil.example");
-  EXPECT_EQ(api.Handle(req).result(), http::status::forbidden);
+  EXPECT_EQ(api.HandleRequest(req).result(), http::status::forbidden);
   req.set(http::field::origin, "http://127.0.0.1:8321");
-  EXPECT_EQ(api.Handle(req).result(), http::status::created);
+  EXPECT_EQ(api.HandleRequest(req).result(), http::status::created);
   HttpRequest get = MakeRequest(http::verb::get, "/api/health");
   get.set(http::field::host, "attacker.example:8321");
-  EXPECT_EQ(api.Handle(get).result(), http::status::forbidden);
+  EXPECT_EQ(api.HandleRequest(get).result(), http::status::forbidden);
   for (const char* host : {"localhost:1", "[::1]:8321", "127.0.0.5", "app.localhost:9"}) {
     get.set(http::field::host, host);
-    EXPECT_EQ(api.Handle(get).result(), http::status::ok) << host;
+    EXPECT_EQ(api.HandleRequest(get).result(), http::status::ok) << host;
   }
 }
 
@@ -445,11 +445,11 @@ TEST_F(HttpApiTest, StaticFiles) {
   res = Get(api, "/vendor/uplot/dist/uPlot.iife.min.js");
   EXPECT_EQ(res.result(), http::status::ok);
   EXPECT_EQ(res.body(), "var uPlot;");
-  HttpResponse head = api.Handle(MakeRequest(http::verb::head, "/app.js"));
+  HttpResponse head = api.HandleRequest(MakeRequest(http::verb::head, "/app.js"));
   EXPECT_EQ(head.result(), http::status::ok);
   EXPECT_TRUE(head.body().empty());
   EXPECT_EQ(Get(api, "/missing.js").result(), http::status::not_found);
-  EXPECT_EQ(api.Handle(MakeRequest(http::verb::post, "/index.html", "x")).result(),
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/index.html", "x")).result(),
             http::status::method_not_allowed);
 }
 
@@ -480,7 +480,7 @@ TEST_F(HttpApiTest, EventsBacklogThroughHandle) {
   EXPECT_NE(res.body().find("id: 1\nevent: trial_finished\ndata: {\"trial_id\":1}\n\n"), std::string::npos);
   HttpRequest req = MakeRequest(http::verb::get, "/api/events");
   req.set("Last-Event-ID", "1");
-  res = api.Handle(req);
+  res = api.HandleRequest(req);
   EXPECT_EQ(res.body().find("id: 1\n"), std::string::npos);
   EXPECT_NE(res.body().find("id: 2\n"), std::string::npos);
 }
@@ -491,7 +491,7 @@ TEST_F(HttpApiTest, MissingDatabaseIs503) {
   ApiHandler api(o, nullptr, nullptr);
   EXPECT_EQ(Get(api, "/api/sweeps").result(), http::status::service_unavailable);
   EXPECT_EQ(BodyJson(Get(api, "/api/health"))["db"], false);
-  EXPECT_EQ(api.Handle(MakeRequest(http::verb::post, "/api/sweeps", "x")).result(),
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps", "x")).result(),
             http::status::service_unavailable);
 }
 

@@ -218,7 +218,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // The handler may block on SQLite or on the core; keep it off the I/O threads.
     net::post(*shared_.handlers, [self = shared_from_this(), req = std::move(req)]() mutable {
-      HttpResponse res = self->shared_.api->Handle(req);
+      HttpResponse res = self->shared_.api->HandleRequest(req);
       net::post(self->stream_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
     });

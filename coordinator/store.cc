@@ -458,9 +458,9 @@ Result<std::map<std::string, int64_t>> Store::CountTrials(int64_t sweep_id) {
     // Counted from the (sweep_id, state) index alone: asking for kind = 'trial'
     // here would read every row of the sweep, settings included, which made
     // this O(sweep size) in table pages (~30 ms at 100,000 trials, and `compsweep
-    // run` asks every 250 ms on the core thread). The teacher row (at most one
-    // per sweep, found through the unique (sweep_id, kind, hash) index) is taken
-    // off afterwards.
+    // run` asks every 250 ms on the core thread). Teacher rows (one per teacher
+    // configuration, found through the unique (sweep_id, kind, hash) index) are
+    // taken off afterwards.
     auto& st = Stmt("SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? GROUP BY state");
     st.bind(1, sweep_id);
     while (st.executeStep()) out[st.getColumn(0).getString()] = st.getColumn(1).getInt64();

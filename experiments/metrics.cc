@@ -32,6 +32,30 @@ double MedianLatencyMs(const std::function<torch::Tensor(const torch::Tensor&)>&
   return times[times.size() / 2];
 }
 
+std::vector<double> MedianLatenciesMs(
+    const std::vector<std::function<torch::Tensor(const torch::Tensor&)>>& forwards,
+    const torch::Tensor& input, int runs, int warmup) {
+  torch::NoGradGuard no_grad;
+  for (int i = 0; i < warmup; ++i) {
+    for (const auto& f : forwards) f(input);
+  }
+  std::vector<std::vector<double>> times(forwards.size());
+  for (int i = 0; i < runs; ++i) {
+    for (size_t k = 0; k < forwards.size(); ++k) {
+      auto t0 = Clock::now();
+      torch::Tensor out = forwards[k](input);
+      if (!out.device().is_cpu()) out.sum().item<float>();
+      times[k].push_back(Seconds(t0, Clock::now()) * 1e3);
+    }
+  }
+  std::vector<double> medians;
+  for (auto& t : times) {
+    std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+    medians.push_back(t[t.size() / 2]);
+  }
+  return medians;
+}
+
 double Throughput(const std::function<torch::Tensor(const torch::Tensor&)>& forward,
                   const torch::Tensor& batch, int min_runs) {
   torch::NoGradGuard no_grad;

@@ -153,5 +153,15 @@ setInterval(() => {
   if (document.visibilityState === 'visible') refreshSoon({ kind: 'tick', data: {} });
 }, 15000);
 
+if (typeof window.uPlot === 'undefined') {
+  // The chart library comes from web/node_modules (served under /vendor/).
+  const note = document.createElement('p');
+  note.className = 'errors panel';
+  note.dataset.testid = 'no-charts';
+  note.textContent = 'Charts unavailable: the server has no uPlot. Run `npm ci` in web/ (scripts/setup.sh does) and reload.';
+  document.body.insertBefore(note, main);
+  window.uPlot = null;
+}
+
 route();
 connect();

@@ -55,6 +55,10 @@ export class ParetoChart {
   }
 
   update({ points, frontIds, xMetric, yMetric, xMax, yMax, logX }) {
+    if (!window.uPlot) {
+      this.updateMirrorOnly(points, frontIds, xMetric, yMetric);
+      return;
+    }
     const sorted = points
       .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
       .sort((a, b) => a.x - b.x || a.id - b.id);
@@ -113,6 +117,16 @@ export class ParetoChart {
       const p = this.nearest(e);
       if (p && this.onClick) this.onClick(p.id);
     });
+  }
+
+  // Without the chart library the data attributes still describe the points.
+  updateMirrorOnly(points, frontIds, xMetric, yMetric) {
+    const shown = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+    this.el.dataset.points = shown.map((p) => p.id).join(',');
+    this.el.dataset.frontIds = shown.filter((p) => frontIds.has(p.id)).map((p) => p.id).join(',');
+    this.el.dataset.count = String(shown.length);
+    this.el.dataset.x = xMetric;
+    this.el.dataset.y = yMetric;
   }
 
   nearest(e) {
@@ -178,6 +192,7 @@ export class LineChart {
   }
 
   update(xs, series) {
+    if (!window.uPlot) return;
     const key = series.map((s) => s.label).join('|');
     const data = [xs, ...series.map((s) => s.values)];
     if (this.plot && key === this.key) {
@@ -187,7 +202,9 @@ export class LineChart {
     if (this.plot) this.plot.destroy();
     this.key = key;
     const scaleKeys = [...new Set(series.map((s) => s.scale || 'y'))];
-    const axes = [{ label: this.xLabel }];
+    // Integer x (report numbers) gets integer ticks only.
+    const integerX = !this.time && xs.every((x) => Number.isInteger(x));
+    const axes = [{ label: this.xLabel, values: integerX ? (u, ticks) => ticks.map((v) => (Number.isInteger(v) ? v : '')) : undefined }];
     scaleKeys.forEach((k, i) => {
       const sc = this.scales[k] || {};
       axes.push({
@@ -199,15 +216,18 @@ export class LineChart {
         values: sc.tick ? (u, ticks) => ticks.map(sc.tick) : undefined,
       });
     });
-    const scales = { x: { time: this.time } };
-    for (const k of scaleKeys) scales[k] = { auto: true };
+    const scales = { x: this.time ? { time: true } : { time: false, range: padded } };
+    for (const k of scaleKeys) scales[k] = (this.scales[k] || {}).range ? { range: this.scales[k].range } : { range: padded };
     this.plot = new uPlot(
       {
         ...sizeOf(this.el, this.height),
         scales,
         axes,
         legend: { show: this.legend },
-        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, scale: s.scale || 'y', spanGaps: true }))],
+        series: [{}, ...series.map((s) => ({
+          label: s.label, stroke: s.color, width: 2, scale: s.scale || 'y', spanGaps: true,
+          points: { show: true, size: 6, fill: s.color },
+        }))],
       },
       data,
       this.el,

@@ -6,7 +6,7 @@ import { formatDuration, formatMetric, formatNumber, formatParam, formatTime } f
 import { markRefreshed, setCrumbs, stateBadge } from './ui.js';
 
 const COLORS = ['#d9480f', '#2563eb', '#15803d', '#7c3aed', '#b45309', '#0f766e', '#be185d'];
-const NOT_SERIES = new Set(['epoch', 'step', 'seq', 'ts_ms', 'attempt', 'batch', 'total_steps']);
+const NOT_SERIES = new Set(['epoch', 'epochs', 'step', 'steps', 'seq', 'ts_ms', 'attempt', 'batch', 'total_steps']);
 
 function kvTable(obj, fmt) {
   const rows = Object.entries(obj || {})
@@ -74,8 +74,9 @@ export class TrialView {
     markRefreshed();
   }
 
-  // One chart per phase of the latest attempt; loss-like series on the left axis,
-  // accuracy-like (0..1) on the right, x = step (or the report's index).
+  // The latest attempt's reports in order, one chart: a series per (phase,
+  // quantity), loss-like on the left axis, accuracy-like (0..1) on the right.
+  // x is the report's position, as steps restart with every phase.
   renderCurves(progress) {
     const el = this.main.querySelector('#curves');
     this.charts.forEach((c) => c.destroy());
@@ -85,39 +86,39 @@ export class TrialView {
       return;
     }
     const attempt = Math.max(...progress.map((p) => p.attempt));
-    const phases = new Map();
-    for (const p of progress.filter((q) => q.attempt === attempt)) {
-      const d = p.data && typeof p.data === 'object' ? p.data : {};
-      const phase = d.phase || d.stage || 'training';
-      if (!phases.has(phase)) phases.set(phase, []);
-      phases.get(phase).push(d);
+    const rows = progress.filter((q) => q.attempt === attempt).map((p) => (p.data && typeof p.data === 'object' ? p.data : {}));
+    const phaseOf = (r) => String(r.phase || r.stage || 'training');
+    const keys = [];
+    for (const r of rows) {
+      for (const [k, v] of Object.entries(r)) {
+        const key = `${phaseOf(r)} ${k}`;
+        if (typeof v === 'number' && !NOT_SERIES.has(k) && !keys.some((e) => e.key === key)) keys.push({ key, phase: phaseOf(r), field: k });
+      }
     }
-    el.innerHTML = '';
-    for (const [phase, rows] of phases) {
-      const keys = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => typeof r[k] === 'number' && !NOT_SERIES.has(k))))];
-      if (!keys.length) continue;
-      const box = document.createElement('div');
-      box.className = 'chart';
-      box.dataset.phase = phase;
-      box.dataset.testid = 'curve';
-      box.innerHTML = `<h3 style="font-size:.95rem;margin:.4rem 0">${escapeHtml(phase)} <small class="muted">(attempt ${attempt}, ${rows.length} reports)</small></h3>`;
-      const host = document.createElement('div');
-      box.appendChild(host);
-      el.appendChild(box);
-      // uPlot needs ascending x: use the step when it only grows, else the report index.
-      const steps = rows.map((r) => r.step);
-      const useStep = steps.every((s, i) => typeof s === 'number' && (i === 0 || s >= steps[i - 1]));
-      const xs = rows.map((r, i) => (useStep ? r.step : i));
-      const isPct = (k) => /acc|sparsity/.test(k);
-      const chart = new LineChart(host, {
-        height: 220,
-        xLabel: useStep ? 'step' : 'report',
-        scales: { y: { label: 'loss / value', tick: (v) => formatNumber(v) }, pct: { label: '%', tick: (v) => `${+(v * 100).toFixed(1)}%` } },
-      });
-      chart.update(xs, keys.map((k, i) => ({ label: k, values: rows.map((r) => (typeof r[k] === 'number' ? r[k] : null)), color: COLORS[i % COLORS.length], scale: isPct(k) ? 'pct' : 'y' })));
-      this.charts.push(chart);
+    if (!keys.length) {
+      el.innerHTML = '<p class="muted">Progress reports carry no numeric series.</p>';
+      return;
     }
-    if (!el.children.length) el.innerHTML = '<p class="muted">Progress reports carry no numeric series.</p>';
+    const phases = [...new Set(rows.map(phaseOf))];
+    el.innerHTML = `<p class="muted">Attempt ${attempt}: ${rows.length} reports over ${phases.map(escapeHtml).join(' → ')}.</p>`;
+    const host = document.createElement('div');
+    host.className = 'chart';
+    host.dataset.testid = 'curve';
+    el.appendChild(host);
+    const isPct = (k) => /acc|sparsity/.test(k);
+    const chart = new LineChart(host, {
+      height: 260,
+      xLabel: 'report',
+      scales: { y: { label: 'loss', tick: (v) => formatNumber(v) }, pct: { label: 'accuracy (%)', tick: (v) => `${+(v * 100).toFixed(1)}%`, range: [0, 1.02] } },
+    });
+    const xs = rows.map((r, i) => i + 1);
+    chart.update(xs, keys.map(({ key, phase, field }, i) => ({
+      label: key,
+      values: rows.map((r) => (phaseOf(r) === phase && typeof r[field] === 'number' ? r[field] : null)),
+      color: COLORS[i % COLORS.length],
+      scale: isPct(field) ? 'pct' : 'y',
+    })));
+    this.charts.push(chart);
   }
 
   resize() {

@@ -108,9 +108,15 @@ class Loop {
       }
       if (now - last_heard_ms_ > opts_.heartbeat_ms * opts_.liveness) Reconnect();
     }
-    try {
-      SendMsg(*dealer_, Message{MsgType::kBye, {}, ""});
-    } catch (const zmq::error_t&) {
+    if (dealer_) {
+      try {
+        SendMsg(*dealer_, Message{MsgType::kBye, {}, ""});
+        // The process may exit right after this without terminating the context
+        // (job threads still hold sockets): give the I/O thread a moment to
+        // put BYE on the wire so the coordinator re-queues our trials at once.
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      } catch (const zmq::error_t&) {
+      }
     }
     for (auto& [key, job] : running_) job.cancel->store(true);
     return 0;
@@ -141,7 +147,11 @@ class Loop {
     // Keep collecting job results (into the outbox) while waiting.
     while (!stop_->load() && NowMs() < until) {
       zmq::pollitem_t item{jobs_in_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(std::min<int64_t>(200, until - NowMs())));
+      try {
+        zmq::poll(&item, 1, std::chrono::milliseconds(std::max<int64_t>(0, std::min<int64_t>(200, until - NowMs()))));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;
+      }
       DrainJobs();
     }
     backoff_ms_ = std::min(backoff_ms_ * 2, opts_.max_backoff_ms);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -307,7 +308,9 @@ int main(int argc, char** argv) {
       << " test images, normalised, no augmentation; seed 0 everywhere.\n"
       << "- Hardware: " << CpuName() << ", " << std::thread::hardware_concurrency()
       << " hardware threads, " << o.threads << " LibTorch threads; " << uts.sysname << " "
-      << uts.release << "; LibTorch " << TORCH_VERSION << " (CPU).\n"
+      << uts.release << "; LibTorch " << TORCH_VERSION << " (CPU); OMP_WAIT_POLICY="
+      << (std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(default)")
+      << ".\n"
       << "- Wall time of the whole run: " << Fixed(wall / 60.0, 1) << " min.\n"
       << "- Sizes are the bytes of the compact artifact actually written (codes, scales, "
          "sparse positions, biases, batch-norm state, architecture header); 'pp' = "

@@ -213,12 +213,13 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
   await page.evaluate((id) => { location.hash = `#/trials/${id}`; }, firstFront);
   await page.locator(`[data-testid=trial-detail][data-trial-id="${firstFront}"]`).waitFor();
   await page.locator('[data-testid=trial-metrics] table').waitFor();
+  fs.mkdirSync(path.join(here, 'artifacts'), { recursive: true });
+  await page.screenshot({ path: path.join(here, 'artifacts', 'trial.png'), fullPage: true });
 
   // Screenshot of the first sweep for the docs.
   await page.evaluate((id) => { location.hash = `#/sweeps/${id}`; }, sweepId);
   await waitFor('the first sweep to render again', async () => Number(await chart.getAttribute('data-count')) === succeeded.length);
   await page.waitForTimeout(500);
-  fs.mkdirSync(path.join(here, 'artifacts'), { recursive: true });
   const shot = path.join(here, 'artifacts', 'dashboard.png');
   await page.screenshot({ path: shot, fullPage: true });
   if (process.env.SCREENSHOT_OUT) fs.copyFileSync(shot, process.env.SCREENSHOT_OUT);
