@@ -248,7 +248,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& r : runs) {
-      if (!r.error_occurred) times_[r.benchmark_name()] = r.GetAdjustedRealTime();
+      if (!r.error_occurred) {
+        times_[r.benchmark_name()] = r.GetAdjustedRealTime();
+        cpu_[r.benchmark_name()] = r.GetAdjustedCPUTime();
+      }
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -256,8 +259,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::Finalize();
     auto ratio = [&](const char* peer, const char* ours, const char* what) {
       if (times_.count(peer) && times_.count(ours)) {
-        std::cout << what << ": peer " << times_[peer] << " ms / ours " << times_[ours]
-                  << " ms = " << times_[peer] / times_[ours] << "x\n";
+        std::cout << what << ": wall peer " << times_[peer] << " ms / ours " << times_[ours]
+                  << " ms = " << times_[peer] / times_[ours] << "x; CPU peer " << cpu_[peer]
+                  << " ms / ours " << cpu_[ours] << " ms = " << cpu_[peer] / cpu_[ours] << "x\n";
       }
     };
     std::cout << "\nratios at " << g_trials << " trials:\n";
@@ -269,6 +273,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
  private:
   std::map<std::string, double> times_;
+  std::map<std::string, double> cpu_;  // the endpoints count every thread (process time)
 };
 
 }  // namespace

@@ -36,6 +36,28 @@ Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::s
 // accuracy, loss, size_bytes, dense_size_bytes, compression_ratio, params,
 // nonzero_params, sparsity, macs, effective_macs, latency_ms, throughput,
 // train_seconds, plus "artifact_path".
+//
+// Stage semantics: when the pipeline starts with "distill", the student is
+// trained from scratch with the distillation loss for distill.epochs (and not
+// on hard labels); otherwise it first trains on hard labels for
+// student.epochs. The remaining stages run in order: "prune" (schedule and
+// fine-tuning with masks re-applied after every step), "quantize" (QAT then
+// PTQ of the conv/linear weights), and a later "distill" fine-tunes the
+// current model with the distillation loss, keeping pruning masks. The
+// deployed weights are re-quantized at the end, so stages after "quantize"
+// cannot leave off-grid weights. Structured pruning physically removes
+// channels, so later stages see a smaller network.
+//
+// Metric definitions (beyond the names): params = parameters of the original
+// student; nonzero_params = nonzero parameters after compression (removed
+// channels count as zero); sparsity = fraction of zero conv/linear weights
+// relative to the original student; macs = MACs of the original student at
+// batch 1; effective_macs = MACs of the deployed dense network (lower after
+// structured pruning; unstructured zeros are not skipped by dense kernels, so
+// it equals macs there); dense_size_bytes = 4 * float parameters and buffers
+// of the original student; latency_ms = batch-1 CPU median of the deployed
+// artifact, on LibTorch's int8 kernels for 8-bit linear symmetric models
+// (then also float_latency_ms, int8_accuracy, int8_engine; "int8" says which).
 Result<nlohmann::json> RunTrial(const nlohmann::json& settings, const std::string& teacher_path,
                                 const RunContext& ctx);
 
