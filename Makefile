@@ -30,7 +30,7 @@ demo: build
 test: setup-test
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) -DCOMPSWEEP_WERROR=ON
 	cmake --build $(BUILD_DIR) -j$(JOBS)
-	cd $(BUILD_DIR) && ctest --output-on-failure -j2 --timeout 900
+	cd $(BUILD_DIR) && COMPSWEEP_REQUIRE_E2E=1 ctest --output-on-failure -j2 --timeout 900
 
 bench: build
 	./scripts/bench.sh

@@ -35,9 +35,15 @@ try {
 } catch (e) {
   chromium = null;
 }
-const skip = !chromium ? 'playwright-core missing: run `npm ci` in tests/e2e'
+const missing = !chromium ? 'playwright-core missing: run `npm ci` in tests/e2e'
   : !bin ? 'compsweep binary not built (set COMPSWEEP_BIN)'
   : !fs.existsSync(chromiumPath) ? `no chromium at ${chromiumPath}` : false;
+// In CI (and under `make test`) a missing browser is a failure, not a skip:
+// the setup script installs chromium and playwright-core.
+if (missing && (process.env.CI || process.env.COMPSWEEP_REQUIRE_E2E)) {
+  throw new Error(`e2e prerequisites missing: ${missing}`);
+}
+const skip = missing;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'compsweep-e2e-'));
 const db = path.join(tmp, 'e2e.db');
