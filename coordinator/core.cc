@@ -203,7 +203,7 @@ SubmitOutcome Core::Submit(const std::string& yaml_text, const std::string& file
     }
     out.sweep_id = *created;
     remaining_[out.sweep_id] = 0;
-    auto rows = store_->LoadActiveTrials();
+    auto rows = store_->LoadActiveTrials(out.sweep_id);
     if (!rows.ok()) {
       out.status = rows.status();
       return;

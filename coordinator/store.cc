@@ -217,13 +217,16 @@ TrialRow ReadTrial(SQLite::Statement& st) {
 }
 }  // namespace
 
-Result<std::vector<TrialRow>> Store::LoadActiveTrials() {
+Result<std::vector<TrialRow>> Store::LoadActiveTrials(int64_t sweep_id) {
   std::vector<TrialRow> out;
   try {
     SQLite::Statement st(
         *db_, std::string(kTrialColumns) +
-                  "WHERE s.state = 'active' AND (t.state IN ('queued','running','lost') OR "
-                  "(t.kind = 'teacher' AND t.state = 'succeeded')) ORDER BY t.id");
+                  "WHERE s.state = 'active' AND (? = 0 OR t.sweep_id = ?) AND (t.state IN "
+                  "('queued','running','lost') OR (t.kind = 'teacher' AND t.state = "
+                  "'succeeded')) ORDER BY t.id");
+    st.bind(1, sweep_id);
+    st.bind(2, sweep_id);
     while (st.executeStep()) out.push_back(ReadTrial(st));
   } catch (const std::exception& e) {
     return IoError(std::string("loading trials: ") + e.what());

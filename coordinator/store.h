@@ -61,7 +61,8 @@ class Store {
                               const std::string& spec_hash);
   // Trials of active sweeps that are not finished (queued, running, lost), plus the
   // succeeded teachers (so dependents know they may run).
-  Result<std::vector<TrialRow>> LoadActiveTrials();
+  // sweep_id > 0 limits it to that sweep.
+  Result<std::vector<TrialRow>> LoadActiveTrials(int64_t sweep_id = 0);
   Result<std::vector<SweepRow>> ActiveSweeps();
   Result<TrialRow> LoadTrial(int64_t trial_id);
   // Ids of failed/cancelled trial rows of a sweep (for retry-failed).
