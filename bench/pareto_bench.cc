@@ -4,24 +4,37 @@
 // pairwise-dominance front that optuna-dashboard computes (each trial scans the
 // others until one dominates it).
 //
-//   build-web/bench/pareto_bench [--trials=100000] [--db=FILE] [--benchmark_filter=...]
+// After the Google Benchmark runs, the live case (a sweep that is running): rounds of
+// {one more trial succeeds: its event is published and its row committed, as the
+// core does} then {GET /pareto}, through a handler with the live columns
+// (api_columns.h) and through one that reads SQLite for every document; median and
+// p90 of wall and process CPU time per request.
+//
+//   build-pareto/bench/pareto_bench [--trials=100000] [--db=FILE] [--rounds=50]
+//                                   [--benchmark_filter=...]
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <random>
 #include <string>
-#include <unistd.h>
+#include <tuple>
 
 #include "common/pareto.h"
+#include "coordinator/api_columns.h"
 #include "coordinator/api_pareto.h"
+#include "coordinator/api_queries.h"
 #include "coordinator/http_api.h"
 #include "coordinator/schema.h"
 
@@ -31,6 +44,7 @@ namespace {
 namespace http = boost::beast::http;
 
 int64_t g_trials = 100000;
+int g_rounds = 50;
 std::filesystem::path g_dir;  // removed at exit unless --db= named the file
 std::string g_db;
 
@@ -255,6 +269,15 @@ class RatioReporter : public benchmark::ConsoleReporter {
     }
     ConsoleReporter::ReportRuns(runs);
   }
+  // Wall and CPU ms of a run by name, if it ran.
+  bool Get(const std::string& name, double* wall, double* cpu) const {
+    auto it = times_.find(name);
+    if (it == times_.end()) return false;
+    *wall = it->second;
+    *cpu = cpu_.at(name);
+    return true;
+  }
+
   void Finalize() override {
     ConsoleReporter::Finalize();
     auto ratio = [&](const char* peer, const char* ours, const char* what) {
@@ -276,6 +299,207 @@ class RatioReporter : public benchmark::ConsoleReporter {
   std::map<std::string, double> cpu_;  // the endpoints count every thread (process time)
 };
 
+// ---- the live case -----------------------------------------------------------
+
+double ProcessCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+double WallMs() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Wall and process CPU times of some calls, in ms.
+struct Samples {
+  std::vector<double> wall, cpu;
+  template <typename F>
+  void Time(F&& f) {
+    const double w = WallMs(), c = ProcessCpuMs();
+    f();
+    cpu.push_back(ProcessCpuMs() - c);
+    wall.push_back(WallMs() - w);
+  }
+};
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1,
+                    static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5))];
+}
+
+void PrintRow(const char* what, const Samples& s) {
+  std::printf("  %-52s %9.3f %9.3f %9.3f %9.3f\n", what, Quantile(s.wall, 0.5),
+              Quantile(s.wall, 0.9), Quantile(s.cpu, 0.5), Quantile(s.cpu, 0.9));
+}
+
+// Appends trials to sweep 1 as the coordinator does: the row exists (queued or
+// running) from the sweep's creation; on a result the core publishes
+// trial_finished with the metrics, then its batch commits state and values.
+class LiveSweep {
+ public:
+  explicit LiveSweep(EventHub* hub) : hub_(hub), db_(g_db, SQLite::OPEN_READWRITE) {
+    db_.setBusyTimeout(5000);
+    db_.exec("PRAGMA synchronous=NORMAL");  // as the store's connection
+    first_new_ = db_.execAndGet("SELECT max(id) FROM trials").getInt64() + 1;
+    cols_ = "sweep_id,number,kind,hash,params,settings,state,attempt,started_ms";
+    extra_ = Placeholders(db_, "trials",
+                          {"sweep_id", "number", "kind", "hash", "params", "settings", "state",
+                           "attempt", "started_ms"},
+                          &cols_);
+  }
+  ~LiveSweep() {
+    // Leave a reused --db= file as it was.
+    try {
+      SQLite::Transaction tx(db_);
+      db_.exec("DELETE FROM trial_values WHERE trial_id >= " + std::to_string(first_new_));
+      db_.exec("DELETE FROM trials WHERE id >= " + std::to_string(first_new_));
+      tx.commit();
+      db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch (const SQLite::Exception& e) {
+      std::cerr << "bench: cleaning up: " << e.what() << "\n";
+    }
+  }
+
+  // One more succeeded trial on the bench's accuracy/size curve; *publish gets the
+  // time Publish took (the hub's callbacks run inside it, on the caller's thread).
+  void Succeed(Samples* publish) {
+    const double t = u_(rng_);
+    const double size = 20e3 * std::pow(100.0, t);
+    const double acc =
+        std::round(std::clamp(0.55 + 0.4 * t + noise_(rng_), 0.0, 1.0) * 2000) / 2000;
+    const double lat = std::round((0.05 + size / 1e6 * 0.4 + 0.02 * u_(rng_)) * 1000) / 1000;
+    const int64_t number = g_trials + next_++;
+    SQLite::Statement row(db_, "INSERT INTO trials(" + cols_ +
+                                   ") VALUES (1,?,'trial',?,?,'{}','running',1,0" + extra_ + ")");
+    row.bind(1, number);
+    row.bind(2, "live" + std::to_string(number));
+    row.bind(3, "{\"live\":" + std::to_string(number) + "}");
+    row.exec();
+    const int64_t id = db_.getLastInsertRowid();
+    const nlohmann::json metrics{
+        {"accuracy", acc}, {"size_bytes", std::round(size)}, {"latency_ms", lat}};
+    publish->Time([&] {
+      hub_->Publish("trial_finished", {{"trial_id", id},
+                                       {"sweep_id", 1},
+                                       {"state", "succeeded"},
+                                       {"kind", "trial"},
+                                       {"metrics", metrics}});
+    });
+    SQLite::Transaction tx(db_);
+    db_.exec("UPDATE trials SET state = 'succeeded', finished_ms = 5000 WHERE id = " +
+             std::to_string(id));
+    SQLite::Statement value(db_,
+                            "INSERT INTO trial_values(trial_id, metric, value) VALUES (?,?,?)");
+    for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+      value.bind(1, id);
+      value.bind(2, it.key());
+      value.bind(3, it.value().get<double>());
+      value.exec();
+      value.reset();
+    }
+    tx.commit();
+  }
+
+ private:
+  EventHub* hub_;
+  SQLite::Database db_;
+  int64_t first_new_ = 0;
+  int64_t next_ = 0;
+  std::string cols_, extra_;
+  std::mt19937_64 rng_{77};
+  std::uniform_real_distribution<double> u_{0, 1};
+  std::normal_distribution<double> noise_{0, 0.03};
+};
+
+void RunLive(const RatioReporter& reporter) {
+  const std::string pareto2 = "/api/sweeps/1/pareto?objectives=accuracy,size_bytes";
+  const std::string pareto3 = "/api/sweeps/1/pareto?objectives=accuracy,size_bytes,latency_ms";
+  auto get = [](ApiHandler& api, const std::string& target) {
+    HttpResponse res = api.HandleRequest(Get(target));
+    if (res.result() != http::status::ok) {
+      std::cerr << "bench: " << target << ": " << res.body() << "\n";
+      std::exit(1);
+    }
+    return res.body().size();
+  };
+  std::printf(
+      "\nlive case at %lld trials, %d rounds of {1 trial succeeds, GET} per request kind:\n",
+      static_cast<long long>(g_trials), g_rounds);
+  std::printf("  %-52s %9s %9s %9s %9s\n", "ms", "wall p50", "wall p90", "CPU p50", "CPU p90");
+
+  // Cold loads of a sweep's columns, both ways (each on a fresh connection, as the
+  // readers open them).
+  for (ColumnLoad how : {ColumnLoad::kRange, ColumnLoad::kPerMetric}) {
+    Samples load;
+    for (int i = 0; i < 3; ++i) {
+      SQLite::Database db(g_db, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+      db.exec("PRAGMA mmap_size=268435456");
+      ReadSnapshot snapshot(db);
+      load.Time([&] {
+        auto data = LoadSweepColumns(db, 1, how);
+        if (!data.ok() || data->ids.size() != static_cast<size_t>(g_trials)) std::exit(1);
+      });
+    }
+    PrintRow(how == ColumnLoad::kRange ? "cold load of the columns: one range scan (3 runs)"
+                                       : "cold load of the columns: scan per metric (3 runs)",
+             load);
+  }
+
+  EventHub hub;
+  ApiOptions o;
+  o.db_path = g_db;
+  ApiHandler live(o, nullptr, &hub);
+  o.live_columns = false;
+  ApiHandler sqlite(o, nullptr, nullptr);  // cached, but every round changes the database
+  Samples first2, first3;
+  first2.Time([&] { get(live, pareto2); });
+  first3.Time([&] { get(live, pareto3); });
+  PrintRow("live: first GET, 2 obj (load + front from scratch)", first2);
+  PrintRow("live: first GET, 3 obj (front from scratch)", first3);
+
+  // One kind of request per series, so that no series runs right after another's
+  // big scans (which leave cold CPU caches behind).
+  LiveSweep sweep(&hub);
+  Samples publish, live2, live3, detail, old2;
+  for (auto [api, target, samples] :
+       {std::tuple{&live, pareto2, &live2}, std::tuple{&live, pareto3, &live3},
+        std::tuple{&live, std::string("/api/sweeps/1"), &detail},
+        std::tuple{&sqlite, pareto2, &old2}}) {
+    for (int r = 0; r < g_rounds; ++r) {
+      sweep.Succeed(&publish);
+      samples->Time([&] { get(*api, target); });
+    }
+  }
+  PrintRow("publish trial_finished (hub callbacks, core thread)", publish);
+  PrintRow("live: GET /pareto, 2 objectives", live2);
+  PrintRow("live: GET /pareto, 3 objectives", live3);
+  PrintRow("live: GET /sweeps/1 (hypervolume, 2 obj)", detail);
+  PrintRow("SQLite path: GET /pareto, 2 objectives", old2);
+  std::printf("  column loads: %lld (1 = every round was served from events)\n",
+              static_cast<long long>(live.live_columns()->loads()));
+
+  double peer_wall = 0, peer_cpu = 0;
+  auto ratio = [&](const char* peer, const Samples& ours, const char* what) {
+    if (!reporter.Get(peer, &peer_wall, &peer_cpu)) return;
+    const double w = Quantile(ours.wall, 0.5), c = Quantile(ours.cpu, 0.5);
+    std::printf(
+        "%s: wall peer %.1f ms / ours %.3f ms = %.0fx; CPU peer %.1f ms / ours %.3f ms = %.0fx\n",
+        what, peer_wall, w, peer_wall / w, peer_cpu, c, peer_cpu / c);
+  };
+  std::printf(
+      "\nratios, live case (peer: load + O(n^2) front, from the runs above; ours: median):\n");
+  ratio("BM_PeerQuadratic/2/iterations:1", live2, "2 objectives");
+  ratio("BM_PeerQuadratic/3/iterations:1", live3, "3 objectives");
+  std::printf("SQLite path / live, 2 objectives: wall %.0fx, CPU %.0fx\n",
+              Quantile(old2.wall, 0.5) / Quantile(live2.wall, 0.5),
+              Quantile(old2.cpu, 0.5) / Quantile(live2.cpu, 0.5));
+}
+
 }  // namespace
 }  // namespace compsweep::coordinator
 
@@ -284,11 +508,13 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--trials=", 9) == 0) g_trials = std::atoll(argv[i] + 9);
     if (std::strncmp(argv[i], "--db=", 5) == 0) g_db = argv[i] + 5;  // kept; reused if present
+    if (std::strncmp(argv[i], "--rounds=", 9) == 0) g_rounds = std::atoi(argv[i] + 9);
   }
   benchmark::Initialize(&argc, argv);
   BuildDatabase();
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  if (g_rounds > 0) RunLive(reporter);
   benchmark::Shutdown();
   std::error_code ec;
   if (!g_dir.empty()) std::filesystem::remove_all(g_dir, ec);

@@ -41,6 +41,7 @@ struct WorkerArgs {
   std::string cache_dir = ".cache/compsweep";
   std::string id;
   int64_t heartbeat_ms = 1000;
+  std::string cpu_lock = "/tmp/compsweep-cpu.lock";
 };
 int RunWorkerCommand(const WorkerArgs& args);
 

@@ -142,6 +142,7 @@ int RunWorkerCommand(const WorkerArgs& args) {
   o.cache_dir = args.cache_dir;
   o.id = args.id;
   o.heartbeat_ms = args.heartbeat_ms;
+  o.cpu_lock = args.cpu_lock;
   InstallWorkerSignalHandlers();
   int rc = worker::RunWorker(o, &g_stop, &g_drain);
   std::fflush(nullptr);

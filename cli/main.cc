@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
   worker->add_option("--cache-dir", wa.cache_dir)->capture_default_str();
   worker->add_option("--id", wa.id, "worker id (default host-pid-random)");
   worker->add_option("--heartbeat-ms", wa.heartbeat_ms)->capture_default_str();
+  worker->add_option("--cpu-lock", wa.cpu_lock,
+                     "lock file shared by this machine's workers: no latency is timed while "
+                     "another trains (empty: off)")
+      ->capture_default_str();
 
   // submit / status / cancel / results
   ClientArgs client;

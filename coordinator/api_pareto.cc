@@ -13,6 +13,7 @@
 
 #include "common/pareto.h"
 #include "coordinator/api_queries.h"
+#include "coordinator/api_sqlite.h"
 #include "coordinator/http_util.h"
 
 namespace compsweep::coordinator {
@@ -84,77 +85,6 @@ Result<std::vector<Objective>> ResolveObjectives(const std::vector<Objective>& d
   }
   return out;
 }
-
-namespace {
-
-// The hot loops below step through up to a few hundred thousand rows; the raw
-// SQLite API avoids a shared_ptr copy per column access. Throws SQLite::Exception
-// like SQLiteCpp does.
-class RawStatement {
- public:
-  RawStatement(SQLite::Database& db, const std::string& sql) : db_(db.getHandle()) {
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
-      throw SQLite::Exception(db_, sqlite3_errcode(db_));
-    }
-  }
-  ~RawStatement() { sqlite3_finalize(stmt_); }
-  RawStatement(const RawStatement&) = delete;
-  RawStatement& operator=(const RawStatement&) = delete;
-
-  void Bind(int i, int64_t v) { Check(sqlite3_bind_int64(stmt_, i, v)); }
-  void Bind(int i, const std::string& v) {
-    Check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-  }
-  bool Step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw SQLite::Exception(db_, rc);
-  }
-  void Reset() { sqlite3_reset(stmt_); }
-  int64_t Int(int c) const { return sqlite3_column_int64(stmt_, c); }
-  bool IsNull(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
-  double Real(int c) const { return IsNull(c) ? NAN : sqlite3_column_double(stmt_, c); }
-
- private:
-  void Check(int rc) {
-    if (rc != SQLITE_OK) throw SQLite::Exception(db_, rc);
-  }
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// Maps a trial id to its row: a dense table when the ids are compact (the usual
-// case: a sweep's trials are inserted together), else a hash map.
-class IdIndex {
- public:
-  explicit IdIndex(const std::vector<int64_t>& sorted_ids) {
-    if (sorted_ids.empty()) return;
-    lo_ = sorted_ids.front();
-    const int64_t span = sorted_ids.back() - lo_ + 1;
-    if (span <= 8 * static_cast<int64_t>(sorted_ids.size()) + 4096) {
-      dense_.assign(static_cast<size_t>(span), -1);
-      for (size_t i = 0; i < sorted_ids.size(); ++i) dense_[sorted_ids[i] - lo_] = static_cast<int32_t>(i);
-    } else {
-      for (size_t i = 0; i < sorted_ids.size(); ++i) sparse_[sorted_ids[i]] = static_cast<int64_t>(i);
-    }
-  }
-  int64_t Find(int64_t id) const {
-    if (!dense_.empty()) {
-      const int64_t off = id - lo_;
-      return off < 0 || off >= static_cast<int64_t>(dense_.size()) ? -1 : dense_[off];
-    }
-    auto it = sparse_.find(id);
-    return it == sparse_.end() ? -1 : it->second;
-  }
-
- private:
-  int64_t lo_ = 0;
-  std::vector<int32_t> dense_;  // row, or -1
-  std::unordered_map<int64_t, int64_t> sparse_;
-};
-
-}  // namespace
 
 namespace {
 
@@ -278,83 +208,114 @@ Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
   return out;
 }
 
-std::vector<double> ReferencePoint(const ParetoPoints& points) {
-  const size_t d = points.objectives.size();
+std::vector<double> ReferenceFromExtremes(const std::vector<Objective>& objectives,
+                                          const std::vector<double>& worst,
+                                          const std::vector<double>& best) {
+  const size_t d = objectives.size();
   std::vector<double> ref(d, NAN);
   for (size_t k = 0; k < d; ++k) {
-    const Objective& o = points.objectives[k];
+    const Objective& o = objectives[k];
     if (o.maximize && o.metric == "accuracy") {
       ref[k] = 0;
       continue;
     }
-    double worst = NAN, best = NAN;
-    for (size_t i = 0; i < points.size(); ++i) {
-      const double x = points.at(i, k);
-      if (!std::isfinite(x)) continue;
-      if (std::isnan(worst)) worst = best = x;
-      worst = o.maximize ? std::min(worst, x) : std::max(worst, x);
-      best = o.maximize ? std::max(best, x) : std::min(best, x);
-    }
-    if (std::isnan(worst)) continue;
-    double pad = 0.1 * std::fabs(worst);
-    if (pad == 0) pad = 0.1 * std::fabs(best - worst);
+    if (std::isnan(worst[k])) continue;
+    double pad = 0.1 * std::fabs(worst[k]);
+    if (pad == 0) pad = 0.1 * std::fabs(best[k] - worst[k]);
     if (pad == 0) pad = 1;
-    ref[k] = o.maximize ? worst - pad : worst + pad;
+    ref[k] = o.maximize ? worst[k] - pad : worst[k] + pad;
   }
   return ref;
+}
+
+void TrackExtremes(const std::vector<Objective>& objectives, const double* row,
+                   std::vector<double>* worst, std::vector<double>* best) {
+  for (size_t k = 0; k < objectives.size(); ++k) {
+    const double x = row[k];
+    if (!std::isfinite(x)) continue;
+    double& w = (*worst)[k];
+    double& b = (*best)[k];
+    if (std::isnan(w)) w = b = x;
+    w = objectives[k].maximize ? std::min(w, x) : std::max(w, x);
+    b = objectives[k].maximize ? std::max(b, x) : std::min(b, x);
+  }
+}
+
+std::vector<double> ReferencePoint(const ParetoPoints& points) {
+  const size_t d = points.objectives.size();
+  std::vector<double> worst(d, NAN), best(d, NAN);
+  for (size_t i = 0; i < points.size(); ++i) {
+    TrackExtremes(points.objectives, points.values.data() + i * d, &worst, &best);
+  }
+  return ReferenceFromExtremes(points.objectives, worst, best);
+}
+
+void SortFrontBestFirst(const std::vector<Objective>& objectives, std::vector<int64_t>* ids,
+                        std::vector<std::vector<double>>* values) {
+  const size_t d = objectives.size();
+  std::vector<size_t> order(ids->size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    for (size_t k = 0; k < d; ++k) {
+      const double x = (*values)[a][k], y = (*values)[b][k];
+      if (x != y) return objectives[k].maximize ? x > y : x < y;
+    }
+    return (*ids)[a] < (*ids)[b];
+  });
+  std::vector<int64_t> sorted_ids;
+  std::vector<std::vector<double>> sorted_values;
+  sorted_ids.reserve(order.size());
+  sorted_values.reserve(order.size());
+  for (size_t i : order) {
+    sorted_ids.push_back((*ids)[i]);
+    sorted_values.push_back(std::move((*values)[i]));
+  }
+  *ids = std::move(sorted_ids);
+  *values = std::move(sorted_values);
+}
+
+json RenderParetoJson(int64_t sweep_id, const ParetoSummary& s, const json& params) {
+  const size_t d = s.objectives.size();
+  json front_json = json::array();
+  for (size_t i = 0; i < s.front_ids.size(); ++i) {
+    const std::string key = std::to_string(s.front_ids[i]);
+    json values = json::object();
+    for (size_t k = 0; k < d; ++k) values[s.objectives[k].metric] = Finite(s.front_values[i][k]);
+    auto metrics = s.front_metrics.find(key);
+    auto param = params.find(key);
+    front_json.push_back({{"id", s.front_ids[i]},
+                          {"values", values},
+                          {"metrics", metrics != s.front_metrics.end() ? *metrics : json::object()},
+                          {"params", param != params.end() ? *param : json::object()}});
+  }
+  json ref_json = json::array();
+  for (double r : s.reference) ref_json.push_back(Finite(r));
+  const double hv = Hypervolume(s.front_values, Directions(s.objectives), s.reference);
+  return json{{"sweep_id", sweep_id},
+              {"objectives", ObjectivesJson(s.objectives)},
+              {"considered", s.considered},
+              {"front", front_json},
+              {"front_ids", s.front_ids},
+              {"hypervolume", {{"value", Finite(hv)}, {"reference", ref_json}}}};
 }
 
 Result<json> ParetoJson(SQLite::Database& db, int64_t sweep_id,
                         const std::vector<Objective>& objectives, ReaderPool* helpers) {
   ASSIGN_OR_RETURN(ParetoPoints pts, LoadParetoPoints(db, sweep_id, objectives, false, helpers));
   const size_t d = objectives.size();
-  const std::vector<bool> maximize = Directions(objectives);
-  std::vector<size_t> front = ParetoFrontFlat(pts.values, maximize);
-  // Best first on the first objective; ties by the next ones, then by id.
-  std::sort(front.begin(), front.end(), [&](size_t a, size_t b) {
-    for (size_t k = 0; k < d; ++k) {
-      const double x = pts.at(a, k), y = pts.at(b, k);
-      if (x != y) return maximize[k] ? x > y : x < y;
-    }
-    return pts.ids[a] < pts.ids[b];
-  });
-  std::vector<int64_t> front_ids;
-  for (size_t i : front) front_ids.push_back(pts.ids[i]);
-  ASSIGN_OR_RETURN(json metrics, MetricsOf(db, front_ids));
-  ASSIGN_OR_RETURN(json params, ParamsOf(db, front_ids));
-
-  json front_json = json::array();
-  std::vector<std::vector<double>> front_values;
-  for (size_t i : front) {
-    const std::string key = std::to_string(pts.ids[i]);
-    json values = json::object();
-    std::vector<double> row(d);
-    for (size_t k = 0; k < d; ++k) {
-      row[k] = pts.at(i, k);
-      values[objectives[k].metric] = Finite(row[k]);
-    }
-    front_json.push_back({{"id", pts.ids[i]},
-                          {"values", values},
-                          {"metrics", metrics.contains(key) ? metrics[key] : json::object()},
-                          {"params", params.contains(key) ? params[key] : json::object()}});
-    front_values.push_back(std::move(row));
+  ParetoSummary s;
+  s.objectives = objectives;
+  // LoadParetoPoints keeps only trials with every objective.
+  s.considered = pts.size();
+  for (size_t i : ParetoFrontFlat(pts.values, Directions(objectives))) {
+    s.front_ids.push_back(pts.ids[i]);
+    s.front_values.emplace_back(pts.values.begin() + i * d, pts.values.begin() + (i + 1) * d);
   }
-  const std::vector<double> ref = ReferencePoint(pts);
-  json ref_json = json::array();
-  for (double r : ref) ref_json.push_back(Finite(r));
-  const double hv = Hypervolume(front_values, maximize, ref);
-  size_t considered = 0;
-  for (size_t i = 0; i < pts.size(); ++i) {
-    bool finite = true;
-    for (size_t k = 0; k < d; ++k) finite = finite && !std::isnan(pts.at(i, k));
-    considered += finite;
-  }
-  return json{{"sweep_id", sweep_id},
-              {"objectives", ObjectivesJson(objectives)},
-              {"considered", considered},
-              {"front", front_json},
-              {"front_ids", front_ids},
-              {"hypervolume", {{"value", Finite(hv)}, {"reference", ref_json}}}};
+  SortFrontBestFirst(objectives, &s.front_ids, &s.front_values);
+  s.reference = ReferencePoint(pts);
+  ASSIGN_OR_RETURN(s.front_metrics, MetricsOf(db, s.front_ids));
+  ASSIGN_OR_RETURN(json params, ParamsOf(db, s.front_ids));
+  return RenderParetoJson(sweep_id, s, params);
 }
 
 Result<json> HypervolumeSeriesJson(SQLite::Database& db, int64_t sweep_id,

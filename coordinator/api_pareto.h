@@ -57,6 +57,39 @@ Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
 // volume). One reference serves a whole response, including the series over time.
 std::vector<double> ReferencePoint(const ParetoPoints& points);
 
+// ReferencePoint from the worst and best finite value of each objective over the
+// considered trials (NaN where there is none), for callers that keep them as
+// trials arrive (api_columns.h).
+std::vector<double> ReferenceFromExtremes(const std::vector<Objective>& objectives,
+                                          const std::vector<double>& worst,
+                                          const std::vector<double>& best);
+
+// Folds one trial's values (row[k] for objective k) into the running extremes
+// that ReferenceFromExtremes takes; non-finite values are skipped.
+void TrackExtremes(const std::vector<Objective>& objectives, const double* row,
+                   std::vector<double>* worst, std::vector<double>* best);
+
+// What a Pareto document says, whichever source computed it (SQLite here, the
+// live columns of api_columns.h): both render through RenderParetoJson, so they
+// answer byte for byte alike.
+struct ParetoSummary {
+  std::vector<Objective> objectives;
+  size_t considered = 0;                          // trials with every objective
+  std::vector<int64_t> front_ids;                 // best first (SortFrontBestFirst)
+  std::vector<std::vector<double>> front_values;  // front_values[i][k]
+  std::vector<double> reference;                  // ReferencePoint of the considered trials
+  nlohmann::json front_metrics = nlohmann::json::object();  // {"<id>": {metric: value}}
+};
+
+// Orders a front best first on the first objective, ties by the next ones, then by id.
+void SortFrontBestFirst(const std::vector<Objective>& objectives, std::vector<int64_t>* ids,
+                        std::vector<std::vector<double>>* values);
+
+// The document ParetoJson describes, from a summary and the front's params
+// ({"<id>": {...}}); computes the hypervolume.
+nlohmann::json RenderParetoJson(int64_t sweep_id, const ParetoSummary& summary,
+                                const nlohmann::json& params);
+
 // {"sweep_id", "objectives": [{metric, maximize}], "considered": n,
 //  "front": [{id, values: {metric: v}, metrics: {...all...}, params}],
 //  "front_ids": [...], "hypervolume": {"value", "reference": [...]}}

@@ -185,15 +185,26 @@ Result<json> GetSweep(SQLite::Database& db, int64_t sweep_id) {
            {"device", q.getColumn(7).getString()},
            {"created_ms", Nullable(q.getColumn(8))},
            {"finished_ms", Nullable(q.getColumn(9))}};
+    // Counted from the (sweep_id, state) index alone, then the other kinds' rows
+    // (teachers: few, found through the UNIQUE (sweep_id, kind, hash) index) taken
+    // off: asking for kind = 'trial' directly reads every row of the sweep, settings
+    // included (~40 ms at 100,000 trials, as Store::CountTrials notes).
     json counts = EmptyCounts();
     int64_t total = 0;
-    SQLite::Statement c(db,
-                        "SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? AND kind = 'trial' "
-                        "GROUP BY state");
+    SQLite::Statement c(db, "SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? GROUP BY state");
     c.bind(1, static_cast<int64_t>(sweep_id));
     while (c.executeStep()) {
       counts[c.getColumn(0).getString()] = c.getColumn(1).getInt64();
       total += c.getColumn(1).getInt64();
+    }
+    SQLite::Statement o(db,
+                        "SELECT state FROM trials WHERE sweep_id = ?1 AND kind < 'trial' UNION ALL "
+                        "SELECT state FROM trials WHERE sweep_id = ?1 AND kind > 'trial'");
+    o.bind(1, static_cast<int64_t>(sweep_id));
+    while (o.executeStep()) {
+      json& n = counts[o.getColumn(0).getString()];
+      n = n.get<int64_t>() - 1;
+      --total;
     }
     out["counts"] = counts;
     out["total"] = total;

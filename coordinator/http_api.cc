@@ -18,6 +18,9 @@ namespace {
 
 constexpr int64_t kDefaultPageSize = 1000;
 constexpr int64_t kMaxPageSize = 200000;
+// The ResultCache "connection" of documents built from the live columns (reader
+// serials start at 1); their version is LiveColumns::Front::version.
+constexpr uint64_t kLiveColumns = 0;
 
 std::vector<std::string> Segments(const std::string& path) { return SplitList(path, '/'); }
 
@@ -122,7 +125,34 @@ ApiHandler::ApiHandler(ApiOptions options, CoordinatorControl* control, EventHub
       control_(control),
       hub_(hub),
       readers_(options_.db_path),
-      static_files_(options_.static_dir) {}
+      static_files_(options_.static_dir) {
+  if (hub_ != nullptr && options_.live_columns) {
+    columns_ = std::make_unique<LiveColumns>(hub_, &readers_);
+  }
+}
+
+Result<json> ApiHandler::ParetoDocument(ReaderPool::Lease& lease, int64_t sweep_id,
+                                        const std::vector<Objective>& objectives) {
+  const std::string key = CacheKey("pareto", sweep_id, objectives);
+  if (columns_) {
+    Result<LiveColumns::Front> live = columns_->Pareto(sweep_id, objectives);
+    if (live.ok()) {
+      const auto version = static_cast<int64_t>(live->version);
+      if (options_.cache) {
+        if (auto hit = cache_.Get(kLiveColumns, version, key)) return std::move(*hit);
+      }
+      // Params are written with the sweep, so the request's snapshot has them even
+      // for a trial whose result is not committed yet.
+      ASSIGN_OR_RETURN(json params, ParamsOf(lease.db(), live->summary.front_ids));
+      json doc = RenderParetoJson(sweep_id, live->summary, params);
+      if (options_.cache) cache_.Put(kLiveColumns, version, key, doc);
+      return doc;
+    }
+    // Columns that could not be trusted this time: SQLite answers.
+  }
+  return Cached(lease, key,
+                [&] { return ParetoJson(lease.db(), sweep_id, objectives, &readers_); });
+}
 
 Result<json> ApiHandler::Cached(ReaderPool::Lease& lease, const std::string& key,
                                 const std::function<Result<json>()>& compute) {
@@ -339,9 +369,8 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
     auto declared = SweepObjectives(db, *id);
     if (declared.ok() && !declared->empty()) {
       auto objectives = ResolveObjectives(*declared, "");
-      auto pareto = objectives.ok() ? Cached(*lease, CacheKey("pareto", *id, *objectives),
-                                             [&] { return ParetoJson(db, *id, *objectives, &readers_); })
-                                    : objectives.status();
+      auto pareto =
+          objectives.ok() ? ParetoDocument(*lease, *id, *objectives) : objectives.status();
       if (pareto.ok()) {
         body["hypervolume"] = (*pareto)["hypervolume"];
         body["hypervolume"]["objectives"] = (*pareto)["objectives"];
@@ -377,8 +406,7 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
                       [&] { return HypervolumeSeriesJson(db, *id, *objectives, &readers_); });
       return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
     }
-    auto r = Cached(*lease, CacheKey("pareto", *id, *objectives),
-                    [&] { return ParetoJson(db, *id, *objectives, &readers_); });
+    auto r = ParetoDocument(*lease, *id, *objectives);
     if (!r.ok()) return FromStatus(req, r.status());
     if (leaf == "pareto") return JsonResponse(req, http::status::ok, *r);
     if (leaf == "pareto.json") {

@@ -3,7 +3,8 @@
 // sessions do the I/O; tests call HandleRequest directly). Routes are listed in
 // docs/dashboard.md.
 // Thread-safety: HandleRequest may run on several threads at once; each call borrows
-// its own read-only SQLite connection.
+// its own read-only SQLite connection. With a hub, Pareto documents come from live
+// in-memory columns (api_columns.h) that the hub's events keep current.
 #pragma once
 
 #include <functional>
@@ -13,6 +14,7 @@
 
 #include "common/clock.h"
 #include "coordinator/api_cache.h"
+#include "coordinator/api_columns.h"
 #include "coordinator/api_readers.h"
 #include "coordinator/control.h"
 #include "coordinator/event_hub.h"
@@ -34,6 +36,10 @@ struct ApiOptions {
   // Reuse Pareto/hypervolume documents while the database is unchanged (see
   // api_cache.h); off only to measure the uncached path.
   bool cache = true;
+  // With a hub: answer the Pareto front (and the sweep's hypervolume) from
+  // in-memory columns kept current by the hub's events, reading SQLite only to
+  // load a sweep. Off, or without a hub, every such request reads SQLite.
+  bool live_columns = true;
 };
 
 class ApiHandler {
@@ -59,6 +65,9 @@ class ApiHandler {
   // Formats one event as an SSE frame: "id: <seq>\nevent: <kind>\ndata: <json>\n\n".
   static std::string FormatEvent(const Event& event);
 
+  // The live columns (tests and benchmarks); nullptr without a hub or when off.
+  LiveColumns* live_columns() { return columns_.get(); }
+
  private:
   HttpResponse Route(const HttpRequest& req);
   HttpResponse RouteApi(const HttpRequest& req, const std::string& path, const std::string& query);
@@ -66,12 +75,17 @@ class ApiHandler {
   // compute() through the cache, for documents that depend on the database only.
   Result<nlohmann::json> Cached(ReaderPool::Lease& lease, const std::string& key,
                                 const std::function<Result<nlohmann::json>()>& compute);
+  // The Pareto document (RenderParetoJson) from the live columns when there are
+  // any, else from SQLite through the cache.
+  Result<nlohmann::json> ParetoDocument(ReaderPool::Lease& lease, int64_t sweep_id,
+                                        const std::vector<Objective>& objectives);
 
   ApiOptions options_;
   CoordinatorControl* control_;
   EventHub* hub_;
   ReaderPool readers_;
   ResultCache cache_;
+  std::unique_ptr<LiveColumns> columns_;  // after readers_: destroyed (unsubscribed) first
   StaticFiles static_files_;
   SystemClock system_clock_;
 };

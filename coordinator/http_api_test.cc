@@ -36,9 +36,11 @@ class HttpApiTest : public ::testing::Test {
     std::ofstream(dir_.path() / "secret.txt") << "secret";
   }
 
-  ApiHandler MakeHandler(const std::string& token = "", bool loopback_only = false) {
+  ApiHandler MakeHandler(const std::string& token = "", bool loopback_only = false,
+                         bool live_columns = true) {
     ApiOptions o;
     o.db_path = db_->path();
+    o.live_columns = live_columns;
     o.static_dir = web_.string();
     o.token = token;
     o.loopback_hosts_only = loopback_only;
@@ -314,14 +316,34 @@ TEST_F(HttpApiTest, ParetoMatchesBruteForce) {
 }
 
 TEST_F(HttpApiTest, CachedParetoFollowsNewCommits) {
+  // Reading SQLite for every document (no live columns): the cache follows commits.
   const int64_t s = SmallSweep();
-  ApiHandler api = MakeHandler();
+  ApiHandler api = MakeHandler("", false, /*live_columns=*/false);
   const std::string target = "/api/sweeps/" + std::to_string(s) + "/pareto";
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));  // from the cache
   const int64_t better = db_->AddTrial(s, 7, "succeeded", json::object(), {{"accuracy", 0.95}, {"size_bytes", 1000}});
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({better}));
   EXPECT_EQ(BodyJson(Get(api, "/api/sweeps/" + std::to_string(s)))["hypervolume"]["front_size"], 1);
+}
+
+TEST_F(HttpApiTest, LiveParetoFollowsPublishedResults) {
+  // With the hub, new results reach the front through their events (as the core
+  // publishes them), committed or not yet (api_columns_test.cc goes further).
+  const int64_t s = SmallSweep();
+  ApiHandler api = MakeHandler();
+  const std::string target = "/api/sweeps/" + std::to_string(s) + "/pareto";
+  EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));
+  EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));  // from the cache
+  const int64_t better = db_->AddTrial(s, 7, "running", json::object());
+  hub_.Publish("trial_finished", {{"trial_id", better},
+                                  {"sweep_id", s},
+                                  {"state", "succeeded"},
+                                  {"kind", "trial"},
+                                  {"metrics", {{"accuracy", 0.95}, {"size_bytes", 1000}}}});
+  EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({better}));
+  EXPECT_EQ(BodyJson(Get(api, "/api/sweeps/" + std::to_string(s)))["hypervolume"]["front_size"], 1);
+  EXPECT_EQ(api.live_columns()->loads(), 1);
 }
 
 TEST_F(HttpApiTest, SmallSweepInBigDatabaseUsesLookups) {

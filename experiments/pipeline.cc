@@ -179,6 +179,8 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   deployed->SetTraining(false);
   torch::Tensor one = data->test_x.narrow(0, 0, 1).to(torch::kCPU);
   auto float_forward = [&](const torch::Tensor& x) { return deployed->Forward(x); };
+  // Quiet machine while timing: other training steps on this host wait (see RunContext).
+  std::shared_ptr<void> quiet = ctx.cpu_guard ? ctx.cpu_guard(true) : nullptr;
   double float_latency_ms = 0;
   double latency_ms = 0;
   json int8_metrics = json::object();
@@ -219,6 +221,7 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   if (batch.size(0) < 256) batch = batch.repeat({(256 + batch.size(0) - 1) / batch.size(0), 1, 1, 1}).narrow(0, 0, 256);
   const double throughput =
       Throughput([&](const torch::Tensor& x) { return model->Forward(x); }, batch);
+  quiet.reset();
 
   const Counts final_counts = CountModel(*model);
   const int64_t dense_bytes = 4 * original.float_state;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,12 @@ struct RunContext {
   std::function<void(const nlohmann::json&)> on_progress;
   // Polled between steps; when it returns true the run stops with StatusCode::kCancelled.
   std::function<bool()> cancelled;
+  // Optional host-wide CPU coordination (the worker provides it): each training
+  // step holds a shared guard, timing measurements (latency, throughput) hold an
+  // exclusive one, so a latency is never measured while another slot or worker
+  // process on the same machine is in the middle of a training step. The guard
+  // is released when the returned token is destroyed.
+  std::function<std::shared_ptr<void>(bool exclusive)> cpu_guard;
 };
 
 // Trains the teacher given by settings["teacher"] on settings["data"] and saves it

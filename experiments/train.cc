@@ -51,6 +51,7 @@ Status Train(Model& model, const Dataset& data, const TrainOptions& options,
         }
         torch::Tensor x = full ? xb : data.train_x.index_select(0, idx);
         torch::Tensor y = full ? yb : data.train_y.index_select(0, idx);
+        std::shared_ptr<void> cpu = ctx.cpu_guard ? ctx.cpu_guard(false) : nullptr;
         if (options.hooks.before_forward) options.hooks.before_forward(step);
         optimizer.zero_grad();
         torch::Tensor logits = model.Forward(x);

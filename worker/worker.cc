@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +56,41 @@ std::string ReadFile(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Host-wide reader/writer lock over two files with flock(2): training steps are
+// readers, timing measurements writers. The turnstile keeps a waiting writer
+// from starving behind a stream of readers. Each job opens its own descriptors,
+// so the lock also works between threads of one process.
+std::function<std::shared_ptr<void>(bool)> MakeCpuGuard(const std::string& base) {
+  if (base.empty()) return nullptr;
+  // Read-only descriptors are enough for flock, so workers of other users can share it.
+  int gate = open((base + ".turnstile").c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
+  int data = open(base.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
+  if (gate < 0 || data < 0) {
+    if (gate >= 0) close(gate);
+    if (data >= 0) close(data);
+    spdlog::warn("worker: cannot open CPU lock {}: timings are not isolated", base);
+    return nullptr;
+  }
+  auto fds = std::shared_ptr<std::pair<int, int>>(new std::pair<int, int>(gate, data),
+                                                  [](std::pair<int, int>* p) {
+                                                    close(p->first);
+                                                    close(p->second);
+                                                    delete p;
+                                                  });
+  return [fds](bool exclusive) -> std::shared_ptr<void> {
+    const int gate = fds->first, data = fds->second;
+    while (flock(gate, LOCK_EX) != 0 && errno == EINTR) {
+    }
+    while (flock(data, exclusive ? LOCK_EX : LOCK_SH) != 0 && errno == EINTR) {
+    }
+    if (!exclusive) flock(gate, LOCK_UN);
+    return std::shared_ptr<void>(nullptr, [fds, exclusive](void*) {
+      flock(fds->second, LOCK_UN);
+      if (exclusive) flock(fds->first, LOCK_UN);
+    });
+  };
 }
 
 struct Job {
@@ -327,6 +365,7 @@ class Loop {
     fs::create_directories(rc.artifact_dir);
     auto cancel = job.cancel;
     rc.cancelled = [cancel] { return cancel->load(); };
+    rc.cpu_guard = MakeCpuGuard(opts.cpu_lock);
     rc.on_progress = [&](const nlohmann::json& data) {
       SendMsg(out, Message{MsgType::kProgress,
                            {{"trial_id", job.trial_id}, {"attempt", job.attempt}, {"data", data}},

@@ -29,6 +29,10 @@ struct WorkerOptions {
   int64_t heartbeat_ms = 1000;
   int liveness = 4;
   int64_t max_backoff_ms = 32000;
+  // Lock file shared by the workers of one machine so a latency is never timed
+  // while another of them trains (see experiments::RunContext::cpu_guard).
+  // Empty disables it.
+  std::string cpu_lock = "/tmp/compsweep-cpu.lock";
 };
 
 // Runs until *stop, or until *drain is set and no trial is left running (a
