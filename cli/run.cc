@@ -39,6 +39,9 @@ pid_t SpawnWorker(const RunArgs& args, const std::string& endpoint, const std::s
                                    args.cache_dir, "--heartbeat-ms", std::to_string(args.heartbeat_ms)};
   pid_t pid = fork();
   if (pid == 0) {
+    // Spinning OpenMP threads make oversubscribed cores (several local workers)
+    // much slower; a user's own setting wins.
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
