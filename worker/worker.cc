@@ -353,6 +353,9 @@ class Loop {
 
   // Runs on a job thread. Talks to the loop only through its own PUSH socket.
   static void RunJob(Job job, WorkerOptions opts, std::string endpoint, zmq::context_t* ctx) {
+    // OpenMP's thread count is a per-thread setting: a new job thread would
+    // otherwise use one thread per core and fight the other slots and workers.
+    at::set_num_threads(opts.threads);
     zmq::socket_t out(*ctx, zmq::socket_type::push);
     out.set(zmq::sockopt::linger, 1000);
     out.connect(endpoint);
