@@ -83,6 +83,15 @@ struct ResultsArgs {
 };
 int RunResults(const ResultsArgs& args);
 
+struct ExportArgs {
+  int64_t trial = 0;
+  std::string db;
+  std::string cache_dir = ".cache/compsweep";
+  std::string artifact;  // overrides the path derived from db + cache_dir
+  std::string out = "model.pt";
+};
+int RunExport(const ExportArgs& args);
+
 // Shared helpers --------------------------------------------------------------
 // Trials of a sweep read from a SQLite file: [{id, number, state, attempt, params, metrics}].
 Result<nlohmann::json> ReadTrialsFromDb(const std::string& db, int64_t sweep_id);

@@ -93,6 +93,15 @@ int main(int argc, char** argv) {
   results->add_option("--db", ra.db, "read this SQLite file directly");
   results->add_option("--coordinator", ra.client.coordinator)->capture_default_str();
 
+  ExportArgs ea;
+  auto* exp = app.add_subcommand("export", "Write a finished trial's compressed model as TorchScript");
+  exp->add_option("trial", ea.trial, "trial id (with --db)");
+  exp->add_option("--db", ea.db, "SQLite file of the sweep");
+  exp->add_option("--cache-dir", ea.cache_dir, "cache dir of the worker that ran the trial")
+      ->capture_default_str();
+  exp->add_option("--artifact", ea.artifact, "artifact file (model.csa) to export directly");
+  exp->add_option("--out", ea.out, "TorchScript file to write")->capture_default_str();
+
   // run
   RunArgs run;
   auto* runc = app.add_subcommand("run", "Run a sweep here: coordinator + local workers + dashboard");
@@ -142,5 +151,6 @@ int main(int argc, char** argv) {
     return RunResults(ra);
   }
   if (*runc) return RunEmbedded(run);
+  if (*exp) return RunExport(ea);
   return 2;
 }

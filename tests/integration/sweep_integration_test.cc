@@ -116,6 +116,20 @@ TEST_F(IntegrationTest, CoordinatorAndTwoWorkersCompleteASweep) {
   Process results({"results", "1", "--db", db_, "--pareto", "--format", "json"}, Path("res.log"));
   ASSERT_EQ(results.Wait(30s), 0);
   EXPECT_NE(results.Output().find("\"accuracy\""), std::string::npos);
+  // The deployable TorchScript of a trial, from the cache of the worker that ran it.
+  {
+    SQLite::Database db(db_, SQLite::OPEN_READONLY);
+    SQLite::Statement st(db,
+                         "SELECT a.trial_id, a.worker FROM trial_attempts a JOIN trials t ON "
+                         "t.id = a.trial_id WHERE t.kind='trial' AND a.state='succeeded' LIMIT 1");
+    ASSERT_TRUE(st.executeStep());
+    const std::string trial = std::to_string(st.getColumn(0).getInt64());
+    const std::string cache = st.getColumn(1).getString() == "w1" ? "cache1" : "cache2";
+    Process exp({"export", trial, "--db", db_, "--cache-dir", Path(cache), "--out", Path("m.pt")},
+                Path("export.log"));
+    ASSERT_EQ(exp.Wait(60s), 0) << exp.Output();
+    EXPECT_GT(fs::file_size(Path("m.pt")), 1000u);
+  }
   c.proc->Signal(SIGTERM);
   EXPECT_EQ(c.proc->Wait(20s), 0);
 }
