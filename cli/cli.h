@@ -113,5 +113,9 @@ struct HttpReply {
 Result<HttpReply> HttpCall(const std::string& base_url, const std::string& method,
                            const std::string& target, const std::string& body,
                            const std::string& content_type, const std::string& token);
+// HttpCall without a body whose answer must be 2xx JSON; any other outcome is
+// an error whose message is ready to print.
+Result<nlohmann::json> HttpJson(const ClientArgs& c, const std::string& method,
+                                const std::string& target);
 
 }  // namespace compsweep::cli

@@ -60,6 +60,17 @@ Result<HttpReply> HttpCall(const std::string& base_url, const std::string& metho
   }
 }
 
+Result<nlohmann::json> HttpJson(const ClientArgs& c, const std::string& method,
+                                const std::string& target) {
+  ASSIGN_OR_RETURN(HttpReply r, HttpCall(c.coordinator, method, target, "", "", c.token));
+  if (r.status / 100 != 2) {
+    return Unavailable("coordinator answered " + std::to_string(r.status) + ": " + r.body);
+  }
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) return Unavailable("coordinator sent invalid JSON");
+  return j;
+}
+
 int RunSubmit(const std::string& file, bool allow_large, const ClientArgs& c) {
   std::ifstream in(file);
   if (!in) {
@@ -145,21 +156,12 @@ int RunStatus(const std::string& sweep, const ClientArgs& c, const std::string& 
       return 1;
     }
   }
-  auto r = HttpCall(c.coordinator, "GET", sweep.empty() ? "/api/sweeps" : "/api/sweeps/" + sweep,
-                    "", "", c.token);
-  if (!r.ok()) {
-    std::cerr << r.status().message() << "\n";
+  auto reply = HttpJson(c, "GET", sweep.empty() ? "/api/sweeps" : "/api/sweeps/" + sweep);
+  if (!reply.ok()) {
+    std::cerr << reply.status().message() << "\n";
     return 1;
   }
-  if (r->status != 200) {
-    std::cerr << "coordinator answered " << r->status << ": " << r->body << "\n";
-    return 1;
-  }
-  auto j = nlohmann::json::parse(r->body, nullptr, false);
-  if (j.is_discarded()) {
-    std::cerr << "coordinator sent invalid JSON\n";
-    return 1;
-  }
+  nlohmann::json j = *reply;
   if (j.is_object() && j.contains("sweeps")) j = j["sweeps"];
   if (j.is_array()) {
     for (const auto& s : j) PrintSweepLine(s);
@@ -170,13 +172,9 @@ int RunStatus(const std::string& sweep, const ClientArgs& c, const std::string& 
 }
 
 int RunCancel(const std::string& sweep, const ClientArgs& c) {
-  auto r = HttpCall(c.coordinator, "POST", "/api/sweeps/" + sweep + "/cancel", "", "", c.token);
+  auto r = HttpJson(c, "POST", "/api/sweeps/" + sweep + "/cancel");
   if (!r.ok()) {
     std::cerr << r.status().message() << "\n";
-    return 1;
-  }
-  if (r->status / 100 != 2) {
-    std::cerr << "coordinator answered " << r->status << ": " << r->body << "\n";
     return 1;
   }
   std::cout << "sweep " << sweep << " cancelled\n";
@@ -184,33 +182,24 @@ int RunCancel(const std::string& sweep, const ClientArgs& c) {
 }
 
 int RunRetry(const std::string& sweep, const ClientArgs& c) {
-  auto r = HttpCall(c.coordinator, "POST", "/api/sweeps/" + sweep + "/retry-failed", "", "", c.token);
+  auto r = HttpJson(c, "POST", "/api/sweeps/" + sweep + "/retry-failed");
   if (!r.ok()) {
     std::cerr << r.status().message() << "\n";
     return 1;
   }
-  if (r->status / 100 != 2) {
-    std::cerr << "coordinator answered " << r->status << ": " << r->body << "\n";
-    return 1;
-  }
-  auto j = nlohmann::json::parse(r->body, nullptr, false);
   std::cout << "sweep " << sweep << ": "
-            << (j.is_object() ? j.value("requeued", nlohmann::json(0)).dump() : r->body)
+            << (r->is_object() ? r->value("requeued", nlohmann::json(0)).dump() : r->dump())
             << " trial(s) re-queued\n";
   return 0;
 }
 
 int RunWorkers(const ClientArgs& c) {
-  auto r = HttpCall(c.coordinator, "GET", "/api/workers", "", "", c.token);
+  auto r = HttpJson(c, "GET", "/api/workers");
   if (!r.ok()) {
     std::cerr << r.status().message() << "\n";
     return 1;
   }
-  auto j = nlohmann::json::parse(r->body, nullptr, false);
-  if (r->status != 200 || j.is_discarded()) {
-    std::cerr << "coordinator answered " << r->status << ": " << r->body << "\n";
-    return 1;
-  }
+  nlohmann::json j = *r;
   if (j.is_object() && j.contains("workers")) j = j["workers"];
   for (const auto& w : j) {
     std::cout << w.value("id", std::string()) << "  " << w.value("state", std::string()) << "  "

@@ -230,46 +230,27 @@ int RunResults(const ResultsArgs& args) {
     objectives = *o;
     trials = *t;
   } else {
-    auto s = HttpCall(args.client.coordinator, "GET", "/api/sweeps/" + std::to_string(sweep_id), "",
-                      "", args.client.token);
-    if (!s.ok()) {
-      std::cerr << s.status().message() << "\n";
+    auto sweep = HttpJson(args.client, "GET", "/api/sweeps/" + std::to_string(sweep_id));
+    if (!sweep.ok()) {
+      std::cerr << sweep.status().message() << "\n";
       return 1;
     }
-    if (s->status != 200) {
-      std::cerr << "coordinator answered " << s->status << ": " << s->body << "\n";
-      return 1;
-    }
-    auto sj = nlohmann::json::parse(s->body, nullptr, false);
-    if (sj.is_discarded()) {
-      std::cerr << "coordinator sent invalid JSON\n";
-      return 1;
-    }
-    objectives = sj.value("objectives", nlohmann::json::array());
+    objectives = sweep->value("objectives", nlohmann::json::array());
     trials = nlohmann::json::array();
     // Page through the trials (the API caps a page).
     constexpr int64_t kPage = 10000;
     for (int64_t offset = 0;; offset += kPage) {
-      auto t = HttpCall(args.client.coordinator, "GET",
-                        "/api/sweeps/" + std::to_string(sweep_id) + "/trials?sort=number&order=asc&limit=" +
-                            std::to_string(kPage) + "&offset=" + std::to_string(offset),
-                        "", "", args.client.token);
-      if (!t.ok()) {
-        std::cerr << t.status().message() << "\n";
+      auto page = HttpJson(args.client, "GET",
+                           "/api/sweeps/" + std::to_string(sweep_id) +
+                               "/trials?sort=number&order=asc&limit=" + std::to_string(kPage) +
+                               "&offset=" + std::to_string(offset));
+      if (!page.ok()) {
+        std::cerr << page.status().message() << "\n";
         return 1;
       }
-      if (t->status != 200) {
-        std::cerr << "coordinator answered " << t->status << ": " << t->body << "\n";
-        return 1;
-      }
-      auto tj = nlohmann::json::parse(t->body, nullptr, false);
-      if (tj.is_discarded()) {
-        std::cerr << "coordinator sent invalid JSON\n";
-        return 1;
-      }
-      const auto page = tj.is_array() ? tj : tj.value("trials", nlohmann::json::array());
-      for (const auto& row : page) trials.push_back(row);
-      if (static_cast<int64_t>(page.size()) < kPage) break;
+      const auto rows = page->is_array() ? *page : page->value("trials", nlohmann::json::array());
+      for (const auto& row : rows) trials.push_back(row);
+      if (static_cast<int64_t>(rows.size()) < kPage) break;
     }
   }
   if (args.pareto) {

@@ -432,7 +432,6 @@ void Core::Handle(const std::string& worker, const Message& msg) {
     case MsgType::kBye: {
       auto lost = scheduler_.RemoveWorker(worker);
       ApplyRequeues(lost, "worker " + worker + " left");
-      workers_.erase(worker);
       store_->WorkerState(worker, "gone");
       if (hub_) hub_->Publish("worker_lost", {{"worker", worker}, {"reason", "bye"}});
       break;
@@ -459,7 +458,6 @@ void Core::OnHello(const std::string& worker, const nlohmann::json& body) {
   auto lost = scheduler_.WorkerHello(worker, body["device"].get<std::string>(),
                                      body["slots"].get<int>(), running);
   ApplyRequeues(lost, "worker " + worker + " restarted");
-  workers_.insert(worker);
   store_->WorkerUpsert(worker, body);
   spdlog::info("coordinator: worker {} {} (device {}, {} slots)", worker,
                known ? "reconnected" : "joined", body["device"].get<std::string>(),
@@ -501,7 +499,7 @@ void Core::OnResult(const std::string& worker, const Message& msg) {
                  d == ResultDisposition::kDuplicate ? "duplicate" : "stale", id, attempt, worker);
     return;
   }
-  store_->TrialSucceeded(id, attempt, worker, msg.body["metrics"]);
+  store_->TrialSucceeded(id, attempt, msg.body["metrics"]);
   const TrialMeta& meta = meta_[id];
   if (meta.teacher) {
     store_->AddArtifact(meta.hash, "teacher", static_cast<int64_t>(msg.payload.size()),
@@ -625,11 +623,10 @@ void Core::Tick() {
     spdlog::warn("coordinator: worker {} missed {} heartbeats: declared dead", worker,
                  options_.liveness);
     ApplyRequeues(lost, "worker " + worker + " stopped answering");
-    workers_.erase(worker);
     store_->WorkerState(worker, "lost");
     if (hub_) hub_->Publish("worker_lost", {{"worker", worker}, {"reason", "heartbeat"}});
   }
-  for (const auto& w : workers_) Send(w, Message{MsgType::kHeartbeat, {}, ""});
+  for (const auto& w : scheduler_.WorkerIds()) Send(w, Message{MsgType::kHeartbeat, {}, ""});
 }
 
 void Core::Send(const std::string& worker, const Message& msg) {

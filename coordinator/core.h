@@ -109,7 +109,6 @@ class Core : public CoordinatorControl {
   };
   std::unordered_map<int64_t, TrialMeta> meta_;
   std::unordered_map<int64_t, int64_t> remaining_;  // sweep -> unfinished trial rows
-  std::set<std::string> workers_;
   int64_t next_tick_ms_ = 0;
 };
 

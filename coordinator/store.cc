@@ -26,6 +26,18 @@ void BindOptionalText(SQLite::Statement& st, int idx, const std::string& s) {
   }
 }
 
+constexpr const char* kSweepColumns = "SELECT id, name, state, spec_hash, objectives FROM sweeps ";
+
+SweepRow ReadSweep(SQLite::Statement& st) {
+  SweepRow row;
+  row.id = st.getColumn(0).getInt64();
+  row.name = st.getColumn(1).getString();
+  row.state = st.getColumn(2).getString();
+  row.spec_hash = st.getColumn(3).getString();
+  row.objectives = nlohmann::json::parse(st.getColumn(4).getString());
+  return row;
+}
+
 }  // namespace
 
 Store::Store(std::string path, std::unique_ptr<SQLite::Database> db, const Clock* clock)
@@ -61,13 +73,7 @@ std::optional<SweepRow> Store::FindSweepBySpecHash(const std::string& spec_hash)
         "ORDER BY id DESC LIMIT 1");
     st.bind(1, spec_hash);
     if (!st.executeStep()) return std::nullopt;
-    SweepRow row;
-    row.id = st.getColumn(0).getInt64();
-    row.name = st.getColumn(1).getString();
-    row.state = st.getColumn(2).getString();
-    row.spec_hash = st.getColumn(3).getString();
-    row.objectives = nlohmann::json::parse(st.getColumn(4).getString());
-    return row;
+    return ReadSweep(st);
   } catch (const std::exception& e) {
     spdlog::error("store: finding sweep: {}", e.what());
     return std::nullopt;
@@ -79,13 +85,7 @@ Result<std::optional<SweepRow>> Store::GetSweep(int64_t sweep_id) {
     auto& st = Stmt("SELECT id, name, state, spec_hash, objectives FROM sweeps WHERE id = ?");
     st.bind(1, sweep_id);
     if (!st.executeStep()) return std::optional<SweepRow>();
-    SweepRow row;
-    row.id = st.getColumn(0).getInt64();
-    row.name = st.getColumn(1).getString();
-    row.state = st.getColumn(2).getString();
-    row.spec_hash = st.getColumn(3).getString();
-    row.objectives = nlohmann::json::parse(st.getColumn(4).getString());
-    return std::optional<SweepRow>(row);
+    return std::optional<SweepRow>(ReadSweep(st));
   } catch (const std::exception& e) {
     return IoError(std::string("reading sweep: ") + e.what());
   }
@@ -178,18 +178,8 @@ Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<Tria
 Result<std::vector<SweepRow>> Store::ActiveSweeps() {
   std::vector<SweepRow> out;
   try {
-    SQLite::Statement st(*db_,
-                         "SELECT id, name, state, spec_hash, objectives FROM sweeps "
-                         "WHERE state = 'active' ORDER BY id");
-    while (st.executeStep()) {
-      SweepRow row;
-      row.id = st.getColumn(0).getInt64();
-      row.name = st.getColumn(1).getString();
-      row.state = st.getColumn(2).getString();
-      row.spec_hash = st.getColumn(3).getString();
-      row.objectives = nlohmann::json::parse(st.getColumn(4).getString());
-      out.push_back(std::move(row));
-    }
+    SQLite::Statement st(*db_, std::string(kSweepColumns) + "WHERE state = 'active' ORDER BY id");
+    while (st.executeStep()) out.push_back(ReadSweep(st));
   } catch (const std::exception& e) {
     return IoError(std::string("listing sweeps: ") + e.what());
   }
@@ -298,10 +288,9 @@ void Store::TrialStarted(int64_t trial_id, int attempt, const std::string& worke
   });
 }
 
-void Store::TrialSucceeded(int64_t trial_id, int attempt, const std::string& worker,
-                           const nlohmann::json& metrics) {
+void Store::TrialSucceeded(int64_t trial_id, int attempt, const nlohmann::json& metrics) {
   const int64_t now = clock_->WallMs();
-  batch_.push_back([this, trial_id, attempt, worker, metrics, now](SQLite::Database&) {
+  batch_.push_back([this, trial_id, attempt, metrics, now](SQLite::Database&) {
     auto& st = Stmt(
         "UPDATE trials SET state = 'succeeded', finished_ms = ?, error = NULL WHERE id = ? AND "
         "attempt = ?");
@@ -324,7 +313,6 @@ void Store::TrialSucceeded(int64_t trial_id, int attempt, const std::string& wor
       v.bind(3, it.value().get<double>());
       v.exec();
     }
-    (void)worker;
   });
 }
 

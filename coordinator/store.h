@@ -78,8 +78,7 @@ class Store {
 
   // Batched (committed by Flush) -------------------------------------------------
   void TrialStarted(int64_t trial_id, int attempt, const std::string& worker);
-  void TrialSucceeded(int64_t trial_id, int attempt, const std::string& worker,
-                      const nlohmann::json& metrics);
+  void TrialSucceeded(int64_t trial_id, int attempt, const nlohmann::json& metrics);
   // A lost or failed attempt; new_state is queued (retry) or failed (no retries left).
   void TrialAttemptEnded(int64_t trial_id, int attempt, const std::string& worker,
                          TrialState attempt_state, TrialState new_state, int retries,
