@@ -35,5 +35,13 @@ test: setup-test
 bench: build
 	./scripts/bench.sh
 
+# docs/results.md on full Fashion-MNIST (~45 min on 2 cores).
+results: setup
+	./scripts/make_results.sh
+
+# docs/img/dashboard.png from the browser test.
+screenshot: setup-test build
+	./scripts/screenshot.sh
+
 clean:
 	rm -rf $(BUILD_DIR) out

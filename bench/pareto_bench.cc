@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -448,6 +449,30 @@ void RunLive(const RatioReporter& reporter) {
     PrintRow(how == ColumnLoad::kRange ? "cold load of the columns: one range scan (3 runs)"
                                        : "cold load of the columns: scan per metric (3 runs)",
              load);
+  }
+
+  // What a coordinator does at start (HttpServer runs ApiHandler::WarmUp on a
+  // thread of its own), then the first requests a dashboard makes.
+  {
+    EventHub start_hub;
+    ApiOptions so;
+    so.db_path = g_db;
+    ApiHandler started(so, nullptr, &start_hub);
+    Samples warm, after2, after3, after_detail;
+    std::atomic<bool> stop{false};
+    int warmed = 0;
+    warm.Time([&] { warmed = started.WarmUp(stop); });
+    after2.Time([&] { get(started, pareto2); });
+    after3.Time([&] { get(started, pareto3); });
+    after_detail.Time([&] { get(started, "/api/sweeps/1"); });
+    if (warmed != 1 || started.live_columns()->loads() != 1) {
+      std::cerr << "bench: warm-up did not serve the first requests from memory\n";
+      std::exit(1);
+    }
+    PrintRow("server start: warm-up (load + 7 fronts, background)", warm);
+    PrintRow("after warm-up: first GET /pareto, 2 objectives", after2);
+    PrintRow("after warm-up: first GET /pareto, 3 objectives", after3);
+    PrintRow("after warm-up: first GET /sweeps/1", after_detail);
   }
 
   EventHub hub;

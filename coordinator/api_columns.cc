@@ -93,10 +93,13 @@ Effect Classify(const Event& e, int64_t* sweep_id, int64_t* trial_id) {
   }
   *sweep_id = sweep->get<int64_t>();
   if (e.kind == "sweep_updated") {
-    // "done" follows the last trial_finished and changes no trial; "cancelled" and
-    // "active" (retry-failed) change no succeeded trial either, but they are rare
-    // and a reload is the safe answer to a changed sweep.
-    return StringField(data, "state") == "done" ? Effect::kNone : Effect::kDropSweep;
+    // "done" follows the last trial_finished and changes no trial; "cancelled"
+    // (Store::CancelSweep: queued, running and lost trials only) and "active"
+    // (retry-failed: failed trials queued again) change no succeeded trial either.
+    // Any other state is not known to leave them alone: read the sweep again.
+    const auto state = StringField(data, "state");
+    const bool harmless = state == "done" || state == "cancelled" || state == "active";
+    return harmless ? Effect::kNone : Effect::kDropSweep;
   }
   if (e.kind == "sweep_submitted") return Effect::kDropSweep;
   const auto state = StringField(data, "state");

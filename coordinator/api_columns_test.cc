@@ -271,15 +271,19 @@ TEST_F(LiveColumnsTest, ChangedSweepsAndUnclearEventsReload) {
   EXPECT_EQ(columns->loads(), 1);
 
   // A change no event describes (here: a trial's value rewritten), then a
-  // sweep_updated: the columns are dropped and read again.
+  // sweep_updated with a state the columns do not know: they are dropped and read
+  // again.
   db_->db().exec("UPDATE trial_values SET value = 0.99 WHERE metric = 'accuracy' AND trial_id = " +
                  std::to_string(ids[0]));
-  hub_.Publish("sweep_updated", {{"sweep_id", s}, {"state", "active"}});
+  hub_.Publish("sweep_updated", {{"sweep_id", s}, {"state", "rewritten"}});
   same();
   EXPECT_EQ(columns->loads(), 2);
 
-  // "done" changes no trial; events of another sweep, progress and workers neither.
+  // "done", "cancelled" and "active" (retry-failed) change no succeeded trial;
+  // events of another sweep, progress and workers neither.
   hub_.Publish("sweep_updated", {{"sweep_id", s}, {"state", "done"}});
+  hub_.Publish("sweep_updated", {{"sweep_id", s}, {"state", "cancelled"}});
+  hub_.Publish("sweep_updated", {{"sweep_id", s}, {"state", "active"}});
   hub_.Publish("sweep_updated", {{"sweep_id", other}, {"state", "cancelled"}});
   hub_.Publish("trial_progress", {{"trial_id", ids[1]}, {"sweep_id", s}});
   hub_.Publish("worker_lost", {{"worker", "w1"}});
@@ -476,6 +480,41 @@ TEST_F(LiveColumnsTest, WithoutHubReadsSqlite) {
   EXPECT_EQ(Get(api, ParetoTarget(s))["considered"], 1);
   db_->AddTrial(s, 1, "succeeded", json::object(), {{"accuracy", 0.95}, {"size_bytes", 5}});
   EXPECT_EQ(Get(api, ParetoTarget(s))["considered"], 2);
+}
+
+TEST_F(LiveColumnsTest, WarmUpLoadsRecentSweepsSoFirstRequestsReadNoSqlite) {
+  std::vector<int64_t> sweeps;
+  for (int k = 0; k < 2; ++k) {
+    sweeps.push_back(db_->AddSweep("warm" + std::to_string(k), kObjectives));
+    for (int i = 0; i < 6; ++i) {
+      const int64_t id = AddRunning(sweeps.back(), i);
+      Finish(sweeps.back(), id,
+             {{"accuracy", 0.5 + 0.07 * i}, {"size_bytes", 100.0 * ((i * 7) % 6 + 1)},
+              {"latency_ms", 1.0 + (i % 3)}});
+    }
+  }
+  auto live = LiveHandler();
+  auto sqlite = SqliteHandler();
+  std::atomic<bool> stop{true};
+  EXPECT_EQ(live->WarmUp(stop), 0) << "a stopped warm-up loads nothing";
+  EXPECT_EQ(live->live_columns()->loads(), 0);
+  stop = false;
+  EXPECT_EQ(live->WarmUp(stop), 2);
+  EXPECT_EQ(live->live_columns()->loads(), 2);
+  // What the dashboard asks first: the sweep (its hypervolume), the whole front and
+  // the default axes (x = size, y = accuracy); all from memory, equal to SQLite's.
+  for (int64_t s : sweeps) {
+    for (const std::string objectives : {"", "size_bytes,accuracy", "accuracy,latency_ms"}) {
+      EXPECT_EQ(Get(*live, ParetoTarget(s, objectives)), Get(*sqlite, ParetoTarget(s, objectives)));
+    }
+    Get(*live, "/api/sweeps/" + std::to_string(s));
+  }
+  EXPECT_EQ(live->live_columns()->loads(), 2);
+  // A new result after the warm-up is appended, not reloaded.
+  const int64_t late = AddRunning(sweeps[0], 99);
+  Finish(sweeps[0], late, {{"accuracy", 0.99}, {"size_bytes", 50.0}, {"latency_ms", 0.5}});
+  EXPECT_EQ(Get(*live, ParetoTarget(sweeps[0])), Get(*sqlite, ParetoTarget(sweeps[0])));
+  EXPECT_EQ(live->live_columns()->loads(), 2);
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 #include "coordinator/http_api.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cctype>
 #include <exception>
+#include <utility>
 #include <vector>
 
 #include "coordinator/api_export.h"
@@ -129,6 +132,54 @@ ApiHandler::ApiHandler(ApiOptions options, CoordinatorControl* control, EventHub
   if (hub_ != nullptr && options_.live_columns) {
     columns_ = std::make_unique<LiveColumns>(hub_, &readers_);
   }
+}
+
+int ApiHandler::WarmUp(const std::atomic<bool>& stop) {
+  if (!columns_) return 0;
+  // The sweeps and their objectives first, then the loads without a lease held
+  // (LiveColumns borrows connections of its own).
+  std::vector<std::pair<int64_t, std::vector<Objective>>> sweeps;
+  {
+    auto lease = readers_.Acquire();
+    if (!lease.ok()) return 0;  // no database yet: nothing to warm
+    try {
+      std::vector<int64_t> ids;
+      SQLite::Statement q(lease->db(), "SELECT id FROM sweeps ORDER BY id DESC LIMIT ?");
+      q.bind(1, kWarmSweeps);
+      while (q.executeStep()) ids.push_back(q.getColumn(0).getInt64());
+      for (int64_t id : ids) {
+        auto declared = SweepObjectives(lease->db(), id);
+        if (!declared.ok() || declared->empty()) continue;
+        auto objectives = ResolveObjectives(*declared, "");
+        if (objectives.ok()) sweeps.emplace_back(id, std::move(*objectives));
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("http: warming the Pareto columns: {}", e.what());
+      return 0;
+    }
+  }
+  int warmed = 0;
+  for (const auto& [id, objectives] : sweeps) {
+    if (stop.load()) break;
+    // The whole set (what `compsweep results --pareto` and the sweep's
+    // hypervolume use), then every ordered pair (the dashboard asks for x,y), as
+    // many as the columns keep fronts for.
+    std::vector<std::vector<Objective>> sets = {objectives};
+    for (size_t a = 0; a < objectives.size() && objectives.size() > 1; ++a) {
+      for (size_t b = 0; b < objectives.size(); ++b) {
+        if (a == b || (objectives.size() == 2 && a == 0)) continue;  // (0,1) is the whole set
+        if (sets.size() < LiveColumns::kMaxFrontsPerSweep) sets.push_back({objectives[a], objectives[b]});
+      }
+    }
+    bool ok = true;
+    for (const auto& set : sets) {
+      if (stop.load()) break;
+      Result<LiveColumns::Front> front = columns_->Pareto(id, set);
+      ok = ok && front.ok();
+    }
+    if (ok) ++warmed;
+  }
+  return warmed;
 }
 
 Result<json> ApiHandler::ParetoDocument(ReaderPool::Lease& lease, int64_t sweep_id,

@@ -7,6 +7,7 @@
 // in-memory columns (api_columns.h) that the hub's events keep current.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -64,6 +65,15 @@ class ApiHandler {
 
   // Formats one event as an SSE frame: "id: <seq>\nevent: <kind>\ndata: <json>\n\n".
   static std::string FormatEvent(const Event& event);
+
+  // Loads the live columns of the most recent sweeps (at most kWarmSweeps), with
+  // the fronts of their declared objectives and of each pair of them (the
+  // dashboard's axes), so that the first requests after a start are answered from
+  // memory instead of reading every value from SQLite. Returns the number of
+  // sweeps warmed; stops between sweeps once `stop` is true. Does nothing without
+  // live columns. The HTTP server runs it on a thread of its own at start.
+  int WarmUp(const std::atomic<bool>& stop);
+  static constexpr int kWarmSweeps = static_cast<int>(LiveColumns::kMaxSweeps / 2);
 
   // The live columns (tests and benchmarks); nullptr without a hub or when off.
   LiveColumns* live_columns() { return columns_.get(); }

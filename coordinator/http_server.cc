@@ -8,6 +8,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -273,6 +274,18 @@ class HttpServerImpl : public HttpServer {
     }
     Accept();
     for (int i = 0; i < threads_count_; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    // Requests are served meanwhile; one that comes before its sweep is warm loads
+    // it itself (or waits for the warm-up's load of it).
+    warm_ = std::thread([this] {
+      const auto t0 = std::chrono::steady_clock::now();
+      const int n = api_.WarmUp(stopped_);
+      if (n > 0) {
+        spdlog::debug("http: Pareto columns of {} sweep(s) loaded in {} ms", n,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count());
+      }
+    });
     return Status::Ok();
   }
 
@@ -288,6 +301,7 @@ class HttpServerImpl : public HttpServer {
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
+    if (warm_.joinable()) warm_.join();
     handlers_.join();
   }
 
@@ -307,6 +321,7 @@ class HttpServerImpl : public HttpServer {
   const int threads_count_;
   Shared shared_;
   std::vector<std::thread> threads_;
+  std::thread warm_;  // ApiHandler::WarmUp, once at start
   std::atomic<bool> stopped_{false};
   int port_ = 0;
 };

@@ -2,6 +2,7 @@
 // library measured on Fashion-MNIST, one table per question.
 // Usage: experiments_results [--data DIR] [--train-subset N] [--test-subset N]
 //          [--epochs E] [--threads T] [--work DIR] [--out FILE]
+#include <CLI/CLI.hpp>
 #include <sys/utsname.h>
 #include <torch/torch.h>
 
@@ -127,20 +128,15 @@ std::string CpuName() {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], v = argv[i + 1];
-    if (flag == "--data") o.data = v;
-    else if (flag == "--train-subset") o.train_subset = std::stoll(v);
-    else if (flag == "--test-subset") o.test_subset = std::stoll(v);
-    else if (flag == "--epochs") o.epochs = std::stoi(v);
-    else if (flag == "--threads") o.threads = std::stoi(v);
-    else if (flag == "--work") o.work = v;
-    else if (flag == "--out") o.out = v;
-    else {
-      std::cerr << "unknown flag " << flag << "\n";
-      return 2;
-    }
-  }
+  CLI::App app{"Regenerates docs/results.md: the compression library against the papers"};
+  app.add_option("--data", o.data, "MNIST-format folder (IDX .gz files)")->capture_default_str();
+  app.add_option("--train-subset", o.train_subset, "training images (0: all)")->capture_default_str();
+  app.add_option("--test-subset", o.test_subset, "test images (0: all)")->capture_default_str();
+  app.add_option("--epochs", o.epochs, "epochs of each baseline")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", o.threads, "LibTorch threads")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--work", o.work, "folder for models and artifacts")->capture_default_str();
+  app.add_option("--out", o.out, "the Markdown report to write")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   std::filesystem::create_directories(o.work);
   compsweep::experiments::ConfigureRuntime(o.threads);
   const auto start = std::chrono::steady_clock::now();

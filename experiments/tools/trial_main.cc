@@ -1,6 +1,8 @@
 // Runs one trial from a settings JSON file, training the teacher first when
 // the pipeline distills and no teacher is given. Prints the metrics as JSON.
 // Usage: experiments_trial SETTINGS.json [--teacher PATH] [--threads N] [--device D] [--out DIR]
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -10,22 +12,23 @@
 
 int main(int argc, char** argv) {
   using compsweep::experiments::RunContext;
-  if (argc < 2) {
-    std::cerr << "usage: " << argv[0]
-              << " SETTINGS.json [--teacher PATH] [--threads N] [--device D] [--out DIR]\n";
+  CLI::App app{"Runs one trial from a settings JSON file and prints its metrics as JSON"};
+  std::string settings_path, teacher, out = "/tmp/compsweep_trial", device = "cpu";
+  int threads = 2;
+  app.add_option("settings", settings_path, "settings JSON (a trial's TASK settings)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--teacher", teacher, "trained teacher (.pt); trained first when distilling and absent");
+  app.add_option("--threads", threads, "LibTorch threads")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--device", device, "cpu | cuda | cuda:N")->capture_default_str();
+  app.add_option("--out", out, "folder for the artifact and the teacher")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  std::ifstream f(settings_path);
+  nlohmann::json settings = nlohmann::json::parse(f, nullptr, false);
+  if (settings.is_discarded()) {
+    std::cerr << settings_path << ": not valid JSON\n";
     return 2;
   }
-  std::string teacher, out = "/tmp/compsweep_trial", device = "cpu";
-  int threads = 2;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--teacher") teacher = argv[i + 1];
-    else if (flag == "--threads") threads = std::stoi(argv[i + 1]);
-    else if (flag == "--device") device = argv[i + 1];
-    else if (flag == "--out") out = argv[i + 1];
-  }
-  std::ifstream f(argv[1]);
-  nlohmann::json settings = nlohmann::json::parse(f);
   compsweep::experiments::ConfigureRuntime(threads);
   RunContext ctx;
   ctx.device = device;
