@@ -11,8 +11,6 @@
 // Usage: coordinator_bench [--trials N] [--workers W] [--slots S] [--repeat R]
 //                          [--dir PATH] [--timeout-s T] [--keep-db]
 //                          [--progress-poll-ms MS]
-#include <SQLiteCpp/SQLiteCpp.h>
-#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -30,7 +28,9 @@
 #include <thread>
 #include <vector>
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -111,7 +111,10 @@ struct Shared {
 class FakeWorker {
  public:
   FakeWorker(zmq::context_t& ctx, std::string endpoint, std::string id, int slots, Shared* shared)
-      : ctx_(ctx), endpoint_(std::move(endpoint)), id_(std::move(id)), slots_(slots),
+      : ctx_(ctx),
+        endpoint_(std::move(endpoint)),
+        id_(std::move(id)),
+        slots_(slots),
         shared_(shared) {}
 
   void Run() {
@@ -219,9 +222,8 @@ int64_t Count(SQLite::Database& db, const std::string& sql) {
 // Runs one sweep end to end and prints its JSON line. Returns false on failure.
 bool RunOnce(const BenchOptions& opts, int rep) {
   const fs::path dir =
-      opts.dir.empty()
-          ? fs::temp_directory_path() / ("compsweep-bench-" + std::to_string(getpid()))
-          : fs::path(opts.dir) / ("coordinator-" + std::to_string(getpid()));
+      opts.dir.empty() ? fs::temp_directory_path() / ("compsweep-bench-" + std::to_string(getpid()))
+                       : fs::path(opts.dir) / ("coordinator-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string db_path = (dir / "bench.db").string();
@@ -251,9 +253,8 @@ bool RunOnce(const BenchOptions& opts, int rep) {
   std::vector<std::unique_ptr<FakeWorker>> workers;
   std::vector<std::thread> threads;
   for (int i = 0; i < opts.workers; ++i) {
-    workers.push_back(std::make_unique<FakeWorker>(ctx, core->endpoint(),
-                                                   "bench-w" + std::to_string(i), opts.slots,
-                                                   &shared));
+    workers.push_back(std::make_unique<FakeWorker>(
+        ctx, core->endpoint(), "bench-w" + std::to_string(i), opts.slots, &shared));
     threads.emplace_back([w = workers.back().get()] { w->Run(); });
   }
   // Start the clock only once every worker is registered, as in a running cluster.
@@ -308,13 +309,12 @@ bool RunOnce(const BenchOptions& opts, int rep) {
   }
   const double total_s = SecondsSince(t0);
   const double process_cpu_s = CpuSeconds(RUSAGE_SELF) - cpu0;
-  const double dispatch_s =
-      shared.first_task_ns.load() == 0
-          ? total_s
-          : std::chrono::duration<double>(
-                Steady::now().time_since_epoch() -
-                std::chrono::steady_clock::duration(shared.first_task_ns.load()))
-                .count();
+  const double dispatch_s = shared.first_task_ns.load() == 0
+                                ? total_s
+                                : std::chrono::duration<double>(Steady::now().time_since_epoch() -
+                                                                std::chrono::steady_clock::duration(
+                                                                    shared.first_task_ns.load()))
+                                      .count();
 
   // What one Progress call costs the core thread at this sweep size (`compsweep
   // run` asks for it every 250 ms while a sweep runs).
@@ -357,20 +357,29 @@ bool RunOnce(const BenchOptions& opts, int rep) {
     // The database, not the counters, is the ground truth.
     SQLite::Database db(db_path, SQLite::OPEN_READONLY);
     const std::string sweep = std::to_string(sub.sweep_id);
-    const int64_t succeeded = Count(
-        db, "SELECT COUNT(*) FROM trials WHERE kind = 'trial' AND state = 'succeeded' AND "
-            "sweep_id = " + sweep);
+    const int64_t succeeded =
+        Count(db,
+              "SELECT COUNT(*) FROM trials WHERE kind = 'trial' AND state = 'succeeded' AND "
+              "sweep_id = " +
+                  sweep);
     const int64_t rows = Count(db, "SELECT COUNT(*) FROM trials WHERE sweep_id = " + sweep);
-    const int64_t attempts = Count(
-        db, "SELECT COUNT(*) FROM trial_attempts a JOIN trials t ON t.id = a.trial_id WHERE "
-            "a.state = 'succeeded' AND t.sweep_id = " + sweep);
-    const int64_t values = Count(
-        db, "SELECT COUNT(*) FROM trial_values v JOIN trials t ON t.id = v.trial_id WHERE "
-            "v.metric IN ('accuracy', 'size_bytes') AND t.sweep_id = " + sweep);
-    const int64_t retried = Count(
-        db, "SELECT COUNT(*) FROM trials WHERE attempt <> 1 AND sweep_id = " + sweep);
-    out["db"] = {{"succeeded", succeeded}, {"rows", rows}, {"succeeded_attempts", attempts},
-                 {"values", values}, {"retried", retried}};
+    const int64_t attempts =
+        Count(db,
+              "SELECT COUNT(*) FROM trial_attempts a JOIN trials t ON t.id = a.trial_id WHERE "
+              "a.state = 'succeeded' AND t.sweep_id = " +
+                  sweep);
+    const int64_t values =
+        Count(db,
+              "SELECT COUNT(*) FROM trial_values v JOIN trials t ON t.id = v.trial_id WHERE "
+              "v.metric IN ('accuracy', 'size_bytes') AND t.sweep_id = " +
+                  sweep);
+    const int64_t retried =
+        Count(db, "SELECT COUNT(*) FROM trials WHERE attempt <> 1 AND sweep_id = " + sweep);
+    out["db"] = {{"succeeded", succeeded},
+                 {"rows", rows},
+                 {"succeeded_attempts", attempts},
+                 {"values", values},
+                 {"retried", retried}};
     ok = succeeded == opts.trials && rows == opts.trials && attempts == opts.trials &&
          values == 2 * opts.trials;
     if (!ok) std::cerr << "coordinator_bench: database does not match: " << out["db"] << "\n";

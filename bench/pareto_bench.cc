@@ -12,10 +12,6 @@
 //
 //   build-pareto/bench/pareto_bench [--trials=100000] [--db=FILE] [--rounds=50]
 //                                   [--benchmark_filter=...]
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Statement.h>
-#include <SQLiteCpp/Transaction.h>
-#include <benchmark/benchmark.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +27,11 @@
 #include <random>
 #include <string>
 #include <tuple>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <benchmark/benchmark.h>
 
 #include "common/pareto.h"
 #include "coordinator/api_columns.h"
@@ -69,7 +70,8 @@ std::string Placeholders(SQLite::Database& db, const std::string& table,
 // log of the size, with noise, measured on 2,000 test samples (so many ties).
 void BuildDatabase() {
   if (g_db.empty()) {
-    g_dir = std::filesystem::temp_directory_path() / ("compsweep-bench-" + std::to_string(::getpid()));
+    g_dir =
+        std::filesystem::temp_directory_path() / ("compsweep-bench-" + std::to_string(::getpid()));
     std::filesystem::create_directories(g_dir);
     g_db = (g_dir / "bench.db").string();
   } else if (std::filesystem::exists(g_db)) {
@@ -81,14 +83,23 @@ void BuildDatabase() {
   const auto t0 = std::chrono::steady_clock::now();
   SQLite::Transaction tx(db);
   std::string scols = "name,spec_yaml,objectives,state,created_ms";
-  const std::string sextra = Placeholders(db, "sweeps", {"name", "spec_yaml", "objectives", "state", "created_ms"}, &scols);
-  db.exec("INSERT INTO sweeps(" + scols + ") VALUES ('bench','name: bench',"
-          "'[{\"metric\":\"accuracy\",\"maximize\":true},{\"metric\":\"size_bytes\",\"maximize\":false},"
-          "{\"metric\":\"latency_ms\",\"maximize\":false}]','done',0" + sextra + ")");
-  std::string tcols = "sweep_id,number,kind,hash,params,settings,state,attempt,started_ms,finished_ms";
-  const std::string textra = Placeholders(db, "trials", {"sweep_id", "number", "kind", "hash", "params", "settings",
-                                                         "state", "attempt", "started_ms", "finished_ms"}, &tcols);
-  SQLite::Statement trial(db, "INSERT INTO trials(" + tcols + ") VALUES (1,?,?,?,?,?,'succeeded',1,?,?" + textra + ")");
+  const std::string sextra = Placeholders(
+      db, "sweeps", {"name", "spec_yaml", "objectives", "state", "created_ms"}, &scols);
+  db.exec("INSERT INTO sweeps(" + scols +
+          ") VALUES ('bench','name: bench',"
+          "'[{\"metric\":\"accuracy\",\"maximize\":true},{\"metric\":\"size_bytes\",\"maximize\":"
+          "false},"
+          "{\"metric\":\"latency_ms\",\"maximize\":false}]','done',0" +
+          sextra + ")");
+  std::string tcols =
+      "sweep_id,number,kind,hash,params,settings,state,attempt,started_ms,finished_ms";
+  const std::string textra =
+      Placeholders(db, "trials",
+                   {"sweep_id", "number", "kind", "hash", "params", "settings", "state", "attempt",
+                    "started_ms", "finished_ms"},
+                   &tcols);
+  SQLite::Statement trial(
+      db, "INSERT INTO trials(" + tcols + ") VALUES (1,?,?,?,?,?,'succeeded',1,?,?" + textra + ")");
   SQLite::Statement value(db, "INSERT INTO trial_values(trial_id, metric, value) VALUES (?,?,?)");
   std::mt19937_64 rng(2024);
   std::uniform_real_distribution<double> u(0, 1);
@@ -97,7 +108,9 @@ void BuildDatabase() {
     const bool teacher = i < 0;
     const double t = 0.3 * std::sin(static_cast<double>(i)) + u(rng);  // log-size position
     const double size = 20e3 * std::pow(100.0, std::clamp(t, 0.0, 1.0));
-    const double acc = std::round(std::clamp(0.55 + 0.4 * std::clamp(t, 0.0, 1.0) + noise(rng), 0.0, 1.0) * 2000) / 2000;
+    const double acc =
+        std::round(std::clamp(0.55 + 0.4 * std::clamp(t, 0.0, 1.0) + noise(rng), 0.0, 1.0) * 2000) /
+        2000;
     const double lat = std::round((0.05 + size / 1e6 * 0.4 + 0.02 * u(rng)) * 1000) / 1000;
     const int bits = 2 << (rng() % 3);
     const double sparsity = 0.05 * static_cast<double>(rng() % 19);
@@ -109,19 +122,23 @@ void BuildDatabase() {
     trial.bind(3, (teacher ? "t" : "h") + std::to_string(i));
     trial.bind(4, teacher ? "{}" : params);
     // A settings document of the size real trials carry.
-    trial.bind(5, "{\"data\":{\"dataset\":\"fashion-mnist\",\"train_subset\":6000,\"test_subset\":2000},"
-                  "\"student\":{\"arch\":\"cnn-small\",\"epochs\":2,\"lr\":0.001,\"batch_size\":128},"
-                  "\"distill\":{\"alpha\":0.9,\"temperature\":4,\"epochs\":2},"
-                  "\"prune\":{\"final_sparsity\":0.8,\"schedule\":\"gradual\",\"finetune_epochs\":1},"
-                  "\"quantize\":{\"bits\":4,\"scheme\":\"linear\"},\"params\":" + params + "}");
+    trial.bind(
+        5,
+        "{\"data\":{\"dataset\":\"fashion-mnist\",\"train_subset\":6000,\"test_subset\":2000},"
+        "\"student\":{\"arch\":\"cnn-small\",\"epochs\":2,\"lr\":0.001,\"batch_size\":128},"
+        "\"distill\":{\"alpha\":0.9,\"temperature\":4,\"epochs\":2},"
+        "\"prune\":{\"final_sparsity\":0.8,\"schedule\":\"gradual\",\"finetune_epochs\":1},"
+        "\"quantize\":{\"bits\":4,\"scheme\":\"linear\"},\"params\":" +
+            params + "}");
     trial.bind(6, static_cast<int64_t>(1000 + i));
     trial.bind(7, static_cast<int64_t>(2000 + i));
     trial.exec();
     trial.reset();
     const int64_t id = db.getLastInsertRowid();
-    const std::pair<const char*, double> metrics[] = {{"accuracy", teacher ? 0.97 : acc},
-                                                      {"size_bytes", teacher ? 4e6 : std::round(size)},
-                                                      {"latency_ms", teacher ? 3.0 : lat}};
+    const std::pair<const char*, double> metrics[] = {
+        {"accuracy", teacher ? 0.97 : acc},
+        {"size_bytes", teacher ? 4e6 : std::round(size)},
+        {"latency_ms", teacher ? 3.0 : lat}};
     for (const auto& [m, v] : metrics) {
       value.bind(1, id);
       value.bind(2, m);
@@ -184,7 +201,8 @@ void BM_ParetoEndpoint2DCached(benchmark::State& state) {
 
 // optuna-dashboard's front: every trial checks the others until one dominates it.
 // `pts` is row-major, d = maximize.size() values per trial.
-std::vector<size_t> QuadraticFront(const std::vector<double>& pts, const std::vector<bool>& maximize) {
+std::vector<size_t> QuadraticFront(const std::vector<double>& pts,
+                                   const std::vector<bool>& maximize) {
   const size_t d = maximize.size();
   const size_t n = pts.size() / d;
   std::vector<size_t> front;
@@ -235,7 +253,8 @@ void BM_FrontOnly(benchmark::State& state) {
   db.exec("PRAGMA mmap_size=268435456");  // as the API's readers do
   auto pts = LoadParetoPoints(db, 1, objectives);
   for (auto _ : state) {
-    auto front = state.range(1) ? QuadraticFront(pts->values, maximize) : ParetoFrontFlat(pts->values, maximize);
+    auto front = state.range(1) ? QuadraticFront(pts->values, maximize)
+                                : ParetoFrontFlat(pts->values, maximize);
     benchmark::DoNotOptimize(front);
     state.counters["front"] = static_cast<double>(front.size());
   }
@@ -251,11 +270,25 @@ void BM_LoadPoints(benchmark::State& state) {
   }
 }
 
-BENCHMARK(BM_ParetoEndpoint2D)->Unit(benchmark::kMillisecond)->MinTime(2)->MeasureProcessCPUTime()->UseRealTime();
-BENCHMARK(BM_ParetoEndpoint3D)->Unit(benchmark::kMillisecond)->MinTime(2)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_ParetoEndpoint2D)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+BENCHMARK(BM_ParetoEndpoint3D)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 BENCHMARK(BM_ParetoEndpoint2DCached)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_LoadPoints)->Arg(2)->Arg(3)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_FrontOnly)->Args({2, 0})->Args({3, 0})->Args({2, 1})->Args({3, 1})->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_FrontOnly)
+    ->Args({2, 0})
+    ->Args({3, 0})
+    ->Args({2, 1})
+    ->Args({3, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 BENCHMARK(BM_PeerQuadratic)->Arg(2)->Arg(3)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 // Console output plus the ratios of the peer to our endpoint, from this run.
@@ -289,10 +322,16 @@ class RatioReporter : public benchmark::ConsoleReporter {
       }
     };
     std::cout << "\nratios at " << g_trials << " trials:\n";
-    ratio("BM_PeerQuadratic/2/iterations:1", "BM_ParetoEndpoint2D/min_time:2.000/process_time/real_time", "2 objectives, load + front vs endpoint");
-    ratio("BM_PeerQuadratic/3/iterations:1", "BM_ParetoEndpoint3D/min_time:2.000/process_time/real_time", "3 objectives, load + front vs endpoint");
-    ratio("BM_FrontOnly/2/1/iterations:1", "BM_FrontOnly/2/0/iterations:1", "2 objectives, front only");
-    ratio("BM_FrontOnly/3/1/iterations:1", "BM_FrontOnly/3/0/iterations:1", "3 objectives, front only");
+    ratio("BM_PeerQuadratic/2/iterations:1",
+          "BM_ParetoEndpoint2D/min_time:2.000/process_time/real_time",
+          "2 objectives, load + front vs endpoint");
+    ratio("BM_PeerQuadratic/3/iterations:1",
+          "BM_ParetoEndpoint3D/min_time:2.000/process_time/real_time",
+          "3 objectives, load + front vs endpoint");
+    ratio("BM_FrontOnly/2/1/iterations:1", "BM_FrontOnly/2/0/iterations:1",
+          "2 objectives, front only");
+    ratio("BM_FrontOnly/3/1/iterations:1", "BM_FrontOnly/3/0/iterations:1",
+          "3 objectives, front only");
   }
 
  private:

@@ -1,16 +1,16 @@
 // submit / status / cancel against a running coordinator's HTTP API (Boost.Beast client),
 // and status read straight from a SQLite file.
-#include <SQLiteCpp/SQLiteCpp.h>
-
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include "cli/cli.h"
 
@@ -142,7 +142,8 @@ int RunStatus(const std::string& sweep, const ClientArgs& c, const std::string& 
                               "SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? AND kind = "
                               "'trial' GROUP BY state");
         cnt.bind(1, st.getColumn(0).getInt64());
-        while (cnt.executeStep()) s["counts"][cnt.getColumn(0).getString()] = cnt.getColumn(1).getInt64();
+        while (cnt.executeStep())
+          s["counts"][cnt.getColumn(0).getString()] = cnt.getColumn(1).getInt64();
         PrintSweepLine(s);
         ++found;
       }
@@ -203,7 +204,8 @@ int RunWorkers(const ClientArgs& c) {
   if (j.is_object() && j.contains("workers")) j = j["workers"];
   for (const auto& w : j) {
     std::cout << w.value("id", std::string()) << "  " << w.value("state", std::string()) << "  "
-              << w.value("device", std::string()) << "  slots=" << w.value("slots", nlohmann::json()).dump()
+              << w.value("device", std::string())
+              << "  slots=" << w.value("slots", nlohmann::json()).dump()
               << "  running=" << w.value("running", nlohmann::json::array()).dump()
               << "  heartbeat_age_ms=" << w.value("heartbeat_age_ms", nlohmann::json()).dump()
               << "\n";

@@ -1,11 +1,11 @@
 // validate, coordinator and worker subcommands, and signal handling.
-#include <spdlog/spdlog.h>
-
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "cli/cli.h"
 #include "common/clock.h"
@@ -91,8 +91,8 @@ int RunValidate(const std::string& file, bool allow_large) {
     return 2;
   }
   const int64_t n = CountTrials(*out.spec);
-  std::cout << file << ": valid; sweep '" << out.spec->name << "' expands to " << n
-            << " trial(s) (" << out.spec->method << ")\n";
+  std::cout << file << ": valid; sweep '" << out.spec->name << "' expands to " << n << " trial(s) ("
+            << out.spec->method << ")\n";
   return 0;
 }
 

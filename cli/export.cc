@@ -1,9 +1,9 @@
 // `compsweep export`: writes a finished trial's compressed model as TorchScript
 // for deployment (torch.jit.load / torch::jit::load).
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include <filesystem>
 #include <iostream>
+
+#include <SQLiteCpp/SQLiteCpp.h>
 
 #include "cli/cli.h"
 #include "experiments/pipeline.h"

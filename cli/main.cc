@@ -1,8 +1,8 @@
 // compsweep: one executable, one subcommand per role (CLI11).
+#include <cstdlib>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
-
-#include <cstdlib>
 
 #include "cli/cli.h"
 
@@ -40,16 +40,18 @@ int main(int argc, char** argv) {
   auto* worker = app.add_subcommand("worker", "Run a worker that trains trials");
   worker->add_option("--connect", wa.connect, "coordinator ZeroMQ endpoint")->capture_default_str();
   worker->add_option("--device", wa.device, "cpu | cuda | cuda:N")->capture_default_str();
-  worker->add_option("--slots", wa.slots, "trials run at once")->capture_default_str()
+  worker->add_option("--slots", wa.slots, "trials run at once")
+      ->capture_default_str()
       ->check(CLI::Range(1, 64));
   worker->add_option("--threads", wa.threads, "LibTorch threads (0 = cores/slots)")
       ->capture_default_str();
   worker->add_option("--cache-dir", wa.cache_dir)->capture_default_str();
   worker->add_option("--id", wa.id, "worker id (default host-pid-random)");
   worker->add_option("--heartbeat-ms", wa.heartbeat_ms)->capture_default_str();
-  worker->add_option("--cpu-lock", wa.cpu_lock,
-                     "lock file shared by this machine's workers: no latency is timed while "
-                     "another trains (empty: off)")
+  worker
+      ->add_option("--cpu-lock", wa.cpu_lock,
+                   "lock file shared by this machine's workers: no latency is timed while "
+                   "another trains (empty: off)")
       ->capture_default_str();
 
   // submit / status / cancel / results
@@ -88,13 +90,15 @@ int main(int argc, char** argv) {
   auto* results = app.add_subcommand("results", "Print a sweep's trials or its Pareto front");
   results->add_option("sweep", ra.sweep)->required();
   results->add_flag("--pareto", ra.pareto, "only the Pareto-optimal trials");
-  results->add_option("--format", ra.format)->check(CLI::IsMember({"table", "csv", "json"}))
+  results->add_option("--format", ra.format)
+      ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
   results->add_option("--db", ra.db, "read this SQLite file directly");
   results->add_option("--coordinator", ra.client.coordinator)->capture_default_str();
 
   ExportArgs ea;
-  auto* exp = app.add_subcommand("export", "Write a finished trial's compressed model as TorchScript");
+  auto* exp =
+      app.add_subcommand("export", "Write a finished trial's compressed model as TorchScript");
   exp->add_option("trial", ea.trial, "trial id (with --db)");
   exp->add_option("--db", ea.db, "SQLite file of the sweep");
   exp->add_option("--cache-dir", ea.cache_dir, "cache dir of the worker that ran the trial")
@@ -104,11 +108,14 @@ int main(int argc, char** argv) {
 
   // run
   RunArgs run;
-  auto* runc = app.add_subcommand("run", "Run a sweep here: coordinator + local workers + dashboard");
+  auto* runc =
+      app.add_subcommand("run", "Run a sweep here: coordinator + local workers + dashboard");
   runc->add_option("file", run.file, "sweep YAML")->required();
-  runc->add_option("--workers", run.workers, "local worker processes")->capture_default_str()
+  runc->add_option("--workers", run.workers, "local worker processes")
+      ->capture_default_str()
       ->check(CLI::Range(0, 64));
-  runc->add_option("--slots", run.slots, "slots per worker")->capture_default_str()
+  runc->add_option("--slots", run.slots, "slots per worker")
+      ->capture_default_str()
       ->check(CLI::Range(1, 64));
   runc->add_option("--device", run.device, "device of the local workers: cpu | cuda | cuda:N")
       ->capture_default_str();

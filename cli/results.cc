@@ -1,13 +1,13 @@
 // results and status read straight from the SQLite file (no coordinator needed),
 // plus table/csv/json formatting shared with `run`.
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <map>
 #include <sstream>
+
+#include <SQLiteCpp/SQLiteCpp.h>
 
 #include "cli/cli.h"
 #include "common/pareto.h"
@@ -172,7 +172,8 @@ void PrintTrials(const nlohmann::json& trials, const nlohmann::json& objectives,
       }
       for (const auto& m : metrics) {
         std::cout << ",";
-        if (t["metrics"].contains(m)) std::cout << std::setprecision(10) << t["metrics"][m].get<double>();
+        if (t["metrics"].contains(m))
+          std::cout << std::setprecision(10) << t["metrics"][m].get<double>();
       }
       std::cout << "\n";
     }
@@ -183,9 +184,12 @@ void PrintTrials(const nlohmann::json& trials, const nlohmann::json& objectives,
   for (const auto& m : metrics) header.push_back(m);
   std::vector<std::vector<std::string>> rows;
   for (const auto& t : trials) {
-    std::vector<std::string> r = {std::to_string(t["id"].get<int64_t>()), t["state"].get<std::string>()};
-    for (const auto& p : params) r.push_back(t["params"].contains(p) ? ParamText(t["params"][p]) : "");
-    for (const auto& m : metrics) r.push_back(FormatMetric(m, t["metrics"].value(m, nlohmann::json())));
+    std::vector<std::string> r = {std::to_string(t["id"].get<int64_t>()),
+                                  t["state"].get<std::string>()};
+    for (const auto& p : params)
+      r.push_back(t["params"].contains(p) ? ParamText(t["params"][p]) : "");
+    for (const auto& m : metrics)
+      r.push_back(FormatMetric(m, t["metrics"].value(m, nlohmann::json())));
     rows.push_back(std::move(r));
   }
   std::vector<size_t> width(header.size());

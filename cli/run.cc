@@ -2,7 +2,6 @@
 // the dashboard; N local worker processes (this same executable) do the training.
 // Running the same command again resumes: finished trials are kept, interrupted
 // ones are re-queued.
-#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +11,8 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "cli/cli.h"
 #include "common/clock.h"
@@ -30,13 +31,15 @@ struct LocalWorker {
 };
 
 pid_t SpawnWorker(const RunArgs& args, const std::string& endpoint, const std::string& id) {
-  std::vector<std::string> argv = {"compsweep",   "--log-level",     "warn",
-                                   "worker",      "--connect",       endpoint,
-                                   "--id",        id,                "--slots",
-                                   std::to_string(args.slots),       "--threads",
-                                   std::to_string(args.threads),     "--device",
-                                   args.device,                      "--cache-dir",
-                                   args.cache_dir, "--heartbeat-ms", std::to_string(args.heartbeat_ms)};
+  std::vector<std::string> argv = {"compsweep",      "--log-level",
+                                   "warn",           "worker",
+                                   "--connect",      endpoint,
+                                   "--id",           id,
+                                   "--slots",        std::to_string(args.slots),
+                                   "--threads",      std::to_string(args.threads),
+                                   "--device",       args.device,
+                                   "--cache-dir",    args.cache_dir,
+                                   "--heartbeat-ms", std::to_string(args.heartbeat_ms)};
   pid_t pid = fork();
   if (pid == 0) {
     // Spinning OpenMP threads make oversubscribed cores (several local workers)
@@ -79,11 +82,11 @@ void DrawProgress(const coordinator::SweepProgress& p, int64_t done_at_start, do
   } else if (done >= p.total) {
     eta = "0:00";
   }
-  std::fprintf(stderr, "%s[%s] %lld/%lld done (%lld ok, %lld failed), %lld running, elapsed %s, ETA %s%s",
-               tty ? "\r" : "", bar.c_str(), static_cast<long long>(done),
-               static_cast<long long>(p.total), static_cast<long long>(ok),
-               static_cast<long long>(failed), static_cast<long long>(running),
-               Duration(elapsed).c_str(), eta.c_str(), tty ? "   " : "\n");
+  std::fprintf(
+      stderr, "%s[%s] %lld/%lld done (%lld ok, %lld failed), %lld running, elapsed %s, ETA %s%s",
+      tty ? "\r" : "", bar.c_str(), static_cast<long long>(done), static_cast<long long>(p.total),
+      static_cast<long long>(ok), static_cast<long long>(failed), static_cast<long long>(running),
+      Duration(elapsed).c_str(), eta.c_str(), tty ? "   " : "\n");
   std::fflush(stderr);
 }
 
@@ -240,8 +243,8 @@ int RunEmbedded(const RunArgs& args) {
       std::cout << "all trials: compsweep results " << sub.sweep_id << " --db " << db << std::endl;
     }
     if (http && args.keep_serving) {
-      std::cout << "dashboard still at http://127.0.0.1:" << http->port()
-                << "/ ; Ctrl-C to stop" << std::endl;
+      std::cout << "dashboard still at http://127.0.0.1:" << http->port() << "/ ; Ctrl-C to stop"
+                << std::endl;
       while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }

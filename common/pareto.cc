@@ -157,7 +157,8 @@ Oriented Prune(const Oriented& o) {
         best = i;
       }
     }
-    if (best < n && std::find(pivots.begin(), pivots.end(), best) == pivots.end()) pivots.push_back(best);
+    if (best < n && std::find(pivots.begin(), pivots.end(), best) == pivots.end())
+      pivots.push_back(best);
   }
   Oriented kept;
   kept.d = d;
@@ -315,9 +316,10 @@ double VolumeND(std::vector<std::vector<double>> pts, const std::vector<double>&
     return Area2D(std::move(p2), ref[0], ref[1]);
   }
   if (d == 3) return Volume3D(std::move(pts), ref);
-  std::sort(pts.begin(), pts.end(), [d](const std::vector<double>& a, const std::vector<double>& b) {
-    return a[d - 1] < b[d - 1];
-  });
+  std::sort(pts.begin(), pts.end(),
+            [d](const std::vector<double>& a, const std::vector<double>& b) {
+              return a[d - 1] < b[d - 1];
+            });
   const std::vector<double> sub_ref(ref.begin(), ref.end() - 1);
   std::vector<std::vector<double>> slab;
   double volume = 0;
@@ -363,8 +365,8 @@ std::vector<size_t> ParetoFrontFlat(const std::vector<double>& values,
   return result;
 }
 
-double Hypervolume(const std::vector<std::vector<double>>& points, const std::vector<bool>& maximize,
-                   const std::vector<double>& ref) {
+double Hypervolume(const std::vector<std::vector<double>>& points,
+                   const std::vector<bool>& maximize, const std::vector<double>& ref) {
   const size_t d = maximize.size();
   if (d == 0 || ref.size() != d) return 0;
   std::vector<double> r(d);
@@ -403,8 +405,8 @@ std::vector<double> PrefixHypervolumes(const std::vector<std::vector<double>>& p
   if (maximize.size() != 2 || ref.size() != 2 || std::isnan(ref[0]) || std::isnan(ref[1])) {
     for (size_t len : lengths) {
       const size_t n = std::min(len, points.size());
-      out.push_back(Hypervolume(std::vector<std::vector<double>>(points.begin(), points.begin() + n),
-                                maximize, ref));
+      out.push_back(Hypervolume(
+          std::vector<std::vector<double>>(points.begin(), points.begin() + n), maximize, ref));
     }
     return out;
   }

@@ -21,8 +21,8 @@ std::vector<size_t> ParetoFrontFlat(const std::vector<double>& values,
 
 // Hypervolume dominated by the points w.r.t. the reference point `ref` (same
 // orientation as the points). 2 objectives: O(n log n) sweep; 3: dimension sweep.
-double Hypervolume(const std::vector<std::vector<double>>& points, const std::vector<bool>& maximize,
-                   const std::vector<double>& ref);
+double Hypervolume(const std::vector<std::vector<double>>& points,
+                   const std::vector<bool>& maximize, const std::vector<double>& ref);
 
 // Hypervolume of each prefix points[0, len) for every len in `lengths` (ascending),
 // with one fixed reference point: the hypervolume "over time" when points are in

@@ -1,10 +1,10 @@
 #include "common/pareto.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <random>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace compsweep {
 namespace {
@@ -181,7 +181,8 @@ TEST(ParetoFrontTest, PruningPathMatchesBruteForce) {
       pts[11][d - 1] = -INFINITY;
       for (int i = 0; i < 50; ++i) pts[100 + i] = pts[200 + i];
       std::vector<bool> maximize = RandomDirections(rng, d);
-      ASSERT_EQ(ParetoFront(pts, maximize), BruteFront(pts, maximize)) << "d=" << d << " levels=" << levels;
+      ASSERT_EQ(ParetoFront(pts, maximize), BruteFront(pts, maximize))
+          << "d=" << d << " levels=" << levels;
     }
   }
 }

@@ -34,7 +34,8 @@ bool HasType(const nlohmann::json& v, FieldType t) {
 std::vector<Field> RequiredFields(MsgType t) {
   switch (t) {
     case MsgType::kHello:
-      return {{"worker_id", FieldType::kString}, {"device", FieldType::kString},
+      return {{"worker_id", FieldType::kString},
+              {"device", FieldType::kString},
               {"slots", FieldType::kInt}};
     case MsgType::kReady:
       return {{"free_slots", FieldType::kInt}};
@@ -44,13 +45,16 @@ std::vector<Field> RequiredFields(MsgType t) {
               {"kind", FieldType::kString},
               {"settings", FieldType::kObject}};
     case MsgType::kProgress:
-      return {{"trial_id", FieldType::kInt}, {"attempt", FieldType::kInt},
+      return {{"trial_id", FieldType::kInt},
+              {"attempt", FieldType::kInt},
               {"data", FieldType::kObject}};
     case MsgType::kResult:
-      return {{"trial_id", FieldType::kInt}, {"attempt", FieldType::kInt},
+      return {{"trial_id", FieldType::kInt},
+              {"attempt", FieldType::kInt},
               {"metrics", FieldType::kObject}};
     case MsgType::kFailed:
-      return {{"trial_id", FieldType::kInt}, {"attempt", FieldType::kInt},
+      return {{"trial_id", FieldType::kInt},
+              {"attempt", FieldType::kInt},
               {"error", FieldType::kString}};
     case MsgType::kCancel:
     case MsgType::kAck:
@@ -106,7 +110,8 @@ Result<Message> Decode(const std::vector<std::string>& frames) {
   Message msg;
   msg.type = *type;
   msg.body = nlohmann::json::parse(frames[2], nullptr, /*allow_exceptions=*/false);
-  if (msg.body.is_discarded()) return InvalidArgument(std::string(TypeName(*type)) + ": body is not JSON");
+  if (msg.body.is_discarded())
+    return InvalidArgument(std::string(TypeName(*type)) + ": body is not JSON");
   if (!msg.body.is_object()) {
     return InvalidArgument(std::string(TypeName(*type)) + ": body is not a JSON object");
   }

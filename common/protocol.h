@@ -20,7 +20,8 @@ inline constexpr const char* kTag = "CSW1";
 
 // Sent on the wire as their names; never rename a released type.
 enum class MsgType {
-  kHello,      // worker -> coord: {worker_id, host, device, slots, pid, version, gpu?, running:[[trial,attempt]]}
+  kHello,      // worker -> coord: {worker_id, host, device, slots, pid, version, gpu?,
+               // running:[[trial,attempt]]}
   kReady,      // worker -> coord: {free_slots}
   kTask,       // coord -> worker: {trial_id, attempt, kind, settings, teacher?:{hash}}
   kProgress,   // worker -> coord: {trial_id, attempt, data}

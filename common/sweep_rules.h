@@ -4,13 +4,13 @@
 // sweep_spec.cc only. Thread-safety: immutable tables and pure functions.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 namespace compsweep {
 namespace sweep_internal {

@@ -1,7 +1,6 @@
 #include "common/sweep_spec.h"
 
 #include <xxhash.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,6 +13,8 @@
 #include <random>
 #include <sstream>
 #include <unordered_set>
+
+#include <yaml-cpp/yaml.h>
 
 #include "common/sweep_rules.h"
 #include "common/sweep_validate.h"

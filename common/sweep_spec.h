@@ -39,12 +39,12 @@ struct Objective {
 struct SweepSpec {
   std::string name;
   std::string source_file;
-  std::string yaml_text;  // the original text, stored with the sweep
+  std::string yaml_text;        // the original text, stored with the sweep
   std::string method = "grid";  // grid | random
   int64_t run_cap = 0;          // random: number of trials to draw
   uint64_t seed = 0;
   int max_retries = 2;
-  std::string device = "any";  // any | cpu | cuda : which workers may run the trials
+  std::string device = "any";         // any | cpu | cuda : which workers may run the trials
   std::vector<std::string> pipeline;  // order of stages, each of distill, prune, quantize
   std::vector<Objective> objectives;
   // Fixed sections, defaults already filled in (see TrialSettings for the keys).
@@ -83,8 +83,8 @@ struct ValidateOptions {
 };
 
 struct ParseOutcome {
-  std::optional<SweepSpec> spec;     // set only when errors is empty
-  std::vector<Diagnostic> errors;    // every problem found, in file order
+  std::optional<SweepSpec> spec;   // set only when errors is empty
+  std::vector<Diagnostic> errors;  // every problem found, in file order
 };
 
 ParseOutcome ParseSweepText(const std::string& text, const std::string& filename,

@@ -2,10 +2,10 @@
 // SweepSpec, collecting every problem as a Diagnostic. Thread-safety: pure.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <string>
 #include <vector>
+
+#include <yaml-cpp/yaml.h>
 
 #include "common/sweep_spec.h"
 

@@ -10,8 +10,6 @@
 // No SQLite query and no full front computation runs under mu_.
 #pragma once
 
-#include <SQLiteCpp/Database.h>
-
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -21,6 +19,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <SQLiteCpp/Database.h>
 
 #include "common/status.h"
 #include "common/sweep_spec.h"

@@ -1,14 +1,14 @@
 #include "coordinator/api_columns.h"
 
-#include <SQLiteCpp/Transaction.h>
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <cmath>
 #include <map>
 #include <random>
 #include <set>
 #include <thread>
+
+#include <SQLiteCpp/Transaction.h>
+#include <gtest/gtest.h>
 
 #include "coordinator/api_queries.h"
 #include "coordinator/http_api.h"
@@ -489,7 +489,8 @@ TEST_F(LiveColumnsTest, WarmUpLoadsRecentSweepsSoFirstRequestsReadNoSqlite) {
     for (int i = 0; i < 6; ++i) {
       const int64_t id = AddRunning(sweeps.back(), i);
       Finish(sweeps.back(), id,
-             {{"accuracy", 0.5 + 0.07 * i}, {"size_bytes", 100.0 * ((i * 7) % 6 + 1)},
+             {{"accuracy", 0.5 + 0.07 * i},
+              {"size_bytes", 100.0 * ((i * 7) % 6 + 1)},
               {"latency_ms", 1.0 + (i % 3)}});
     }
   }

@@ -1,6 +1,5 @@
 #include "coordinator/api_pareto.h"
 
-#include <SQLiteCpp/Exception.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -10,6 +9,8 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+
+#include <SQLiteCpp/Exception.h>
 
 #include "common/pareto.h"
 #include "coordinator/api_queries.h"
@@ -48,7 +49,8 @@ bool DefaultMaximize(const std::string& metric) {
 Result<std::vector<Objective>> ResolveObjectives(const std::vector<Objective>& declared,
                                                  const std::string& spec) {
   if (spec.empty()) {
-    if (declared.empty()) return InvalidArgument("the sweep declares no objectives; pass ?objectives=");
+    if (declared.empty())
+      return InvalidArgument("the sweep declares no objectives; pass ?objectives=");
     if (declared.size() > kMaxObjectives) {
       return std::vector<Objective>(declared.begin(), declared.begin() + kMaxObjectives);
     }
@@ -333,7 +335,8 @@ Result<json> HypervolumeSeriesJson(SQLite::Database& db, int64_t sweep_id,
   });
   std::vector<std::vector<double>> rows;
   rows.reserve(n);
-  for (size_t i : order) rows.emplace_back(pts.values.begin() + i * d, pts.values.begin() + (i + 1) * d);
+  for (size_t i : order)
+    rows.emplace_back(pts.values.begin() + i * d, pts.values.begin() + (i + 1) * d);
   const std::vector<double> ref = ReferencePoint(pts);
   std::vector<size_t> lengths;
   if (max_points < 2) max_points = 2;

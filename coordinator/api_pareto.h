@@ -4,12 +4,11 @@
 // Thread-safety: functions use only the connection passed in.
 #pragma once
 
-#include <SQLiteCpp/Database.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <SQLiteCpp/Database.h>
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"

@@ -1,12 +1,12 @@
 #include "coordinator/api_queries.h"
 
-#include <SQLiteCpp/Statement.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <functional>
 #include <map>
+
+#include <SQLiteCpp/Statement.h>
 
 #include "coordinator/trial_state.h"
 
@@ -16,10 +16,9 @@ using nlohmann::json;
 
 namespace {
 
-constexpr TrialState kAllStates[] = {TrialState::kQueued,    TrialState::kRunning,
-                                     TrialState::kSucceeded, TrialState::kFailed,
-                                     TrialState::kLost,      TrialState::kCancelled,
-                                     TrialState::kStopped};
+constexpr TrialState kAllStates[] = {
+    TrialState::kQueued, TrialState::kRunning,   TrialState::kSucceeded, TrialState::kFailed,
+    TrialState::kLost,   TrialState::kCancelled, TrialState::kStopped};
 constexpr int64_t kMaxProgressRows = 20000;
 constexpr size_t kInChunk = 500;  // ids per IN (...) list
 
@@ -86,8 +85,8 @@ ReadSnapshot::~ReadSnapshot() {
 
 const std::vector<std::string>& TrialSortColumns() {
   static const std::vector<std::string> kColumns = {
-      "id", "number", "state", "attempt", "worker", "queued_ms", "started_ms", "finished_ms",
-      "duration_ms", "error"};
+      "id",        "number",     "state",       "attempt",     "worker",
+      "queued_ms", "started_ms", "finished_ms", "duration_ms", "error"};
   return kColumns;
 }
 
@@ -209,9 +208,10 @@ Result<json> GetSweep(SQLite::Database& db, int64_t sweep_id) {
     out["counts"] = counts;
     out["total"] = total;
     json teachers = json::array();
-    SQLite::Statement t(db,
-                        "SELECT id, state, error FROM trials WHERE sweep_id = ? AND kind = 'teacher' "
-                        "ORDER BY id");
+    SQLite::Statement t(
+        db,
+        "SELECT id, state, error FROM trials WHERE sweep_id = ? AND kind = 'teacher' "
+        "ORDER BY id");
     t.bind(1, static_cast<int64_t>(sweep_id));
     while (t.executeStep()) {
       teachers.push_back({{"id", t.getColumn(0).getInt64()},
@@ -263,8 +263,7 @@ Result<json> ListTrials(SQLite::Database& db, int64_t sweep_id, const TrialQuery
     if (!TrialStateFromString(s)) return InvalidArgument("unknown state '" + s + "'");
   }
   const auto& columns = TrialSortColumns();
-  const bool by_column =
-      std::find(columns.begin(), columns.end(), query.sort) != columns.end();
+  const bool by_column = std::find(columns.begin(), columns.end(), query.sort) != columns.end();
   if (!by_column && !ValidMetricName(query.sort)) {
     return InvalidArgument("cannot sort by '" + query.sort + "'");
   }
@@ -346,9 +345,10 @@ Result<json> GetTrial(SQLite::Database& db, int64_t trial_id) {
   json out;
   bool found = false;
   auto r = Guard("reading trial", [&] {
-    SQLite::Statement q(db,
-                        "SELECT id, sweep_id, number, kind, hash, params, settings, state, attempt, "
-                        "worker, queued_ms, started_ms, finished_ms, error FROM trials WHERE id = ?");
+    SQLite::Statement q(
+        db,
+        "SELECT id, sweep_id, number, kind, hash, params, settings, state, attempt, "
+        "worker, queued_ms, started_ms, finished_ms, error FROM trials WHERE id = ?");
     q.bind(1, static_cast<int64_t>(trial_id));
     if (!q.executeStep()) return json();
     found = true;
@@ -423,7 +423,8 @@ Result<json> ListWorkers(SQLite::Database& db, int64_t now_ms) {
       const std::string id = q.getColumn(0).getString();
       json last_seen = Nullable(q.getColumn(7));
       json age = nullptr;
-      if (last_seen.is_number_integer()) age = std::max<int64_t>(0, now_ms - last_seen.get<int64_t>());
+      if (last_seen.is_number_integer())
+        age = std::max<int64_t>(0, now_ms - last_seen.get<int64_t>());
       json info = q.getColumn(4).isNull() ? json() : ParseJsonColumn(q.getColumn(4).getString());
       workers.push_back({{"id", id},
                          {"host", Nullable(q.getColumn(1))},

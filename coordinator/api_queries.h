@@ -5,12 +5,11 @@
 // owns for the duration of the call.
 #pragma once
 
-#include <SQLiteCpp/Database.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <SQLiteCpp/Database.h>
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
@@ -35,7 +34,7 @@ struct TrialQuery {
   std::vector<std::string> states;  // empty: every state
   std::string sort = "number";      // a column (see TrialSortColumns) or a metric name
   bool descending = false;
-  int64_t limit = -1;               // -1: no limit
+  int64_t limit = -1;  // -1: no limit
   int64_t offset = 0;
 };
 

@@ -34,7 +34,8 @@ Result<ReaderPool::Lease> ReaderPool::Acquire() {
   try {
     // NOMUTEX: a connection is only ever used by the thread holding its lease, so
     // SQLite's per-call connection mutex is pure cost on 100k-row scans.
-    auto db = std::make_unique<SQLite::Database>(db_path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+    auto db =
+        std::make_unique<SQLite::Database>(db_path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
     // Scans of 100k-trial sweeps read tens of MB: map the file instead of copying pages.
     db->exec("PRAGMA mmap_size=268435456");
     RETURN_IF_ERROR(ConfigureReader(*db));

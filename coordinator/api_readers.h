@@ -5,13 +5,13 @@
 // thread that holds it.
 #pragma once
 
-#include <SQLiteCpp/Database.h>
-
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include <SQLiteCpp/Database.h>
 
 #include "common/status.h"
 
@@ -56,7 +56,7 @@ class ReaderPool {
   const std::string db_path_;
   const size_t max_idle_;
   std::mutex mu_;
-  std::vector<Idle> idle_;  // GUARDED_BY(mu_)
+  std::vector<Idle> idle_;    // GUARDED_BY(mu_)
   uint64_t next_serial_ = 1;  // GUARDED_BY(mu_)
 };
 

@@ -5,8 +5,6 @@
 // it was given, which its caller owns for the statement's life.
 #pragma once
 
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Exception.h>
 #include <sqlite3.h>
 
 #include <cmath>
@@ -15,6 +13,9 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
 
 namespace compsweep::coordinator {
 

@@ -13,11 +13,11 @@
 namespace compsweep::coordinator {
 
 struct SubmitOutcome {
-  Status status;                    // InvalidArgument when errors is non-empty
-  std::vector<Diagnostic> errors;   // validation problems, file:line:column
+  Status status;                   // InvalidArgument when errors is non-empty
+  std::vector<Diagnostic> errors;  // validation problems, file:line:column
   int64_t sweep_id = 0;
-  int64_t trials = 0;               // trials in the sweep (new + already present)
-  bool resumed = false;             // an identical sweep already existed and was resumed
+  int64_t trials = 0;    // trials in the sweep (new + already present)
+  bool resumed = false;  // an identical sweep already existed and was resumed
 };
 
 class CoordinatorControl {

@@ -1,11 +1,11 @@
 #include "coordinator/core.h"
 
-#include <spdlog/spdlog.h>
-
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <sstream>
+
+#include <spdlog/spdlog.h>
 
 namespace compsweep::coordinator {
 
@@ -236,7 +236,8 @@ Status Core::Cancel(int64_t sweep_id) {
       return;
     }
     for (const auto& a : scheduler_.CancelSweep(sweep_id)) {
-      Send(a.worker, Message{MsgType::kCancel, {{"trial_id", a.trial_id}, {"attempt", a.attempt}}, ""});
+      Send(a.worker,
+           Message{MsgType::kCancel, {{"trial_id", a.trial_id}, {"attempt", a.attempt}}, ""});
     }
     store_->CancelSweep(sweep_id);
     remaining_.erase(sweep_id);
@@ -475,7 +476,8 @@ void Core::OnResult(const std::string& worker, const Message& msg) {
       (state == TrialState::kRunning || state == TrialState::kQueued)) {
     // A teacher's result must carry the model; store it before accepting.
     if (msg.payload.empty()) {
-      OnFailed(worker, {{"trial_id", id}, {"attempt", attempt}, {"error", "teacher result without model"}});
+      OnFailed(worker,
+               {{"trial_id", id}, {"attempt", attempt}, {"error", "teacher result without model"}});
       Send(worker, ack);
       return;
     }
@@ -487,7 +489,9 @@ void Core::OnResult(const std::string& worker, const Message& msg) {
     std::error_code ec;
     fs::rename(path + ".tmp", path, ec);
     if (ec) {
-      OnFailed(worker, {{"trial_id", id}, {"attempt", attempt}, {"error", "storing teacher: " + ec.message()}});
+      OnFailed(
+          worker,
+          {{"trial_id", id}, {"attempt", attempt}, {"error", "storing teacher: " + ec.message()}});
       Send(worker, ack);
       return;
     }

@@ -1,12 +1,13 @@
 // Core over real ZeroMQ sockets with a scripted fake worker (a DEALER in the test).
 #include "coordinator/core.h"
 
-#include <SQLiteCpp/SQLiteCpp.h>
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <thread>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
 
 namespace compsweep::coordinator {
 namespace {
@@ -113,9 +114,8 @@ TEST_F(CoreTest, DuplicateResultIsAcknowledgedButCountedOnce) {
   const int64_t id = task->body["trial_id"].get<int64_t>();
   EXPECT_EQ(task->body["attempt"], 1);
   EXPECT_EQ(task->body["settings"]["quantize"]["bits"].is_number_integer(), true);
-  Message result{MsgType::kResult,
-                 {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"accuracy", 0.75}}}},
-                 ""};
+  Message result{
+      MsgType::kResult, {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"accuracy", 0.75}}}}, ""};
   w.Send(result);
   ASSERT_TRUE(w.Expect(MsgType::kAck).has_value());
   w.Send(result);  // e.g. resent after a reconnect
@@ -161,7 +161,8 @@ TEST_F(CoreTest, SilentWorkerIsDeclaredDeadAndItsTrialRequeued) {
     if (t && t->body["trial_id"] == id) second = t;
     if (t && t->body["trial_id"] != id) {
       live.Send(Message{MsgType::kResult,
-                        {{"trial_id", t->body["trial_id"]}, {"attempt", t->body["attempt"]},
+                        {{"trial_id", t->body["trial_id"]},
+                         {"attempt", t->body["attempt"]},
                          {"metrics", {{"accuracy", 0.5}}}},
                         ""});
       live.Send(Message{MsgType::kReady, {{"free_slots", 1}}, ""});
@@ -170,19 +171,18 @@ TEST_F(CoreTest, SilentWorkerIsDeclaredDeadAndItsTrialRequeued) {
   ASSERT_TRUE(second.has_value()) << "the silent worker's trial was not re-queued";
   EXPECT_EQ(second->body["attempt"], 2);
   // The dead worker's late result is stale and ignored.
-  silent.Send(Message{MsgType::kResult,
-                      {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"accuracy", 0.1}}}},
-                      ""});
-  live.Send(Message{MsgType::kResult,
-                    {{"trial_id", id}, {"attempt", 2}, {"metrics", {{"accuracy", 0.9}}}},
-                    ""});
+  silent.Send(Message{
+      MsgType::kResult, {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"accuracy", 0.1}}}}, ""});
+  live.Send(Message{
+      MsgType::kResult, {{"trial_id", id}, {"attempt", 2}, {"metrics", {{"accuracy", 0.9}}}}, ""});
   ASSERT_TRUE(live.Expect(MsgType::kAck).has_value());
   auto p = core_->Progress(sub.sweep_id);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->state, "done");
   SQLite::Database db((dir_ / "core.db").string(), SQLite::OPEN_READONLY);
   EXPECT_DOUBLE_EQ(db.execAndGet("SELECT value FROM trial_values WHERE metric='accuracy' AND "
-                                 "trial_id=" + std::to_string(id))
+                                 "trial_id=" +
+                                 std::to_string(id))
                        .getDouble(),
                    0.9)
       << "the live worker's result is the one recorded";

@@ -16,10 +16,10 @@ struct EventHub::Impl {
   std::atomic<std::thread::id> publishing_thread{};
 
   mutable std::mutex mu;
-  int64_t next_seq = 1;                                     // GUARDED_BY(mu)
-  int64_t next_id = 1;                                      // GUARDED_BY(mu)
+  int64_t next_seq = 1;                                             // GUARDED_BY(mu)
+  int64_t next_id = 1;                                              // GUARDED_BY(mu)
   std::vector<std::pair<int64_t, std::shared_ptr<Callback>>> subs;  // GUARDED_BY(mu)
-  std::deque<Event> ring;                                   // GUARDED_BY(mu)
+  std::deque<Event> ring;                                           // GUARDED_BY(mu)
 
   // REQUIRES: mu held.
   std::vector<Event> CopyAfter(int64_t after_seq, bool* complete) const {

@@ -16,9 +16,10 @@
 namespace compsweep::coordinator {
 
 struct Event {
-  int64_t seq = 0;       // increasing, starts at 1
-  std::string kind;      // trial_started | trial_progress | trial_finished | worker_joined | worker_lost | sweep_submitted | sweep_updated
-  nlohmann::json data;   // at least sweep_id / trial_id / worker as relevant
+  int64_t seq = 0;      // increasing, starts at 1
+  std::string kind;     // trial_started | trial_progress | trial_finished | worker_joined |
+                        // worker_lost | sweep_submitted | sweep_updated
+  nlohmann::json data;  // at least sweep_id / trial_id / worker as relevant
 };
 
 class EventHub {

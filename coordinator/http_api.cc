@@ -1,11 +1,11 @@
 #include "coordinator/http_api.h"
 
-#include <spdlog/spdlog.h>
-
 #include <cctype>
 #include <exception>
 #include <utility>
 #include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include "coordinator/api_export.h"
 #include "coordinator/api_pareto.h"
@@ -87,7 +87,8 @@ Result<TrialQuery> ParseTrialQuery(const std::map<std::string, std::string>& q, 
     } else {
       auto v = ParseId(it->second);
       if (!v || *v > kMaxPageSize) {
-        return InvalidArgument("limit must be an integer in [0, " + std::to_string(kMaxPageSize) + "]");
+        return InvalidArgument("limit must be an integer in [0, " + std::to_string(kMaxPageSize) +
+                               "]");
       }
       tq.limit = *v;
     }
@@ -103,7 +104,8 @@ Result<TrialQuery> ParseTrialQuery(const std::map<std::string, std::string>& q, 
 }
 
 // Names a cached document by route, sweep and the resolved objectives.
-std::string CacheKey(const char* route, int64_t sweep_id, const std::vector<Objective>& objectives) {
+std::string CacheKey(const char* route, int64_t sweep_id,
+                     const std::vector<Objective>& objectives) {
   std::string key = std::string(route) + "/" + std::to_string(sweep_id) + "/";
   for (const auto& o : objectives) key += o.metric + (o.maximize ? ":max," : ":min,");
   return key;
@@ -168,7 +170,8 @@ int ApiHandler::WarmUp(const std::atomic<bool>& stop) {
     for (size_t a = 0; a < objectives.size() && objectives.size() > 1; ++a) {
       for (size_t b = 0; b < objectives.size(); ++b) {
         if (a == b || (objectives.size() == 2 && a == 0)) continue;  // (0,1) is the whole set
-        if (sets.size() < LiveColumns::kMaxFrontsPerSweep) sets.push_back({objectives[a], objectives[b]});
+        if (sets.size() < LiveColumns::kMaxFrontsPerSweep)
+          sets.push_back({objectives[a], objectives[b]});
       }
     }
     bool ok = true;
@@ -246,8 +249,8 @@ std::string ApiHandler::FormatEvent(const Event& e) {
   for (char& c : kind) {
     if (c == '\n' || c == '\r') c = '_';
   }
-  return "id: " + std::to_string(e.seq) + "\nevent: " + kind + "\ndata: " +
-         e.data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  return "id: " + std::to_string(e.seq) + "\nevent: " + kind +
+         "\ndata: " + e.data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
 }
 
 std::optional<HttpResponse> ApiHandler::Admit(const HttpRequest& req) const {
@@ -261,7 +264,8 @@ std::optional<HttpResponse> ApiHandler::Admit(const HttpRequest& req) const {
     }
   }
   const auto m = req.method();
-  if (m == http::verb::get || m == http::verb::head || m == http::verb::options) return std::nullopt;
+  if (m == http::verb::get || m == http::verb::head || m == http::verb::options)
+    return std::nullopt;
   // A browser sends Origin on cross-site POSTs; refuse those that are not our own
   // page, so that another site cannot submit sweeps through the user's browser.
   const std::string origin(req[http::field::origin]);
@@ -354,25 +358,29 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
 
   // Mutations go to the coordinator core.
   if (area == "sweeps" && seg.size() == 2 && post) {
-    if (!control_) return ErrorResponse(req, http::status::service_unavailable, "no coordinator attached");
-    const bool allow_large = q.count("allow_large") && q.at("allow_large") != "0" &&
-                             q.at("allow_large") != "false";
+    if (!control_)
+      return ErrorResponse(req, http::status::service_unavailable, "no coordinator attached");
+    const bool allow_large =
+        q.count("allow_large") && q.at("allow_large") != "0" && q.at("allow_large") != "false";
     std::string filename = q.count("filename") ? q.at("filename") : "request.yaml";
-    if (req.body().empty()) return ErrorResponse(req, http::status::bad_request, "empty body: send the sweep YAML");
+    if (req.body().empty())
+      return ErrorResponse(req, http::status::bad_request, "empty body: send the sweep YAML");
     SubmitOutcome out = control_->Submit(req.body(), filename, allow_large);
     if (!out.errors.empty()) {
       json body{{"errors", DiagnosticsJson(out.errors)}, {"error", out.errors.front().ToString()}};
       return JsonResponse(req, http::status::bad_request, body);
     }
     if (!out.status.ok()) return FromStatus(req, out.status);
-    return JsonResponse(req, http::status::created,
-                        json{{"id", out.sweep_id}, {"trials", out.trials}, {"resumed", out.resumed}});
+    return JsonResponse(
+        req, http::status::created,
+        json{{"id", out.sweep_id}, {"trials", out.trials}, {"resumed", out.resumed}});
   }
   if (area == "sweeps" && seg.size() == 4 && (seg[3] == "cancel" || seg[3] == "retry-failed")) {
     if (!post) return MethodNotAllowed(req, "POST");
     auto id = ParseId(seg[2]);
     if (!id) return ErrorResponse(req, http::status::bad_request, "bad sweep id '" + seg[2] + "'");
-    if (!control_) return ErrorResponse(req, http::status::service_unavailable, "no coordinator attached");
+    if (!control_)
+      return ErrorResponse(req, http::status::service_unavailable, "no coordinator attached");
     if (seg[3] == "cancel") {
       Status st = control_->Cancel(*id);
       if (!st.ok()) return FromStatus(req, st);
@@ -384,7 +392,8 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
   }
 
   // Everything else reads.
-  const bool known = (area == "sweeps" && seg.size() <= 4) || (area == "trials" && seg.size() == 3) ||
+  const bool known = (area == "sweeps" && seg.size() <= 4) ||
+                     (area == "trials" && seg.size() == 3) ||
                      (area == "workers" && seg.size() == 2);
   if (!known) return not_found();
   if (!get) return MethodNotAllowed(req, area == "sweeps" && seg.size() == 2 ? "GET, POST" : "GET");
@@ -441,7 +450,8 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
     if (!r.ok()) return FromStatus(req, r.status());
     if (leaf == "trials") return JsonResponse(req, http::status::ok, *r);
     if (leaf == "trials.json") {
-      return Download(req, "application/json", r->dump(2, ' ', false, json::error_handler_t::replace),
+      return Download(req, "application/json",
+                      r->dump(2, ' ', false, json::error_handler_t::replace),
                       base + "-trials.json");
     }
     return Download(req, "text/csv; charset=utf-8", TrialsCsv(*r), base + "-trials.csv");
@@ -461,7 +471,8 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
     if (!r.ok()) return FromStatus(req, r.status());
     if (leaf == "pareto") return JsonResponse(req, http::status::ok, *r);
     if (leaf == "pareto.json") {
-      return Download(req, "application/json", r->dump(2, ' ', false, json::error_handler_t::replace),
+      return Download(req, "application/json",
+                      r->dump(2, ' ', false, json::error_handler_t::replace),
                       base + "-pareto.json");
     }
     return Download(req, "text/csv; charset=utf-8", ParetoCsv(*r), base + "-pareto.csv");

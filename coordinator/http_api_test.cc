@@ -1,11 +1,11 @@
 #include "coordinator/http_api.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <fstream>
 #include <random>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "common/clock.h"
 #include "coordinator/http_test_util.h"
@@ -56,9 +56,12 @@ class HttpApiTest : public ::testing::Test {
   int64_t SmallSweep() {
     const int64_t s = db_->AddSweep("small", kObjectives);
     db_->AddTrial(s, 0, "succeeded", json::object(), {{"accuracy", 0.99}}, "teacher");
-    db_->AddTrial(s, 0, "succeeded", {{"quantize.bits", 8}}, {{"accuracy", 0.9}, {"size_bytes", 4000}});
-    db_->AddTrial(s, 1, "succeeded", {{"quantize.bits", 4}}, {{"accuracy", 0.8}, {"size_bytes", 2000}});
-    db_->AddTrial(s, 2, "succeeded", {{"quantize.bits", 2}}, {{"accuracy", 0.7}, {"size_bytes", 3000}});
+    db_->AddTrial(s, 0, "succeeded", {{"quantize.bits", 8}},
+                  {{"accuracy", 0.9}, {"size_bytes", 4000}});
+    db_->AddTrial(s, 1, "succeeded", {{"quantize.bits", 4}},
+                  {{"accuracy", 0.8}, {"size_bytes", 2000}});
+    db_->AddTrial(s, 2, "succeeded", {{"quantize.bits", 2}},
+                  {{"accuracy", 0.7}, {"size_bytes", 3000}});
     db_->AddTrial(s, 3, "failed", {{"quantize.bits", 1}});
     db_->AddTrial(s, 4, "queued", {{"quantize.bits", 16}});
     return s;
@@ -168,11 +171,17 @@ TEST_F(HttpApiTest, TrialsFilterSortPage) {
 
 TEST_F(HttpApiTest, TrialDetail) {
   const int64_t s = SmallSweep();
-  const int64_t t = db_->AddTrial(s, 9, "succeeded", {{"prune.final_sparsity", 0.5}}, {{"accuracy", 0.5}});
-  db_->Insert("trial_attempts", {{"trial_id", t}, {"attempt", 1}, {"worker", "w1"}, {"state", "lost"}});
-  db_->Insert("trial_attempts", {{"trial_id", t}, {"attempt", 2}, {"worker", "w2"}, {"state", "succeeded"}});
+  const int64_t t =
+      db_->AddTrial(s, 9, "succeeded", {{"prune.final_sparsity", 0.5}}, {{"accuracy", 0.5}});
+  db_->Insert("trial_attempts",
+              {{"trial_id", t}, {"attempt", 1}, {"worker", "w1"}, {"state", "lost"}});
+  db_->Insert("trial_attempts",
+              {{"trial_id", t}, {"attempt", 2}, {"worker", "w2"}, {"state", "succeeded"}});
   for (int i = 0; i < 3; ++i) {
-    db_->Insert("trial_progress", {{"trial_id", t}, {"attempt", 2}, {"seq", i}, {"ts_ms", 100 + i},
+    db_->Insert("trial_progress", {{"trial_id", t},
+                                   {"attempt", 2},
+                                   {"seq", i},
+                                   {"ts_ms", 100 + i},
                                    {"data", json{{"epoch", i}, {"loss", 1.0 / (i + 1)}}.dump()}});
   }
   ApiHandler api = MakeHandler();
@@ -192,8 +201,12 @@ TEST_F(HttpApiTest, WorkersWithHeartbeatAgeAndRunningTrials) {
   const int64_t s = SmallSweep();
   const int64_t t = db_->AddTrial(s, 10, "running", json::object());
   db_->db().exec("UPDATE trials SET worker = 'w1' WHERE id = " + std::to_string(t));
-  db_->Insert("workers", {{"id", "w1"}, {"host", "h"}, {"device", "cpu"}, {"slots", 2},
-                          {"state", "alive"}, {"last_seen_ms", clock_.WallMs() - 1500}});
+  db_->Insert("workers", {{"id", "w1"},
+                          {"host", "h"},
+                          {"device", "cpu"},
+                          {"slots", 2},
+                          {"state", "alive"},
+                          {"last_seen_ms", clock_.WallMs() - 1500}});
   db_->Insert("workers", {{"id", "w2"}, {"host", "h2"}, {"state", "lost"}});
   ApiHandler api = MakeHandler();
   json body = BodyJson(Get(api, "/api/workers"));
@@ -208,7 +221,8 @@ TEST_F(HttpApiTest, WorkersWithHeartbeatAgeAndRunningTrials) {
 TEST_F(HttpApiTest, TrialsCsvDownload) {
   const int64_t s = SmallSweep();
   db_->AddTrial(s, 5, "failed", {{"note", "a,\"b\""}});
-  db_->db().exec("UPDATE trials SET error = '=cmd|x' WHERE number = 5 AND sweep_id = " + std::to_string(s));
+  db_->db().exec("UPDATE trials SET error = '=cmd|x' WHERE number = 5 AND sweep_id = " +
+                 std::to_string(s));
   ApiHandler api = MakeHandler();
   HttpResponse res = Get(api, "/api/sweeps/" + std::to_string(s) + "/trials.csv");
   ASSERT_EQ(res.result(), http::status::ok);
@@ -228,7 +242,8 @@ TEST_F(HttpApiTest, TrialsCsvDownload) {
 
   HttpResponse js = Get(api, "/api/sweeps/" + std::to_string(s) + "/trials.json?state=succeeded");
   EXPECT_EQ(BodyJson(js)["trials"].size(), 3u);
-  EXPECT_NE(std::string(js[http::field::content_disposition]).find("trials.json"), std::string::npos);
+  EXPECT_NE(std::string(js[http::field::content_disposition]).find("trials.json"),
+            std::string::npos);
 }
 
 TEST_F(HttpApiTest, ParetoCsvAndJson) {
@@ -242,7 +257,8 @@ TEST_F(HttpApiTest, ParetoCsvAndJson) {
 }
 
 // Brute-force O(n^2) front in the test's own terms.
-std::set<int64_t> BruteFront(const std::vector<int64_t>& ids, const std::vector<std::vector<double>>& v,
+std::set<int64_t> BruteFront(const std::vector<int64_t>& ids,
+                             const std::vector<std::vector<double>>& v,
                              const std::vector<bool>& maximize) {
   std::set<int64_t> out;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -309,8 +325,8 @@ TEST_F(HttpApiTest, ParetoMatchesBruteForce) {
     EXPECT_GE(body["front"][i - 1]["values"]["accuracy"].get<double>(),
               body["front"][i]["values"]["accuracy"].get<double>());
   }
-  for (const char* q : {"?objectives=accuracy,accuracy", "?objectives=a;b", "?objectives=x:sideways",
-                        "?objectives=a,b,c,d,e"}) {
+  for (const char* q : {"?objectives=accuracy,accuracy", "?objectives=a;b",
+                        "?objectives=x:sideways", "?objectives=a,b,c,d,e"}) {
     EXPECT_EQ(Get(api, base + q).result(), http::status::bad_request) << q;
   }
 }
@@ -322,7 +338,8 @@ TEST_F(HttpApiTest, CachedParetoFollowsNewCommits) {
   const std::string target = "/api/sweeps/" + std::to_string(s) + "/pareto";
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));  // from the cache
-  const int64_t better = db_->AddTrial(s, 7, "succeeded", json::object(), {{"accuracy", 0.95}, {"size_bytes", 1000}});
+  const int64_t better =
+      db_->AddTrial(s, 7, "succeeded", json::object(), {{"accuracy", 0.95}, {"size_bytes", 1000}});
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({better}));
   EXPECT_EQ(BodyJson(Get(api, "/api/sweeps/" + std::to_string(s)))["hypervolume"]["front_size"], 1);
 }
@@ -350,12 +367,15 @@ TEST_F(HttpApiTest, SmallSweepInBigDatabaseUsesLookups) {
   // Sweep 1 is big, sweep 2 small: the small one is read by primary-key lookups.
   const int64_t big = db_->AddSweep("big", kObjectives);
   for (int i = 0; i < 200; ++i) {
-    db_->AddTrial(big, i, "succeeded", json::object(), {{"accuracy", 0.5}, {"size_bytes", 100.0 + i}});
+    db_->AddTrial(big, i, "succeeded", json::object(),
+                  {{"accuracy", 0.5}, {"size_bytes", 100.0 + i}});
   }
   const int64_t small = db_->AddSweep("small", kObjectives);
   db_->AddTrial(small, 0, "succeeded", json::object(), {{"accuracy", 0.9}}, "teacher");
-  const int64_t a = db_->AddTrial(small, 0, "succeeded", json::object(), {{"accuracy", 0.9}, {"size_bytes", 50}});
-  const int64_t b = db_->AddTrial(small, 1, "succeeded", json::object(), {{"accuracy", 0.95}, {"size_bytes", 70}});
+  const int64_t a =
+      db_->AddTrial(small, 0, "succeeded", json::object(), {{"accuracy", 0.9}, {"size_bytes", 50}});
+  const int64_t b = db_->AddTrial(small, 1, "succeeded", json::object(),
+                                  {{"accuracy", 0.95}, {"size_bytes", 70}});
   db_->AddTrial(small, 2, "succeeded", json::object(), {{"accuracy", 0.8}, {"size_bytes", 90}});
   db_->AddTrial(small, 3, "succeeded", json::object(), {{"accuracy", 0.99}});  // no size: left out
   ApiHandler api = MakeHandler();
@@ -372,23 +392,26 @@ TEST_F(HttpApiTest, HypervolumeSeriesIsMonotone) {
   std::mt19937 rng(8);
   std::uniform_real_distribution<double> u(0, 1);
   for (int i = 0; i < 50; ++i) {
-    db_->AddTrial(s, i, "succeeded", json::object(), {{"accuracy", u(rng)}, {"size_bytes", 1e4 * u(rng)}});
+    db_->AddTrial(s, i, "succeeded", json::object(),
+                  {{"accuracy", u(rng)}, {"size_bytes", 1e4 * u(rng)}});
   }
   ApiHandler api = MakeHandler();
   json body = BodyJson(Get(api, "/api/sweeps/" + std::to_string(s) + "/hypervolume"));
   ASSERT_EQ(body["series"].size(), 50u);
   for (size_t i = 1; i < 50; ++i) {
-    EXPECT_GE(body["series"][i]["value"].get<double>(), body["series"][i - 1]["value"].get<double>());
+    EXPECT_GE(body["series"][i]["value"].get<double>(),
+              body["series"][i - 1]["value"].get<double>());
     EXPECT_GE(body["series"][i]["t"].get<int64_t>(), body["series"][i - 1]["t"].get<int64_t>());
   }
   json pareto = BodyJson(Get(api, "/api/sweeps/" + std::to_string(s) + "/pareto"));
-  EXPECT_NEAR(body["series"][49]["value"].get<double>(), pareto["hypervolume"]["value"].get<double>(), 1e-9);
+  EXPECT_NEAR(body["series"][49]["value"].get<double>(),
+              pareto["hypervolume"]["value"].get<double>(), 1e-9);
 }
 
 TEST_F(HttpApiTest, SubmitCancelRetry) {
   ApiHandler api = MakeHandler();
-  HttpResponse res = api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps?allow_large=1&filename=s.yaml",
-                                            "name: x\n"));
+  HttpResponse res = api.HandleRequest(
+      MakeRequest(http::verb::post, "/api/sweeps?allow_large=1&filename=s.yaml", "name: x\n"));
   EXPECT_EQ(res.result(), http::status::created);
   EXPECT_EQ(BodyJson(res), (json{{"id", 7}, {"trials", 4}, {"resumed", false}}));
   EXPECT_TRUE(control_.last_allow_large);
@@ -402,10 +425,13 @@ TEST_F(HttpApiTest, SubmitCancelRetry) {
   EXPECT_EQ(err["errors"][0]["column"], 5);
   EXPECT_EQ(err["errors"][0]["text"], "request.yaml:3:5: unknown key 'bad'");
 
-  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps", "")).result(), http::status::bad_request);
-  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/3/cancel")).result(), http::status::ok);
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps", "")).result(),
+            http::status::bad_request);
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/3/cancel")).result(),
+            http::status::ok);
   EXPECT_EQ(control_.cancelled, std::vector<int64_t>{3});
-  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/404/cancel")).result(), http::status::not_found);
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/404/cancel")).result(),
+            http::status::not_found);
   res = api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/3/retry-failed"));
   EXPECT_EQ(BodyJson(res)["requeued"], 3);
   EXPECT_EQ(Get(api, "/api/sweeps/3/cancel").result(), http::status::method_not_allowed);
@@ -433,10 +459,12 @@ TEST_F(HttpApiTest, TokenGuardsMutationsOnly) {
   EXPECT_EQ(api.HandleRequest(req).result(), http::status::unauthorized);
   req.set(http::field::authorization, "Bearer s3cret");
   EXPECT_EQ(api.HandleRequest(req).result(), http::status::created);
-  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/1/cancel?token=s3cret")).result(),
+  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/1/cancel?token=s3cret"))
+                .result(),
             http::status::ok);
-  EXPECT_EQ(api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/1/cancel?token=s3cre")).result(),
-            http::status::unauthorized);
+  EXPECT_EQ(
+      api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps/1/cancel?token=s3cre")).result(),
+      http::status::unauthorized);
   EXPECT_EQ(control_.submitted.size(), 1u);
 }
 
@@ -479,14 +507,30 @@ TEST_F(HttpApiTest, PathTraversalIsImpossible) {
   std::filesystem::create_symlink(dir_.path() / "secret.txt", web_ / "link.txt");
   ApiHandler api = MakeHandler();
   const std::string secret = (dir_.path() / "secret.txt").string();
-  for (const std::string& t : std::vector<std::string>{
-           "/../secret.txt", "/..%2fsecret.txt", "/%2e%2e/secret.txt", "/%2E%2E%2Fsecret.txt",
-        "/%2e%2e%5csecret.txt", "/..\\secret.txt", "/%5c..%5csecret.txt", "//etc/passwd",
-        "/%2fetc%2fpasswd", "/" + secret, "/%2F" + secret.substr(1), "/vendor/../../secret.txt",
-        "/vendor/..%2f..%2fsecret.txt", "/vendor/%2e%2e/%2e%2e/secret.txt", "/link.txt",
-        "/node_modules/uplot/dist/uPlot.iife.min.js", "/.%2e/secret.txt", "/%00index.html",
-        "/index.html%00.js", "/C:/Windows/win.ini", "/a/../../secret.txt", "/%252e%252e/secret.txt",
-        "/.hidden", "/%"}) {
+  for (const std::string& t : std::vector<std::string>{"/../secret.txt",
+                                                       "/..%2fsecret.txt",
+                                                       "/%2e%2e/secret.txt",
+                                                       "/%2E%2E%2Fsecret.txt",
+                                                       "/%2e%2e%5csecret.txt",
+                                                       "/..\\secret.txt",
+                                                       "/%5c..%5csecret.txt",
+                                                       "//etc/passwd",
+                                                       "/%2fetc%2fpasswd",
+                                                       "/" + secret,
+                                                       "/%2F" + secret.substr(1),
+                                                       "/vendor/../../secret.txt",
+                                                       "/vendor/..%2f..%2fsecret.txt",
+                                                       "/vendor/%2e%2e/%2e%2e/secret.txt",
+                                                       "/link.txt",
+                                                       "/node_modules/uplot/dist/uPlot.iife.min.js",
+                                                       "/.%2e/secret.txt",
+                                                       "/%00index.html",
+                                                       "/index.html%00.js",
+                                                       "/C:/Windows/win.ini",
+                                                       "/a/../../secret.txt",
+                                                       "/%252e%252e/secret.txt",
+                                                       "/.hidden",
+                                                       "/%"}) {
     HttpResponse res = Get(api, t);
     EXPECT_EQ(res.result(), http::status::not_found) << t;
     EXPECT_EQ(res.body().find("secret"), std::string::npos) << t;
@@ -499,7 +543,8 @@ TEST_F(HttpApiTest, EventsBacklogThroughHandle) {
   hub_.Publish("trial_finished", {{"trial_id", 2}});
   HttpResponse res = Get(api, "/api/events");
   EXPECT_EQ(res[http::field::content_type], "text/event-stream");
-  EXPECT_NE(res.body().find("id: 1\nevent: trial_finished\ndata: {\"trial_id\":1}\n\n"), std::string::npos);
+  EXPECT_NE(res.body().find("id: 1\nevent: trial_finished\ndata: {\"trial_id\":1}\n\n"),
+            std::string::npos);
   HttpRequest req = MakeRequest(http::verb::get, "/api/events");
   req.set("Last-Event-ID", "1");
   res = api.HandleRequest(req);

@@ -1,5 +1,13 @@
 #include "coordinator/http_server.h"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -9,14 +17,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
-
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <deque>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "coordinator/http_api.h"
 
@@ -31,8 +31,8 @@ namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr auto kKeepAliveInterval = std::chrono::seconds(15);
-constexpr size_t kBodyLimit = 1 << 20;       // sweep files are small
-constexpr size_t kSseQueueLimit = 2000;      // events buffered per slow subscriber
+constexpr size_t kBodyLimit = 1 << 20;   // sweep files are small
+constexpr size_t kSseQueueLimit = 2000;  // events buffered per slow subscriber
 
 // Server state shared by the sessions; outlives every session's pending work
 // because the server joins its threads before it is destroyed.
@@ -169,9 +169,9 @@ class EventStream : public std::enable_shared_from_this<EventStream> {
   char scratch_[256];
   // Shared with the publisher's thread.
   std::mutex inbox_mu_;
-  std::deque<Event> inbox_;   // GUARDED_BY(inbox_mu_)
-  bool overflowed_ = false;   // GUARDED_BY(inbox_mu_)
-  bool drain_posted_ = false; // GUARDED_BY(inbox_mu_)
+  std::deque<Event> inbox_;    // GUARDED_BY(inbox_mu_)
+  bool overflowed_ = false;    // GUARDED_BY(inbox_mu_)
+  bool drain_posted_ = false;  // GUARDED_BY(inbox_mu_)
 };
 
 // One HTTP/1.1 connection: read a request, let the handler pool answer it, write
@@ -189,8 +189,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(kBodyLimit);
     stream_.expires_after(kIdleTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -203,10 +204,9 @@ class Session : public std::enable_shared_from_this<Session> {
       bad.version(11);
       bad.keep_alive(false);
       const bool too_big = ec == http::error::body_limit;
-      HttpResponse res = ErrorResponse(bad,
-                                       too_big ? http::status::payload_too_large
-                                               : http::status::bad_request,
-                                       too_big ? "request body too large" : "malformed request");
+      HttpResponse res =
+          ErrorResponse(bad, too_big ? http::status::payload_too_large : http::status::bad_request,
+                        too_big ? "request body too large" : "malformed request");
       res.keep_alive(false);
       return Write(std::move(res));
     }
@@ -307,11 +307,13 @@ class HttpServerImpl : public HttpServer {
 
  private:
   void Accept() {
-    acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), shared_)->Run();
-      Accept();
-    });
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           [this](beast::error_code ec, tcp::socket socket) {
+                             if (ec == net::error::operation_aborted || !acceptor_.is_open())
+                               return;
+                             if (!ec) std::make_shared<Session>(std::move(socket), shared_)->Run();
+                             Accept();
+                           });
   }
 
   ApiHandler api_;
@@ -330,7 +332,8 @@ class HttpServerImpl : public HttpServer {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpOptions& options,
                                                        CoordinatorControl* control, EventHub* hub) {
-  const std::string bind = options.bind == "localhost" || options.bind.empty() ? "127.0.0.1" : options.bind;
+  const std::string bind =
+      options.bind == "localhost" || options.bind.empty() ? "127.0.0.1" : options.bind;
   beast::error_code ec;
   const net::ip::address address = net::ip::make_address(bind, ec);
   if (ec) return InvalidArgument("bad bind address '" + options.bind + "': " + ec.message());

@@ -15,10 +15,10 @@ namespace compsweep::coordinator {
 
 struct HttpOptions {
   std::string bind = "127.0.0.1";
-  int port = 8321;              // 0 picks a free port (read back with port())
-  std::string db_path;          // SQLite file written by the core
-  std::string static_dir;       // dashboard files (web/dist or web/)
-  std::string token;            // required when bind is not loopback
+  int port = 8321;         // 0 picks a free port (read back with port())
+  std::string db_path;     // SQLite file written by the core
+  std::string static_dir;  // dashboard files (web/dist or web/)
+  std::string token;       // required when bind is not loopback
   int threads = 1;
 };
 

@@ -1,5 +1,12 @@
 #include "coordinator/http_server.h"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
@@ -7,12 +14,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-
-#include <chrono>
-#include <fstream>
-#include <thread>
 
 #include "coordinator/http_test_util.h"
 
@@ -72,13 +73,15 @@ class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db_ = std::make_unique<TestDb>((dir_.path() / "s.db").string());
-    const int64_t s = db_->AddSweep("sock", json::array({{{"metric", "accuracy"}, {"maximize", true}}}));
+    const int64_t s =
+        db_->AddSweep("sock", json::array({{{"metric", "accuracy"}, {"maximize", true}}}));
     db_->AddTrial(s, 0, "succeeded", {{"a", 1}}, {{"accuracy", 0.5}});
     std::filesystem::create_directories(dir_.path() / "web");
     std::ofstream(dir_.path() / "web" / "index.html") << "<html>dash</html>";
   }
 
-  std::unique_ptr<HttpServer> Start(const std::string& token = "", const std::string& bind = "127.0.0.1") {
+  std::unique_ptr<HttpServer> Start(const std::string& token = "",
+                                    const std::string& bind = "127.0.0.1") {
     HttpOptions o;
     o.bind = bind;
     o.port = 0;
@@ -171,7 +174,8 @@ TEST_F(HttpServerTest, ServerSentEventsLiveAndReplay) {
   EXPECT_NE(text.find("Content-Type: text/event-stream"), std::string::npos) << text;
   // Without Last-Event-ID a client gets the retained backlog too.
   text = live.ReadUntil("id: 1\n");
-  EXPECT_NE(text.find("id: 1\nevent: sweep_submitted\ndata: {\"sweep_id\":1}\n\n"), std::string::npos);
+  EXPECT_NE(text.find("id: 1\nevent: sweep_submitted\ndata: {\"sweep_id\":1}\n\n"),
+            std::string::npos);
   hub_.Publish("trial_finished", {{"trial_id", 5}, {"sweep_id", 1}});
   text = live.ReadUntil("\"trial_id\":5}\n\n");
   EXPECT_NE(text.find("id: 2\nevent: trial_finished\ndata: {\"sweep_id\":1,\"trial_id\":5}\n\n"),

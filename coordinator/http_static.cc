@@ -69,7 +69,8 @@ Result<fs::path> StaticFiles::Resolve(std::string_view encoded_path) const {
     if (c == '\\') return NotFound("bad path");
     if (c == '%' && i + 2 < encoded_path.size()) {
       const char a = encoded_path[i + 1];
-      const char b = static_cast<char>(std::tolower(static_cast<unsigned char>(encoded_path[i + 2])));
+      const char b =
+          static_cast<char>(std::tolower(static_cast<unsigned char>(encoded_path[i + 2])));
       if ((a == '2' && b == 'f') || (a == '5' && b == 'c') || (a == '0' && b == '0')) {
         return NotFound("bad path");
       }

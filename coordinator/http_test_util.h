@@ -3,10 +3,6 @@
 // Thread-safety: FakeControl is thread-safe; TestDb is for the test's thread.
 #pragma once
 
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Statement.h>
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -14,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "coordinator/control.h"
@@ -105,18 +104,19 @@ class TestDb {
   int64_t AddTrial(int64_t sweep, int64_t number, const std::string& state,
                    const nlohmann::json& params, const std::map<std::string, double>& metrics = {},
                    const std::string& kind = "trial") {
-    const int64_t id = Insert("trials", {{"sweep_id", sweep},
-                                         {"number", number},
-                                         {"kind", kind},
-                                         {"hash", kind + std::to_string(sweep) + "-" + std::to_string(number)},
-                                         {"params", params.dump()},
-                                         {"settings", nlohmann::json{{"params", params}}.dump()},
-                                         {"state", state},
-                                         {"attempt", state == "queued" ? 0 : 1},
-                                         {"started_ms", state == "queued" ? nlohmann::json() : nlohmann::json(2000 + number)},
-                                         {"finished_ms", state == "succeeded" || state == "failed"
-                                                             ? nlohmann::json(3000 + number)
-                                                             : nlohmann::json()}});
+    const int64_t id = Insert(
+        "trials",
+        {{"sweep_id", sweep},
+         {"number", number},
+         {"kind", kind},
+         {"hash", kind + std::to_string(sweep) + "-" + std::to_string(number)},
+         {"params", params.dump()},
+         {"settings", nlohmann::json{{"params", params}}.dump()},
+         {"state", state},
+         {"attempt", state == "queued" ? 0 : 1},
+         {"started_ms", state == "queued" ? nlohmann::json() : nlohmann::json(2000 + number)},
+         {"finished_ms", state == "succeeded" || state == "failed" ? nlohmann::json(3000 + number)
+                                                                   : nlohmann::json()}});
     for (const auto& [m, v] : metrics) {
       Insert("trial_values", {{"trial_id", id}, {"metric", m}, {"value", v}});
     }

@@ -113,7 +113,8 @@ HttpResponse JsonResponse(const HttpRequest& req, http::status status, const nlo
                       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-HttpResponse ErrorResponse(const HttpRequest& req, http::status status, const std::string& message) {
+HttpResponse ErrorResponse(const HttpRequest& req, http::status status,
+                           const std::string& message) {
   return JsonResponse(req, status, nlohmann::json{{"error", message}});
 }
 

@@ -3,8 +3,6 @@
 // Thread-safety: pure functions.
 #pragma once
 
-#include <boost/beast/http.hpp>
-
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -12,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"

@@ -19,8 +19,7 @@ void Scheduler::AddTrial(const TrialSlot& trial) {
   t.slot.device = DeviceClass(trial.device);
   if (trial.blocked_on) {
     auto teacher = trials_.find(*trial.blocked_on);
-    bool teacher_done =
-        teacher != trials_.end() && teacher->second.state == TrialState::kSucceeded;
+    bool teacher_done = teacher != trials_.end() && teacher->second.state == TrialState::kSucceeded;
     if (!teacher_done) {
       t.blocked = true;
       t.state = TrialState::kQueued;
@@ -201,8 +200,7 @@ std::vector<Assignment> Scheduler::Schedule() {
         // Drop tombstones at the head.
         while (!q.empty()) {
           auto t = trials_.find(q.front());
-          if (t != trials_.end() && t->second.state == TrialState::kQueued &&
-              !t->second.blocked) {
+          if (t != trials_.end() && t->second.state == TrialState::kQueued && !t->second.blocked) {
             break;
           }
           q.pop_front();
@@ -242,8 +240,7 @@ ResultDisposition Scheduler::OnResult(const std::string& worker, int64_t trial_i
   if (t.state == TrialState::kSucceeded && attempt == t.slot.attempt) {
     return ResultDisposition::kDuplicate;
   }
-  if (t.state == TrialState::kQueued && !t.blocked && attempt == t.slot.attempt &&
-      attempt > 0) {
+  if (t.state == TrialState::kQueued && !t.blocked && attempt == t.slot.attempt && attempt > 0) {
     // The attempt was written off (its worker looked dead, or the coordinator
     // restarted) but finished after all, and no newer attempt has started: keep
     // the work instead of running it again. Its queue entry becomes a tombstone.

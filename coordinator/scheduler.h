@@ -45,10 +45,10 @@ struct Assignment {
 // What happened to a trial whose worker died or which reported failure.
 struct Requeue {
   int64_t trial_id = 0;
-  int attempt = 0;       // the attempt that was lost/failed
-  bool requeued = false; // false: retries exhausted, trial is failed
+  int attempt = 0;        // the attempt that was lost/failed
+  bool requeued = false;  // false: retries exhausted, trial is failed
   std::string worker;
-  int retries = 0;       // retries used after this loss
+  int retries = 0;  // retries used after this loss
 };
 
 enum class ResultDisposition {
@@ -83,8 +83,8 @@ class Scheduler {
   // HELLO: registers (or re-registers) a worker. Trials this scheduler had on the
   // worker that the worker does not list in `running` are lost and handled as
   // by a worker death (returned).
-  std::vector<Requeue> WorkerHello(const std::string& worker, const std::string& device,
-                                   int slots, const std::set<std::pair<int64_t, int>>& running);
+  std::vector<Requeue> WorkerHello(const std::string& worker, const std::string& device, int slots,
+                                   const std::set<std::pair<int64_t, int>>& running);
   // Any message from a known worker refreshes its liveness. Returns false if unknown.
   bool WorkerSeen(const std::string& worker);
   bool KnowsWorker(const std::string& worker) const { return workers_.count(worker) > 0; }
@@ -109,7 +109,7 @@ class Scheduler {
   struct WorkerInfo {
     std::string device;  // cpu | cuda | cuda:N
     int slots = 1;
-    int wanted = 0;      // free slots last announced by READY, minus tasks sent since
+    int wanted = 0;  // free slots last announced by READY, minus tasks sent since
     int64_t last_seen_ms = 0;
     std::set<int64_t> trials;  // running here
   };

@@ -1,9 +1,9 @@
 #include "coordinator/schema.h"
 
-#include <SQLiteCpp/Transaction.h>
-
 #include <string>
 #include <vector>
+
+#include <SQLiteCpp/Transaction.h>
 
 namespace compsweep::coordinator {
 

@@ -50,7 +50,8 @@ Store::~Store() {
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Clock* clock) {
   try {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    auto db =
+        std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     RETURN_IF_ERROR(MigrateSchema(*db));
     return std::unique_ptr<Store>(new Store(path, std::move(db), clock));
   } catch (const SQLite::Exception& e) {
@@ -161,8 +162,7 @@ Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<Tria
       trial.exec();
       trial.reset();
     }
-    SQLite::Statement ev(*db_,
-                         "INSERT INTO events(ts_ms, sweep_id, kind, data) VALUES (?,?,?,?)");
+    SQLite::Statement ev(*db_, "INSERT INTO events(ts_ms, sweep_id, kind, data) VALUES (?,?,?,?)");
     ev.bind(1, now);
     ev.bind(2, sweep_id);
     ev.bind(3, "sweep_submitted");
@@ -317,8 +317,8 @@ void Store::TrialSucceeded(int64_t trial_id, int attempt, const nlohmann::json& 
 }
 
 void Store::TrialAttemptEnded(int64_t trial_id, int attempt, const std::string& worker,
-                              enum TrialState attempt_state, enum TrialState new_state,
-                              int retries, const std::string& error) {
+                              enum TrialState attempt_state, enum TrialState new_state, int retries,
+                              const std::string& error) {
   const int64_t now = clock_->WallMs();
   batch_.push_back([=](SQLite::Database&) {
     auto& a = Stmt(

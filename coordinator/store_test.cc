@@ -1,9 +1,10 @@
 #include "coordinator/store.h"
 
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "coordinator/schema.h"
 
@@ -128,7 +129,8 @@ TEST_F(StoreTest, AttemptEndedRecordsLossAndRequeue) {
   (*store)->TrialStarted(trial, 2, "w2");
   (*store)->TrialAttemptEnded(trial, 2, "w2", TrialState::kFailed, TrialState::kFailed, 2, "boom");
   ASSERT_TRUE((*store)->Flush().ok());
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE trial_id=" + std::to_string(trial)), 2);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE trial_id=" + std::to_string(trial)),
+            2);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE state='lost' AND worker='w1'"), 1);
   EXPECT_EQ(Count("SELECT retries FROM trials WHERE id=" + std::to_string(trial)), 2);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE state='failed' AND error='boom'"), 1);

@@ -3,7 +3,7 @@
 namespace compsweep::coordinator {
 
 namespace {
-constexpr const char* kNames[] = {"queued", "running", "succeeded", "failed",
+constexpr const char* kNames[] = {"queued", "running",   "succeeded", "failed",
                                   "lost",   "cancelled", "stopped"};
 }
 

@@ -174,9 +174,8 @@ void PutFloatTensor(Bytes& out, const torch::Tensor& t) {
   const int64_t n = v.numel();
   std::vector<int64_t> nz = NonzeroPositions(v);
   const size_t dense = 4 * n;
-  const size_t sparse = nz.size() < static_cast<size_t>(n)
-                            ? PositionBytes(nz, n) + 4 * nz.size()
-                            : dense + 1;
+  const size_t sparse =
+      nz.size() < static_cast<size_t>(n) ? PositionBytes(nz, n) + 4 * nz.size() : dense + 1;
   if (sparse < dense) {
     PutU8(out, kSparse);
     PutPositions(out, nz, n);

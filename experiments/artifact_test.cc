@@ -1,10 +1,11 @@
 // Tests of the compact artifact: exact size accounting and lossless round trip.
-#include <gtest/gtest.h>
+#include "experiments/artifact.h"
 
 #include <filesystem>
 #include <fstream>
 
-#include "experiments/artifact.h"
+#include <gtest/gtest.h>
+
 #include "experiments/prune.h"
 
 namespace compsweep::experiments {
@@ -20,7 +21,8 @@ std::unique_ptr<Model> Tiny() {
   // 4 -> 3 linear; not a zoo arch, so the whole spec is stored.
   nlohmann::json spec = {
       {"input", {1, 2, 2}},
-      {"layers", {{{"type", "flatten"}}, {{"type", "linear"}, {"in", 4}, {"out", 3}, {"bias", true}}}}};
+      {"layers",
+       {{{"type", "flatten"}}, {{"type", "linear"}, {"in", 4}, {"out", 3}, {"bias", true}}}}};
   auto m = BuildModel(spec, 5);
   EXPECT_TRUE(m.ok());
   return std::move(m).value();
@@ -81,12 +83,12 @@ TEST(ArtifactTest, RoundTripGivesIdenticalOutputs) {
     bool per_channel, symmetric;
     double sparsity;
   };
-  for (const Case& c : {Case{"cnn-small", "linear", 8, true, true, 0.0},
-                        Case{"cnn-small", "linear", 4, false, false, 0.9},
-                        Case{"lenet5", "log2", 4, true, true, 0.5},
-                        Case{"mlp", "pow2", 3, true, true, 0.95},
-                        Case{"resnet-small", "linear", 6, true, true, 0.3},
-                        Case{"mobilenetv2", "none", 0, true, true, 0.7}}) {
+  for (const Case& c :
+       {Case{"cnn-small", "linear", 8, true, true, 0.0},
+        Case{"cnn-small", "linear", 4, false, false, 0.9},
+        Case{"lenet5", "log2", 4, true, true, 0.5}, Case{"mlp", "pow2", 3, true, true, 0.95},
+        Case{"resnet-small", "linear", 6, true, true, 0.3},
+        Case{"mobilenetv2", "none", 0, true, true, 0.7}}) {
     auto model = std::move(BuildModel(*ArchSpec(c.arch), 2)).value();
     Masks masks;
     if (c.sparsity > 0) {

@@ -1,7 +1,7 @@
 // Tests of the distillation loss, pruning and quantization.
-#include <gtest/gtest.h>
-
 #include <cmath>
+
+#include <gtest/gtest.h>
 
 #include "experiments/data.h"
 #include "experiments/model.h"
@@ -134,7 +134,8 @@ TEST(QuantizeTest, LinearErrorWithinHalfStep) {
         auto q = QuantizeWeight(w, Linear(bits, per_channel, symmetric));
         ASSERT_TRUE(q.ok());
         torch::Tensor err = (Dequantize(*q) - w).abs();
-        torch::Tensor scale = per_channel ? q->scale.view({16, 1, 1, 1}) : q->scale.reshape(c10::IntArrayRef{});
+        torch::Tensor scale =
+            per_channel ? q->scale.view({16, 1, 1, 1}) : q->scale.reshape(c10::IntArrayRef{});
         EXPECT_TRUE((err <= scale / 2 * (1 + 1e-5) + 1e-7).all().item<bool>())
             << bits << " " << per_channel << " " << symmetric;
         const int lo = symmetric ? -((1 << (bits - 1)) - 1) : 0;

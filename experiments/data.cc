@@ -1,12 +1,13 @@
 #include "experiments/data.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <zlib.h>
 
 #include <map>
 #include <mutex>
 #include <tuple>
 #include <vector>
+
+#include <ATen/CPUGeneratorImpl.h>
 
 namespace compsweep::experiments {
 namespace {
@@ -74,7 +75,8 @@ Dataset MakeSyntheticDataset(int64_t train_size, int64_t test_size, uint64_t see
   proto = torch::avg_pool2d(proto, 5, 1, 2) * 3.0;
   auto make = [&](int64_t n) {
     torch::Tensor y = at::randint(kClasses, {n}, gen, torch::kInt64);
-    torch::Tensor x = proto.index_select(0, y) + 0.8 * at::randn({n, 1, 28, 28}, gen, torch::kFloat32);
+    torch::Tensor x =
+        proto.index_select(0, y) + 0.8 * at::randn({n, 1, 28, 28}, gen, torch::kFloat32);
     return std::make_pair(x.contiguous(), y);
   };
   Dataset d;

@@ -1,9 +1,9 @@
 #include "experiments/export.h"
 
-#include <torch/script.h>
-
 #include <cstdio>
 #include <sstream>
+
+#include <torch/script.h>
 
 #include "experiments/artifact.h"
 #include "experiments/pipeline.h"

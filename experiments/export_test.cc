@@ -1,13 +1,13 @@
 // Tests of TorchScript user models (training, compression, artifacts) and of
 // TorchScript export.
-#include <gtest/gtest.h>
-
-#include <torch/script.h>
+#include "experiments/export.h"
 
 #include <filesystem>
 
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
 #include "experiments/artifact.h"
-#include "experiments/export.h"
 #include "experiments/pipeline.h"
 #include "experiments/prune.h"
 
@@ -90,7 +90,8 @@ TEST(ExportTest, ZooModelsRoundTripThroughTorchScript) {
     torch::jit::Module m = torch::jit::load(path);
     torch::NoGradGuard ng;
     EXPECT_TRUE(torch::allclose(m.forward({x}).toTensor(), model->Forward(x), 1e-5, 1e-6))
-        << arch << "\n" << SpecToTorchScript(model->Spec());
+        << arch << "\n"
+        << SpecToTorchScript(model->Spec());
   }
 }
 

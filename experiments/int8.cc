@@ -1,12 +1,12 @@
 #include "experiments/int8.h"
 
-#include <ATen/native/quantized/PackedParams.h>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <mutex>
 #include <vector>
+
+#include <ATen/native/quantized/PackedParams.h>
 
 namespace compsweep::experiments {
 namespace {
@@ -20,7 +20,8 @@ struct Ops {
   c10::TypedOperatorHandle<ConvPacked(at::Tensor, c10::optional<at::Tensor>, torch::List<int64_t>,
                                       torch::List<int64_t>, torch::List<int64_t>, int64_t)>
       conv_prepack;
-  c10::TypedOperatorHandle<at::Tensor(at::Tensor, const ConvPacked&, double, int64_t)> conv, conv_relu;
+  c10::TypedOperatorHandle<at::Tensor(at::Tensor, const ConvPacked&, double, int64_t)> conv,
+      conv_relu;
   c10::TypedOperatorHandle<LinearPacked(at::Tensor, c10::optional<at::Tensor>)> linear_prepack;
   c10::TypedOperatorHandle<at::Tensor(at::Tensor, const LinearPacked&, double, int64_t)> linear,
       linear_relu;
@@ -111,10 +112,9 @@ struct Int8Model::Seq {
         case Kind::kConv:
         case Kind::kLinear: {
           if (observe) op.in_obs.Add(x);
-          x = op.kind == Kind::kConv
-                  ? at::conv2d(x, op.weight, op.bias, {op.stride, op.stride}, {op.pad, op.pad},
-                               {1, 1}, op.groups)
-                  : at::linear(x, op.weight, op.bias);
+          x = op.kind == Kind::kConv ? at::conv2d(x, op.weight, op.bias, {op.stride, op.stride},
+                                                  {op.pad, op.pad}, {1, 1}, op.groups)
+                                     : at::linear(x, op.weight, op.bias);
           if (op.fused_relu) x = torch::relu(x);
           if (observe) op.out_obs.Add(x);
           break;
@@ -134,7 +134,8 @@ struct Int8Model::Seq {
         if (op.kind == Kind::kConv) {
           x = (op.fused_relu ? q.conv_relu : q.conv).call(x, op.conv, op.out_scale, op.out_zp);
         } else {
-          x = (op.fused_relu ? q.linear_relu : q.linear).call(x, op.linear, op.out_scale, op.out_zp);
+          x = (op.fused_relu ? q.linear_relu : q.linear)
+                  .call(x, op.linear, op.out_scale, op.out_zp);
         }
       } else {
         x = Common(op, x, /*quantized_path=*/true, false);
@@ -146,24 +147,30 @@ struct Int8Model::Seq {
   torch::Tensor Common(Op& op, torch::Tensor x, bool quantized_path, bool observe) {
     auto deq = [](const torch::Tensor& t) { return t.is_quantized() ? t.dequantize() : t; };
     switch (op.kind) {
-      case Kind::kBn: return deq(x) * op.bn_a + op.bn_b;
-      case Kind::kRelu: return torch::relu(x);  // quantized ReLU keeps the uint8 tensor
-      case Kind::kRelu6: return torch::hardtanh(deq(x), 0.0, 6.0);
+      case Kind::kBn:
+        return deq(x) * op.bn_a + op.bn_b;
+      case Kind::kRelu:
+        return torch::relu(x);  // quantized ReLU keeps the uint8 tensor
+      case Kind::kRelu6:
+        return torch::hardtanh(deq(x), 0.0, 6.0);
       case Kind::kMaxPool:
         // Explicit stride/padding/dilation: the quantized kernel needs them.
         return torch::max_pool2d(x, {op.k, op.k}, {op.k, op.k}, {0, 0}, {1, 1}, false);
-      case Kind::kGap: return deq(x).mean({2, 3});
-      case Kind::kFlatten: return x.reshape({x.size(0), -1});
+      case Kind::kGap:
+        return deq(x).mean({2, 3});
+      case Kind::kFlatten:
+        return x.reshape({x.size(0), -1});
       case Kind::kResidual: {
         torch::Tensor in = deq(x);
         torch::Tensor a =
             quantized_path ? deq(op.body->RunInt8(in)) : op.body->RunFloat(in, observe);
-        torch::Tensor b = !op.shortcut ? in
+        torch::Tensor b = !op.shortcut     ? in
                           : quantized_path ? deq(op.shortcut->RunInt8(in))
                                            : op.shortcut->RunFloat(in, observe);
         return a + b;
       }
-      default: return x;
+      default:
+        return x;
     }
   }
 };
@@ -228,14 +235,22 @@ Status BuildSeq(SpecNetImpl& net, const std::string& prefix, const QuantizedWeig
         op.bn_b = b.cpu().reshape({1, -1, 1, 1});
         break;
       }
-      case SpecNetImpl::Kind::kRelu: op.kind = Seq::Kind::kRelu; break;
-      case SpecNetImpl::Kind::kRelu6: op.kind = Seq::Kind::kRelu6; break;
+      case SpecNetImpl::Kind::kRelu:
+        op.kind = Seq::Kind::kRelu;
+        break;
+      case SpecNetImpl::Kind::kRelu6:
+        op.kind = Seq::Kind::kRelu6;
+        break;
       case SpecNetImpl::Kind::kMaxPool:
         op.kind = Seq::Kind::kMaxPool;
         op.k = l.k;
         break;
-      case SpecNetImpl::Kind::kGap: op.kind = Seq::Kind::kGap; break;
-      case SpecNetImpl::Kind::kFlatten: op.kind = Seq::Kind::kFlatten; break;
+      case SpecNetImpl::Kind::kGap:
+        op.kind = Seq::Kind::kGap;
+        break;
+      case SpecNetImpl::Kind::kFlatten:
+        op.kind = Seq::Kind::kFlatten;
+        break;
       case SpecNetImpl::Kind::kResidual:
         op.kind = Seq::Kind::kResidual;
         op.body = std::make_unique<Seq>();
@@ -271,8 +286,8 @@ Result<std::string> SelectQuantizedEngine() {
   static std::string chosen;
   std::call_once(once, [] {
     const auto& supported = at::globalContext().supportedQEngines();
-    for (at::QEngine e : {at::QEngine::X86, at::QEngine::FBGEMM, at::QEngine::ONEDNN,
-                          at::QEngine::QNNPACK}) {
+    for (at::QEngine e :
+         {at::QEngine::X86, at::QEngine::FBGEMM, at::QEngine::ONEDNN, at::QEngine::QNNPACK}) {
       if (std::find(supported.begin(), supported.end(), e) != supported.end()) {
         at::globalContext().setQEngine(e);
         chosen = c10::toString(e);

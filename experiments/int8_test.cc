@@ -1,8 +1,9 @@
 // Tests of activation calibration and the real int8 kernels.
+#include "experiments/int8.h"
+
 #include <gtest/gtest.h>
 
 #include "experiments/data.h"
-#include "experiments/int8.h"
 #include "experiments/pipeline.h"
 #include "experiments/train.h"
 

@@ -1,8 +1,8 @@
 #include "experiments/model.h"
 
-#include <torch/script.h>
-
 #include <mutex>
+
+#include <torch/script.h>
 
 namespace compsweep::experiments {
 namespace {
@@ -11,7 +11,7 @@ using nlohmann::json;
 
 json Conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t pad = 0,
           int64_t groups = 1, bool bias = true) {
-  return {{"type", "conv"}, {"in", in},         {"out", out},  {"k", k},
+  return {{"type", "conv"},   {"in", in},   {"out", out},       {"k", k},
           {"stride", stride}, {"pad", pad}, {"groups", groups}, {"bias", bias}};
 }
 json Linear(int64_t in, int64_t out) {
@@ -97,7 +97,8 @@ class SpecModel : public Model {
   torch::Tensor Forward(const torch::Tensor& x) override { return net_->forward(x); }
   NamedTensors NamedParameters() override {
     NamedTensors out;
-    for (const auto& item : net_->named_parameters(true)) out.emplace_back(item.key(), item.value());
+    for (const auto& item : net_->named_parameters(true))
+      out.emplace_back(item.key(), item.value());
     return out;
   }
   NamedTensors NamedBuffers() override {
@@ -126,9 +127,7 @@ class ScriptModel : public Model {
     // pipeline trains all of them.
     for (auto p : module_.parameters()) p.requires_grad_(true);
   }
-  torch::Tensor Forward(const torch::Tensor& x) override {
-    return module_.forward({x}).toTensor();
-  }
+  torch::Tensor Forward(const torch::Tensor& x) override { return module_.forward({x}).toTensor(); }
   NamedTensors NamedParameters() override {
     NamedTensors out;
     for (const auto& p : module_.named_parameters(true)) out.emplace_back(p.name, p.value);
@@ -168,11 +167,12 @@ SpecNetImpl::SpecNetImpl(const json& spec_layers) {
       layer.pad = l.value("pad", 0);
       layer.groups = l.value("groups", 1);
       layer.conv = register_module(
-          name, torch::nn::Conv2d(torch::nn::Conv2dOptions(l.at("in"), l.at("out"), int64_t{l.at("k")})
-                                      .stride(int64_t{l.value("stride", 1)})
-                                      .padding(int64_t{l.value("pad", 0)})
-                                      .groups(l.value("groups", 1))
-                                      .bias(l.value("bias", true))));
+          name,
+          torch::nn::Conv2d(torch::nn::Conv2dOptions(l.at("in"), l.at("out"), int64_t{l.at("k")})
+                                .stride(int64_t{l.value("stride", 1)})
+                                .padding(int64_t{l.value("pad", 0)})
+                                .groups(l.value("groups", 1))
+                                .bias(l.value("bias", true))));
     } else if (type == "linear") {
       layer.kind = Kind::kLinear;
       layer.linear = register_module(
@@ -209,14 +209,30 @@ SpecNetImpl::SpecNetImpl(const json& spec_layers) {
 torch::Tensor SpecNetImpl::forward(torch::Tensor x) {
   for (auto& l : layers) {
     switch (l.kind) {
-      case Kind::kConv: x = l.conv->forward(x); break;
-      case Kind::kLinear: x = l.linear->forward(x); break;
-      case Kind::kBn: x = l.bn->forward(x); break;
-      case Kind::kRelu: x = torch::relu(x); break;
-      case Kind::kRelu6: x = torch::hardtanh(x, 0.0, 6.0); break;
-      case Kind::kMaxPool: x = torch::max_pool2d(x, l.k); break;
-      case Kind::kGap: x = x.mean({2, 3}); break;
-      case Kind::kFlatten: x = x.flatten(1); break;
+      case Kind::kConv:
+        x = l.conv->forward(x);
+        break;
+      case Kind::kLinear:
+        x = l.linear->forward(x);
+        break;
+      case Kind::kBn:
+        x = l.bn->forward(x);
+        break;
+      case Kind::kRelu:
+        x = torch::relu(x);
+        break;
+      case Kind::kRelu6:
+        x = torch::hardtanh(x, 0.0, 6.0);
+        break;
+      case Kind::kMaxPool:
+        x = torch::max_pool2d(x, l.k);
+        break;
+      case Kind::kGap:
+        x = x.mean({2, 3});
+        break;
+      case Kind::kFlatten:
+        x = x.flatten(1);
+        break;
       case Kind::kResidual:
         x = l.body->forward(x) + (l.shortcut ? l.shortcut->forward(x) : x);
         break;
@@ -239,10 +255,10 @@ Result<json> ArchSpec(const std::string& arch) {
   } else if (arch == "cnn-wide") {
     layers = SmallCnn(32, 64, 256);
   } else if (arch == "resnet-small") {
-    layers = json::array({Conv(1, 16, 3, 1, 1, 1, false), Bn(16), Simple("relu"),
-                          BasicBlock(16, 16, 1), Simple("relu"), BasicBlock(16, 32, 2),
-                          Simple("relu"), BasicBlock(32, 64, 2), Simple("relu"), Simple("gap"),
-                          Linear(64, 10)});
+    layers =
+        json::array({Conv(1, 16, 3, 1, 1, 1, false), Bn(16), Simple("relu"), BasicBlock(16, 16, 1),
+                     Simple("relu"), BasicBlock(16, 32, 2), Simple("relu"), BasicBlock(32, 64, 2),
+                     Simple("relu"), Simple("gap"), Linear(64, 10)});
   } else if (arch == "mobilenetv2") {
     layers = json::array({Conv(1, 16, 3, 1, 1, 1, false), Bn(16), Simple("relu6")});
     InvertedResidual(layers, 16, 16, 1, 1);
@@ -251,8 +267,8 @@ Result<json> ArchSpec(const std::string& arch) {
     InvertedResidual(layers, 24, 32, 2, 6);
     InvertedResidual(layers, 32, 32, 1, 6);
     InvertedResidual(layers, 32, 64, 1, 6);
-    for (const json& l : {Conv(64, 128, 1, 1, 0, 1, false), Bn(128), Simple("relu6"),
-                          Simple("gap"), Linear(128, 10)}) {
+    for (const json& l : {Conv(64, 128, 1, 1, 0, 1, false), Bn(128), Simple("relu6"), Simple("gap"),
+                          Linear(128, 10)}) {
       layers.push_back(l);
     }
   } else {
@@ -325,7 +341,8 @@ Status SaveModel(Model& model, const std::string& path) {
     archive.write("compsweep_spec", c10::IValue(model.Spec().dump()));
     const std::string tmp = path + ".tmp";
     archive.save_to(tmp);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) return IoError("rename " + tmp + " -> " + path);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+      return IoError("rename " + tmp + " -> " + path);
   } catch (const c10::Error& e) {
     return IoError("saving model to " + path + ": " + e.what_without_backtrace());
   }

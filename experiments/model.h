@@ -34,8 +34,8 @@ struct SpecNetImpl : torch::nn::Module {
   enum class Kind { kConv, kLinear, kBn, kRelu, kRelu6, kMaxPool, kGap, kFlatten, kResidual };
   struct Layer {
     Kind kind;
-    int64_t k = 0;                                  // max-pool size
-    int64_t stride = 1, pad = 0, groups = 1;        // conv geometry
+    int64_t k = 0;                            // max-pool size
+    int64_t stride = 1, pad = 0, groups = 1;  // conv geometry
     torch::nn::Conv2d conv{nullptr};
     torch::nn::Linear linear{nullptr};
     torch::nn::BatchNorm2d bn{nullptr};

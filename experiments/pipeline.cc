@@ -52,7 +52,7 @@ struct Counts {
   int64_t nonzero_params = 0;  // nonzero parameters
   int64_t prunable = 0;        // conv/linear weights
   int64_t prunable_nonzero = 0;
-  int64_t float_state = 0;     // float parameters and buffers (dense float32 size / 4)
+  int64_t float_state = 0;  // float parameters and buffers (dense float32 size / 4)
 };
 
 Counts CountModel(Model& model) {
@@ -218,7 +218,8 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   }
   model->SetTraining(false);
   torch::Tensor batch = data->test_x.narrow(0, 0, std::min<int64_t>(256, data->test_x.size(0)));
-  if (batch.size(0) < 256) batch = batch.repeat({(256 + batch.size(0) - 1) / batch.size(0), 1, 1, 1}).narrow(0, 0, 256);
+  if (batch.size(0) < 256)
+    batch = batch.repeat({(256 + batch.size(0) - 1) / batch.size(0), 1, 1, 1}).narrow(0, 0, 256);
   const double throughput =
       Throughput([&](const torch::Tensor& x) { return model->Forward(x); }, batch);
   quiet.reset();

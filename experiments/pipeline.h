@@ -18,7 +18,7 @@ namespace compsweep::experiments {
 struct RunContext {
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N"; resolved with torch::Device at run time
   std::string cache_dir = ".cache/compsweep";  // datasets/teachers cached here
-  std::string artifact_dir;  // where the compact artifact of the trial is written
+  std::string artifact_dir;                    // where the compact artifact of the trial is written
   // Called from the job thread; must be cheap. Keys: phase, epoch, step, loss, accuracy, ...
   std::function<void(const nlohmann::json&)> on_progress;
   // Polled between steps; when it returns true the run stops with StatusCode::kCancelled.

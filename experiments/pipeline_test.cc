@@ -1,13 +1,14 @@
 // End-to-end tests of the pipeline on synthetic data (and, when present, a
 // small slice of Fashion-MNIST).
-#include <gtest/gtest.h>
+#include "experiments/pipeline.h"
 
 #include <filesystem>
 #include <fstream>
 
+#include <gtest/gtest.h>
+
 #include "experiments/artifact.h"
 #include "experiments/data.h"
-#include "experiments/pipeline.h"
 #include "experiments/train.h"
 
 namespace compsweep::experiments {
@@ -81,8 +82,7 @@ TEST_F(PipelineTest, RunTrialReturnsAllMetrics) {
   EXPECT_GT(progress_events, 0);
   EXPECT_GT(m["accuracy"].get<double>(), 0.5);
   const std::string path = m["artifact_path"];
-  EXPECT_EQ(m["size_bytes"].get<int64_t>(),
-            static_cast<int64_t>(std::filesystem::file_size(path)));
+  EXPECT_EQ(m["size_bytes"].get<int64_t>(), static_cast<int64_t>(std::filesystem::file_size(path)));
   EXPECT_EQ(m["params"].get<int64_t>(), 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10);
   EXPECT_EQ(m["dense_size_bytes"].get<int64_t>(), 4 * m["params"].get<int64_t>());
   EXPECT_NEAR(m["sparsity"].get<double>(), 0.8, 1e-3);
@@ -176,9 +176,9 @@ TEST(DataTest, FashionMnistSubset) {
   ASSERT_TRUE(labels.ok()) << labels.status().ToString();
   EXPECT_EQ(labels->size(0), 10000);
   EXPECT_EQ(labels->max().item<int>(), 9);
-  auto d = LoadDataset({{"dataset", "fashion-mnist"}, {"path", path}, {"train_subset", 1000},
-                        {"test_subset", 500}},
-                       torch::kCPU);
+  auto d = LoadDataset(
+      {{"dataset", "fashion-mnist"}, {"path", path}, {"train_subset", 1000}, {"test_subset", 500}},
+      torch::kCPU);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ((*d)->train_x.sizes(), torch::IntArrayRef({1000, 1, 28, 28}));
   EXPECT_EQ((*d)->test_y.size(0), 500);
@@ -186,9 +186,9 @@ TEST(DataTest, FashionMnistSubset) {
   EXPECT_NEAR((*d)->train_x.mean().item<double>(), 0.0, 0.1);
   EXPECT_NEAR((*d)->train_x.std().item<double>(), 1.0, 0.1);
   // Cached: the same object comes back.
-  auto again = LoadDataset({{"dataset", "fashion-mnist"}, {"path", path}, {"train_subset", 1000},
-                            {"test_subset", 500}},
-                           torch::kCPU);
+  auto again = LoadDataset(
+      {{"dataset", "fashion-mnist"}, {"path", path}, {"train_subset", 1000}, {"test_subset", 500}},
+      torch::kCPU);
   EXPECT_EQ(d->get(), again->get());
 }
 

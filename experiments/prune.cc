@@ -1,10 +1,10 @@
 #include "experiments/prune.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+
+#include <ATen/CPUGeneratorImpl.h>
 
 #include "experiments/structured.h"
 
@@ -112,8 +112,8 @@ Result<std::vector<torch::Tensor>> ComputeImportance(Model& model, const Dataset
   return scores;
 }
 
-void PruneUnstructured(Model& model, const std::vector<torch::Tensor>& importance,
-                       double sparsity, bool global_scope, Masks& masks) {
+void PruneUnstructured(Model& model, const std::vector<torch::Tensor>& importance, double sparsity,
+                       bool global_scope, Masks& masks) {
   torch::NoGradGuard no_grad;
   NamedTensors weights = PrunableWeights(model);
   // Already-pruned entries rank lowest so masks only grow as sparsity rises.
@@ -156,7 +156,8 @@ void PruneUnstructured(Model& model, const std::vector<torch::Tensor>& importanc
     }
     std::vector<size_t> order(weights.size());
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return frac[a] > frac[b]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return frac[a] > frac[b]; });
     for (size_t j = 0; j < order.size() && assigned < target; ++j, ++assigned) ++counts[order[j]];
     for (size_t i = 0; i < weights.size(); ++i) {
       if (counts[i] == 0) continue;
@@ -224,10 +225,9 @@ Status RunPruneStage(std::unique_ptr<Model>& model, Masks& masks, const PruneCon
     for (int r = 1; r <= config.rounds; ++r) {
       const double s = s_i + (s_f - s_i) * r / config.rounds;
       RETURN_IF_ERROR(PruneOnce(*model, masks, config, s, data, base, seed + r));
-      RETURN_IF_ERROR(Train(*model, data,
-                            FineTuneOptions(base, config, masks,
-                                            "prune round " + std::to_string(r), seed + r),
-                            ctx));
+      RETURN_IF_ERROR(Train(
+          *model, data,
+          FineTuneOptions(base, config, masks, "prune round " + std::to_string(r), seed + r), ctx));
     }
   } else {
     // Zhu & Gupta: s_t = s_f + (s_i - s_f) (1 - (t - t0) / (n dt))^3 over the

@@ -21,12 +21,12 @@
 namespace compsweep::experiments {
 
 struct PruneConfig {
-  std::string method = "magnitude";       // magnitude | taylor | gradient
+  std::string method = "magnitude";  // magnitude | taylor | gradient
   double final_sparsity = 0.8;
   double initial_sparsity = 0.0;
-  std::string schedule = "gradual";       // one-shot | iterative | gradual
+  std::string schedule = "gradual";          // one-shot | iterative | gradual
   std::string granularity = "unstructured";  // unstructured | structured
-  std::string scope = "layer";            // layer | global
+  std::string scope = "layer";               // layer | global
   int rounds = 3;
   int finetune_epochs = 1;
   double lr = 5e-4;
@@ -66,8 +66,8 @@ Result<std::vector<torch::Tensor>> ComputeImportance(Model& model, const Dataset
 // weights are zero: per layer (largest-remainder allocation of the count, so
 // the total is exact) or globally (one ranking). Entries already masked keep
 // the lowest rank. REQUIRES: importance in PrunableWeights order.
-void PruneUnstructured(Model& model, const std::vector<torch::Tensor>& importance,
-                       double sparsity, bool global_scope, Masks& masks);
+void PruneUnstructured(Model& model, const std::vector<torch::Tensor>& importance, double sparsity,
+                       bool global_scope, Masks& masks);
 
 // Fraction of zeros among the prunable weights.
 double WeightSparsity(Model& model);

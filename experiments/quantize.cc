@@ -43,7 +43,8 @@ Result<QuantConfig> QuantConfig::FromJson(const nlohmann::json& j) {
     return InvalidArgument("quantize.scheme must be linear, log2 or pow2");
   }
   if (c.bits < 2 || c.bits > 8) return InvalidArgument("quantize.bits must be in [2, 8]");
-  if (c.mode != "ptq" && c.mode != "qat") return InvalidArgument("quantize.mode must be ptq or qat");
+  if (c.mode != "ptq" && c.mode != "qat")
+    return InvalidArgument("quantize.mode must be ptq or qat");
   if (c.granularity != "per-channel" && c.granularity != "per-tensor") {
     return InvalidArgument("quantize.granularity must be per-channel or per-tensor");
   }

@@ -19,12 +19,12 @@
 namespace compsweep::experiments {
 
 struct QuantConfig {
-  std::string scheme = "linear";          // linear | log2 | pow2
-  int bits = 8;                           // 2..8
-  std::string mode = "ptq";               // ptq | qat
+  std::string scheme = "linear";            // linear | log2 | pow2
+  int bits = 8;                             // 2..8
+  std::string mode = "ptq";                 // ptq | qat
   std::string granularity = "per-channel";  // per-channel | per-tensor
-  bool symmetric = true;                  // linear only; false = affine (zero point)
-  std::string calibration = "minmax";     // activations: minmax | percentile | mse
+  bool symmetric = true;                    // linear only; false = affine (zero point)
+  std::string calibration = "minmax";       // activations: minmax | percentile | mse
   int qat_epochs = 1;
   double lr = 5e-4;
 

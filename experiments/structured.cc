@@ -107,9 +107,11 @@ json& LayerAt(json& layers, const std::string& name) {
   size_t pos = 0;
   while (true) {
     const size_t dot = name.find('.', pos);
-    const std::string token = name.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    const std::string token =
+        name.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
     const size_t us = token.find('_');
-    const size_t index = std::stoul(token.substr(1, us == std::string::npos ? std::string::npos : us - 1));
+    const size_t index =
+        std::stoul(token.substr(1, us == std::string::npos ? std::string::npos : us - 1));
     json& layer = (*list).at(index);
     if (dot == std::string::npos) return layer;
     list = &layer.at(token.substr(us + 1) == "body" ? "body" : "shortcut");
@@ -185,8 +187,8 @@ Status PruneStructured(Model& model, const Dataset& data, const std::string& met
     }
   } else {
     for (size_t i = 0; i < groups.size(); ++i) {
-      const int64_t n = std::min<int64_t>(groups[i].channels - 1,
-                                          std::llround(sparsity * static_cast<double>(groups[i].channels)));
+      const int64_t n = std::min<int64_t>(
+          groups[i].channels - 1, std::llround(sparsity * static_cast<double>(groups[i].channels)));
       torch::Tensor k = torch::ones({groups[i].channels}, torch::kBool);
       if (n > 0) k.index_fill_(0, std::get<1>(scores[i].topk(n, 0, false)), false);
       keep[i] = k;

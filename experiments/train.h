@@ -47,8 +47,7 @@ int64_t StepsPerEpoch(int64_t num_samples, int64_t batch_size);
 
 // Adam over all parameters. Leaves the model in training mode.
 // Returns kCancelled when ctx.cancelled() turns true between steps.
-Status Train(Model& model, const Dataset& data, const TrainOptions& options,
-             const RunContext& ctx);
+Status Train(Model& model, const Dataset& data, const TrainOptions& options, const RunContext& ctx);
 
 struct EvalResult {
   double accuracy = 0;

@@ -15,7 +15,7 @@ PKGS=(
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--with-browser" ]]; then
-  PKGS+=(chromium)
+  PKGS+=(chromium clang-format)  # the browser test and the style check
   command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 fi
 

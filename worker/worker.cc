@@ -1,7 +1,5 @@
 #include "worker/worker.h"
 
-#include <spdlog/spdlog.h>
-#include <torch/torch.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/file.h>
@@ -17,6 +15,9 @@
 #include <sstream>
 #include <thread>
 #include <vector>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -186,7 +187,9 @@ class Loop {
     while (!stop_->load() && NowMs() < until) {
       zmq::pollitem_t item{jobs_in_.handle(), 0, ZMQ_POLLIN, 0};
       try {
-        zmq::poll(&item, 1, std::chrono::milliseconds(std::max<int64_t>(0, std::min<int64_t>(200, until - NowMs()))));
+        zmq::poll(&item, 1,
+                  std::chrono::milliseconds(
+                      std::max<int64_t>(0, std::min<int64_t>(200, until - NowMs()))));
       } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) throw;
       }
@@ -199,15 +202,10 @@ class Loop {
   void SendHello() {
     nlohmann::json running = nlohmann::json::array();
     for (const auto& [key, job] : running_) running.push_back({job.trial_id, job.attempt});
-    nlohmann::json hello = {{"worker_id", opts_.id},
-                            {"host", HostName()},
-                            {"pid", static_cast<int64_t>(getpid())},
-                            {"device", opts_.device},
-                            {"slots", opts_.slots},
-                            {"threads", opts_.threads},
-                            {"version", "0.1.0"},
-                            {"torch", TORCH_VERSION},
-                            {"running", running}};
+    nlohmann::json hello = {
+        {"worker_id", opts_.id},  {"host", HostName()},     {"pid", static_cast<int64_t>(getpid())},
+        {"device", opts_.device}, {"slots", opts_.slots},   {"threads", opts_.threads},
+        {"version", "0.1.0"},     {"torch", TORCH_VERSION}, {"running", running}};
     if (opts_.device.rfind("cuda", 0) == 0) {
       hello["gpus"] = static_cast<int64_t>(torch::cuda::device_count());
     }
@@ -347,7 +345,8 @@ class Loop {
 
   void Start(Job job) {
     running_[{job.trial_id, job.attempt}] = job;
-    spdlog::info("worker {}: start {} {} attempt {}", opts_.id, job.kind, job.trial_id, job.attempt);
+    spdlog::info("worker {}: start {} {} attempt {}", opts_.id, job.kind, job.trial_id,
+                 job.attempt);
     std::thread(&RunJob, job, opts_, jobs_endpoint_, &ctx_).detach();
   }
 
@@ -451,8 +450,8 @@ class Loop {
   int64_t last_heard_ms_ = 0;
   int64_t backoff_ms_ = 1000;
   std::map<std::pair<int64_t, int>, Job> running_;
-  std::map<std::string, std::vector<Job>> parked_;           // teacher hash -> waiting jobs
-  std::map<std::pair<int64_t, int>, Message> outbox_;        // unacknowledged results
+  std::map<std::string, std::vector<Job>> parked_;     // teacher hash -> waiting jobs
+  std::map<std::pair<int64_t, int>, Message> outbox_;  // unacknowledged results
 };
 
 }  // namespace
@@ -485,8 +484,8 @@ int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop,
     return 2;
   }
   experiments::ConfigureRuntime(o.threads);
-  spdlog::info("worker {}: connecting to {} (device {}, {} slot(s), {} thread(s))", o.id,
-               o.connect, o.device, o.slots, o.threads);
+  spdlog::info("worker {}: connecting to {} (device {}, {} slot(s), {} thread(s))", o.id, o.connect,
+               o.device, o.slots, o.threads);
   try {
     // Job threads are detached and may still hold sockets of the loop's context
     // when we stop; the loop is then left to the process exit instead of

@@ -25,7 +25,7 @@ struct WorkerOptions {
   int slots = 1;
   int threads = 0;  // intra-op threads for LibTorch; 0 = cores / slots
   std::string cache_dir = ".cache/compsweep";
-  std::string id;   // default: host-pid-random
+  std::string id;  // default: host-pid-random
   int64_t heartbeat_ms = 1000;
   int liveness = 4;
   int64_t max_backoff_ms = 32000;

@@ -2,9 +2,7 @@
 // library measured on Fashion-MNIST, one table per question.
 // Usage: experiments_results [--data DIR] [--train-subset N] [--test-subset N]
 //          [--epochs E] [--threads T] [--work DIR] [--out FILE]
-#include <CLI/CLI.hpp>
 #include <sys/utsname.h>
-#include <torch/torch.h>
 
 #include <chrono>
 #include <cstdio>
@@ -17,12 +15,15 @@
 #include <string>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
 #include "experiments/pipeline.h"
 
 namespace {
 
-using nlohmann::json;
 using compsweep::experiments::RunContext;
+using nlohmann::json;
 
 struct Options {
   std::string data = "/usr/share/datasets/fashion-mnist";
@@ -48,25 +49,29 @@ class Runner {
   explicit Runner(Options o) : o_(std::move(o)) {}
 
   json Base(const std::string& arch) const {
-    json s = {{"seed", 0},
-              {"data",
-               {{"dataset", "fashion-mnist"},
-                {"path", o_.data},
-                {"train_subset", o_.train_subset},
-                {"test_subset", o_.test_subset}}},
-              {"teacher", {{"arch", "cnn-wide"}, {"epochs", o_.epochs}, {"lr", 1e-3}, {"batch_size", 128}}},
-              {"student", {{"arch", arch}, {"epochs", o_.epochs}, {"lr", 1e-3}, {"batch_size", 128}}},
-              {"pipeline", json::array()}};
+    json s = {
+        {"seed", 0},
+        {"data",
+         {{"dataset", "fashion-mnist"},
+          {"path", o_.data},
+          {"train_subset", o_.train_subset},
+          {"test_subset", o_.test_subset}}},
+        {"teacher",
+         {{"arch", "cnn-wide"}, {"epochs", o_.epochs}, {"lr", 1e-3}, {"batch_size", 128}}},
+        {"student", {{"arch", arch}, {"epochs", o_.epochs}, {"lr", 1e-3}, {"batch_size", 128}}},
+        {"pipeline", json::array()}};
     return s;
   }
   static json Prune(double sparsity, const std::string& schedule, const std::string& granularity) {
     return {{"method", "magnitude"}, {"final_sparsity", sparsity}, {"initial_sparsity", 0.0},
-            {"schedule", schedule},  {"granularity", granularity},  {"scope", "layer"},
-            {"rounds", 3},           {"finetune_epochs", 1},        {"lr", 5e-4}};
+            {"schedule", schedule},  {"granularity", granularity}, {"scope", "layer"},
+            {"rounds", 3},           {"finetune_epochs", 1},       {"lr", 5e-4}};
   }
   static json Quant(const std::string& scheme, int bits, const std::string& mode) {
-    return {{"scheme", scheme}, {"bits", bits}, {"mode", mode}, {"granularity", "per-channel"},
-            {"symmetric", true}, {"calibration", "minmax"}, {"qat_epochs", 1}, {"lr", 5e-4}};
+    return {{"scheme", scheme},  {"bits", bits},
+            {"mode", mode},      {"granularity", "per-channel"},
+            {"symmetric", true}, {"calibration", "minmax"},
+            {"qat_epochs", 1},   {"lr", 5e-4}};
   }
   json Distill(double t, double alpha) const {
     return {{"temperature", t}, {"alpha", alpha}, {"epochs", o_.epochs}, {"lr", 1e-3}};
@@ -83,8 +88,8 @@ class Runner {
       std::cerr << label << ": " << r.status().ToString() << "\n";
       std::exit(1);
     }
-    std::cerr << "[" << Fixed(secs, 1) << " s] " << label << ": accuracy "
-              << (*r)["accuracy"] << ", size " << (*r)["size_bytes"] << "\n";
+    std::cerr << "[" << Fixed(secs, 1) << " s] " << label << ": accuracy " << (*r)["accuracy"]
+              << ", size " << (*r)["size_bytes"] << "\n";
     (*r)["wall_seconds"] = secs;
     log_.push_back({{"label", label}, {"settings", settings}, {"metrics", *r}});
     return *r;
@@ -130,10 +135,15 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{"Regenerates docs/results.md: the compression library against the papers"};
   app.add_option("--data", o.data, "MNIST-format folder (IDX .gz files)")->capture_default_str();
-  app.add_option("--train-subset", o.train_subset, "training images (0: all)")->capture_default_str();
+  app.add_option("--train-subset", o.train_subset, "training images (0: all)")
+      ->capture_default_str();
   app.add_option("--test-subset", o.test_subset, "test images (0: all)")->capture_default_str();
-  app.add_option("--epochs", o.epochs, "epochs of each baseline")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--threads", o.threads, "LibTorch threads")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--epochs", o.epochs, "epochs of each baseline")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--threads", o.threads, "LibTorch threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   app.add_option("--work", o.work, "folder for models and artifacts")->capture_default_str();
   app.add_option("--out", o.out, "the Markdown report to write")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -150,7 +160,8 @@ int main(int argc, char** argv) {
      << "| model | params | MACs | accuracy | artifact size | latency (batch 1) | train time |\n"
      << "|---|---:|---:|---:|---:|---:|---:|\n";
   json base;
-  for (const char* arch : {"mlp", "lenet5", "cnn-small", "cnn-wide", "resnet-small", "mobilenetv2"}) {
+  for (const char* arch :
+       {"mlp", "lenet5", "cnn-small", "cnn-wide", "resnet-small", "mobilenetv2"}) {
     json m = run.Run(std::string("baseline ") + arch, run.Base(arch));
     base[arch] = m;
     md << "| " << arch << (std::string(arch) == "mlp" ? " (LeNet-300-100)" : "") << " | "
@@ -165,17 +176,18 @@ int main(int argc, char** argv) {
         "lr 5e-4 (one-shot and gradual: 1 extra epoch; iterative: 3 rounds of prune + 1 "
         "epoch, so it also trains longest). The artifact stores the nonzeros with relative "
         "indices.\n\n"
-     << "| schedule | accuracy | change vs dense | nonzero weights | artifact size | compression |\n"
+     << "| schedule | accuracy | change vs dense | nonzero weights | artifact size | compression "
+        "|\n"
      << "|---|---:|---:|---:|---:|---:|\n";
   for (const char* schedule : {"one-shot", "iterative", "gradual"}) {
     json s = run.Base("mlp");
     s["pipeline"] = {"prune"};
     s["prune"] = Runner::Prune(0.9, schedule, "unstructured");
     json m = run.Run(std::string("mlp prune 90% ") + schedule, s);
-    md << "| " << schedule << (std::string(schedule) == "iterative" ? " (3 rounds)" : "")
-       << " | " << Pct(m["accuracy"])
-       << " | " << Delta(m["accuracy"].get<double>() - base["mlp"]["accuracy"].get<double>())
-       << " | " << m["nonzero_params"] << " of " << m["params"] << " | " << Kb(m) << " | "
+    md << "| " << schedule << (std::string(schedule) == "iterative" ? " (3 rounds)" : "") << " | "
+       << Pct(m["accuracy"]) << " | "
+       << Delta(m["accuracy"].get<double>() - base["mlp"]["accuracy"].get<double>()) << " | "
+       << m["nonzero_params"] << " of " << m["params"] << " | " << Kb(m) << " | "
        << Fixed(m["compression_ratio"], 1) << "x |\n";
   }
 
@@ -199,8 +211,8 @@ int main(int argc, char** argv) {
       md << "| " << arch << " | " << calibration << " | " << Pct(acc_float) << " | "
          << Pct(acc_int8) << " | " << Delta(acc_int8 - acc_float) << " | "
          << Fixed(m["float_latency_ms"], 3) << " ms | " << Fixed(m["latency_ms"], 3) << " ms | "
-         << Fixed(m["float_latency_ms"].get<double>() / m["latency_ms"].get<double>(), 1)
-         << "x | " << Kb(m) << " |\n";
+         << Fixed(m["float_latency_ms"].get<double>() / m["latency_ms"].get<double>(), 1) << "x | "
+         << Kb(m) << " |\n";
     }
   }
 
@@ -227,8 +239,8 @@ int main(int argc, char** argv) {
 
   // 5. Distillation.
   const std::string teacher = run.Teacher();
-  md << "\n## 5. Knowledge distillation (teacher cnn-wide, " << o.epochs << " epochs: "
-     << Pct(run.teacher_metrics()["accuracy"]) << ")\n\n"
+  md << "\n## 5. Knowledge distillation (teacher cnn-wide, " << o.epochs
+     << " epochs: " << Pct(run.teacher_metrics()["accuracy"]) << ")\n\n"
      << "Loss (1 - alpha) CE + alpha T^2 KL; same epochs and seed with and without the "
         "teacher.\n\n"
      << "| student | hard labels | distilled T=4, alpha=0.7 | change | distilled T=2, alpha=0.5 | "
@@ -252,8 +264,8 @@ int main(int argc, char** argv) {
      << "|---:|---:|---:|---:|---:|---:|---:|\n";
   {
     const json& b = base["cnn-small"];
-    md << "| 0% | " << Pct(b["accuracy"]) << " | - | " << b["params"] << " | " << b["macs"]
-       << " | " << Fixed(b["latency_ms"], 3) << " ms | " << Kb(b) << " |\n";
+    md << "| 0% | " << Pct(b["accuracy"]) << " | - | " << b["params"] << " | " << b["macs"] << " | "
+       << Fixed(b["latency_ms"], 3) << " ms | " << Kb(b) << " |\n";
     for (double sp : {0.25, 0.5, 0.75}) {
       json s = run.Base("cnn-small");
       s["pipeline"] = {"prune"};
@@ -315,8 +327,7 @@ int main(int argc, char** argv) {
       << "- Hardware: " << CpuName() << ", " << std::thread::hardware_concurrency()
       << " hardware threads, " << o.threads << " LibTorch threads; " << uts.sysname << " "
       << uts.release << "; LibTorch " << TORCH_VERSION << " (CPU); OMP_WAIT_POLICY="
-      << (std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(default)")
-      << ".\n"
+      << (std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(default)") << ".\n"
       << "- Wall time of the whole run: " << Fixed(wall / 60.0, 1) << " min.\n"
       << "- Sizes are the bytes of the compact artifact actually written (codes, scales, "
          "sparse positions, biases, batch-norm state, architecture header); 'pp' = "

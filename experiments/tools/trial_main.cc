@@ -1,12 +1,12 @@
 // Runs one trial from a settings JSON file, training the teacher first when
 // the pipeline distills and no teacher is given. Prints the metrics as JSON.
 // Usage: experiments_trial SETTINGS.json [--teacher PATH] [--threads N] [--device D] [--out DIR]
-#include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "experiments/pipeline.h"
 
@@ -18,8 +18,11 @@ int main(int argc, char** argv) {
   app.add_option("settings", settings_path, "settings JSON (a trial's TASK settings)")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--teacher", teacher, "trained teacher (.pt); trained first when distilling and absent");
-  app.add_option("--threads", threads, "LibTorch threads")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--teacher", teacher,
+                 "trained teacher (.pt); trained first when distilling and absent");
+  app.add_option("--threads", threads, "LibTorch threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   app.add_option("--device", device, "cpu | cuda | cuda:N")->capture_default_str();
   app.add_option("--out", out, "folder for the artifact and the teacher")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -35,7 +38,8 @@ int main(int argc, char** argv) {
   ctx.artifact_dir = out;
   ctx.on_progress = [](const nlohmann::json& p) { std::cerr << p.dump() << "\n"; };
   bool distill = false;
-  for (const auto& s : settings.value("pipeline", nlohmann::json::array())) distill |= s == "distill";
+  for (const auto& s : settings.value("pipeline", nlohmann::json::array()))
+    distill |= s == "distill";
   if (distill && teacher.empty()) {
     teacher = out + "/teacher.pt";
     auto t = compsweep::experiments::TrainTeacher(settings, teacher, ctx);

@@ -1,11 +1,11 @@
 // End-to-end tests with real processes: the compsweep binary as coordinator and
 // workers, real ZeroMQ sockets on 127.0.0.1, a real SQLite file, real LibTorch
 // training on a synthetic dataset.
-#include <SQLiteCpp/SQLiteCpp.h>
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <map>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
 #include <zmq.hpp>
 
 #include "process.h"
@@ -48,7 +48,8 @@ class IntegrationTest : public ::testing::Test {
     EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial'"), expected_trials);
     EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='succeeded'"),
               expected_trials);
-    EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='teacher'"), 1) << "one teacher per sweep";
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='teacher'"), 1)
+        << "one teacher per sweep";
     EXPECT_EQ(Count("SELECT COUNT(*) FROM (SELECT trial_id FROM trial_attempts WHERE "
                     "state='succeeded' GROUP BY trial_id HAVING COUNT(*) > 1)"),
               0)
@@ -105,8 +106,8 @@ TEST_F(IntegrationTest, CoordinatorAndTwoWorkersCompleteASweep) {
   auto w2 = StartWorker(c.endpoint, "w2", Path("cache2"), Path("w2.log"));
   ASSERT_EQ(Submit(c.url, Src("examples/tiny-synthetic.yaml"), Path("submit.log")), 0)
       << c.proc->Output();
-  ASSERT_TRUE(WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; },
-                        240s))
+  ASSERT_TRUE(
+      WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; }, 240s))
       << c.proc->Output();
   ExpectEveryTrialSucceededOnce(4);
   // Both workers took part, and the teacher reached the worker that did not train it.
@@ -139,20 +140,22 @@ TEST_F(IntegrationTest, KilledWorkerTrialIsRerunAndCountedOnce) {
   ASSERT_FALSE(c.endpoint.empty()) << c.proc->Output();
   auto victim = StartWorker(c.endpoint, "victim", Path("cache1"), Path("victim.log"));
   auto survivor = StartWorker(c.endpoint, "survivor", Path("cache2"), Path("survivor.log"));
-  ASSERT_EQ(Submit(c.url, Src("tests/integration/data/slow-synthetic.yaml"), Path("submit.log")), 0);
+  ASSERT_EQ(Submit(c.url, Src("tests/integration/data/slow-synthetic.yaml"), Path("submit.log")),
+            0);
   // Wait until the victim is in the middle of a (non-teacher) trial, then SIGKILL it.
   ASSERT_TRUE(WaitUntil(
       [&] {
-        return Count("SELECT COUNT(*) FROM trials WHERE state='running' AND kind='trial' AND "
-                     "worker='victim'") > 0;
+        return Count(
+                   "SELECT COUNT(*) FROM trials WHERE state='running' AND kind='trial' AND "
+                   "worker='victim'") > 0;
       },
       180s))
       << c.proc->Output();
   std::this_thread::sleep_for(500ms);
   victim->Signal(SIGKILL);
   ASSERT_EQ(victim->Wait(5s), 128 + SIGKILL);
-  ASSERT_TRUE(WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; },
-                        300s))
+  ASSERT_TRUE(
+      WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; }, 300s))
       << c.proc->Output();
   ExpectEveryTrialSucceededOnce(6);
   EXPECT_GE(Count("SELECT COUNT(*) FROM trial_attempts WHERE worker='victim' AND state='lost'"), 1)
@@ -183,17 +186,17 @@ TEST_F(IntegrationTest, MalformedMessagesAreDroppedAndLogged) {
   // Still serving: a real worker completes a sweep afterwards.
   auto w = StartWorker(c.endpoint, "w", Path("cache"), Path("w.log"));
   ASSERT_EQ(Submit(c.url, Src("examples/tiny-synthetic.yaml"), Path("submit.log")), 0);
-  ASSERT_TRUE(WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; },
-                        240s))
+  ASSERT_TRUE(
+      WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; }, 240s))
       << c.proc->Output();
   ExpectEveryTrialSucceededOnce(4);
 }
 
 TEST_F(IntegrationTest, RunResumesWithoutRerunningFinishedTrials) {
   const std::string yaml = Src("tests/integration/data/slow-synthetic.yaml");
-  std::vector<std::string> args = {"run",       yaml,        "--db",     db_,         "--workers",
-                                   "1",         "--no-serve", "--cache-dir", Path("cache"),
-                                   "--heartbeat-ms", "200"};
+  std::vector<std::string> args = {
+      "run",         yaml,          "--db",           db_,  "--workers", "1", "--no-serve",
+      "--cache-dir", Path("cache"), "--heartbeat-ms", "200"};
   std::map<int64_t, int64_t> finished_before;
   {
     Process run(args, Path("run1.log"));
@@ -207,7 +210,8 @@ TEST_F(IntegrationTest, RunResumesWithoutRerunningFinishedTrials) {
     EXPECT_EQ(run.Wait(30s), 130) << run.Output();
     SQLite::Database db(db_, SQLite::OPEN_READONLY);
     SQLite::Statement st(db, "SELECT id, finished_ms FROM trials WHERE state='succeeded'");
-    while (st.executeStep()) finished_before[st.getColumn(0).getInt64()] = st.getColumn(1).getInt64();
+    while (st.executeStep())
+      finished_before[st.getColumn(0).getInt64()] = st.getColumn(1).getInt64();
   }
   ASSERT_GE(finished_before.size(), 2u);
   ASSERT_LT(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='succeeded'"), 6)
@@ -231,9 +235,12 @@ TEST_F(IntegrationTest, WorkersReconnectAfterCoordinatorRestart) {
   auto c = StartCoordinator(db_, Path("coord1.log"));
   ASSERT_FALSE(c.endpoint.empty()) << c.proc->Output();
   auto w = StartWorker(c.endpoint, "steady", Path("cache"), Path("w.log"));
-  ASSERT_EQ(Submit(c.url, Src("tests/integration/data/slow-synthetic.yaml"), Path("submit.log")), 0);
+  ASSERT_EQ(Submit(c.url, Src("tests/integration/data/slow-synthetic.yaml"), Path("submit.log")),
+            0);
   ASSERT_TRUE(WaitUntil(
-      [&] { return Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='succeeded'") >= 1; },
+      [&] {
+        return Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='succeeded'") >= 1;
+      },
       180s));
   c.proc->Signal(SIGTERM);
   ASSERT_EQ(c.proc->Wait(20s), 0) << c.proc->Output();
@@ -242,9 +249,10 @@ TEST_F(IntegrationTest, WorkersReconnectAfterCoordinatorRestart) {
   Process again({"coordinator", "--db", db_, "--bind", "tcp://127.0.0.1:" + port, "--http",
                  "127.0.0.1:0", "--heartbeat-ms", "200", "--liveness", "5"},
                 Path("coord2.log"));
-  ASSERT_FALSE(again.WaitForOutput("(resumed \\d+ unfinished trials)", 20s).empty()) << again.Output();
-  ASSERT_TRUE(WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; },
-                        300s))
+  ASSERT_FALSE(again.WaitForOutput("(resumed \\d+ unfinished trials)", 20s).empty())
+      << again.Output();
+  ASSERT_TRUE(
+      WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; }, 300s))
       << again.Output() << w->Output();
   ExpectEveryTrialSucceededOnce(6);
   EXPECT_NE(again.Output().find("worker steady joined"), std::string::npos) << again.Output();
@@ -255,7 +263,8 @@ TEST_F(IntegrationTest, SigtermDrainsAWorker) {
   auto c = StartCoordinator(db_, Path("coord.log"));
   ASSERT_FALSE(c.endpoint.empty()) << c.proc->Output();
   auto w = StartWorker(c.endpoint, "drainer", Path("cache"), Path("w.log"));
-  ASSERT_EQ(Submit(c.url, Src("tests/integration/data/slow-synthetic.yaml"), Path("submit.log")), 0);
+  ASSERT_EQ(Submit(c.url, Src("tests/integration/data/slow-synthetic.yaml"), Path("submit.log")),
+            0);
   ASSERT_TRUE(WaitUntil(
       [&] {
         return Count("SELECT COUNT(*) FROM trials WHERE state='running' AND kind='trial'") > 0;
