@@ -2,10 +2,15 @@
 // for deployment (torch.jit.load / torch::jit::load).
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "cli/cli.h"
+#include "coordinator/api_queries.h"
+#include "coordinator/artifact_paths.h"
 #include "experiments/pipeline.h"
 
 namespace compsweep::cli {
@@ -14,6 +19,8 @@ int RunExport(const ExportArgs& args) {
   namespace fs = std::filesystem;
   std::string artifact = args.artifact;
   nlohmann::json settings = nlohmann::json::object();
+  std::optional<int64_t> recorded_size;  // the trial's size_bytes: its model's bytes
+  std::vector<std::string> tried;
   if (!args.db.empty()) {
     try {
       SQLite::Database db(args.db, SQLite::OPEN_READONLY);
@@ -31,25 +38,58 @@ int RunExport(const ExportArgs& args) {
         return 1;
       }
       settings = nlohmann::json::parse(st.getColumn(0).getString());
+      const int attempt = st.getColumn(1).getInt();
+      SQLite::Statement size(
+          db, "SELECT value FROM trial_values WHERE trial_id = ? AND metric = 'size_bytes'");
+      size.bind(1, args.trial);
+      if (size.executeStep() && !size.getColumn(0).isNull()) {
+        recorded_size = static_cast<int64_t>(size.getColumn(0).getDouble());
+      }
       if (artifact.empty()) {
-        // Where a worker with this cache dir wrote it (see worker/worker.cc).
-        artifact = (fs::path(args.cache_dir) / "artifacts" /
-                    (std::to_string(args.trial) + "-" + std::to_string(st.getColumn(1).getInt())) /
-                    "model.csa")
-                       .string();
+        // 1. The copy the coordinator keeps: where it wrote it (relative to the
+        //    coordinator's folder), then next to this database file.
+        std::vector<std::string> candidates;
+        auto kept = coordinator::TrialArtifactPath(db, args.trial);
+        if (kept.ok()) candidates.push_back(*kept);
+        candidates.push_back((fs::path(coordinator::DefaultArtifactDir(args.db)) /
+                              coordinator::TrialArtifactName(args.trial, attempt))
+                                 .string());
+        // 2. The cache of the worker that ran it (workers older than the copy).
+        candidates.push_back((fs::path(args.cache_dir) / "artifacts" /
+                              (std::to_string(args.trial) + "-" + std::to_string(attempt)) /
+                              "model.csa")
+                                 .string());
+        for (const auto& c : candidates) {
+          tried.push_back(c);
+          if (fs::is_regular_file(c)) {
+            artifact = c;
+            break;
+          }
+        }
       }
     } catch (const std::exception& e) {
       std::cerr << "reading " << args.db << ": " << e.what() << "\n";
       return 1;
     }
   }
-  if (artifact.empty()) {
+  if (artifact.empty() && tried.empty()) {
     std::cerr << "give --artifact, or --db with a trial id\n";
     return 2;
   }
-  if (!fs::exists(artifact)) {
-    std::cerr << artifact << ": no such artifact (it stays in the cache of the worker that ran "
-              << "the trial; pass --cache-dir or --artifact)\n";
+  if (artifact.empty() || !fs::exists(artifact)) {
+    std::cerr << "no model file for trial " << args.trial << "; looked at:\n";
+    for (const auto& t : tried.empty() ? std::vector<std::string>{artifact} : tried) {
+      std::cerr << "  " << t << "\n";
+    }
+    std::cerr << "(the coordinator keeps each succeeded trial's model in <db>.artifacts/; "
+                 "pass --artifact FILE otherwise)\n";
+    return 1;
+  }
+  // The file must be the one the trial measured: its size is the trial's size_bytes.
+  if (recorded_size && static_cast<int64_t>(fs::file_size(artifact)) != *recorded_size) {
+    std::cerr << artifact << " has " << fs::file_size(artifact) << " bytes but trial " << args.trial
+              << " recorded size_bytes " << *recorded_size
+              << ": it is not this trial's model (another run wrote it?)\n";
     return 1;
   }
   Status st = experiments::ExportTorchScript(settings, artifact, args.out);

@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
       app.add_subcommand("export", "Write a finished trial's compressed model as TorchScript");
   exp->add_option("trial", ea.trial, "trial id (with --db)");
   exp->add_option("--db", ea.db, "SQLite file of the sweep");
-  exp->add_option("--cache-dir", ea.cache_dir, "cache dir of the worker that ran the trial")
+  exp->add_option("--cache-dir", ea.cache_dir,
+                  "cache dir of the worker that ran the trial (when the coordinator kept no copy)")
       ->capture_default_str();
   exp->add_option("--artifact", ea.artifact, "artifact file (model.csa) to export directly");
   exp->add_option("--out", ea.out, "TorchScript file to write")->capture_default_str();

@@ -341,6 +341,21 @@ Result<json> ListTrials(SQLite::Database& db, int64_t sweep_id, const TrialQuery
   return out;
 }
 
+Result<std::string> TrialArtifactPath(SQLite::Database& db, int64_t trial_id) {
+  std::string path;
+  auto r = Guard("reading the trial's artifact", [&] {
+    SQLite::Statement m(db,
+                        "SELECT path FROM artifacts WHERE trial_id = ? AND kind = 'model' "
+                        "ORDER BY created_ms DESC LIMIT 1");
+    m.bind(1, static_cast<int64_t>(trial_id));
+    if (m.executeStep()) path = m.getColumn(0).getString();
+    return json();
+  });
+  if (!r.ok()) return r.status();
+  if (path.empty()) return NotFound("no model kept for trial " + std::to_string(trial_id));
+  return path;
+}
+
 Result<json> GetTrial(SQLite::Database& db, int64_t trial_id) {
   json out;
   bool found = false;
@@ -393,6 +408,18 @@ Result<json> GetTrial(SQLite::Database& db, int64_t trial_id) {
                           {"data", ParseJsonColumn(p.getColumn(3).getString())}});
     }
     out["progress"] = std::move(progress);
+    // The model the coordinator keeps (coordinator/artifact_paths.h).
+    out["artifact"] = nullptr;
+    SQLite::Statement m(db,
+                        "SELECT size_bytes FROM artifacts WHERE trial_id = ? AND kind = 'model' "
+                        "ORDER BY created_ms DESC LIMIT 1");
+    m.bind(1, static_cast<int64_t>(trial_id));
+    if (m.executeStep()) {
+      out["artifact"] = {
+          {"size_bytes", m.getColumn(0).getInt64()},
+          {"download", "/api/trials/" + std::to_string(trial_id) + "/model.csa"},
+          {"export", "compsweep export " + std::to_string(trial_id) + " --db DB --out model.pt"}};
+    }
     return json();
   });
   if (!r.ok()) return r.status();

@@ -59,8 +59,13 @@ Result<std::vector<Objective>> SweepObjectives(SQLite::Database& db, int64_t swe
 //   duration_ms, error}]}. Only kind='trial' rows.
 Result<nlohmann::json> ListTrials(SQLite::Database& db, int64_t sweep_id, const TrialQuery& query);
 
-// One trial (any kind) with settings, metrics, attempts and progress series.
+// One trial (any kind) with settings, metrics, attempts, progress series and the
+// model the coordinator keeps ("artifact": {size_bytes, download, export} or null).
 Result<nlohmann::json> GetTrial(SQLite::Database& db, int64_t trial_id);
+
+// Where the coordinator wrote the trial's model (artifacts table); NotFound when it
+// keeps none (a failed trial, or a worker that sent no model).
+Result<std::string> TrialArtifactPath(SQLite::Database& db, int64_t trial_id);
 
 // {"now_ms", "workers": [{id, host, device, slots, state, info, first_seen_ms,
 //   last_seen_ms, heartbeat_age_ms, running: [trial ids]}]}.

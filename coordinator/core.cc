@@ -4,8 +4,11 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
+
+#include "coordinator/artifact_paths.h"
 
 namespace compsweep::coordinator {
 
@@ -61,7 +64,7 @@ Core::~Core() {
 Result<std::unique_ptr<Core>> Core::Create(const CoreOptions& options, EventHub* hub,
                                            const Clock* clock) {
   CoreOptions opts = options;
-  if (opts.artifact_dir.empty()) opts.artifact_dir = opts.db_path + ".artifacts";
+  if (opts.artifact_dir.empty()) opts.artifact_dir = DefaultArtifactDir(opts.db_path);
   std::error_code ec;
   fs::create_directories(opts.artifact_dir, ec);
   if (ec) return IoError("creating " + opts.artifact_dir + ": " + ec.message());
@@ -509,6 +512,8 @@ void Core::OnResult(const std::string& worker, const Message& msg) {
     store_->AddArtifact(meta.hash, "teacher", static_cast<int64_t>(msg.payload.size()),
                         ArtifactPath(meta.hash), id);
     scheduler_.TeacherDone(id, true);
+  } else if (!msg.payload.empty()) {
+    StoreTrialArtifact(id, attempt, msg);
   }
   if (hub_) {
     hub_->Publish("trial_finished", {{"trial_id", id},
@@ -518,6 +523,34 @@ void Core::OnResult(const std::string& worker, const Message& msg) {
                                      {"metrics", msg.body["metrics"]}});
   }
   TrialTerminal(id);
+}
+
+void Core::StoreTrialArtifact(int64_t id, int attempt, const Message& msg) {
+  // The result is already accepted: a model that cannot be kept is logged, and
+  // the trial stays succeeded (its metrics were measured on the worker).
+  const auto& metrics = msg.body["metrics"];
+  const auto reported = metrics.is_object() ? metrics.find("size_bytes") : metrics.end();
+  if (reported != metrics.end() && reported->is_number() &&
+      reported->get<double>() != static_cast<double>(msg.payload.size())) {
+    spdlog::warn("coordinator: trial {} reports size_bytes {} but sent {} bytes; keeping them", id,
+                 reported->get<double>(), msg.payload.size());
+  }
+  const std::string path =
+      (fs::path(options_.artifact_dir) / TrialArtifactName(id, attempt)).string();
+  std::error_code ec;
+  {
+    std::ofstream out(path + ".tmp", std::ios::binary);
+    out.write(msg.payload.data(), static_cast<std::streamsize>(msg.payload.size()));
+    if (!out) ec = std::make_error_code(std::errc::io_error);
+  }
+  if (!ec) fs::rename(path + ".tmp", path, ec);
+  if (ec) {
+    spdlog::error("coordinator: keeping the model of trial {}: {}: {}", id, path, ec.message());
+    fs::remove(path + ".tmp", ec);
+    return;
+  }
+  store_->AddArtifact(TrialArtifactKey(id), "model", static_cast<int64_t>(msg.payload.size()), path,
+                      id);
 }
 
 void Core::OnFailed(const std::string& worker, const nlohmann::json& body) {

@@ -76,6 +76,8 @@ class Core : public CoordinatorControl {
   void OnHello(const std::string& worker, const nlohmann::json& body);
   void OnResult(const std::string& worker, const protocol::Message& msg);
   void OnFailed(const std::string& worker, const nlohmann::json& body);
+  // Keeps an accepted trial result's model (the payload) in the artifact folder.
+  void StoreTrialArtifact(int64_t trial_id, int attempt, const protocol::Message& msg);
   void OnFetch(const std::string& worker, const nlohmann::json& body);
   void ApplyRequeues(const std::vector<Requeue>& requeues, const std::string& reason);
   void TrialTerminal(int64_t trial_id);

@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <exception>
+#include <fstream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -392,9 +394,10 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
   }
 
   // Everything else reads.
-  const bool known = (area == "sweeps" && seg.size() <= 4) ||
-                     (area == "trials" && seg.size() == 3) ||
-                     (area == "workers" && seg.size() == 2);
+  const bool known =
+      (area == "sweeps" && seg.size() <= 4) ||
+      (area == "trials" && (seg.size() == 3 || (seg.size() == 4 && seg[3] == "model.csa"))) ||
+      (area == "workers" && seg.size() == 2);
   if (!known) return not_found();
   if (!get) return MethodNotAllowed(req, area == "sweeps" && seg.size() == 2 ? "GET, POST" : "GET");
 
@@ -411,6 +414,16 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
   if (area == "workers") {
     auto r = ListWorkers(db, NowMs());
     return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
+  }
+  if (area == "trials" && seg.size() == 4) {  // the trial's compact model, as kept
+    auto path = TrialArtifactPath(db, *id);
+    if (!path.ok()) return FromStatus(req, path.status());
+    std::ifstream in(*path, std::ios::binary);
+    if (!in) return ErrorResponse(req, http::status::not_found, "model file missing: " + *path);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    return Download(req, "application/octet-stream", bytes.str(),
+                    "trial-" + std::to_string(*id) + ".csa");
   }
   if (area == "trials") {
     auto r = GetTrial(db, *id);

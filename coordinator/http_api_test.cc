@@ -1,6 +1,7 @@
 #include "coordinator/http_api.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
@@ -13,6 +14,7 @@
 namespace compsweep::coordinator {
 namespace {
 
+namespace fs = std::filesystem;
 namespace http = boost::beast::http;
 using nlohmann::json;
 using testing::BodyJson;
@@ -195,6 +197,38 @@ TEST_F(HttpApiTest, TrialDetail) {
   EXPECT_EQ(body["attempts"][0]["worker"], "w1");
   ASSERT_EQ(body["progress"].size(), 3u);
   EXPECT_EQ(body["progress"][2]["data"]["epoch"], 2);
+  EXPECT_TRUE(body["artifact"].is_null()) << "no model kept yet";
+  EXPECT_EQ(Get(api, "/api/trials/" + std::to_string(t) + "/model.csa").result(),
+            http::status::not_found);
+}
+
+TEST_F(HttpApiTest, TrialModelDownload) {
+  const int64_t s = SmallSweep();
+  const int64_t t = db_->AddTrial(s, 9, "succeeded", json::object(), {{"size_bytes", 5}});
+  const std::string bytes("CSA\0\x01", 5);  // binary, with a NUL
+  const fs::path file = dir_.path() / ("trial-" + std::to_string(t) + "-1.csa");
+  std::ofstream(file, std::ios::binary) << bytes;
+  db_->Insert("artifacts", {{"hash", "trial-" + std::to_string(t)},
+                            {"kind", "model"},
+                            {"size_bytes", 5},
+                            {"path", file.string()},
+                            {"trial_id", t},
+                            {"created_ms", 1}});
+  ApiHandler api = MakeHandler();
+  json body = BodyJson(Get(api, "/api/trials/" + std::to_string(t)));
+  EXPECT_EQ(body["artifact"]["size_bytes"], 5);
+  EXPECT_EQ(body["artifact"]["download"], "/api/trials/" + std::to_string(t) + "/model.csa");
+  HttpResponse res = Get(api, body["artifact"]["download"].get<std::string>());
+  ASSERT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(res.body(), bytes);
+  EXPECT_NE(std::string(res[http::field::content_disposition]).find("trial-"), std::string::npos);
+  // A file that went missing is a 404 that says so, not a crash or an empty 200.
+  fs::remove(file);
+  res = Get(api, "/api/trials/" + std::to_string(t) + "/model.csa");
+  EXPECT_EQ(res.result(), http::status::not_found);
+  EXPECT_NE(res.body().find("missing"), std::string::npos);
+  EXPECT_EQ(Get(api, "/api/trials/" + std::to_string(t) + "/other").result(),
+            http::status::not_found);
 }
 
 TEST_F(HttpApiTest, WorkersWithHeartbeatAgeAndRunningTrials) {

@@ -60,6 +60,7 @@ export class TrialView {
       <dt>finished</dt><dd>${formatTime(t.finished_ms)}</dd>
       <dt>duration</dt><dd>${formatDuration(duration)}</dd>
       <dt>config hash</dt><dd><code>${escapeHtml(t.hash)}</code></dd>
+      ${t.artifact ? `<dt>model</dt><dd><a href="${escapeHtml(t.artifact.download)}" download data-testid="model-download">trial-${t.id}.csa</a> (${escapeHtml(formatMetric('size_bytes', t.artifact.size_bytes))}, compact format); TorchScript: <code>${escapeHtml(t.artifact.export)}</code></dd>` : ''}
       ${t.error ? `<dt>error</dt><dd class="errors" data-testid="trial-error">${escapeHtml(t.error)}</dd>` : ''}</dl>`;
     this.main.querySelector('#metrics').innerHTML = kvTable(t.metrics, formatMetric);
     this.main.querySelector('#params').innerHTML = kvTable(t.params, (k, v) => formatParam(v));

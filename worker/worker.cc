@@ -389,6 +389,10 @@ class Loop {
                 ? ""
                 : (fs::path(opts.cache_dir) / "teachers" / (job.teacher_hash + ".pt")).string();
         r = experiments::RunTrial(job.settings, teacher, rc);
+        // The compact artifact goes with the result, so that the coordinator keeps
+        // the deployable model of every trial wherever the worker ran (it is the
+        // size the trial reports: tens to hundreds of KB).
+        if (r.ok()) payload = ReadFile((fs::path(rc.artifact_dir) / "model.csa").string());
       }
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -219,6 +219,13 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
   await page.evaluate((id) => { location.hash = `#/trials/${id}`; }, firstFront);
   await page.locator(`[data-testid=trial-detail][data-trial-id="${firstFront}"]`).waitFor();
   await page.locator('[data-testid=trial-metrics] table').waitFor();
+  // Its model, as the coordinator keeps it: the link downloads exactly size_bytes bytes.
+  const href = await page.locator('[data-testid=model-download]').getAttribute('href');
+  const model = await fetch(base + href);
+  assert.equal(model.status, 200);
+  const modelBytes = (await model.arrayBuffer()).byteLength;
+  const trialDoc = await (await fetch(`${base}/api/trials/${firstFront}`)).json();
+  assert.equal(modelBytes, trialDoc.metrics.size_bytes, 'the model download is the measured artifact');
   fs.mkdirSync(path.join(here, 'artifacts'), { recursive: true });
   await page.screenshot({ path: path.join(here, 'artifacts', 'trial.png'), fullPage: true });
 

@@ -3,6 +3,9 @@
 // training on a synthetic dataset.
 #include <filesystem>
 #include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
@@ -117,19 +120,41 @@ TEST_F(IntegrationTest, CoordinatorAndTwoWorkersCompleteASweep) {
   Process results({"results", "1", "--db", db_, "--pareto", "--format", "json"}, Path("res.log"));
   ASSERT_EQ(results.Wait(30s), 0);
   EXPECT_NE(results.Output().find("\"accuracy\""), std::string::npos);
-  // The deployable TorchScript of a trial, from the cache of the worker that ran it.
+  // The coordinator keeps every succeeded trial's model, sent with its result: one
+  // file per trial whose bytes are the trial's size_bytes.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM artifacts a JOIN trial_values v ON v.trial_id = "
+                  "a.trial_id AND v.metric = 'size_bytes' WHERE a.kind = 'model' AND "
+                  "a.size_bytes = CAST(v.value AS INTEGER)"),
+            4);
+  std::vector<std::pair<int64_t, std::string>> models;
   {
     SQLite::Database db(db_, SQLite::OPEN_READONLY);
-    SQLite::Statement st(db,
-                         "SELECT a.trial_id, a.worker FROM trial_attempts a JOIN trials t ON "
-                         "t.id = a.trial_id WHERE t.kind='trial' AND a.state='succeeded' LIMIT 1");
-    ASSERT_TRUE(st.executeStep());
-    const std::string trial = std::to_string(st.getColumn(0).getInt64());
-    const std::string cache = st.getColumn(1).getString() == "w1" ? "cache1" : "cache2";
-    Process exp({"export", trial, "--db", db_, "--cache-dir", Path(cache), "--out", Path("m.pt")},
-                Path("export.log"));
-    ASSERT_EQ(exp.Wait(60s), 0) << exp.Output();
-    EXPECT_GT(fs::file_size(Path("m.pt")), 1000u);
+    SQLite::Statement st(db, "SELECT trial_id, path, size_bytes FROM artifacts WHERE kind='model'");
+    while (st.executeStep()) {
+      models.emplace_back(st.getColumn(0).getInt64(), st.getColumn(1).getString());
+      ASSERT_TRUE(fs::exists(st.getColumn(1).getString())) << st.getColumn(1).getString();
+      EXPECT_EQ(static_cast<int64_t>(fs::file_size(st.getColumn(1).getString())),
+                st.getColumn(2).getInt64());
+    }
+  }
+  ASSERT_EQ(models.size(), 4u);
+  // The deployable TorchScript of a trial from the coordinator's copy: no access to
+  // the worker's cache needed (--cache-dir points nowhere).
+  const std::string trial = std::to_string(models[0].first);
+  Process exp({"export", trial, "--db", db_, "--cache-dir", Path("nowhere"), "--out", Path("m.pt")},
+              Path("export.log"));
+  ASSERT_EQ(exp.Wait(60s), 0) << exp.Output();
+  EXPECT_GT(fs::file_size(Path("m.pt")), 1000u);
+  // Another trial's model (another size) is refused for this trial.
+  std::string other;
+  for (const auto& [id, path] : models) {
+    if (fs::file_size(path) != fs::file_size(models[0].second)) other = path;
+  }
+  if (!other.empty()) {
+    Process wrong({"export", trial, "--db", db_, "--artifact", other, "--out", Path("w.pt")},
+                  Path("export-wrong.log"));
+    EXPECT_EQ(wrong.Wait(60s), 1) << wrong.Output();
+    EXPECT_NE(wrong.Output().find("not this trial's model"), std::string::npos) << wrong.Output();
   }
   c.proc->Signal(SIGTERM);
   EXPECT_EQ(c.proc->Wait(20s), 0);
