@@ -42,6 +42,7 @@ struct WorkerArgs {
   std::string id;
   int64_t heartbeat_ms = 1000;
   std::string cpu_lock = "/tmp/compsweep-cpu.lock";
+  bool keep_artifacts = false;
 };
 int RunWorkerCommand(const WorkerArgs& args);
 

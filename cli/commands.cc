@@ -143,6 +143,7 @@ int RunWorkerCommand(const WorkerArgs& args) {
   o.id = args.id;
   o.heartbeat_ms = args.heartbeat_ms;
   o.cpu_lock = args.cpu_lock;
+  o.keep_artifacts = args.keep_artifacts;
   InstallWorkerSignalHandlers();
   int rc = worker::RunWorker(o, &g_stop, &g_drain);
   std::fflush(nullptr);

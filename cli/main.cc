@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
                    "lock file shared by this machine's workers: no latency is timed while "
                    "another trains (empty: off)")
       ->capture_default_str();
+  worker->add_flag("--keep-artifacts", wa.keep_artifacts,
+                   "keep each trial's model in the cache after the coordinator has its copy");
 
   // submit / status / cancel / results
   ClientArgs client;

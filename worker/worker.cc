@@ -52,6 +52,13 @@ void SendMsg(zmq::socket_t& s, const Message& m) {
   }
 }
 
+// Where a trial attempt's artifact is written (cli/export.cc looks there too).
+std::string ArtifactDir(const WorkerOptions& o, int64_t trial_id, int attempt) {
+  return (fs::path(o.cache_dir) / "artifacts" /
+          (std::to_string(trial_id) + "-" + std::to_string(attempt)))
+      .string();
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;
@@ -272,9 +279,20 @@ class Loop {
         if (it != running_.end()) it->second.cancel->store(true);
         break;
       }
-      case MsgType::kAck:
-        outbox_.erase({m.body["trial_id"].get<int64_t>(), m.body["attempt"].get<int>()});
+      case MsgType::kAck: {
+        const std::pair<int64_t, int> key{m.body["trial_id"].get<int64_t>(),
+                                          m.body["attempt"].get<int>()};
+        auto it = outbox_.find(key);
+        if (it == outbox_.end()) break;
+        // The coordinator holds the result and, with it, the model it carried.
+        if (it->second.type == MsgType::kResult && !it->second.payload.empty() &&
+            !opts_.keep_artifacts) {
+          std::error_code ec;
+          fs::remove_all(ArtifactDir(opts_, key.first, key.second), ec);
+        }
+        outbox_.erase(it);
         break;
+      }
       case MsgType::kHeartbeat:
         if (m.body.value("reregister", false)) SendHello();
         break;
@@ -361,9 +379,7 @@ class Loop {
     experiments::RunContext rc;
     rc.device = opts.device;
     rc.cache_dir = opts.cache_dir;
-    rc.artifact_dir = (fs::path(opts.cache_dir) / "artifacts" /
-                       (std::to_string(job.trial_id) + "-" + std::to_string(job.attempt)))
-                          .string();
+    rc.artifact_dir = ArtifactDir(opts, job.trial_id, job.attempt);
     fs::create_directories(rc.artifact_dir);
     auto cancel = job.cancel;
     rc.cancelled = [cancel] { return cancel->load(); };

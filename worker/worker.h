@@ -33,6 +33,10 @@ struct WorkerOptions {
   // while another of them trains (see experiments::RunContext::cpu_guard).
   // Empty disables it.
   std::string cpu_lock = "/tmp/compsweep-cpu.lock";
+  // A trial's compact model goes to the coordinator with its result; once that
+  // result is acknowledged the local copy (cache_dir/artifacts/<trial>-<attempt>)
+  // is deleted unless this is set.
+  bool keep_artifacts = false;
 };
 
 // Runs until *stop, or until *drain is set and no trial is left running (a

@@ -138,6 +138,19 @@ TEST_F(IntegrationTest, CoordinatorAndTwoWorkersCompleteASweep) {
     }
   }
   ASSERT_EQ(models.size(), 4u);
+  // The workers dropped their own copies once the coordinator acknowledged them.
+  auto local_models = [&] {
+    int n = 0;
+    for (const char* cache : {"cache1", "cache2"}) {
+      std::error_code ec;
+      for (auto it = fs::recursive_directory_iterator(Path(cache), ec);
+           it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        n += it->path().extension() == ".csa";
+      }
+    }
+    return n;
+  };
+  EXPECT_TRUE(WaitUntil([&] { return local_models() == 0; }, 10s)) << local_models();
   // The deployable TorchScript of a trial from the coordinator's copy: no access to
   // the worker's cache needed (--cache-dir points nowhere).
   const std::string trial = std::to_string(models[0].first);
