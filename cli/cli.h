@@ -30,8 +30,13 @@ struct CoordinatorArgs {
   std::string static_dir;
   int64_t heartbeat_ms = 1000;
   int liveness = 4;
+  std::string curve_key;      // the coordinator's .key file
+  std::string curve_clients;  // folder of the workers' .pub files (or one file)
 };
 int RunCoordinator(const CoordinatorArgs& args);
+
+// `compsweep keygen NAME`: writes NAME.key and NAME.pub (CurveZMQ).
+int RunKeygen(const std::string& base);
 
 struct WorkerArgs {
   std::string connect = "tcp://127.0.0.1:5555";
@@ -43,6 +48,8 @@ struct WorkerArgs {
   int64_t heartbeat_ms = 1000;
   std::string cpu_lock = "/tmp/compsweep-cpu.lock";
   bool keep_artifacts = false;
+  std::string curve_key;     // this worker's .key file
+  std::string curve_server;  // the coordinator's .pub file
 };
 int RunWorkerCommand(const WorkerArgs& args);
 

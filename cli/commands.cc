@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "common/clock.h"
+#include "common/curve_keys.h"
 #include "common/sweep_spec.h"
 #include "coordinator/core.h"
 #include "coordinator/http_server.h"
@@ -39,6 +40,15 @@ bool SplitHostPort(const std::string& s, std::string* host, int* port) {
     return false;
   }
   return true;
+}
+
+// True for inproc/ipc endpoints and TCP ones bound to a loopback address.
+bool IsLoopbackEndpoint(const std::string& endpoint) {
+  if (endpoint.rfind("tcp://", 0) != 0) return true;
+  const std::string rest = endpoint.substr(6);
+  const std::string host = rest.substr(0, rest.rfind(':'));
+  return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host == "::1" ||
+         host.rfind("127.", 0) == 0;
 }
 }  // namespace
 
@@ -104,6 +114,20 @@ int RunCoordinator(const CoordinatorArgs& args) {
   co.bind = args.bind;
   co.heartbeat_ms = args.heartbeat_ms;
   co.liveness = args.liveness;
+  if (!args.curve_key.empty()) {
+    auto keys = ReadCurveSecretKey(args.curve_key);
+    if (!keys.ok()) {
+      spdlog::error("--curve-key: {}", keys.status().ToString());
+      return 2;
+    }
+    co.curve_secret_key = keys->secret_key;
+    co.curve_clients = args.curve_clients;
+  } else if (!IsLoopbackEndpoint(args.bind)) {
+    spdlog::warn(
+        "coordinator: {} is reachable from other machines without CURVE: anyone who can connect "
+        "can act as a worker (see --curve-key, docs/deploy.md)",
+        args.bind);
+  }
   auto core = coordinator::Core::Create(co, &hub, &clock);
   if (!core.ok()) {
     spdlog::error("{}", core.status().ToString());
@@ -133,6 +157,18 @@ int RunCoordinator(const CoordinatorArgs& args) {
   return 0;
 }
 
+int RunKeygen(const std::string& base) {
+  auto keys = GenerateCurveKeyPair();
+  Status st = keys.ok() ? WriteCurveKeyPair(base, *keys) : keys.status();
+  if (!st.ok()) {
+    std::cerr << "keygen: " << st.ToString() << "\n";
+    return 1;
+  }
+  std::cout << "wrote " << base << ".key (secret, mode 0600) and " << base << ".pub\n"
+            << "public key: " << keys->public_key << "\n";
+  return 0;
+}
+
 int RunWorkerCommand(const WorkerArgs& args) {
   worker::WorkerOptions o;
   o.connect = args.connect;
@@ -144,6 +180,17 @@ int RunWorkerCommand(const WorkerArgs& args) {
   o.heartbeat_ms = args.heartbeat_ms;
   o.cpu_lock = args.cpu_lock;
   o.keep_artifacts = args.keep_artifacts;
+  if (!args.curve_key.empty()) {
+    auto keys = ReadCurveSecretKey(args.curve_key);
+    auto server = keys.ok() ? ReadCurvePublicKey(args.curve_server) : keys.status();
+    if (!server.ok()) {
+      spdlog::error("worker: {}", server.status().ToString());
+      return 2;
+    }
+    o.curve_public_key = keys->public_key;
+    o.curve_secret_key = keys->secret_key;
+    o.curve_server_key = *server;
+  }
   InstallWorkerSignalHandlers();
   int rc = worker::RunWorker(o, &g_stop, &g_drain);
   std::fflush(nullptr);

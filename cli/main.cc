@@ -34,6 +34,19 @@ int main(int argc, char** argv) {
   coord->add_option("--heartbeat-ms", ca.heartbeat_ms)->capture_default_str();
   coord->add_option("--liveness", ca.liveness, "missed heartbeats before a worker is dead")
       ->capture_default_str();
+  auto* ckey = coord->add_option("--curve-key", ca.curve_key,
+                                 "CURVE secret key file (compsweep keygen): encrypt worker "
+                                 "traffic and admit only the workers in --curve-clients");
+  auto* cclients = coord->add_option("--curve-clients", ca.curve_clients,
+                                     "folder of the admitted workers' .pub files (or one file)");
+  ckey->needs(cclients);
+  cclients->needs(ckey);
+
+  // keygen
+  std::string kbase;
+  auto* keygen = app.add_subcommand(
+      "keygen", "Write a CURVE key pair, NAME.key (secret) and NAME.pub, for --curve-* options");
+  keygen->add_option("name", kbase, "path without extension, e.g. keys/coordinator")->required();
 
   // worker
   WorkerArgs wa;
@@ -55,6 +68,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   worker->add_flag("--keep-artifacts", wa.keep_artifacts,
                    "keep each trial's model in the cache after the coordinator has its copy");
+  auto* wkey = worker->add_option("--curve-key", wa.curve_key,
+                                  "this worker's CURVE secret key file (compsweep keygen)");
+  auto* wserver = worker->add_option("--curve-server", wa.curve_server,
+                                     "the coordinator's CURVE public key file (.pub)");
+  wkey->needs(wserver);
+  wserver->needs(wkey);
 
   // submit / status / cancel / results
   ClientArgs client;
@@ -143,6 +162,7 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
 
   if (*validate) return RunValidate(vfile, vlarge);
+  if (*keygen) return RunKeygen(kbase);
   InstallSignalHandlers();
   if (*coord) {
     if (ca.token.empty()) {

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/curve_keys.h"
 #include "coordinator/artifact_paths.h"
 
 namespace compsweep::coordinator {
@@ -54,7 +55,8 @@ Core::Core(CoreOptions options, EventHub* hub, const Clock* clock, std::unique_p
       scheduler_(clock, SchedulerOptions{options_.heartbeat_ms, options_.liveness}),
       ctx_(1),
       router_(ctx_, zmq::socket_type::router),
-      control_(ctx_, zmq::socket_type::pull) {}
+      control_(ctx_, zmq::socket_type::pull),
+      zap_(ctx_, zmq::socket_type::rep) {}
 
 Core::~Core() {
   Status st = store_->Flush();
@@ -68,9 +70,25 @@ Result<std::unique_ptr<Core>> Core::Create(const CoreOptions& options, EventHub*
   std::error_code ec;
   fs::create_directories(opts.artifact_dir, ec);
   if (ec) return IoError("creating " + opts.artifact_dir + ": " + ec.message());
+  std::set<std::string> clients;
+  if (!opts.curve_secret_key.empty()) {
+    if (!CurveAvailable()) return FailedPrecondition("this libzmq has no CURVE support");
+    ASSIGN_OR_RETURN(clients, ReadCurveClientKeys(opts.curve_clients));
+  }
   ASSIGN_OR_RETURN(auto store, Store::Open(opts.db_path, clock));
   std::unique_ptr<Core> core(new Core(opts, hub, clock, std::move(store)));
+  core->curve_clients_ = std::move(clients);
+  core->curve_clients_read_ms_ = clock->NowMs();
   try {
+    if (!opts.curve_secret_key.empty()) {
+      // The ZAP handler must exist before the first handshake.
+      core->zap_.set(zmq::sockopt::linger, 0);
+      core->zap_.bind("inproc://zeromq.zap.01");
+      core->router_.set(zmq::sockopt::curve_server, true);
+      core->router_.set(zmq::sockopt::curve_secretkey, opts.curve_secret_key);
+      core->router_.set(zmq::sockopt::zap_domain, "compsweep");
+    }
+    core->router_.set(zmq::sockopt::maxmsgsize, opts.max_message_bytes);
     core->router_.set(zmq::sockopt::router_mandatory, 1);
     core->router_.set(zmq::sockopt::router_handover, 1);
     core->router_.set(zmq::sockopt::linger, 0);
@@ -317,6 +335,8 @@ void Core::Run() {
   next_tick_ms_ = clock_->NowMs() + options_.heartbeat_ms;
   std::vector<zmq::pollitem_t> items = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                                         {control_.handle(), 0, ZMQ_POLLIN, 0}};
+  const bool curve = !options_.curve_secret_key.empty();
+  if (curve) items.push_back({zap_.handle(), 0, ZMQ_POLLIN, 0});
   while (!stop_) {
     int64_t wait = std::max<int64_t>(0, next_tick_ms_ - clock_->NowMs());
     try {
@@ -326,6 +346,7 @@ void Core::Run() {
       spdlog::error("coordinator: poll: {}", e.what());
       break;
     }
+    if (curve && (items[2].revents & ZMQ_POLLIN)) OnZap();
     // Drain the router without blocking, up to a batch.
     for (int i = 0; i < kMaxBatch; ++i) {
       std::vector<zmq::message_t> parts;
@@ -551,6 +572,57 @@ void Core::StoreTrialArtifact(int64_t id, int attempt, const Message& msg) {
   }
   store_->AddArtifact(TrialArtifactKey(id), "model", static_cast<int64_t>(msg.payload.size()), path,
                       id);
+}
+
+void Core::OnZap() {
+  // RFC 27: version, request id, domain, address, identity, mechanism,
+  // credentials; the reply is version, request id, status code, status text,
+  // user id, metadata. A REP socket must answer every request it takes.
+  std::vector<zmq::message_t> req;
+  try {
+    if (!zmq::recv_multipart(zap_, std::back_inserter(req), zmq::recv_flags::dontwait)) return;
+  } catch (const zmq::error_t& e) {
+    spdlog::warn("coordinator: ZAP recv: {}", e.what());
+    return;
+  }
+  auto frame = [&](size_t i) { return i < req.size() ? req[i].to_string() : std::string(); };
+  std::string code = "400", text = "unknown worker key", user;
+  const std::string address = frame(3);
+  if (req.size() < 7 || frame(0) != "1.0" || frame(5) != "CURVE") {
+    code = "500";
+    text = "malformed ZAP request";
+  } else {
+    const std::string key = CurveKeyToZ85(frame(6));
+    if (!key.empty() && !curve_clients_.count(key) &&
+        clock_->NowMs() - curve_clients_read_ms_ >= 1000) {
+      auto fresh = ReadCurveClientKeys(options_.curve_clients);
+      curve_clients_read_ms_ = clock_->NowMs();
+      if (fresh.ok()) {
+        curve_clients_ = std::move(*fresh);
+      } else {
+        spdlog::warn("coordinator: reading worker keys: {}", fresh.status().ToString());
+      }
+    }
+    if (!key.empty() && curve_clients_.count(key)) {
+      code = "200";
+      text = "OK";
+      user = key;
+    } else if (curve_refused_.insert(key).second) {
+      spdlog::warn(
+          "coordinator: refused a worker from {} with an unknown CURVE key {} (add its "
+          ".pub file to {})",
+          address, key.empty() ? "(unreadable)" : key, options_.curve_clients);
+    }
+  }
+  const std::string request_id = frame(1);
+  std::vector<zmq::const_buffer> reply = {zmq::str_buffer("1.0"), zmq::buffer(request_id),
+                                          zmq::buffer(code),      zmq::buffer(text),
+                                          zmq::buffer(user),      zmq::str_buffer("")};
+  try {
+    zmq::send_multipart(zap_, reply);
+  } catch (const zmq::error_t& e) {
+    spdlog::warn("coordinator: ZAP send: {}", e.what());
+  }
 }
 
 void Core::OnFailed(const std::string& worker, const nlohmann::json& body) {

@@ -35,6 +35,16 @@ struct CoreOptions {
   std::string artifact_dir;                   // default: <db_path>.artifacts
   int64_t heartbeat_ms = 1000;
   int liveness = 4;
+  // CurveZMQ: with a secret key (Z85) the ROUTER encrypts all traffic and admits
+  // only workers whose public keys are in curve_clients (a folder of *.pub
+  // files, or one such file; common/curve_keys.h), checked by a ZAP handler on
+  // the core thread. The folder is read again when an unknown key knocks (at most
+  // once a second), so workers can be added without a restart.
+  std::string curve_secret_key;
+  std::string curve_clients;
+  // Frames larger than this close the sending peer's connection (libzmq's
+  // ZMQ_MAXMSGSIZE): teachers and trial models travel in one frame.
+  int64_t max_message_bytes = int64_t{512} << 20;
 };
 
 struct SweepProgress {
@@ -79,6 +89,8 @@ class Core : public CoordinatorControl {
   // Keeps an accepted trial result's model (the payload) in the artifact folder.
   void StoreTrialArtifact(int64_t trial_id, int attempt, const protocol::Message& msg);
   void OnFetch(const std::string& worker, const nlohmann::json& body);
+  // Answers one ZAP request (CURVE handshake of a connecting worker).
+  void OnZap();
   void ApplyRequeues(const std::vector<Requeue>& requeues, const std::string& reason);
   void TrialTerminal(int64_t trial_id);
   void Dispatch();
@@ -94,6 +106,7 @@ class Core : public CoordinatorControl {
   zmq::context_t ctx_;
   zmq::socket_t router_;
   zmq::socket_t control_;  // inproc PULL: wake-ups for queued commands
+  zmq::socket_t zap_;      // REP on inproc://zeromq.zap.01, with CURVE only
   std::string endpoint_;
   std::string control_endpoint_;
   std::atomic<bool> stop_{false};
@@ -112,6 +125,9 @@ class Core : public CoordinatorControl {
   std::unordered_map<int64_t, TrialMeta> meta_;
   std::unordered_map<int64_t, int64_t> remaining_;  // sweep -> unfinished trial rows
   int64_t next_tick_ms_ = 0;
+  std::set<std::string> curve_clients_;  // Z85 public keys admitted
+  std::set<std::string> curve_refused_;  // logged once each
+  int64_t curve_clients_read_ms_ = 0;
 };
 
 }  // namespace compsweep::coordinator

@@ -44,12 +44,18 @@ std::string HostName() {
   return buf;
 }
 
-void SendMsg(zmq::socket_t& s, const Message& m) {
+// Sends all frames of m. With dontwait, returns false when the message could not
+// be queued at once (a DEALER with no live connection, e.g. while the coordinator
+// is down or refuses this worker's CURVE key, would otherwise block forever);
+// the other frames of a multipart message never block once the first is queued.
+bool SendMsg(zmq::socket_t& s, const Message& m, bool dontwait = false) {
   auto frames = protocol::Encode(m);
   for (size_t i = 0; i < frames.size(); ++i) {
-    s.send(zmq::buffer(frames[i]),
-           i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+    if (dontwait && i == 0) flags = flags | zmq::send_flags::dontwait;
+    if (!s.send(zmq::buffer(frames[i]), flags)) return false;
   }
+  return true;
 }
 
 // Where a trial attempt's artifact is written (cli/export.cc looks there too).
@@ -156,7 +162,7 @@ class Loop {
     }
     if (dealer_) {
       try {
-        SendMsg(*dealer_, Message{MsgType::kBye, {}, ""});
+        SendMsg(*dealer_, Message{MsgType::kBye, {}, ""}, /*dontwait=*/true);
         // The process may exit right after this without terminating the context
         // (job threads still hold sockets): give the I/O thread a moment to
         // put BYE on the wire so the coordinator re-queues our trials at once.
@@ -180,14 +186,23 @@ class Loop {
     dealer_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
     dealer_->set(zmq::sockopt::routing_id, opts_.id);
     dealer_->set(zmq::sockopt::linger, 0);
+    if (!opts_.curve_server_key.empty()) {
+      dealer_->set(zmq::sockopt::curve_serverkey, opts_.curve_server_key);
+      dealer_->set(zmq::sockopt::curve_publickey, opts_.curve_public_key);
+      dealer_->set(zmq::sockopt::curve_secretkey, opts_.curve_secret_key);
+    }
     dealer_->connect(opts_.connect);
     last_heard_ms_ = NowMs();
     SendHello();
   }
 
   void Reconnect() {
-    spdlog::warn("worker {}: coordinator silent for {} ms; reconnecting in {} ms", opts_.id,
-                 NowMs() - last_heard_ms_, backoff_ms_);
+    spdlog::warn("worker {}: coordinator silent for {} ms; reconnecting in {} ms{}", opts_.id,
+                 NowMs() - last_heard_ms_, backoff_ms_,
+                 opts_.curve_server_key.empty()
+                     ? ""
+                     : " (CURVE: is the coordinator's public key right, and this worker's "
+                       "public key in its clients folder?)");
     dealer_.reset();
     const int64_t until = NowMs() + backoff_ms_;
     // Keep collecting job results (into the outbox) while waiting.
@@ -245,7 +260,11 @@ class Loop {
   void Send(const Message& m) {
     if (!dealer_) return;
     try {
-      SendMsg(*dealer_, m);
+      // Unsent results stay in the outbox and go again after a reconnect; a lost
+      // HELLO, READY or HEARTBEAT is sent again anyway.
+      if (!SendMsg(*dealer_, m, /*dontwait=*/true)) {
+        spdlog::debug("worker {}: no connection; {} not sent", opts_.id, TypeName(m.type));
+      }
     } catch (const zmq::error_t& e) {
       spdlog::warn("worker {}: send {}: {}", opts_.id, TypeName(m.type), e.what());
     }

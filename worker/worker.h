@@ -37,6 +37,11 @@ struct WorkerOptions {
   // result is acknowledged the local copy (cache_dir/artifacts/<trial>-<attempt>)
   // is deleted unless this is set.
   bool keep_artifacts = false;
+  // CurveZMQ (common/curve_keys.h), all Z85 or all empty: this worker's key pair
+  // and the coordinator's public key.
+  std::string curve_public_key;
+  std::string curve_secret_key;
+  std::string curve_server_key;
 };
 
 // Runs until *stop, or until *drain is set and no trial is left running (a

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -77,23 +78,35 @@ struct Coordinator {
   std::string url;
 };
 
-Coordinator StartCoordinator(const std::string& db, const std::string& log) {
+Coordinator StartCoordinator(const std::string& db, const std::string& log,
+                             const std::vector<std::string>& extra = {}) {
   Coordinator c;
-  c.proc = std::make_unique<Process>(
-      std::vector<std::string>{"coordinator", "--db", db, "--bind", "tcp://127.0.0.1:*", "--http",
-                               "127.0.0.1:0", "--heartbeat-ms", "200", "--liveness", "5"},
-      log);
+  std::vector<std::string> args{"coordinator",
+                                "--db",
+                                db,
+                                "--bind",
+                                "tcp://127.0.0.1:*",
+                                "--http",
+                                "127.0.0.1:0",
+                                "--heartbeat-ms",
+                                "200",
+                                "--liveness",
+                                "5"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  c.proc = std::make_unique<Process>(args, log);
   c.endpoint = c.proc->WaitForOutput("workers connect to (tcp://[0-9.:]+)", 20s);
   c.url = c.proc->WaitForOutput("dashboard: (http://[0-9.:]+)/", 20s);
   return c;
 }
 
 std::unique_ptr<Process> StartWorker(const std::string& endpoint, const std::string& id,
-                                     const std::string& cache, const std::string& log) {
-  return std::make_unique<Process>(
-      std::vector<std::string>{"worker", "--connect", endpoint, "--id", id, "--threads", "1",
-                               "--cache-dir", cache, "--heartbeat-ms", "200"},
-      log);
+                                     const std::string& cache, const std::string& log,
+                                     const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args{"worker", "--connect",      endpoint, "--id",
+                                id,       "--threads",      "1",      "--cache-dir",
+                                cache,    "--heartbeat-ms", "200"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return std::make_unique<Process>(args, log);
 }
 
 int Submit(const std::string& url, const std::string& file, const std::string& log) {
@@ -169,6 +182,48 @@ TEST_F(IntegrationTest, CoordinatorAndTwoWorkersCompleteASweep) {
     EXPECT_EQ(wrong.Wait(60s), 1) << wrong.Output();
     EXPECT_NE(wrong.Output().find("not this trial's model"), std::string::npos) << wrong.Output();
   }
+  c.proc->Signal(SIGTERM);
+  EXPECT_EQ(c.proc->Wait(20s), 0);
+}
+
+TEST_F(IntegrationTest, CurveAdmitsOnlyWorkersWithKnownKeys) {
+  for (const char* name : {"coordinator", "good", "intruder"}) {
+    Process keygen({"keygen", Path(name)}, Path(std::string("keygen-") + name + ".log"));
+    ASSERT_EQ(keygen.Wait(20s), 0) << keygen.Output();
+  }
+  fs::create_directories(Path("clients"));
+  fs::copy_file(Path("good.pub"), Path("clients/good.pub"));
+  auto c = StartCoordinator(
+      db_, Path("coord.log"),
+      {"--curve-key", Path("coordinator.key"), "--curve-clients", Path("clients")});
+  ASSERT_FALSE(c.url.empty()) << c.proc->Output();
+  // A worker with a key the coordinator does not know, and one without CURVE.
+  auto intruder =
+      StartWorker(c.endpoint, "intruder", Path("cache-i"), Path("intruder.log"),
+                  {"--curve-key", Path("intruder.key"), "--curve-server", Path("coordinator.pub")});
+  auto plain = StartWorker(c.endpoint, "plain", Path("cache-p"), Path("plain.log"));
+  ASSERT_EQ(Submit(c.url, Src("examples/tiny-synthetic.yaml"), Path("submit.log")), 0);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return c.proc->Output().find("unknown CURVE key") != std::string::npos; }, 20s))
+      << c.proc->Output();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM workers"), 0) << "nobody got in";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE state <> 'queued'"), 0);
+  // The worker whose key is listed runs the whole sweep.
+  auto good =
+      StartWorker(c.endpoint, "good", Path("cache-g"), Path("good.log"),
+                  {"--curve-key", Path("good.key"), "--curve-server", Path("coordinator.pub")});
+  ASSERT_TRUE(
+      WaitUntil([&] { return Count("SELECT COUNT(*) FROM sweeps WHERE state='done'") == 1; }, 240s))
+      << c.proc->Output() << good->Output();
+  ExpectEveryTrialSucceededOnce(4);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM workers WHERE id <> 'good'"), 0);
+  // A key added to the folder is admitted without a restart.
+  fs::copy_file(Path("intruder.pub"), Path("clients/intruder.pub"));
+  EXPECT_TRUE(WaitUntil(
+      [&] { return Count("SELECT COUNT(*) FROM workers WHERE id='intruder'") == 1; }, 60s))
+      << c.proc->Output() << intruder->Output();
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM workers WHERE id='plain'"), 0);
   c.proc->Signal(SIGTERM);
   EXPECT_EQ(c.proc->Wait(20s), 0);
 }
