@@ -195,6 +195,48 @@ TEST(QuantizeTest, LogValuesArePowersOfTwo) {
   }
 }
 
+// The bound of each logarithmic scheme, element by element. With top = the
+// channel's top exponent and L levels, the smallest level is 2^(top - L + 1).
+//   log2 (rounding in the log domain): a kept weight is off by at most a factor
+//     2^0.5, so |q - w| <= (sqrt(2) - 1) |w|; a weight becomes 0 only below
+//     2^(top - L + 0.5).
+//   pow2 (INQ, nearest power in the linear domain): |w| in [0.75, 1.5) * 2^k maps
+//     to 2^k, so |q - w| <= |w| / 3 above 0.75 * smallest; a weight becomes 0 only
+//     below smallest / 2.
+TEST(QuantizeTest, LogSchemesStayWithinTheirErrorBounds) {
+  torch::manual_seed(5);
+  torch::Tensor w = torch::randn({6, 400}) * torch::rand({6, 1});
+  for (int bits : {3, 4, 6}) {
+    for (const char* scheme : {"log2", "pow2"}) {
+      QuantConfig c;
+      c.scheme = scheme;
+      c.bits = bits;
+      auto q = QuantizeWeight(w, c);
+      ASSERT_TRUE(q.ok());
+      torch::Tensor d = Dequantize(*q);
+      const bool log2 = std::string(scheme) == "log2";
+      const int levels = log2 ? (1 << (bits - 1)) - 1 : 1 << (bits - 2);
+      for (int64_t ch = 0; ch < w.size(0); ++ch) {
+        const double top = q->exponent[ch].item<int>();
+        const double smallest = std::pow(2.0, top - levels + 1);
+        torch::Tensor wc = w[ch].abs(), err = (d[ch] - w[ch]).abs();
+        torch::Tensor kept = d[ch].ne(0);
+        const double rel = log2 ? std::sqrt(2.0) - 1 : 1.0 / 3;
+        torch::Tensor bounded = log2 ? kept : kept & wc.ge(0.75 * smallest);
+        EXPECT_TRUE(err.masked_select(bounded)
+                        .le(wc.masked_select(bounded) * rel * (1 + 1e-6) + 1e-12)
+                        .all()
+                        .item<bool>())
+            << scheme << " bits=" << bits << " channel " << ch;
+        const double zero_below = log2 ? smallest * std::sqrt(0.5) : smallest * 0.5;
+        EXPECT_TRUE(wc.masked_select(d[ch].eq(0)).le(zero_below * (1 + 1e-6)).all().item<bool>())
+            << scheme << " bits=" << bits << " channel " << ch;
+        EXPECT_GT(kept.sum().item<int64_t>(), 0);
+      }
+    }
+  }
+}
+
 TEST(QuantizeTest, Log2BeatsLinearOnHeavyTailedWeightsAt4Bits) {
   QuantConfig lin = Linear(4, true), lg;
   lg.scheme = "log2";
