@@ -27,6 +27,13 @@ export function markRefreshed() {
 }
 
 // ---- workers panel (home and sweep views) ----
+// "NVIDIA H200, 140 GB" or the CPU model, from the worker's HELLO (device_info).
+function deviceDetail(w) {
+  const d = (w.info && w.info.device_info) || {};
+  if (!d.name) return '';
+  return d.memory_mb ? `${d.name}, ${Math.round(d.memory_mb / 1024)} GB` : d.name;
+}
+
 export async function renderWorkers(el) {
   const { workers } = await get('/api/workers');
   if (!workers.length) {
@@ -38,7 +45,7 @@ export async function renderWorkers(el) {
       const running = (w.running || []).map((id) => `<a href="#/trials/${id}">${id}</a>`).join(', ') || '–';
       const stale = w.state === 'alive' && w.heartbeat_age_ms > 5000;
       return `<tr data-testid="worker-row" data-worker-id="${escapeHtml(w.id)}">
-        <td>${escapeHtml(w.id)}</td><td>${escapeHtml(w.host || '–')}</td><td>${escapeHtml(w.device || '–')}</td>
+        <td>${escapeHtml(w.id)}</td><td>${escapeHtml(w.host || '–')}</td><td title="${escapeHtml(deviceDetail(w))}">${escapeHtml(w.device || '–')}${deviceDetail(w) ? `<br><small class="muted">${escapeHtml(deviceDetail(w))}</small>` : ''}</td>
         <td class="num">${w.slots ?? '–'}</td><td><span class="state worker-${stale ? 'stale' : escapeHtml(w.state)}">${stale ? 'silent' : escapeHtml(w.state)}</span></td>
         <td>${running}</td><td>${formatAge(w.heartbeat_age_ms)}</td></tr>`;
     })

@@ -5,8 +5,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -231,6 +234,8 @@ class Loop {
     if (opts_.device.rfind("cuda", 0) == 0) {
       hello["gpus"] = static_cast<int64_t>(torch::cuda::device_count());
     }
+    if (device_info_.is_null()) device_info_ = DeviceInfo(opts_.device);
+    if (!device_info_.empty()) hello["device_info"] = device_info_;
     Send(Message{MsgType::kHello, hello, ""});
     // Results finished while disconnected are sent again; the coordinator ignores duplicates.
     for (const auto& [key, msg] : outbox_) Send(msg);
@@ -491,9 +496,52 @@ class Loop {
   std::map<std::pair<int64_t, int>, Job> running_;
   std::map<std::string, std::vector<Job>> parked_;     // teacher hash -> waiting jobs
   std::map<std::pair<int64_t, int>, Message> outbox_;  // unacknowledged results
+  nlohmann::json device_info_;                         // DeviceInfo, read at the first HELLO
 };
 
 }  // namespace
+
+nlohmann::json DeviceInfo(const std::string& device) {
+  if (device.rfind("cuda", 0) != 0) {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+        return {{"name", line.substr(line.find(':') + 2)}};
+      }
+    }
+    return nlohmann::json::object();
+  }
+  size_t index = 0;
+  if (device.size() > 5) index = static_cast<size_t>(std::atoi(device.c_str() + 5));
+  std::string id = std::to_string(index);
+  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) {
+    std::vector<std::string> ids;
+    std::stringstream ss(visible);
+    for (std::string item; std::getline(ss, item, ',');) ids.push_back(item);
+    if (index < ids.size()) id = ids[index];
+  }
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return nlohmann::json::object();
+  }
+  const std::string cmd =
+      "nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits -i " + id +
+      " 2>/dev/null";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[256];
+    while (std::fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+    pclose(p);
+  }
+  const size_t comma = out.rfind(',');
+  if (comma == std::string::npos) return nlohmann::json::object();
+  nlohmann::json info = {{"name", out.substr(0, comma)}};
+  try {
+    info["memory_mb"] = std::stoll(out.substr(comma + 1));
+  } catch (const std::exception&) {
+  }
+  return info;
+}
 
 int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop,
               const std::atomic<bool>* drain) {

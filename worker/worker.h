@@ -44,6 +44,12 @@ struct WorkerOptions {
   std::string curve_server_key;
 };
 
+// What the worker runs on, sent in HELLO and shown in the dashboard's worker panel:
+// for cuda devices {"name", "memory_mb"} of the GPU from nvidia-smi (the index
+// mapped through CUDA_VISIBLE_DEVICES, as CUDA numbers the devices it sees), for
+// cpu {"name"} of the CPU model; {} when unknown.
+nlohmann::json DeviceInfo(const std::string& device);
+
 // Runs until *stop, or until *drain is set and no trial is left running (a
 // draining worker asks for no more work). Returns 0 after a clean stop,
 // non-zero on a fatal error (message logged).

@@ -128,6 +128,10 @@ TEST_F(IntegrationTest, CoordinatorAndTwoWorkersCompleteASweep) {
   ExpectEveryTrialSucceededOnce(4);
   // Both workers took part, and the teacher reached the worker that did not train it.
   EXPECT_EQ(Count("SELECT COUNT(DISTINCT worker) FROM trial_attempts"), 2);
+  // HELLO told what each worker runs on (here the CPU model), for the dashboard.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM workers WHERE json_extract(info, "
+                  "'$.device_info.name') <> ''"),
+            2);
   EXPECT_GT(Count("SELECT COUNT(*) FROM artifacts WHERE kind='teacher' AND size_bytes > 0"), 0);
   // Results are readable straight from the file, without the coordinator.
   Process results({"results", "1", "--db", db_, "--pareto", "--format", "json"}, Path("res.log"));
