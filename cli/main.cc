@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
                                  "traffic and admit only the workers in --curve-clients");
   auto* cclients = coord->add_option("--curve-clients", ca.curve_clients,
                                      "folder of the admitted workers' .pub files (or one file)");
+  ckey->envname("COMPSWEEP_CURVE_KEY");
+  cclients->envname("COMPSWEEP_CURVE_CLIENTS");
   ckey->needs(cclients);
   cclients->needs(ckey);
 
@@ -72,6 +74,8 @@ int main(int argc, char** argv) {
                                   "this worker's CURVE secret key file (compsweep keygen)");
   auto* wserver = worker->add_option("--curve-server", wa.curve_server,
                                      "the coordinator's CURVE public key file (.pub)");
+  wkey->envname("COMPSWEEP_CURVE_KEY");
+  wserver->envname("COMPSWEEP_CURVE_SERVER");
   wkey->needs(wserver);
   wserver->needs(wkey);
 
