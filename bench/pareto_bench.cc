@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <random>
 #include <string>
 #include <tuple>
@@ -270,6 +271,42 @@ void BM_LoadPoints(benchmark::State& state) {
   }
 }
 
+// The hypervolume-over-time series (the dashboard's chart): 400 prefixes of the
+// trials in finishing order, 3 objectives, through the uncached endpoint; the
+// peer measures each prefix from scratch (what PrefixHypervolumes did for 3+
+// objectives before it kept the front incrementally), after the same load.
+void BM_HypervolumeSeries3D(benchmark::State& state) {
+  RunEndpoint(state, "/api/sweeps/1/hypervolume?objectives=accuracy,size_bytes,latency_ms");
+}
+
+void BM_HypervolumeSeriesPeer3D(benchmark::State& state) {
+  const auto objectives = Objectives(3);
+  std::vector<bool> maximize;
+  for (const auto& o : objectives) maximize.push_back(o.maximize);
+  SQLite::Database db(g_db, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+  db.exec("PRAGMA mmap_size=268435456");
+  for (auto _ : state) {
+    auto pts = LoadParetoPoints(db, 1, objectives, /*with_finish_times=*/true);
+    std::vector<size_t> order(pts->size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return pts->finished_ms[a] != pts->finished_ms[b] ? pts->finished_ms[a] < pts->finished_ms[b]
+                                                        : pts->ids[a] < pts->ids[b];
+    });
+    std::vector<std::vector<double>> rows;
+    for (size_t i : order) {
+      rows.emplace_back(pts->values.begin() + i * 3, pts->values.begin() + (i + 1) * 3);
+    }
+    const std::vector<double> ref = ReferencePoint(*pts);
+    std::vector<double> series;
+    for (size_t s = 1; s <= 400; ++s) {
+      const size_t len = s * rows.size() / 400;
+      series.push_back(Hypervolume({rows.begin(), rows.begin() + len}, maximize, ref));
+    }
+    benchmark::DoNotOptimize(series);
+  }
+}
+
 BENCHMARK(BM_ParetoEndpoint2D)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2)
@@ -290,6 +327,8 @@ BENCHMARK(BM_FrontOnly)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 BENCHMARK(BM_PeerQuadratic)->Arg(2)->Arg(3)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_HypervolumeSeries3D)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_HypervolumeSeriesPeer3D)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 // Console output plus the ratios of the peer to our endpoint, from this run.
 class RatioReporter : public benchmark::ConsoleReporter {
@@ -328,6 +367,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ratio("BM_PeerQuadratic/3/iterations:1",
           "BM_ParetoEndpoint3D/min_time:2.000/process_time/real_time",
           "3 objectives, load + front vs endpoint");
+    ratio("BM_HypervolumeSeriesPeer3D/iterations:1", "BM_HypervolumeSeries3D/iterations:3",
+          "hypervolume series, 3 objectives, 400 prefixes: from scratch vs endpoint");
     ratio("BM_FrontOnly/2/1/iterations:1", "BM_FrontOnly/2/0/iterations:1",
           "2 objectives, front only");
     ratio("BM_FrontOnly/3/1/iterations:1", "BM_FrontOnly/3/0/iterations:1",

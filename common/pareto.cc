@@ -402,11 +402,54 @@ std::vector<double> PrefixHypervolumes(const std::vector<std::vector<double>>& p
                                        const std::vector<size_t>& lengths) {
   std::vector<double> out;
   out.reserve(lengths.size());
-  if (maximize.size() != 2 || ref.size() != 2 || std::isnan(ref[0]) || std::isnan(ref[1])) {
+  const size_t d = maximize.size();
+  bool usable = d > 0 && ref.size() == d;
+  for (size_t k = 0; usable && k < d; ++k) usable = !std::isnan(ref[k]);
+  if (!usable) return std::vector<double>(lengths.size(), 0.0);  // as Hypervolume
+  if (d != 2) {
+    // The front of the prefix is kept as points arrive (minimizing, inside the
+    // reference box only): a point weakly dominated by a member is dropped, and
+    // one that enters evicts the members it weakly dominates. Each requested
+    // prefix then measures only its front: O(n * front) in all, instead of a
+    // front and a volume over every prefix from scratch (6.4 s for 400 prefixes
+    // of 100,000 trials with 3 objectives before, measured here).
+    std::vector<double> r(d);
+    for (size_t k = 0; k < d; ++k) r[k] = maximize[k] ? -ref[k] : ref[k];
+    std::vector<std::vector<double>> front;
+    std::vector<double> q(d);
+    size_t next = 0;
     for (size_t len : lengths) {
       const size_t n = std::min(len, points.size());
-      out.push_back(Hypervolume(
-          std::vector<std::vector<double>>(points.begin(), points.begin() + n), maximize, ref));
+      for (; next < n; ++next) {
+        const auto& p = points[next];
+        if (p.size() != d) continue;
+        bool inside = true;
+        for (size_t k = 0; k < d; ++k) {
+          q[k] = maximize[k] ? -p[k] : p[k];
+          inside = inside && q[k] < r[k];  // false for NaN
+        }
+        if (!inside) continue;
+        auto covers = [d](const std::vector<double>& a, const std::vector<double>& b) {
+          for (size_t k = 0; k < d; ++k) {
+            if (a[k] > b[k]) return false;
+          }
+          return true;
+        };
+        bool dominated = false;
+        for (const auto& f : front) {
+          if (covers(f, q)) {
+            dominated = true;
+            break;
+          }
+        }
+        if (dominated) continue;
+        front.erase(std::remove_if(front.begin(), front.end(),
+                                   [&](const std::vector<double>& f) { return covers(q, f); }),
+                    front.end());
+        front.push_back(q);
+      }
+      const double v = VolumeND(front, r);
+      out.push_back(std::isfinite(v) ? v : INFINITY);
     }
     return out;
   }

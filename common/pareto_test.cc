@@ -230,7 +230,7 @@ namespace {
 
 TEST(PrefixHypervolumesTest, MatchesHypervolumeOfEachPrefix) {
   std::mt19937 rng(99);
-  for (size_t d : {2u, 3u}) {
+  for (size_t d : {1u, 2u, 3u, 4u}) {
     Points pts = RandomPoints(rng, 80, d, 6, 0.05);
     std::vector<bool> maximize = RandomDirections(rng, d);
     std::vector<double> ref(d);
@@ -244,6 +244,31 @@ TEST(PrefixHypervolumesTest, MatchesHypervolumeOfEachPrefix) {
       EXPECT_NEAR(got[i], Hypervolume(prefix, maximize, ref), 1e-9) << "d=" << d << " len=" << n;
     }
   }
+}
+
+// Many points with a front that changes over time (later points dominate earlier
+// ones), duplicates, and points outside the reference box, in 3 objectives.
+TEST(PrefixHypervolumesTest, IncrementalFrontMatchesFromScratchIn3D) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(0, 1);
+  Points pts;
+  for (int i = 0; i < 3000; ++i) {
+    const double drift = 1.0 - i / 6000.0;  // later trials tend to be better
+    pts.push_back({std::round(u(rng) * 50) / 50 * drift, std::round(u(rng) * 50) / 50 * drift,
+                   u(rng) * drift});
+    if (i % 97 == 0) pts.push_back(pts.back());  // an exact duplicate
+  }
+  const std::vector<bool> maximize = {false, false, false};
+  const std::vector<double> ref = {0.9, 0.9, 0.9};
+  std::vector<size_t> lengths;
+  for (size_t len = 1; len <= pts.size(); len += 157) lengths.push_back(len);
+  lengths.push_back(pts.size());
+  std::vector<double> got = PrefixHypervolumes(pts, maximize, ref, lengths);
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    Points prefix(pts.begin(), pts.begin() + lengths[i]);
+    EXPECT_NEAR(got[i], Hypervolume(prefix, maximize, ref), 1e-9) << "len=" << lengths[i];
+  }
+  EXPECT_GT(got.back(), got.front());
 }
 
 }  // namespace
