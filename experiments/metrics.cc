@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <thread>
 #include <vector>
 
 namespace compsweep::experiments {
@@ -16,44 +18,41 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 }  // namespace
 
 double MedianLatencyMs(const std::function<torch::Tensor(const torch::Tensor&)>& forward,
-                       const torch::Tensor& input, int runs, int warmup) {
-  torch::NoGradGuard no_grad;
-  for (int i = 0; i < warmup; ++i) forward(input);
-  std::vector<double> times;
-  times.reserve(runs);
-  for (int i = 0; i < runs; ++i) {
-    auto t0 = Clock::now();
-    torch::Tensor out = forward(input);
-    // Reading a value back makes asynchronous devices finish the work.
-    if (!out.device().is_cpu()) out.sum().item<float>();
-    times.push_back(Seconds(t0, Clock::now()) * 1e3);
-  }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
+                       const torch::Tensor& input, int runs, int warmup, int blocks) {
+  return MedianLatenciesMs({forward}, input, runs, warmup, blocks)[0];
 }
 
 std::vector<double> MedianLatenciesMs(
     const std::vector<std::function<torch::Tensor(const torch::Tensor&)>>& forwards,
-    const torch::Tensor& input, int runs, int warmup) {
+    const torch::Tensor& input, int runs, int warmup, int blocks) {
   torch::NoGradGuard no_grad;
   for (int i = 0; i < warmup; ++i) {
     for (const auto& f : forwards) f(input);
   }
+  std::vector<double> best(forwards.size(), INFINITY);
   std::vector<std::vector<double>> times(forwards.size());
-  for (int i = 0; i < runs; ++i) {
-    for (size_t k = 0; k < forwards.size(); ++k) {
-      auto t0 = Clock::now();
-      torch::Tensor out = forwards[k](input);
-      if (!out.device().is_cpu()) out.sum().item<float>();
-      times[k].push_back(Seconds(t0, Clock::now()) * 1e3);
+  for (int b = 0; b < std::max(1, blocks); ++b) {
+    // A short pause between blocks lets a burst of load from another process
+    // pass; interference only ever adds time, so the lowest block median is the
+    // one least disturbed.
+    if (b > 0) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    for (auto& t : times) t.clear();
+    for (int i = 0; i < runs; ++i) {
+      for (size_t k = 0; k < forwards.size(); ++k) {
+        auto t0 = Clock::now();
+        torch::Tensor out = forwards[k](input);
+        // Reading a value back makes asynchronous devices finish the work.
+        if (!out.device().is_cpu()) out.sum().item<float>();
+        times[k].push_back(Seconds(t0, Clock::now()) * 1e3);
+      }
+    }
+    for (size_t k = 0; k < times.size(); ++k) {
+      auto& t = times[k];
+      std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+      best[k] = std::min(best[k], t[t.size() / 2]);
     }
   }
-  std::vector<double> medians;
-  for (auto& t : times) {
-    std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-    medians.push_back(t[t.size() / 2]);
-  }
-  return medians;
+  return best;
 }
 
 double Throughput(const std::function<torch::Tensor(const torch::Tensor&)>& forward,

@@ -193,7 +193,7 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
       Int8Model& m = **int8;
       // Float and int8 alternate so both see the same machine load.
       std::vector<double> med = MedianLatenciesMs(
-          {float_forward, [&](const torch::Tensor& x) { return m.Forward(x); }}, one, 50, 5);
+          {float_forward, [&](const torch::Tensor& x) { return m.Forward(x); }}, one);
       float_latency_ms = med[0];
       latency_ms = med[1];
       torch::Tensor test_x = data->test_x.cpu(), test_y = data->test_y.cpu();
@@ -213,7 +213,7 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
     }
   }
   if (latency_ms == 0) {
-    float_latency_ms = MedianLatencyMs(float_forward, one, 50, 5);
+    float_latency_ms = MedianLatencyMs(float_forward, one);
     latency_ms = float_latency_ms;
   }
   model->SetTraining(false);

@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
   // 3. int8 per-channel PTQ with real int8 kernels.
   md << "\n## 3. int8 per-channel post-training quantization, real int8 kernels\n\n"
      << "Weights: symmetric per-channel int8; activations: per-tensor affine uint8 "
-        "calibrated on 512 training images. Latency: batch 1, median of 50 runs, same "
+        "calibrated on 512 training images. Latency: batch 1, lowest of 3 medians of 30 runs, same "
         "process, float kernels vs LibTorch quantized kernels.\n\n"
      << "| model | calibration | float acc. | int8 acc. | change | float latency | int8 latency | "
         "speed-up | size |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -331,7 +331,8 @@ int main(int argc, char** argv) {
       << "- Wall time of the whole run: " << Fixed(wall / 60.0, 1) << " min.\n"
       << "- Sizes are the bytes of the compact artifact actually written (codes, scales, "
          "sparse positions, biases, batch-norm state, architecture header); 'pp' = "
-         "percentage points. Latency: batch 1 on CPU, median of 50 runs after 5 warm-up "
+         "percentage points. Latency: batch 1 on CPU, lowest of 3 medians of 30 runs after 5 "
+         "warm-up "
          "runs; the machine is shared, so latencies are indicative (compare within a "
          "table).\n"
       << "- Each row trains its student from scratch with the same seed and data order, so "
