@@ -40,16 +40,6 @@ Oriented Orient(const std::vector<std::vector<double>>& points, const std::vecto
   return out;
 }
 
-// a dominates b (minimization): no worse everywhere, strictly better somewhere.
-bool Dominates(const double* a, const double* b, size_t d) {
-  bool strictly = false;
-  for (size_t k = 0; k < d; ++k) {
-    if (a[k] > b[k]) return false;
-    if (a[k] < b[k]) strictly = true;
-  }
-  return strictly;
-}
-
 // d >= 3, in lexicographic order: a dominator always sorts before the points it
 // dominates, so a point joins the front unless a member dominates it, and members
 // are never removed. Any dominated point is also dominated by some member.
@@ -365,6 +355,15 @@ std::vector<size_t> ParetoFrontFlat(const std::vector<double>& values,
   return result;
 }
 
+bool Dominates(const double* a, const double* b, size_t d) {
+  bool strictly = false;
+  for (size_t k = 0; k < d; ++k) {
+    if (a[k] > b[k]) return false;
+    if (a[k] < b[k]) strictly = true;
+  }
+  return strictly;
+}
+
 double Hypervolume(const std::vector<std::vector<double>>& points,
                    const std::vector<bool>& maximize, const std::vector<double>& ref) {
   const size_t d = maximize.size();
@@ -415,6 +414,13 @@ std::vector<double> PrefixHypervolumes(const std::vector<std::vector<double>>& p
     // of 100,000 trials with 3 objectives before, measured here).
     std::vector<double> r(d);
     for (size_t k = 0; k < d; ++k) r[k] = maximize[k] ? -ref[k] : ref[k];
+    // a weakly dominates b: no worse anywhere (a duplicate adds no volume).
+    auto covers = [d](const std::vector<double>& a, const std::vector<double>& b) {
+      for (size_t k = 0; k < d; ++k) {
+        if (a[k] > b[k]) return false;
+      }
+      return true;
+    };
     std::vector<std::vector<double>> front;
     std::vector<double> q(d);
     size_t next = 0;
@@ -429,12 +435,6 @@ std::vector<double> PrefixHypervolumes(const std::vector<std::vector<double>>& p
           inside = inside && q[k] < r[k];  // false for NaN
         }
         if (!inside) continue;
-        auto covers = [d](const std::vector<double>& a, const std::vector<double>& b) {
-          for (size_t k = 0; k < d; ++k) {
-            if (a[k] > b[k]) return false;
-          }
-          return true;
-        };
         bool dominated = false;
         for (const auto& f : front) {
           if (covers(f, q)) {

@@ -19,6 +19,10 @@ std::vector<size_t> ParetoFront(const std::vector<std::vector<double>>& points,
 std::vector<size_t> ParetoFrontFlat(const std::vector<double>& values,
                                     const std::vector<bool>& maximize);
 
+// a dominates b, both minimizing, d values each: no worse everywhere and strictly
+// better somewhere (so exact duplicates do not dominate each other).
+bool Dominates(const double* a, const double* b, size_t d);
+
 // Hypervolume dominated by the points w.r.t. the reference point `ref` (same
 // orientation as the points). 2 objectives: O(n log n) sweep; 3: dimension sweep.
 double Hypervolume(const std::vector<std::vector<double>>& points,
@@ -27,7 +31,8 @@ double Hypervolume(const std::vector<std::vector<double>>& points,
 // Hypervolume of each prefix points[0, len) for every len in `lengths` (ascending),
 // with one fixed reference point: the hypervolume "over time" when points are in
 // completion order. 2 objectives: one incremental O(n log n) sweep in total;
-// otherwise one Hypervolume call per length.
+// otherwise the prefix's front is kept as points arrive (O(n * front)) and one
+// volume of that front is computed per length.
 std::vector<double> PrefixHypervolumes(const std::vector<std::vector<double>>& points,
                                        const std::vector<bool>& maximize,
                                        const std::vector<double>& ref,

@@ -26,17 +26,6 @@ constexpr size_t kIncrementalRows = 4096;
 
 json Finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-// a dominates b (minimization): no worse everywhere, strictly better somewhere, as
-// in common/pareto.h, so that both keep exact duplicates on the front.
-bool Dominates(const double* a, const double* b, size_t d) {
-  bool strictly = false;
-  for (size_t k = 0; k < d; ++k) {
-    if (a[k] > b[k]) return false;
-    if (a[k] < b[k]) strictly = true;
-  }
-  return strictly;
-}
-
 std::string FrontKey(const std::vector<Objective>& objectives) {
   std::string key;
   for (const auto& o : objectives) key += o.metric + (o.maximize ? ":max," : ":min,");
@@ -130,15 +119,7 @@ Result<SweepColumnsData> LoadSweepColumns(SQLite::Database& db, int64_t sweep_id
       q.Bind(1, sweep_id);
       while (q.Step()) succeeded.push_back(q.Int(0));
     }
-    std::vector<int64_t> other_kinds;
-    {
-      RawStatement q(db,
-                     "SELECT id FROM trials WHERE sweep_id = ?1 AND kind < 'trial' UNION ALL "
-                     "SELECT id FROM trials WHERE sweep_id = ?1 AND kind > 'trial'");
-      q.Bind(1, sweep_id);
-      while (q.Step()) other_kinds.push_back(q.Int(0));
-    }
-    std::sort(other_kinds.begin(), other_kinds.end());
+    const std::vector<int64_t> other_kinds = NonTrialIds(db, sweep_id);
     out.ids.reserve(succeeded.size());
     for (int64_t id : succeeded) {
       if (!std::binary_search(other_kinds.begin(), other_kinds.end(), id)) out.ids.push_back(id);

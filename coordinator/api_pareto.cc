@@ -106,6 +106,17 @@ constexpr size_t kParallelMin = 20000;  // trials from which each metric gets a 
 
 }  // namespace
 
+std::vector<int64_t> NonTrialIds(SQLite::Database& db, int64_t sweep_id) {
+  std::vector<int64_t> ids;
+  RawStatement q(db,
+                 "SELECT id FROM trials WHERE sweep_id = ?1 AND kind < 'trial' UNION ALL "
+                 "SELECT id FROM trials WHERE sweep_id = ?1 AND kind > 'trial'");
+  q.Bind(1, sweep_id);
+  while (q.Step()) ids.push_back(q.Int(0));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
                                       const std::vector<Objective>& objectives,
                                       bool with_finish_times, ReaderPool* helpers) {
@@ -130,17 +141,9 @@ Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
         if (with_finish_times) finished.push_back(q.IsNull(1) ? 0 : q.Int(1));
       }
     }
-    std::vector<int64_t> other_kinds;
-    {
-      RawStatement q(db,
-                     "SELECT id FROM trials WHERE sweep_id = ?1 AND kind < 'trial' UNION ALL "
-                     "SELECT id FROM trials WHERE sweep_id = ?1 AND kind > 'trial'");
-      q.Bind(1, sweep_id);
-      while (q.Step()) other_kinds.push_back(q.Int(0));
-    }
     const IdIndex index(ids);
     std::vector<char> keep(ids.size(), 1);
-    for (int64_t id : other_kinds) {
+    for (int64_t id : NonTrialIds(db, sweep_id)) {
       const int64_t row = index.Find(id);
       if (row >= 0) keep[row] = 0;
     }

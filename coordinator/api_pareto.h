@@ -40,6 +40,12 @@ struct ParetoPoints {
   double at(size_t i, size_t k) const { return values[i * objectives.size() + k]; }
 };
 
+// Ids of the sweep's rows of other kinds than 'trial' (teachers), ascending, from
+// the UNIQUE (sweep_id, kind, hash) index alone: two range scans, no table row
+// read. Callers take them off the succeeded ids of the (sweep_id, state) index.
+// Throws SQLite::Exception.
+std::vector<int64_t> NonTrialIds(SQLite::Database& db, int64_t sweep_id);
+
 // Reads only the requested metrics. When the sweep holds a good part of the
 // database's trials, each metric is one covering scan of the (metric, value)
 // index merged by trial id (in parallel on connections borrowed from `helpers`,

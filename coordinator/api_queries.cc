@@ -5,9 +5,12 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <optional>
+#include <string>
 
 #include <SQLiteCpp/Statement.h>
 
+#include "coordinator/artifact_paths.h"
 #include "coordinator/trial_state.h"
 
 namespace compsweep::coordinator {
@@ -61,6 +64,21 @@ void ForChunks(const std::vector<int64_t>& ids, Fn fn) {
     for (size_t i = start; i < end; ++i) marks += i == start ? "?" : ",?";
     fn(start, end, marks);
   }
+}
+
+// The trial's model as Core::StoreTrialArtifact recorded it: one row per trial,
+// found by its primary key (artifacts has no trial_id index). Throws
+// SQLite::Exception.
+struct KeptModel {
+  std::string path;
+  int64_t size_bytes = 0;
+};
+std::optional<KeptModel> FindKeptModel(SQLite::Database& db, int64_t trial_id) {
+  SQLite::Statement m(db,
+                      "SELECT path, size_bytes FROM artifacts WHERE hash = ? AND kind = 'model'");
+  m.bind(1, TrialArtifactKey(trial_id));
+  if (!m.executeStep()) return std::nullopt;
+  return KeptModel{m.getColumn(0).getString(), m.getColumn(1).getInt64()};
 }
 
 }  // namespace
@@ -342,18 +360,14 @@ Result<json> ListTrials(SQLite::Database& db, int64_t sweep_id, const TrialQuery
 }
 
 Result<std::string> TrialArtifactPath(SQLite::Database& db, int64_t trial_id) {
-  std::string path;
+  std::optional<KeptModel> kept;
   auto r = Guard("reading the trial's artifact", [&] {
-    SQLite::Statement m(db,
-                        "SELECT path FROM artifacts WHERE trial_id = ? AND kind = 'model' "
-                        "ORDER BY created_ms DESC LIMIT 1");
-    m.bind(1, static_cast<int64_t>(trial_id));
-    if (m.executeStep()) path = m.getColumn(0).getString();
+    kept = FindKeptModel(db, trial_id);
     return json();
   });
   if (!r.ok()) return r.status();
-  if (path.empty()) return NotFound("no model kept for trial " + std::to_string(trial_id));
-  return path;
+  if (!kept) return NotFound("no model kept for trial " + std::to_string(trial_id));
+  return kept->path;
 }
 
 Result<json> GetTrial(SQLite::Database& db, int64_t trial_id) {
@@ -410,13 +424,9 @@ Result<json> GetTrial(SQLite::Database& db, int64_t trial_id) {
     out["progress"] = std::move(progress);
     // The model the coordinator keeps (coordinator/artifact_paths.h).
     out["artifact"] = nullptr;
-    SQLite::Statement m(db,
-                        "SELECT size_bytes FROM artifacts WHERE trial_id = ? AND kind = 'model' "
-                        "ORDER BY created_ms DESC LIMIT 1");
-    m.bind(1, static_cast<int64_t>(trial_id));
-    if (m.executeStep()) {
+    if (auto kept = FindKeptModel(db, trial_id)) {
       out["artifact"] = {
-          {"size_bytes", m.getColumn(0).getInt64()},
+          {"size_bytes", kept->size_bytes},
           {"download", "/api/trials/" + std::to_string(trial_id) + "/model.csa"},
           {"export", "compsweep export " + std::to_string(trial_id) + " --db DB --out model.pt"}};
     }

@@ -574,6 +574,10 @@ void Core::StoreTrialArtifact(int64_t id, int attempt, const Message& msg) {
                       id);
 }
 
+// Unknown keys are logged once each, up to this many (a peer that makes up a new
+// key per attempt must not grow the set without bound).
+constexpr size_t kMaxRefusedKeysLogged = 1000;
+
 void Core::OnZap() {
   // RFC 27: version, request id, domain, address, identity, mechanism,
   // credentials; the reply is version, request id, status code, status text,
@@ -607,7 +611,7 @@ void Core::OnZap() {
       code = "200";
       text = "OK";
       user = key;
-    } else if (curve_refused_.insert(key).second) {
+    } else if (curve_refused_.size() < kMaxRefusedKeysLogged && curve_refused_.insert(key).second) {
       spdlog::warn(
           "coordinator: refused a worker from {} with an unknown CURVE key {} (add its "
           ".pub file to {})",

@@ -169,11 +169,13 @@ int ApiHandler::WarmUp(const std::atomic<bool>& stop) {
     // hypervolume use), then every ordered pair (the dashboard asks for x,y), as
     // many as the columns keep fronts for.
     std::vector<std::vector<Objective>> sets = {objectives};
-    for (size_t a = 0; a < objectives.size() && objectives.size() > 1; ++a) {
+    for (size_t a = 0; a < objectives.size(); ++a) {
       for (size_t b = 0; b < objectives.size(); ++b) {
-        if (a == b || (objectives.size() == 2 && a == 0)) continue;  // (0,1) is the whole set
-        if (sets.size() < LiveColumns::kMaxFrontsPerSweep)
-          sets.push_back({objectives[a], objectives[b]});
+        std::vector<Objective> pair = {objectives[a], objectives[b]};
+        const bool whole = objectives.size() == 2 && a == 0;  // (0, 1) is the set above
+        if (a != b && !whole && sets.size() < LiveColumns::kMaxFrontsPerSweep) {
+          sets.push_back(std::move(pair));
+        }
       }
     }
     bool ok = true;
