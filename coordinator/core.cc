@@ -19,6 +19,24 @@ using protocol::MsgType;
 
 namespace {
 
+// Writes bytes through a temporary file and a rename, so that nobody (a FETCH, an
+// export) ever reads half a file; a failed write leaves nothing behind.
+std::error_code WriteFileAtomically(const std::string& path, const std::string& bytes) {
+  std::error_code ec;
+  {
+    std::ofstream out(path + ".tmp", std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) ec = std::make_error_code(std::errc::io_error);
+  }
+  if (!ec) fs::rename(path + ".tmp", path, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(path + ".tmp", ignored);
+  }
+  return ec;
+}
+
 // At most this many messages are handled between two database flushes, so a burst
 // of results is one transaction while the loop still flushes regularly.
 constexpr int kMaxBatch = 4096;
@@ -505,13 +523,7 @@ void Core::OnResult(const std::string& worker, const Message& msg) {
       Send(worker, ack);
       return;
     }
-    const std::string path = ArtifactPath(meta_it->second.hash);
-    {
-      std::ofstream out(path + ".tmp", std::ios::binary);
-      out.write(msg.payload.data(), static_cast<std::streamsize>(msg.payload.size()));
-    }
-    std::error_code ec;
-    fs::rename(path + ".tmp", path, ec);
+    const std::error_code ec = WriteFileAtomically(ArtifactPath(meta_it->second.hash), msg.payload);
     if (ec) {
       OnFailed(
           worker,
@@ -558,16 +570,8 @@ void Core::StoreTrialArtifact(int64_t id, int attempt, const Message& msg) {
   }
   const std::string path =
       (fs::path(options_.artifact_dir) / TrialArtifactName(id, attempt)).string();
-  std::error_code ec;
-  {
-    std::ofstream out(path + ".tmp", std::ios::binary);
-    out.write(msg.payload.data(), static_cast<std::streamsize>(msg.payload.size()));
-    if (!out) ec = std::make_error_code(std::errc::io_error);
-  }
-  if (!ec) fs::rename(path + ".tmp", path, ec);
-  if (ec) {
+  if (const std::error_code ec = WriteFileAtomically(path, msg.payload)) {
     spdlog::error("coordinator: keeping the model of trial {}: {}: {}", id, path, ec.message());
-    fs::remove(path + ".tmp", ec);
     return;
   }
   store_->AddArtifact(TrialArtifactKey(id), "model", static_cast<int64_t>(msg.payload.size()), path,
