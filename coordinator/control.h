@@ -20,6 +20,16 @@ struct SubmitOutcome {
   bool resumed = false;  // an identical sweep already existed and was resumed
 };
 
+// Whether the coordinator can store what workers send. Degraded while commits to
+// SQLite (or model writes) fail, e.g. on a full disk: results are then neither
+// stored nor acknowledged, and workers keep them until it recovers.
+struct CoreHealth {
+  bool degraded = false;
+  std::string reason;        // e.g. "disk full: flushing 12 writes: ..."; empty when ok
+  int64_t since_ms = 0;      // wall time the current degraded state began
+  int64_t pending_acks = 0;  // results received but not yet committed and acknowledged
+};
+
 class CoordinatorControl {
  public:
   virtual ~CoordinatorControl() = default;
@@ -28,6 +38,8 @@ class CoordinatorControl {
   virtual Status Cancel(int64_t sweep_id) = 0;
   // Re-queues failed (and cancelled) trials of the sweep; returns how many.
   virtual Result<int64_t> RetryFailed(int64_t sweep_id) = 0;
+  // Never blocks on the core thread (read from atomics/a mutex); safe from any thread.
+  virtual CoreHealth Health() const { return {}; }
 };
 
 }  // namespace compsweep::coordinator
