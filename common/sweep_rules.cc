@@ -187,6 +187,19 @@ std::string TypeError(const KeyRule& rule, const YAML::Node& node) {
   return "expected " + TypeWord(rule) + " for " + rule.FullName() + ", got " + DescribeNode(node);
 }
 
+// The non-empty components of a path other than '.'.
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> parts;
+  for (size_t start = 0; start <= path.size();) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string part = path.substr(start, end - start);
+    if (!part.empty() && part != ".") parts.push_back(std::move(part));
+    start = end + 1;
+  }
+  return parts;
+}
+
 }  // namespace
 
 const std::vector<std::string>& Architectures() {
@@ -268,6 +281,46 @@ json NodeToJson(const YAML::Node& node) {
   }
 }
 
+std::string ClipText(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t cut = max_bytes;
+  // Back off to the start of a UTF-8 sequence (continuation bytes are 10xxxxxx).
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut) + "...(" + std::to_string(text.size()) + " bytes)";
+}
+
+std::string CheckUserPath(const std::string& field, const std::string& path,
+                          const std::vector<std::string>& roots) {
+  constexpr size_t kMaxPathBytes = 4096;  // PATH_MAX on Linux
+  if (path.size() > kMaxPathBytes) {
+    return field + " is longer than " + std::to_string(kMaxPathBytes) + " bytes";
+  }
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == 0x7F) return field + " must not contain control characters";
+  }
+  const std::vector<std::string> parts = SplitPath(path);
+  if (std::find(parts.begin(), parts.end(), "..") != parts.end()) {
+    return field + " must not contain a '..' component, got '" + ClipText(path, 200) +
+           "' (paths may not leave the worker's data folders)";
+  }
+  if (path.empty() || path.front() != '/')
+    return "";  // relative: resolved in the worker's working directory
+  for (const std::string& root : roots) {
+    std::vector<std::string> root_parts = SplitPath(root);
+    if (root_parts.size() <= parts.size() &&
+        std::equal(root_parts.begin(), root_parts.end(), parts.begin())) {
+      return "";
+    }
+  }
+  std::vector<std::string> shown;
+  for (const std::string& r : roots) shown.push_back("'" + r + "'");
+  return field + " '" + ClipText(path, 200) + "' is an absolute path outside the allowed " +
+         (roots.empty() ? std::string("folders (none are allowed)")
+                        : "folder(s) " + JoinWords(shown)) +
+         "; give a path relative to the worker's working directory, or ask the coordinator's "
+         "operator to allow the folder";
+}
+
 std::string DescribeNode(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Sequence:
@@ -276,10 +329,10 @@ std::string DescribeNode(const YAML::Node& node) {
       return "a mapping";
     case YAML::NodeType::Scalar: {
       json j = NodeToJson(node);
-      if (j.is_string()) return "string '" + node.Scalar() + "'";
+      if (j.is_string()) return "string '" + ClipText(node.Scalar(), 80) + "'";
       if (j.is_boolean()) return "boolean " + node.Scalar();
       if (j.is_null()) return "null";
-      return node.Scalar();
+      return ClipText(node.Scalar(), 80);
     }
     default:
       return "nothing";

@@ -60,6 +60,16 @@ nlohmann::json SectionDefaults(const std::string& section);
 // Sequences and mappings are converted recursively.
 nlohmann::json NodeToJson(const YAML::Node& node);
 
+// `text` cut to at most max_bytes (without splitting a UTF-8 sequence), with
+// "...(N bytes)" appended when it was cut.
+std::string ClipText(const std::string& text, size_t max_bytes);
+
+// Checks a data or model path from a sweep file against the rule of
+// ValidateOptions::path_roots. Returns an empty string when it is allowed, else
+// the reason ("... must not contain '..'").
+std::string CheckUserPath(const std::string& field, const std::string& path,
+                          const std::vector<std::string>& roots);
+
 // Describes a value for "got ..." in messages: "string 'high'", "-1", "a list".
 std::string DescribeNode(const YAML::Node& node);
 

@@ -138,6 +138,28 @@ std::vector<json> GridPoints(const ParamSpec& ps) {
   return ps.values;
 }
 
+// Messages quote what the file holds (keys, values, the file name from a request),
+// so a hostile file could make them as long as itself; a reply or a terminal gets
+// a bounded list of bounded lines instead.
+constexpr size_t kMaxDiagnostics = 100;
+constexpr size_t kMaxMessageBytes = 400;
+constexpr size_t kMaxFileNameBytes = 256;
+
+void BoundDiagnostics(std::vector<Diagnostic>* errors) {
+  if (errors->size() > kMaxDiagnostics) {
+    const size_t more = errors->size() - (kMaxDiagnostics - 1);
+    errors->resize(kMaxDiagnostics - 1);
+    Diagnostic last;
+    last.file = errors->back().file;
+    last.message = "... and " + std::to_string(more) + " more error(s) not shown";
+    errors->push_back(std::move(last));
+  }
+  for (Diagnostic& d : *errors) {
+    d.file = sweep_internal::ClipText(d.file, kMaxFileNameBytes);
+    d.message = sweep_internal::ClipText(d.message, kMaxMessageBytes);
+  }
+}
+
 }  // namespace
 
 std::string Diagnostic::ToString() const {
@@ -177,6 +199,7 @@ ParseOutcome ParseSweepText(const std::string& text, const std::string& filename
                    [](const Diagnostic& a, const Diagnostic& b) {
                      return std::make_pair(a.line, a.column) < std::make_pair(b.line, b.column);
                    });
+  BoundDiagnostics(&out.errors);
   if (out.errors.empty()) {
     spec.source_file = filename;
     spec.yaml_text = text;
@@ -216,17 +239,27 @@ int64_t CountTrials(const SweepSpec& spec) {
   return count;
 }
 
-std::vector<TrialConfig> ExpandTrials(const SweepSpec& spec) {
+namespace {
+
+// Expands into *trials; returns false when *cancel became true first (checked
+// every kCancelCheckEvery trials, so a stop is seen within milliseconds).
+constexpr int64_t kCancelCheckEvery = 256;
+
+bool ExpandInto(const SweepSpec& spec, const std::atomic<bool>* cancel,
+                std::vector<TrialConfig>* trials) {
   const json base = BaseSettings(spec);
-  std::vector<TrialConfig> trials;
   std::unordered_set<std::string> seen;
+  int64_t emitted = 0;
+  auto stopped = [&] {
+    return cancel && ++emitted % kCancelCheckEvery == 0 && cancel->load(std::memory_order_relaxed);
+  };
   auto emit = [&](json params) {
     TrialConfig t;
     t.settings = base;
     for (const auto& [name, value] : params.items()) ApplyParam(name, value, &t.settings);
     t.params = std::move(params);
     t.hash = CanonicalHash(t.settings);
-    if (seen.insert(t.hash).second) trials.push_back(std::move(t));
+    if (seen.insert(t.hash).second) trials->push_back(std::move(t));
   };
 
   if (spec.method == "random") {
@@ -235,24 +268,50 @@ std::vector<TrialConfig> ExpandTrials(const SweepSpec& spec) {
       json params = json::object();
       for (const auto& [name, ps] : spec.parameters) params[name] = Draw(name, ps, rng);
       emit(std::move(params));
+      if (stopped()) return false;
     }
-    return trials;
+    return true;
   }
 
   // Grid: an odometer over the parameters in name order, the last one turning fastest.
   std::vector<std::pair<std::string, std::vector<json>>> axes;
   for (const auto& [name, ps] : spec.parameters) axes.emplace_back(name, GridPoints(ps));
   for (const auto& axis : axes) {
-    if (axis.second.empty()) return trials;
+    if (axis.second.empty()) return true;
   }
   std::vector<size_t> index(axes.size(), 0);
   while (true) {
     json params = json::object();
     for (size_t i = 0; i < axes.size(); ++i) params[axes[i].first] = axes[i].second[index[i]];
     emit(std::move(params));
+    if (stopped()) return false;
     size_t i = axes.size();
     while (i > 0 && ++index[i - 1] == axes[i - 1].second.size()) index[--i] = 0;
     if (i == 0) break;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<TrialConfig> ExpandTrials(const SweepSpec& spec) {
+  std::vector<TrialConfig> trials;
+  ExpandInto(spec, nullptr, &trials);
+  return trials;
+}
+
+Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
+                                              const std::atomic<bool>& cancel) {
+  const int64_t count = CountTrials(spec);
+  if (count > kHardMaxTrials) {
+    return InvalidArgument("sweep expands to " + std::to_string(count) +
+                           " trials, more than the hard limit " + std::to_string(kHardMaxTrials));
+  }
+  std::vector<TrialConfig> trials;
+  trials.reserve(static_cast<size_t>(count));
+  if (!ExpandInto(spec, &cancel, &trials)) {
+    return Cancelled("expanding the sweep was stopped after " + std::to_string(trials.size()) +
+                     " of " + std::to_string(count) + " trials");
   }
   return trials;
 }

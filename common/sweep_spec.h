@@ -3,6 +3,7 @@
 // Thread-safety: pure functions over value types; safe from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "common/status.h"
 
 namespace compsweep {
 
@@ -77,9 +80,27 @@ struct TrialConfig {
   std::string hash;         // 16 lowercase hex chars of xxh64 over canonical settings
 };
 
+// The most trials one sweep may expand to, with or without allow_large. Expanding
+// holds every trial in memory before it is stored (about 5.8 KB each: 200,000
+// trials peak at 1.2 GB, see docs/robustness.md), so this bounds what one request
+// can make the coordinator allocate. Checked on the product of the grid's value
+// counts (or run_cap) before anything is expanded. Twice the 100,000 trials of
+// the load test.
+inline constexpr int64_t kHardMaxTrials = 200000;
+
+// Absolute data and model paths a sweep may name unless the caller allows more
+// (see ValidateOptions::path_roots).
+inline const char kDefaultPathRoot[] = "/usr/share/datasets";
+
 struct ValidateOptions {
   bool allow_large = false;
-  int64_t max_trials = 5000;  // grids larger than this need allow_large
+  int64_t max_trials = 5000;                 // grids larger than this need allow_large
+  int64_t hard_max_trials = kHardMaxTrials;  // no sweep may be larger, allow_large or not
+  // data.path, student.torchscript and teacher.torchscript name files on the
+  // worker's host. A relative path (resolved by the worker in its working
+  // directory) may not contain a '..' component; an absolute one must lie under
+  // one of these folders (component-wise, also without '..').
+  std::vector<std::string> path_roots = {kDefaultPathRoot};
 };
 
 struct ParseOutcome {
@@ -101,6 +122,13 @@ int64_t CountTrials(const SweepSpec& spec);
 // remain when draws repeat).
 // REQUIRES: spec came from ParseSweepText/ParseSweepFile without errors.
 std::vector<TrialConfig> ExpandTrials(const SweepSpec& spec);
+
+// ExpandTrials that a caller can stop: `cancel` is read every 256 trials, and once
+// it is true the expansion ends with Cancelled (the server's stop, a client that
+// went away). A spec above kHardMaxTrials (e.g. built by hand, not validated) is
+// refused with InvalidArgument before anything is expanded.
+Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
+                                              const std::atomic<bool>& cancel);
 
 // Hash of the canonical (sorted-key, compact) JSON dump: 16 hex chars of xxh64.
 std::string CanonicalHash(const nlohmann::json& value);

@@ -505,8 +505,7 @@ TEST(SweepValidateTest, DataRules) {
       OnlyError(Parse("data: {dataset: mnist-idx}\nstudent: {arch: mlp}\npipeline: []\n"));
   EXPECT_THAT(d.message, HasSubstr("needs 'path'"));
 
-  d = OnlyError(
-      Parse("data: {dataset: synthetic, path: /x}\nstudent: {arch: mlp}\npipeline: []\n"));
+  d = OnlyError(Parse("data: {dataset: synthetic, path: x}\nstudent: {arch: mlp}\npipeline: []\n"));
   EXPECT_EQ(d.column, 28);
   EXPECT_THAT(d.message, HasSubstr("not used by dataset 'synthetic'"));
 
@@ -514,14 +513,14 @@ TEST(SweepValidateTest, DataRules) {
       Parse("data: {dataset: synthetic, train_subset: -5}\nstudent: {arch: mlp}\npipeline: []\n"));
   EXPECT_EQ(d.message, "data.train_subset must be >= 0, got -5");
 
-  d = OnlyError(Parse("data: {path: /x}\nstudent: {arch: mlp}\npipeline: []\n"));
+  d = OnlyError(Parse("data: {path: x}\nstudent: {arch: mlp}\npipeline: []\n"));
   EXPECT_THAT(d.message, HasSubstr("data needs 'dataset'"));
 
   SweepSpec spec = MustParse(
-      "data: {dataset: mnist-idx, path: /data/m}\nstudent: {arch: mlp}\n"
+      "data: {dataset: mnist-idx, path: /usr/share/datasets/m}\nstudent: {arch: mlp}\n"
       "pipeline: []\n");
   EXPECT_EQ(spec.data, json({{"dataset", "mnist-idx"},
-                             {"path", "/data/m"},
+                             {"path", "/usr/share/datasets/m"},
                              {"train_subset", 0},
                              {"test_subset", 0}}));
 }

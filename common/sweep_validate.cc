@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -281,7 +282,15 @@ void Validator::ParseMethod(const std::map<std::string, Entry>& top, SweepSpec* 
   const Entry* run_cap = Find(top, "run_cap");
   const Entry* seed = Find(top, "seed");
   if (run_cap) {
-    if (auto v = ReadInt(*run_cap, "run_cap", 1)) spec->run_cap = *v;
+    if (auto v = ReadInt(*run_cap, "run_cap", 1)) {
+      if (*v > options_.hard_max_trials) {
+        ErrorAtValue(*run_cap, "run_cap is " + std::to_string(*v) + ", more than the hard limit " +
+                                   std::to_string(options_.hard_max_trials) +
+                                   " trials per sweep (also with --allow-large); split the sweep");
+      } else {
+        spec->run_cap = *v;
+      }
+    }
   }
   if (seed) {
     if (auto v = ReadInt(*seed, "seed", 0)) spec->seed = static_cast<uint64_t>(*v);
@@ -351,7 +360,14 @@ void Validator::ParseData(const Entry* e, const YAML::Node& root, SweepSpec* spe
   }
   const Entry* path = Find(keys, "path");
   if (path) {
-    if (auto p = ReadString(*path, "data.path")) data["path"] = *p;
+    if (auto p = ReadString(*path, "data.path")) {
+      const std::string why = CheckUserPath("data.path", *p, options_.path_roots);
+      if (why.empty()) {
+        data["path"] = *p;
+      } else {
+        ErrorAtValue(*path, why);
+      }
+    }
   }
   if (dataset == "synthetic" && path) {
     ErrorAtKey(*path, "data.path is not used by dataset 'synthetic' (it is generated)");
@@ -377,7 +393,14 @@ json Validator::ParseModel(const Entry& e, const std::string& section) {
   for (const Entry& k : ReadMapping(e.value, "in " + section, &known)) {
     std::string error;
     if (auto v = CheckValue(*FindRule(section, k.key), k.value, &error)) {
-      model[k.key] = *v;
+      if (k.key == "torchscript") {
+        error = CheckUserPath(section + ".torchscript", v->get<std::string>(), options_.path_roots);
+      }
+      if (error.empty()) {
+        model[k.key] = *v;
+      } else {
+        ErrorAtValue(k, error);
+      }
     } else {
       ErrorAtValue(k, error);
     }
@@ -682,8 +705,19 @@ bool Validator::ReadBound(const Entry& e, const std::string& name, const std::st
 
 void Validator::CheckTrialCount(const std::map<std::string, Entry>& top, const SweepSpec& spec) {
   const Entry* params = Find(top, "parameters");
-  if (!params || method_ != "grid" || options_.allow_large) return;
-  int64_t count = CountTrials(spec);
+  if (!params || method_ != "grid") return;
+  // CountTrials saturates instead of overflowing, and nothing is expanded here.
+  const int64_t count = CountTrials(spec);
+  if (count > options_.hard_max_trials) {
+    ErrorAtKey(*params,
+               "sweep expands to " +
+                   (count == std::numeric_limits<int64_t>::max() ? std::string("more than 9.2e18")
+                                                                 : std::to_string(count)) +
+                   " trials, more than the hard limit " + std::to_string(options_.hard_max_trials) +
+                   " trials per sweep (also with --allow-large); split the sweep");
+    return;
+  }
+  if (options_.allow_large) return;
   if (count > options_.max_trials) {
     ErrorAtKey(*params, "sweep expands to " + std::to_string(count) +
                             " trials, more than the limit " + std::to_string(options_.max_trials) +
