@@ -332,7 +332,18 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
 
   if (area == "health" && seg.size() == 2) {
     if (!get) return MethodNotAllowed(req, "GET");
-    json body{{"status", "ok"}, {"time_ms", NowMs()}, {"events", hub_ ? hub_->last_seq() : 0}};
+    // Degraded (503) while the core cannot store what workers send, e.g. on a full
+    // disk; ?probe=liveness answers 200 all the same, since restarting the process
+    // does not free the disk (for a Kubernetes liveness probe).
+    const CoreHealth core = control_ ? control_->Health() : CoreHealth{};
+    json body{{"status", core.degraded ? "degraded" : "ok"},
+              {"time_ms", NowMs()},
+              {"events", hub_ ? hub_->last_seq() : 0},
+              {"pending_acks", core.pending_acks}};
+    if (core.degraded) {
+      body["reason"] = core.reason;
+      body["degraded_since_ms"] = core.since_ms;
+    }
     auto lease = readers_.Acquire();
     if (lease.ok()) {
       try {
@@ -346,7 +357,10 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
       body["db"] = false;
       body["db_error"] = lease.status().message();
     }
-    return JsonResponse(req, http::status::ok, body);
+    const bool liveness = q.count("probe") && q.at("probe") == "liveness";
+    return JsonResponse(
+        req, core.degraded && !liveness ? http::status::service_unavailable : http::status::ok,
+        body);
   }
 
   if (area == "events" && seg.size() == 2) {
@@ -367,8 +381,13 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
     const bool allow_large =
         q.count("allow_large") && q.at("allow_large") != "0" && q.at("allow_large") != "false";
     std::string filename = q.count("filename") ? q.at("filename") : "request.yaml";
-    if (req.body().empty())
-      return ErrorResponse(req, http::status::bad_request, "empty body: send the sweep YAML");
+    if (req.body().empty()) {
+      Diagnostic d;
+      d.file = filename.substr(0, 256);
+      d.message = "the sweep file is empty (send the sweep YAML as the request body)";
+      return JsonResponse(req, http::status::bad_request,
+                          json{{"errors", DiagnosticsJson({d})}, {"error", d.ToString()}});
+    }
     SubmitOutcome out = control_->Submit(req.body(), filename, allow_large);
     if (!out.errors.empty()) {
       json body{{"errors", DiagnosticsJson(out.errors)}, {"error", out.errors.front().ToString()}};

@@ -87,6 +87,102 @@ TEST_F(HttpApiTest, Health) {
   EXPECT_EQ(res[http::field::content_type], "application/json");
 }
 
+// A control whose core reports a health state set by the test.
+class HealthControl : public FakeControl {
+ public:
+  CoreHealth Health() const override { return health; }
+  CoreHealth health;
+};
+
+// A control that validates like the core does (ParseSweepText), so that error
+// replies carry the real diagnostics.
+class ValidatingControl : public FakeControl {
+ public:
+  SubmitOutcome Submit(const std::string& yaml_text, const std::string& filename,
+                       bool allow_large) override {
+    ValidateOptions o;
+    o.allow_large = allow_large;
+    ParseOutcome parsed = ParseSweepText(yaml_text, filename, o);
+    SubmitOutcome out;
+    out.errors = parsed.errors;
+    if (!out.errors.empty()) out.status = InvalidArgument("invalid");
+    out.sweep_id = 1;
+    return out;
+  }
+};
+
+TEST_F(HttpApiTest, HealthIsDegradedWith503WhenTheCoreSaysSo) {
+  ApiOptions o;
+  o.db_path = db_->path();
+  o.clock = &clock_;
+  HealthControl control;
+  ApiHandler api(o, &control, &hub_);
+  HttpResponse res = Get(api, "/api/health");
+  EXPECT_EQ(res.result(), http::status::ok);
+  json body = BodyJson(res);
+  EXPECT_EQ(body["status"], "ok");
+  EXPECT_EQ(body["pending_acks"], 0);
+  EXPECT_FALSE(body.contains("reason"));
+  // The fields the dashboard and docs/dashboard.md name stay.
+  for (const char* key : {"db", "schema_version", "events", "time_ms"}) {
+    EXPECT_TRUE(body.contains(key)) << key;
+  }
+
+  control.health = {true, "disk full: flushing 12 writes: database or disk is full", 4000, 12};
+  res = Get(api, "/api/health");
+  EXPECT_EQ(res.result(), http::status::service_unavailable);
+  body = BodyJson(res);
+  EXPECT_EQ(body["status"], "degraded");
+  EXPECT_EQ(body["reason"], "disk full: flushing 12 writes: database or disk is full");
+  EXPECT_EQ(body["pending_acks"], 12);
+  EXPECT_EQ(body["degraded_since_ms"], 4000);
+  EXPECT_EQ(body["db"], true);
+  // A liveness probe keeps the process: a restart does not free the disk.
+  res = Get(api, "/api/health?probe=liveness");
+  EXPECT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(BodyJson(res)["status"], "degraded");
+
+  control.health = {};
+  EXPECT_EQ(Get(api, "/api/health").result(), http::status::ok);
+}
+
+TEST_F(HttpApiTest, EmptySweepBodyIsAValidationError) {
+  ApiHandler api = MakeHandler();
+  HttpResponse res =
+      api.HandleRequest(MakeRequest(http::verb::post, "/api/sweeps?filename=e.yaml", ""));
+  EXPECT_EQ(res.result(), http::status::bad_request);
+  json body = BodyJson(res);
+  ASSERT_EQ(body["errors"].size(), 1u);
+  EXPECT_EQ(body["errors"][0]["text"],
+            "e.yaml: the sweep file is empty (send the sweep YAML as the request body)");
+  EXPECT_TRUE(control_.submitted.empty());
+}
+
+TEST_F(HttpApiTest, ErrorRepliesDoNotEchoTheBody) {
+  ApiOptions o;
+  o.db_path = db_->path();
+  o.clock = &clock_;
+  ValidatingControl control;
+  ApiHandler api(o, &control, &hub_);
+  // Bodies of 1 MiB that the validator quotes: a scalar document, a key, a value,
+  // bytes that JSON must escape, and a long file name.
+  const std::string mib(1 << 20, 'A');
+  std::string binary(1 << 20, '\x01');
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/api/sweeps", mib},
+      {"/api/sweeps", mib + ": 1\n"},
+      {"/api/sweeps", "name: t\nmethod: " + mib + "\n"},
+      {"/api/sweeps", "\"" + binary + "\": 1\n"},
+      {"/api/sweeps?filename=" + std::string(4000, 'f'), "x: 1\n"},
+  };
+  for (const auto& [target, body] : cases) {
+    HttpResponse res = api.HandleRequest(MakeRequest(http::verb::post, target, body));
+    EXPECT_EQ(res.result(), http::status::bad_request);
+    EXPECT_LT(res.body().size(), 4000u) << res.body().substr(0, 300);
+    EXPECT_FALSE(BodyJson(res).is_discarded());
+  }
+}
+
 TEST_F(HttpApiTest, ListsSweepsWithCounts) {
   const int64_t s = SmallSweep();
   ApiHandler api = MakeHandler();

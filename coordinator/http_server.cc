@@ -31,8 +31,13 @@ namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr auto kKeepAliveInterval = std::chrono::seconds(15);
-constexpr size_t kBodyLimit = 1 << 20;   // sweep files are small
 constexpr size_t kSseQueueLimit = 2000;  // events buffered per slow subscriber
+// After refusing a request whose body was not read, the server keeps reading (and
+// dropping) what the client still sends, up to these bounds, before it closes:
+// closing a socket with unread data sends a TCP reset, and the client would see
+// "connection reset" or "broken pipe" instead of the 413 (a "lingering close").
+constexpr size_t kDrainLimit = 64u << 20;
+constexpr auto kDrainTimeout = std::chrono::seconds(10);
 
 // Server state shared by the sessions; outlives every session's pending work
 // because the server joins its threads before it is destroyed.
@@ -174,6 +179,8 @@ class EventStream : public std::enable_shared_from_this<EventStream> {
   bool drain_posted_ = false;  // GUARDED_BY(inbox_mu_)
 };
 
+using Parser = http::request_parser<http::string_body>;
+
 // One HTTP/1.1 connection: read a request, let the handler pool answer it, write
 // the response, repeat while keep-alive. Runs on its own strand.
 class Session : public std::enable_shared_from_this<Session> {
@@ -185,10 +192,37 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // The header first, so that a body announced as too large is refused before it
+  // is read (and before a client that sent "Expect: 100-continue" sends it).
   void Read() {
     parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(kHeaderLimit));
     parser_->body_limit(kBodyLimit);
     stream_.expires_after(kIdleTimeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnRead(ec);
+    const auto& header = parser_->get();
+    const auto length = parser_->content_length();
+    if (length && *length > kBodyLimit) return Refuse(TooLarge());
+    if (beast::iequals(header[http::field::expect], "100-continue")) {
+      // curl and others wait (about a second) for this before sending a large body.
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -199,17 +233,13 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == net::error::operation_aborted) {
       return Close();
     }
-    if (ec) {
-      HttpRequest bad;
-      bad.version(11);
-      bad.keep_alive(false);
-      const bool too_big = ec == http::error::body_limit;
-      HttpResponse res =
-          ErrorResponse(bad, too_big ? http::status::payload_too_large : http::status::bad_request,
-                        too_big ? "request body too large" : "malformed request");
-      res.keep_alive(false);
-      return Write(std::move(res));
+    if (ec == http::error::body_limit) return Refuse(TooLarge());
+    if (ec == http::error::header_limit) {
+      return Refuse(
+          Error(http::status::request_header_fields_too_large,
+                "request header too large (limit " + std::to_string(kHeaderLimit) + " bytes)"));
     }
+    if (ec) return Refuse(Error(http::status::bad_request, "malformed request"));
     HttpRequest req = parser_->release();
     if (ApiHandler::IsEventStream(req)) {
       if (auto refused = shared_.api->Admit(req)) return Write(std::move(*refused));
@@ -225,6 +255,27 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  static HttpResponse Error(http::status status, const std::string& message) {
+    HttpRequest bad;
+    bad.version(11);
+    bad.keep_alive(false);
+    HttpResponse res = ErrorResponse(bad, status, message);
+    res.keep_alive(false);
+    return res;
+  }
+
+  static HttpResponse TooLarge() {
+    return Error(http::status::payload_too_large,
+                 "request body too large: the limit is " + std::to_string(kBodyLimit) + " bytes");
+  }
+
+  // Answers a request that was not read to its end, then closes gracefully (see
+  // kDrainLimit).
+  void Refuse(HttpResponse res) {
+    linger_ = true;
+    Write(std::move(res));
+  }
+
   void Write(HttpResponse res) {
     response_ = std::move(res);
     stream_.expires_after(kIdleTimeout);
@@ -238,14 +289,35 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (linger_ && !ec) {
+      stream_.expires_after(kDrainTimeout);
+      return Drain();
+    }
     stream_.socket().close(ec);
+  }
+
+  // Reads and drops what the client still sends until it closes, up to
+  // kDrainLimit bytes or kDrainTimeout.
+  void Drain() {
+    stream_.async_read_some(net::buffer(drain_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kDrainLimit) {
+                                self->linger_ = false;
+                                return self->Close();
+                              }
+                              self->Drain();
+                            });
   }
 
   beast::tcp_stream stream_;
   Shared shared_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<Parser> parser_;
   HttpResponse response_;  // the one write in flight
+  bool linger_ = false;    // drain the rest of the request before closing
+  size_t drained_ = 0;
+  char drain_[16384];
 };
 
 class HttpServerImpl : public HttpServer {

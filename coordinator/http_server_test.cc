@@ -13,6 +13,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "coordinator/http_test_util.h"
@@ -54,6 +55,38 @@ class Client {
   }
 
   void WriteRaw(const std::string& text) { net::write(socket_, net::buffer(text)); }
+
+  // Writes what it can (an error is returned, not thrown: the server may close).
+  boost::system::error_code TryWriteRaw(const std::string& text) {
+    boost::system::error_code ec;
+    net::write(socket_, net::buffer(text), ec);
+    return ec;
+  }
+
+  // Reads one response; a read error (such as a reset) fails the test.
+  http::response<http::string_body> ReadResponse() {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64u << 20);
+    boost::system::error_code ec;
+    if (!raw_.empty()) {
+      net::buffer_copy(buffer_.prepare(raw_.size()), net::buffer(raw_));
+      buffer_.commit(raw_.size());
+      raw_.clear();
+    }
+    http::read(socket_, buffer_, parser, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    return parser.release();
+  }
+
+  void ClearRaw() { raw_.clear(); }
+
+  // True when the server has closed the connection (a read gives EOF).
+  bool ServerClosed() {
+    char c;
+    boost::system::error_code ec;
+    socket_.read_some(net::buffer(&c, 1), ec);
+    return ec == net::error::eof;
+  }
 
   // Reads until `needle` has arrived (or the receive timeout hits); returns all text.
   std::string ReadUntil(const std::string& needle) {
@@ -211,6 +244,90 @@ TEST_F(HttpServerTest, StopWithOpenConnectionsAndConcurrentClients) {
   idle.ReadUntil("retry");
   server->Stop();
   server.reset();
+}
+
+// Over-limit bodies get a short 413 JSON reply that the client can read, not a
+// connection reset: the server drains what the client still sends before closing.
+TEST_F(HttpServerTest, OverLimitBodyGets413NotAReset) {
+  auto server = Start();
+  ASSERT_TRUE(server);
+  for (const auto& [target, size] :
+       std::vector<std::pair<std::string, size_t>>{{"/api/sweeps/1/cancel", kBodyLimit + 1},
+                                                   {"/api/sweeps", 5500000},
+                                                   {"/api/sweeps", 24u << 20}}) {
+    Client c(server->port());
+    const std::string body(size, 'x');
+    ASSERT_FALSE(c.TryWriteRaw("POST " + target +
+                               " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body))
+        << "the server reset the connection while the client wrote " << size << " bytes";
+    auto res = c.ReadResponse();
+    EXPECT_EQ(res.result(), http::status::payload_too_large) << target;
+    EXPECT_LT(res.body().size(), 200u);
+    EXPECT_THAT(json::parse(res.body())["error"].get<std::string>(),
+                ::testing::HasSubstr("request body too large: the limit is"));
+    EXPECT_FALSE(res.keep_alive());
+    EXPECT_TRUE(c.ServerClosed());
+  }
+  EXPECT_TRUE(control_.submitted.empty());
+}
+
+TEST_F(HttpServerTest, ChunkedBodyOverLimitGets413) {
+  auto server = Start();
+  ASSERT_TRUE(server);
+  Client c(server->port());
+  std::string req =
+      "POST /api/sweeps/1/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n";
+  const std::string chunk(64 * 1024, 'y');
+  for (size_t sent = 0; sent <= kBodyLimit; sent += chunk.size())
+    req += "10000\r\n" + chunk + "\r\n";
+  req += "0\r\n\r\n";
+  ASSERT_FALSE(c.TryWriteRaw(req));
+  auto res = c.ReadResponse();
+  EXPECT_EQ(res.result(), http::status::payload_too_large);
+  EXPECT_LT(res.body().size(), 200u);
+}
+
+TEST_F(HttpServerTest, ExpectContinueIsAnsweredBeforeTheBody) {
+  auto server = Start();
+  ASSERT_TRUE(server);
+  {  // Too large: refused from the header alone; the client never sends the body.
+    Client c(server->port());
+    c.WriteRaw(
+        "POST /api/sweeps HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+        "Content-Length: 100000000\r\n\r\n");
+    auto res = c.ReadResponse();
+    EXPECT_EQ(res.result(), http::status::payload_too_large);
+    EXPECT_THAT(res.body(), ::testing::HasSubstr(std::to_string(kBodyLimit)));
+  }
+  {  // Within the limit: 100 Continue, then 201.
+    Client c(server->port());
+    const std::string body = "name: big\n# " + std::string(kBodyLimit - 100, 'c') + "\n";
+    c.WriteRaw(
+        "POST /api/sweeps HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+        "Content-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n");
+    const std::string interim = c.ReadUntil("\r\n\r\n");
+    EXPECT_EQ(interim.rfind("HTTP/1.1 100 Continue\r\n", 0), 0u) << interim;
+    c.ClearRaw();
+    c.WriteRaw(body);
+    auto res = c.ReadResponse();
+    EXPECT_EQ(res.result(), http::status::created) << res.body();
+    ASSERT_EQ(control_.submitted.size(), 1u);
+    EXPECT_EQ(control_.submitted[0].size(), body.size());
+  }
+}
+
+TEST_F(HttpServerTest, OversizedHeaderGets431) {
+  auto server = Start();
+  ASSERT_TRUE(server);
+  Client c(server->port());
+  ASSERT_FALSE(c.TryWriteRaw("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
+                             std::string(kHeaderLimit + 10, 'h') + "\r\n\r\n"));
+  auto res = c.ReadResponse();
+  EXPECT_EQ(res.result(), http::status::request_header_fields_too_large);
+  EXPECT_LT(res.body().size(), 200u);
 }
 
 }  // namespace

@@ -20,6 +20,13 @@ namespace compsweep::coordinator {
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
+// Request size limits; larger requests get 413 (431 for the header). A sweep
+// file is the largest body the API takes: validating a 1 MiB worst case (a list
+// of 350,000 values) takes about 180 MB and a few seconds, and the cost grows
+// with the size (8 MiB: 1.4 GB), see docs/robustness.md.
+inline constexpr uint64_t kBodyLimit = 1u << 20;
+inline constexpr size_t kHeaderLimit = 16u << 10;  // request line and header fields
+
 // Boost 1.74's beast::string_view is not std::string_view.
 inline std::string_view ToStd(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
