@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 
 #include "cli/cli.h"
+#include "coordinator/http_util.h"
 
 namespace compsweep::cli {
 
@@ -47,11 +48,18 @@ Result<HttpReply> HttpCall(const std::string& base_url, const std::string& metho
       req.body() = body;
     }
     req.prepare_payload();
-    http::write(stream, req);
+    beast::error_code write_ec;
+    http::write(stream, req, write_ec);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(1ull << 30);
-    http::read(stream, buffer, parser);
+    beast::error_code read_ec;
+    http::read(stream, buffer, parser, read_ec);
+    // A server may answer (413) and close before the whole body is written: its
+    // reply, when it arrived, says more than the write's "broken pipe".
+    if (read_ec) {
+      throw beast::system_error(write_ec ? write_ec : read_ec);
+    }
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return HttpReply{static_cast<int>(parser.get().result_int()), parser.get().body()};
@@ -79,6 +87,20 @@ int RunSubmit(const std::string& file, bool allow_large, const ClientArgs& c) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
+  if (in.bad()) {
+    std::cerr << file << ": cannot read file (read error)\n";
+    return 2;
+  }
+  const std::string text = ss.str();
+  if (text.empty()) {
+    std::cerr << file << ": the file is empty; a sweep file holds a YAML mapping\n";
+    return 2;
+  }
+  if (text.size() > coordinator::kBodyLimit) {
+    std::cerr << file << ": " << text.size() << " bytes, more than the coordinator accepts ("
+              << coordinator::kBodyLimit << " bytes)\n";
+    return 2;
+  }
   std::string target = "/api/sweeps?filename=";
   for (unsigned char ch : file) {
     if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '/') {
@@ -90,7 +112,7 @@ int RunSubmit(const std::string& file, bool allow_large, const ClientArgs& c) {
     }
   }
   if (allow_large) target += "&allow_large=1";
-  auto r = HttpCall(c.coordinator, "POST", target, ss.str(), "application/yaml", c.token);
+  auto r = HttpCall(c.coordinator, "POST", target, text, "application/yaml", c.token);
   if (!r.ok()) {
     std::cerr << r.status().message() << "\n";
     return 1;
@@ -104,6 +126,11 @@ int RunSubmit(const std::string& file, bool allow_large, const ClientArgs& c) {
     for (const auto& e : j["errors"]) {
       std::cerr << (e.contains("text") ? e["text"].get<std::string>() : e.dump()) << "\n";
     }
+    return 2;
+  }
+  if (r->status == 413) {
+    std::cerr << file << ": the coordinator refused the file as too large: "
+              << (j.is_object() ? j.value("error", r->body) : r->body) << "\n";
     return 2;
   }
   std::cerr << "coordinator answered " << r->status << ": " << r->body << "\n";

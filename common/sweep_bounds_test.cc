@@ -142,14 +142,14 @@ TEST(SweepBoundsTest, CancellableExpansionMatchesAndStops) {
   ParseOutcome out = ParseSweepText(Grid(3, 10), "s.yaml");
   ASSERT_TRUE(out.spec.has_value());
   std::atomic<bool> cancel{false};
-  auto all = ExpandTrials(*out.spec, cancel);
+  auto all = ExpandTrials(*out.spec, [&] { return cancel.load(); });
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   const std::vector<TrialConfig> plain = ExpandTrials(*out.spec);
   ASSERT_EQ(all->size(), plain.size());
   for (size_t i = 0; i < plain.size(); ++i) EXPECT_EQ((*all)[i].hash, plain[i].hash);
 
   cancel = true;
-  auto stopped = ExpandTrials(*out.spec, cancel);
+  auto stopped = ExpandTrials(*out.spec, [&] { return cancel.load(); });
   ASSERT_FALSE(stopped.ok());
   EXPECT_EQ(stopped.status().code(), StatusCode::kCancelled);
   EXPECT_THAT(stopped.status().message(), HasSubstr("stopped after 256 of 1000 trials"));
@@ -164,7 +164,7 @@ TEST(SweepBoundsTest, CancelFromAnotherThreadStopsALargeExpansion) {
     cancel = true;
   });
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = ExpandTrials(*out.spec, cancel);
+  auto r = ExpandTrials(*out.spec, [&] { return cancel.load(); });
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
@@ -180,8 +180,7 @@ TEST(SweepBoundsTest, HandBuiltSpecAboveTheLimitIsRefusedBeforeExpanding) {
   SweepSpec spec = *out.spec;
   spec.method = "random";
   spec.run_cap = kHardMaxTrials + 1;
-  std::atomic<bool> cancel{false};
-  auto r = ExpandTrials(spec, cancel);
+  auto r = ExpandTrials(spec, [] { return false; });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 }

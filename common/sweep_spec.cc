@@ -241,18 +241,16 @@ int64_t CountTrials(const SweepSpec& spec) {
 
 namespace {
 
-// Expands into *trials; returns false when *cancel became true first (checked
-// every kCancelCheckEvery trials, so a stop is seen within milliseconds).
+// Expands into *trials; returns false when stop() said so first (asked every
+// kCancelCheckEvery trials, so a stop is seen within milliseconds).
 constexpr int64_t kCancelCheckEvery = 256;
 
-bool ExpandInto(const SweepSpec& spec, const std::atomic<bool>* cancel,
+bool ExpandInto(const SweepSpec& spec, const std::function<bool()>* stop,
                 std::vector<TrialConfig>* trials) {
   const json base = BaseSettings(spec);
   std::unordered_set<std::string> seen;
   int64_t emitted = 0;
-  auto stopped = [&] {
-    return cancel && ++emitted % kCancelCheckEvery == 0 && cancel->load(std::memory_order_relaxed);
-  };
+  auto stopped = [&] { return stop && ++emitted % kCancelCheckEvery == 0 && (*stop)(); };
   auto emit = [&](json params) {
     TrialConfig t;
     t.settings = base;
@@ -301,7 +299,7 @@ std::vector<TrialConfig> ExpandTrials(const SweepSpec& spec) {
 }
 
 Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
-                                              const std::atomic<bool>& cancel) {
+                                              const std::function<bool()>& stop) {
   const int64_t count = CountTrials(spec);
   if (count > kHardMaxTrials) {
     return InvalidArgument("sweep expands to " + std::to_string(count) +
@@ -309,7 +307,7 @@ Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
   }
   std::vector<TrialConfig> trials;
   trials.reserve(static_cast<size_t>(count));
-  if (!ExpandInto(spec, &cancel, &trials)) {
+  if (!ExpandInto(spec, &stop, &trials)) {
     return Cancelled("expanding the sweep was stopped after " + std::to_string(trials.size()) +
                      " of " + std::to_string(count) + " trials");
   }

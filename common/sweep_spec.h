@@ -3,8 +3,8 @@
 // Thread-safety: pure functions over value types; safe from any thread.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -123,12 +123,13 @@ int64_t CountTrials(const SweepSpec& spec);
 // REQUIRES: spec came from ParseSweepText/ParseSweepFile without errors.
 std::vector<TrialConfig> ExpandTrials(const SweepSpec& spec);
 
-// ExpandTrials that a caller can stop: `cancel` is read every 256 trials, and once
-// it is true the expansion ends with Cancelled (the server's stop, a client that
-// went away). A spec above kHardMaxTrials (e.g. built by hand, not validated) is
-// refused with InvalidArgument before anything is expanded.
+// ExpandTrials that a caller can stop: `stop` is called every 256 trials (about
+// every 10 ms), and once it returns true the expansion ends with Cancelled; pass
+// e.g. [&] { return server_stopping || client_gone; }. A spec above
+// kHardMaxTrials (built by hand, not validated) is refused with InvalidArgument
+// before anything is expanded.
 Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
-                                              const std::atomic<bool>& cancel);
+                                              const std::function<bool()>& stop);
 
 // Hash of the canonical (sorted-key, compact) JSON dump: 16 hex chars of xxh64.
 std::string CanonicalHash(const nlohmann::json& value);
