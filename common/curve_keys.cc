@@ -6,6 +6,8 @@
 #include <fstream>
 #include <system_error>
 
+#include "common/atomic_file.h"
+
 namespace compsweep {
 namespace {
 
@@ -35,17 +37,8 @@ Result<std::string> ReadKeyLine(const std::string& path) {
 
 Status WriteNew(const fs::path& path, const std::string& text, fs::perms perms) {
   if (fs::exists(path)) return AlreadyExists(path.string() + " exists; not overwriting a key");
-  {
-    std::ofstream out(path, std::ios::trunc);
-    if (!out) return IoError("cannot write " + path.string());
-  }
-  std::error_code ec;
-  fs::permissions(path, perms, fs::perm_options::replace, ec);  // before the secret goes in
-  if (ec) return IoError("chmod " + path.string() + ": " + ec.message());
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  if (!out) return IoError("cannot write " + path.string());
-  return Status::Ok();
+  // The temporary file is created with the final permissions, before the secret goes in.
+  return WriteFileAtomically(path.string(), text, static_cast<int>(perms));
 }
 
 }  // namespace

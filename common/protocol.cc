@@ -1,5 +1,7 @@
 #include "common/protocol.h"
 
+#include <cstdint>
+#include <limits>
 #include <utility>
 
 namespace compsweep::protocol {
@@ -12,10 +14,22 @@ constexpr int kNumTypes = sizeof(kNames) / sizeof(kNames[0]);
 
 enum class FieldType { kInt, kString, kObject, kAny };
 
+// Integer fields also carry a range: a value outside it (HELLO slots -3, or 2^40,
+// which a narrowing get<int> would have cut to 0) makes the message malformed.
 struct Field {
   const char* name;
   FieldType type;
+  int64_t min = std::numeric_limits<int64_t>::min();
+  int64_t max = std::numeric_limits<int64_t>::max();
 };
+
+constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
+constexpr int64_t kMaxSlots = 1024;
+constexpr int64_t kMaxIdBytes = 256;
+
+// Field definitions shared by several types.
+const Field kTrialId{"trial_id", FieldType::kInt, 0};
+const Field kAttempt{"attempt", FieldType::kInt, 0, kMaxInt32};
 
 bool HasType(const nlohmann::json& v, FieldType t) {
   switch (t) {
@@ -34,35 +48,26 @@ bool HasType(const nlohmann::json& v, FieldType t) {
 std::vector<Field> RequiredFields(MsgType t) {
   switch (t) {
     case MsgType::kHello:
-      return {{"worker_id", FieldType::kString},
-              {"device", FieldType::kString},
-              {"slots", FieldType::kInt}};
+      return {{"worker_id", FieldType::kString, 1, kMaxIdBytes},
+              {"device", FieldType::kString, 1, 64},
+              {"slots", FieldType::kInt, 1, kMaxSlots}};
     case MsgType::kReady:
-      return {{"free_slots", FieldType::kInt}};
+      return {{"free_slots", FieldType::kInt, 0, kMaxSlots}};
     case MsgType::kTask:
-      return {{"trial_id", FieldType::kInt},
-              {"attempt", FieldType::kInt},
-              {"kind", FieldType::kString},
-              {"settings", FieldType::kObject}};
+      return {kTrialId, kAttempt, {"kind", FieldType::kString}, {"settings", FieldType::kObject}};
     case MsgType::kProgress:
-      return {{"trial_id", FieldType::kInt},
-              {"attempt", FieldType::kInt},
-              {"data", FieldType::kObject}};
+      return {kTrialId, kAttempt, {"data", FieldType::kObject}};
     case MsgType::kResult:
-      return {{"trial_id", FieldType::kInt},
-              {"attempt", FieldType::kInt},
-              {"metrics", FieldType::kObject}};
+      return {kTrialId, kAttempt, {"metrics", FieldType::kObject}};
     case MsgType::kFailed:
-      return {{"trial_id", FieldType::kInt},
-              {"attempt", FieldType::kInt},
-              {"error", FieldType::kString}};
+      return {kTrialId, kAttempt, {"error", FieldType::kString}};
     case MsgType::kCancel:
     case MsgType::kAck:
-      return {{"trial_id", FieldType::kInt}, {"attempt", FieldType::kInt}};
+      return {kTrialId, kAttempt};
     case MsgType::kFetch:
-      return {{"hash", FieldType::kString}};
+      return {{"hash", FieldType::kString, 1, 128}};
     case MsgType::kArtifact:
-      return {{"hash", FieldType::kString}};
+      return {{"hash", FieldType::kString, 1, 128}};
     case MsgType::kHeartbeat:
     case MsgType::kBye:
       return {};
@@ -123,6 +128,28 @@ Result<Message> Decode(const std::vector<std::string>& frames) {
     if (!HasType(*it, f.type)) {
       return InvalidArgument(std::string(TypeName(*type)) + ": field '" + f.name +
                              "' has the wrong type");
+    }
+    // Integers: the value's range. Strings: the length's range (when given).
+    bool in_range = true;
+    if (f.type == FieldType::kInt) {
+      if (it->is_number_unsigned()) {
+        // Every max here is >= 0; an unsigned value above INT64_MAX fails it.
+        const uint64_t u = it->get<uint64_t>();
+        in_range =
+            u <= static_cast<uint64_t>(f.max) && (f.min <= 0 || u >= static_cast<uint64_t>(f.min));
+      } else {
+        const int64_t v = it->get<int64_t>();
+        in_range = v >= f.min && v <= f.max;
+      }
+    } else if (f.type == FieldType::kString && f.min >= 0) {
+      const auto n = static_cast<int64_t>(it->get_ref<const std::string&>().size());
+      in_range = n >= f.min && n <= f.max;
+    }
+    if (!in_range) {
+      return InvalidArgument(std::string(TypeName(*type)) + ": field '" + f.name +
+                             "' is out of range [" + std::to_string(f.min) + ", " +
+                             std::to_string(f.max) + "]" +
+                             (f.type == FieldType::kString ? " (length)" : ""));
     }
   }
   if (frames.size() == 4) msg.payload = frames[3];

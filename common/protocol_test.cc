@@ -75,3 +75,43 @@ TEST(ProtocolTest, EmptyBodyIsSentAsObject) {
 }
 }  // namespace
 }  // namespace compsweep::protocol
+
+namespace compsweep::protocol {
+namespace {
+TEST(ProtocolTest, IntegersOutsideTheirRangeAreMalformed) {
+  // slots -3 was accepted and 2^40 was cut to 0 by a narrowing read.
+  const std::vector<std::string> bodies = {
+      R"({"worker_id":"w","device":"cpu","slots":-3})",
+      R"({"worker_id":"w","device":"cpu","slots":0})",
+      R"({"worker_id":"w","device":"cpu","slots":1099511627776})",
+      R"({"worker_id":"w","device":"cpu","slots":18446744073709551615})",
+      R"({"worker_id":"","device":"cpu","slots":1})",
+      R"({"worker_id":"w","device":"","slots":1})",
+  };
+  for (const auto& body : bodies) {
+    auto r = Decode({"CSW1", "HELLO", body});
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_NE(r.status().message().find("out of range"), std::string::npos);
+  }
+  EXPECT_FALSE(Decode({"CSW1", "RESULT", R"({"trial_id":-1,"attempt":1,"metrics":{}})"}).ok());
+  EXPECT_FALSE(
+      Decode({"CSW1", "RESULT", R"({"trial_id":1,"attempt":4294967297,"metrics":{}})"}).ok());
+  EXPECT_FALSE(Decode({"CSW1", "READY", R"({"free_slots":-1})"}).ok());
+  EXPECT_TRUE(Decode({"CSW1", "HELLO", R"({"worker_id":"w","device":"cpu","slots":1024})"}).ok());
+  EXPECT_TRUE(Decode({"CSW1", "READY", R"({"free_slots":0})"}).ok());
+}
+}  // namespace
+}  // namespace compsweep::protocol
+
+#include "common/log_text.h"
+
+namespace compsweep {
+namespace {
+TEST(LogSafeTest, EscapesBinaryAndCutsLongText) {
+  EXPECT_EQ(LogSafe("worker-1"), "worker-1");
+  EXPECT_EQ(LogSafe(std::string("a\0b\n\xff", 5)), "a\\x00b\\x0a\\xff");
+  EXPECT_EQ(LogSafe("back\\slash"), "back\\x5cslash");
+  EXPECT_EQ(LogSafe(std::string(100, 'x'), 8), "xxxxxxxx...");
+}
+}  // namespace
+}  // namespace compsweep

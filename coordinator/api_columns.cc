@@ -266,20 +266,15 @@ struct LiveColumns::Sweep {
 LiveColumns::LiveColumns(EventHub* hub, ReaderPool* readers, ColumnLoad how)
     : hub_(hub), readers_(readers), how_(how) {
   // Subscribing under mu_ keeps the first delivery (which takes mu_) after the
-  // backlog below, which seeds recent_ with the retained results that may not be
-  // committed yet and tells the sequence number the deliveries continue from.
+  // backlog below, which tells the sequence number the deliveries continue from.
+  // The backlog's results are committed (the core publishes after its commits),
+  // so any load reads them from SQLite.
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Event> backlog;
   bool complete = true;
   subscription_ = hub_->SubscribeAfter(
       0, [this](const Event& e) { OnEvent(e); }, &backlog, &complete);
-  for (const Event& e : backlog) {
-    last_seq_ = e.seq;
-    Row row;
-    if (Classify(e, &row.sweep_id, &row.trial_id) != Effect::kAppend) continue;
-    row.metrics = NumericMetrics(e.data);
-    Remember(row);
-  }
+  if (!backlog.empty()) last_seq_ = backlog.back().seq;
 }
 
 LiveColumns::~LiveColumns() { hub_->Unsubscribe(subscription_); }
@@ -309,7 +304,6 @@ void LiveColumns::OnEvent(const Event& e) {
       case Effect::kNone:
         break;
       case Effect::kAppend: {
-        Remember(row);
         auto it = sweeps_.find(row.sweep_id);
         if (it == sweeps_.end()) break;  // not held: a load will read it
         if (it->second->ready) {
@@ -329,11 +323,6 @@ void LiveColumns::OnEvent(const Event& e) {
   } catch (const std::exception&) {
     InvalidateAll();  // frees memory; no allocation
   }
-}
-
-void LiveColumns::Remember(const Row& row) {
-  recent_.push_back(row);
-  while (recent_.size() > kRecentRows) recent_.pop_front();
 }
 
 void LiveColumns::Append(Sweep* s, const Row& row) {
@@ -380,7 +369,7 @@ Result<SweepColumnsData> LiveColumns::Load(int64_t sweep_id) {
     auto lease = readers_->Acquire();
     if (!lease.ok()) return lease.status();
     // A snapshot that starts now, after the sweep was marked as loading: any trial
-    // it misses finished later, and its event is in recent_ or pending.
+    // it misses was committed later, so its event comes later too, into pending.
     ReadSnapshot snapshot(lease->db());
     return LoadSweepColumns(lease->db(), sweep_id, how_);
   } catch (const std::exception& e) {
@@ -412,9 +401,6 @@ Result<LiveColumns::Sweep*> LiveColumns::ReadySweep(std::unique_lock<std::mutex>
     }
     auto fresh = std::make_unique<Sweep>();
     fresh->load = next_load_++;
-    for (const Row& r : recent_) {
-      if (r.sweep_id == sweep_id) fresh->pending.push_back(r);
-    }
     sweeps_[sweep_id] = std::move(fresh);
 
     lock.unlock();
@@ -438,24 +424,10 @@ Result<LiveColumns::Sweep*> LiveColumns::ReadySweep(std::unique_lock<std::mutex>
         s->column_of.emplace(data->metrics[c], c);
         s->columns.push_back(Sweep::Column{data->metrics[c], 0, std::move(data->columns[c])});
       }
-      // A remembered result that the snapshot shows committed needs remembering no
-      // more; one that it does not show is added (its batch commits later).
-      std::unordered_set<int64_t> committed;
-      for (const Row& r : s->pending) {
-        if (s->Has(r.trial_id)) {
-          committed.insert(r.trial_id);
-        } else {
-          Append(s, r);
-        }
-      }
+      // Results that came while loading: those the snapshot already holds are
+      // skipped by Append.
+      for (const Row& r : s->pending) Append(s, r);
       s->pending = {};
-      if (!committed.empty()) {
-        recent_.erase(std::remove_if(recent_.begin(), recent_.end(),
-                                     [&](const Row& r) {
-                                       return r.sweep_id == sweep_id && committed.count(r.trial_id);
-                                     }),
-                      recent_.end());
-      }
     } catch (...) {
       sweeps_.erase(sweep_id);
       loaded_.notify_all();

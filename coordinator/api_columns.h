@@ -77,12 +77,9 @@ class LiveColumns {
   // Loads from SQLite completed so far (tests and benchmarks).
   int64_t loads() const;
 
-  // Succeeded trials remembered whatever their sweep, for the loads: the core
-  // publishes a result before its batch commits (Store::Flush, at most 4096
-  // results per batch), so a load's snapshot can miss a trial whose event came
-  // just before it. A load forgets those that its snapshot shows committed, so
-  // that a later reload takes the database's word for them.
-  static constexpr size_t kRecentRows = 16384;
+  // The core publishes a result only after its batch has committed, so a load's
+  // snapshot holds every result whose event came before the load began; those
+  // that come while it runs wait in the sweep's pending rows.
   static constexpr size_t kMaxSweeps = 16;         // least recently used dropped beyond
   static constexpr size_t kMaxFrontsPerSweep = 8;  // objective sets kept per sweep
 
@@ -102,7 +99,6 @@ class LiveColumns {
   void Append(Sweep* sweep, const Row& row);
   void Invalidate(int64_t sweep_id);
   void InvalidateAll();
-  void Remember(const Row& row);
 
   EventHub* const hub_;
   ReaderPool* const readers_;
@@ -112,7 +108,6 @@ class LiveColumns {
   mutable std::mutex mu_;
   std::condition_variable loaded_;                              // a load ended
   std::unordered_map<int64_t, std::unique_ptr<Sweep>> sweeps_;  // GUARDED_BY(mu_)
-  std::deque<Row> recent_;                                      // GUARDED_BY(mu_)
   int64_t last_seq_ = 0;                                        // GUARDED_BY(mu_)
   uint64_t next_version_ = 1;                                   // GUARDED_BY(mu_)
   uint64_t next_load_ = 1;                                      // GUARDED_BY(mu_)

@@ -1,14 +1,21 @@
 #include "coordinator/core.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <limits>
 #include <sstream>
 #include <system_error>
 
 #include <spdlog/spdlog.h>
 
 #include "common/curve_keys.h"
+#include "common/log_text.h"
 #include "coordinator/artifact_paths.h"
 
 namespace compsweep::coordinator {
@@ -19,27 +26,13 @@ using protocol::MsgType;
 
 namespace {
 
-// Writes bytes through a temporary file and a rename, so that nobody (a FETCH, an
-// export) ever reads half a file; a failed write leaves nothing behind.
-std::error_code WriteFileAtomically(const std::string& path, const std::string& bytes) {
-  std::error_code ec;
-  {
-    std::ofstream out(path + ".tmp", std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) ec = std::make_error_code(std::errc::io_error);
-  }
-  if (!ec) fs::rename(path + ".tmp", path, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(path + ".tmp", ignored);
-  }
-  return ec;
-}
-
 // At most this many messages are handled between two database flushes, so a burst
 // of results is one transaction while the loop still flushes regularly.
 constexpr int kMaxBatch = 4096;
+
+// Unknown keys are logged once each, up to this many (a peer that makes up a new
+// key per attempt must not grow the set without bound).
+constexpr size_t kMaxRefusedKeysLogged = 1000;
 
 bool IsHexHash(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -74,7 +67,8 @@ Core::Core(CoreOptions options, EventHub* hub, const Clock* clock, std::unique_p
       ctx_(1),
       router_(ctx_, zmq::socket_type::router),
       control_(ctx_, zmq::socket_type::pull),
-      zap_(ctx_, zmq::socket_type::rep) {}
+      zap_(ctx_, zmq::socket_type::rep),
+      monitor_(ctx_, zmq::socket_type::pair) {}
 
 Core::~Core() {
   Status st = store_->Flush();
@@ -108,16 +102,39 @@ Result<std::unique_ptr<Core>> Core::Create(const CoreOptions& options, EventHub*
     }
     core->router_.set(zmq::sockopt::maxmsgsize, opts.max_message_bytes);
     core->router_.set(zmq::sockopt::router_mandatory, 1);
-    core->router_.set(zmq::sockopt::router_handover, 1);
+    // A second connection that claims a connected worker's id is refused by
+    // ZeroMQ instead of taking the connection over (and recording results in
+    // that worker's name). ZMTP heartbeats close dead connections within a few
+    // seconds, so a worker restarted with the same --id gets back in.
+    core->router_.set(zmq::sockopt::router_handover, 0);
+    core->router_.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(opts.heartbeat_ms));
+    core->router_.set(zmq::sockopt::heartbeat_timeout,
+                      static_cast<int>(opts.heartbeat_ms * opts.liveness));
     core->router_.set(zmq::sockopt::linger, 0);
     core->router_.bind(opts.bind);
     core->endpoint_ = core->router_.get(zmq::sockopt::last_endpoint);
     static std::atomic<int> counter{0};
-    core->control_endpoint_ = "inproc://compsweep-core-" + std::to_string(counter++);
+    const int n = counter++;
+    core->control_endpoint_ = "inproc://compsweep-core-" + std::to_string(n);
     core->control_.bind(core->control_endpoint_);
+    const std::string monitor = "inproc://compsweep-core-monitor-" + std::to_string(n);
+    if (zmq_socket_monitor(core->router_.handle(), monitor.c_str(),
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw zmq::error_t();
+    }
+    core->monitor_.set(zmq::sockopt::linger, 0);
+    core->monitor_.connect(monitor);
   } catch (const zmq::error_t& e) {
     return Unavailable("binding " + opts.bind + ": " + e.what());
   }
+  if (!opts.curve_secret_key.empty()) {
+    auto keys = core->store_->WorkerCurveKeys();
+    if (!keys.ok()) return keys.status();
+    core->worker_keys_.swap(*keys);
+  }
+  Core* raw = core.get();
+  core->writer_ = std::make_unique<ArtifactWriter>(
+      [raw](const std::string& error) { raw->SetHealth(/*commit=*/false, error); });
   RETURN_IF_ERROR(core->Recover());
   return core;
 }
@@ -141,6 +158,10 @@ void Core::AddToScheduler(const TrialRow& row) {
   slot.attempt = row.attempt;
   slot.retries_used = row.retries;
   slot.max_retries = row.max_retries;
+  if (row.state == TrialState::kRunning && !row.worker.empty()) {
+    scheduler_.AdoptRunning(slot, row.worker);
+    return;
+  }
   if (row.teacher_id) {
     auto st = scheduler_.StateOf(*row.teacher_id);
     if (!st || *st != TrialState::kSucceeded) slot.blocked_on = row.teacher_id;
@@ -174,11 +195,15 @@ Status Core::Recover() {
       store_->SetTrialState(row.id, TrialState::kQueued);
       row.state = TrialState::kQueued;
     }
-    if (row.state == TrialState::kRunning || row.state == TrialState::kLost) {
+    if (row.state == TrialState::kRunning && !row.worker.empty()) {
+      // Its worker may still be running it: adopted at the worker's HELLO, or
+      // lost (without using a retry) if the worker stays silent.
+      ++interrupted;
+    } else if (row.state == TrialState::kRunning || row.state == TrialState::kLost) {
       // Interrupted by a coordinator stop: not the trial's fault, so no retry is used.
       store_->TrialAttemptEnded(row.id, row.attempt, "", TrialState::kLost, TrialState::kQueued,
                                 row.retries, "interrupted: coordinator restarted");
-      ++interrupted;
+      row.state = TrialState::kQueued;
     }
     AddToScheduler(row);
     remaining_[row.sweep_id]++;
@@ -188,13 +213,22 @@ Status Core::Recover() {
   }
   RETURN_IF_ERROR(store_->Flush());
   if (!rows.empty()) {
-    spdlog::info("coordinator: resumed {} unfinished trials ({} interrupted, re-queued)",
-                 rows.size(), interrupted);
+    spdlog::info(
+        "coordinator: resumed {} unfinished trials ({} were running: kept for their workers "
+        "for {} ms, then re-queued)",
+        rows.size(), interrupted, options_.heartbeat_ms * options_.liveness);
   }
   return Status::Ok();
 }
 
 // ---- control ----------------------------------------------------------------
+
+void Core::Wake(const char* why) {
+  zmq::socket_t wake(ctx_, zmq::socket_type::push);
+  wake.set(zmq::sockopt::linger, 0);
+  wake.connect(control_endpoint_);
+  wake.send(zmq::buffer(why, 1), zmq::send_flags::dontwait);
+}
 
 void Core::OnCore(std::function<void()> fn) {
   std::promise<void> done;
@@ -206,11 +240,51 @@ void Core::OnCore(std::function<void()> fn) {
       done.set_value();
     });
   }
-  zmq::socket_t wake(ctx_, zmq::socket_type::push);
-  wake.set(zmq::sockopt::linger, 0);
-  wake.connect(control_endpoint_);
-  wake.send(zmq::str_buffer("w"), zmq::send_flags::none);
+  Wake("w");
   fut.wait();
+}
+
+void Core::Post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commands_.push_back(std::move(fn));
+  }
+  try {
+    Wake("p");
+  } catch (const zmq::error_t&) {
+    // Stopping: the loop is gone, and the result was never acknowledged.
+  }
+}
+
+CoreHealth Core::Health() const {
+  CoreHealth h;
+  std::lock_guard<std::mutex> lock(health_mu_);
+  h.degraded = !commit_error_.empty() || !write_error_.empty();
+  h.reason = !commit_error_.empty() ? commit_error_ : write_error_;
+  h.since_ms = h.degraded ? degraded_since_ms_ : 0;
+  h.pending_acks = pending_acks_.load();
+  return h;
+}
+
+void Core::SetHealth(bool commit, const std::string& error) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  std::string& slot = commit ? commit_error_ : write_error_;
+  if (slot == error) return;
+  const bool was_degraded = !commit_error_.empty() || !write_error_.empty();
+  const bool was_failing = !slot.empty();
+  slot = error;
+  const bool degraded = !commit_error_.empty() || !write_error_.empty();
+  if (degraded && !was_degraded) degraded_since_ms_ = clock_->WallMs();
+  const char* what = commit ? "database commits" : "model writes";
+  if (!error.empty() && !was_failing) {
+    spdlog::error(
+        "coordinator: DEGRADED: {} fail: {}. Results are kept in memory, not acknowledged, and "
+        "written again every second until this recovers",
+        what, error);
+  } else if (error.empty()) {
+    spdlog::warn("coordinator: {} work again{}", what,
+                 degraded ? "" : "; no longer degraded (pending results are being stored)");
+  }
 }
 
 SubmitOutcome Core::Submit(const std::string& yaml_text, const std::string& filename,
@@ -252,10 +326,8 @@ SubmitOutcome Core::Submit(const std::string& yaml_text, const std::string& file
       AddToScheduler(row);
       remaining_[out.sweep_id]++;
     }
-    if (hub_) {
-      hub_->Publish("sweep_submitted",
-                    {{"sweep_id", out.sweep_id}, {"name", spec.name}, {"trials", trials.size()}});
-    }
+    Publish("sweep_submitted",
+            {{"sweep_id", out.sweep_id}, {"name", spec.name}, {"trials", trials.size()}});
     spdlog::info("coordinator: sweep {} '{}' submitted with {} trials", out.sweep_id, spec.name,
                  trials.size());
   });
@@ -280,7 +352,7 @@ Status Core::Cancel(int64_t sweep_id) {
     }
     store_->CancelSweep(sweep_id);
     remaining_.erase(sweep_id);
-    if (hub_) hub_->Publish("sweep_updated", {{"sweep_id", sweep_id}, {"state", "cancelled"}});
+    Publish("sweep_updated", {{"sweep_id", sweep_id}, {"state", "cancelled"}});
   });
   return result;
 }
@@ -306,7 +378,7 @@ Result<int64_t> Core::RetryFailed(int64_t sweep_id) {
     }
     if (n > 0) {
       store_->SweepState(sweep_id, "active");
-      if (hub_) hub_->Publish("sweep_updated", {{"sweep_id", sweep_id}, {"state", "active"}});
+      Publish("sweep_updated", {{"sweep_id", sweep_id}, {"state", "active"}});
     }
   });
   if (!status.ok()) return status;
@@ -335,6 +407,18 @@ Result<SweepProgress> Core::Progress(int64_t sweep_id) {
   return out;
 }
 
+std::pair<size_t, size_t> Core::TrackedTrials() {
+  std::pair<size_t, size_t> out;
+  OnCore([&] { out = {scheduler_.trials(), meta_.size()}; });
+  return out;
+}
+
+Status Core::LimitDatabaseGrowthForTesting(int64_t extra_pages) {
+  Status st;
+  OnCore([&] { st = store_->CapGrowth(extra_pages); });
+  return st;
+}
+
 void Core::Stop() {
   stop_ = true;
   try {
@@ -352,7 +436,8 @@ void Core::Stop() {
 void Core::Run() {
   next_tick_ms_ = clock_->NowMs() + options_.heartbeat_ms;
   std::vector<zmq::pollitem_t> items = {{router_.handle(), 0, ZMQ_POLLIN, 0},
-                                        {control_.handle(), 0, ZMQ_POLLIN, 0}};
+                                        {control_.handle(), 0, ZMQ_POLLIN, 0},
+                                        {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
   const bool curve = !options_.curve_secret_key.empty();
   if (curve) items.push_back({zap_.handle(), 0, ZMQ_POLLIN, 0});
   while (!stop_) {
@@ -364,7 +449,8 @@ void Core::Run() {
       spdlog::error("coordinator: poll: {}", e.what());
       break;
     }
-    if (curve && (items[2].revents & ZMQ_POLLIN)) OnZap();
+    if (items[2].revents & ZMQ_POLLIN) OnMonitor();
+    if (curve && (items[3].revents & ZMQ_POLLIN)) OnZap();
     // Drain the router without blocking, up to a batch.
     for (int i = 0; i < kMaxBatch; ++i) {
       std::vector<zmq::message_t> parts;
@@ -398,8 +484,7 @@ void Core::Run() {
     }
     for (auto& c : cmds) c();
     Dispatch();
-    Status st = store_->Flush();
-    if (!st.ok()) spdlog::error("coordinator: {}", st.ToString());
+    Commit();
   }
   // Answer commands that raced with Stop so no caller waits forever.
   std::vector<std::function<void()>> cmds;
@@ -408,38 +493,110 @@ void Core::Run() {
     cmds.swap(commands_);
   }
   for (auto& c : cmds) c();
-  Status st = store_->Flush();
-  if (!st.ok()) spdlog::error("coordinator: {}", st.ToString());
+  Commit();
+}
+
+void Core::Commit() {
+  const Status st = store_->Flush();
+  if (!st.ok()) {
+    SetHealth(/*commit=*/true, st.message());
+    pending_acks_ = unacked_ + static_cast<int64_t>(in_flight_.size());
+    return;
+  }
+  SetHealth(/*commit=*/true, "");
+  for (const auto& [worker, msg] : after_commit_) Send(worker, msg);
+  acknowledged_ += unacked_;
+  if (unacked_ > 0) spdlog::debug("coordinator: stored and acknowledged {} results", unacked_);
+  after_commit_.clear();
+  unacked_ = 0;
+  if (hub_) {
+    for (auto& [kind, data] : events_) hub_->Publish(kind, std::move(data));
+  }
+  events_.clear();
+  for (int64_t id : release_) {
+    scheduler_.Forget(id);
+    if (!scheduler_.HasTrial(id)) meta_.erase(id);
+  }
+  release_.clear();
+  pending_acks_ = static_cast<int64_t>(in_flight_.size());
+}
+
+void Core::Ack(const std::string& worker, int64_t trial_id, int attempt, bool stored) {
+  after_commit_.emplace_back(
+      worker,
+      Message{
+          MsgType::kAck, {{"trial_id", trial_id}, {"attempt", attempt}, {"stored", stored}}, ""});
+  ++unacked_;
+}
+
+void Core::Publish(const std::string& kind, nlohmann::json data) {
+  if (hub_) events_.emplace_back(kind, std::move(data));
 }
 
 void Core::HandleFrames(std::vector<zmq::message_t>& parts) {
   if (parts.empty()) return;
+  if (!silent_fds_.empty() && parts.size() > 1) {
+    const int fd = zmq_msg_get(parts[1].handle(), ZMQ_SRCFD);
+    if (fd >= 0) silent_fds_.erase(fd);
+  }
   std::string worker = parts[0].to_string();
+  std::string user_key;
+  if (!options_.curve_secret_key.empty() && parts.size() > 1) {
+    // The ZAP handler's user id for this connection: the worker's public key.
+    try {
+      const char* user = parts[1].gets("User-Id");
+      if (user != nullptr) user_key = user;
+    } catch (const zmq::error_t&) {
+    }
+    if (!curve_clients_.count(user_key)) {
+      // Admitted once, since removed: the worker is disconnected from the protocol.
+      ++dropped_;
+      if (curve_refused_.size() < kMaxRefusedKeysLogged && curve_refused_.insert(user_key).second) {
+        spdlog::warn(
+            "coordinator: dropped messages from worker '{}': its key {} is no longer "
+            "admitted",
+            LogSafe(worker), LogSafe(user_key));
+      }
+      return;
+    }
+  }
   std::vector<std::string> frames;
   frames.reserve(parts.size() - 1);
   for (size_t i = 1; i < parts.size(); ++i) frames.push_back(parts[i].to_string());
   auto msg = protocol::Decode(frames);
   if (!msg.ok()) {
     ++dropped_;
-    spdlog::warn("coordinator: dropped malformed message from worker '{}': {}",
-                 worker.substr(0, 64), msg.status().message());
+    spdlog::warn("coordinator: dropped malformed message from worker '{}': {}", LogSafe(worker),
+                 msg.status().message());
     return;
   }
-  Handle(worker, *msg);
+  Handle(worker, user_key, *msg);
 }
 
-void Core::Handle(const std::string& worker, const Message& msg) {
+void Core::Handle(const std::string& worker, const std::string& user_key, const Message& msg) {
   if (msg.type == MsgType::kHello) {
-    OnHello(worker, msg.body);
+    OnHello(worker, user_key, msg.body);
     return;
   }
-  if (!scheduler_.WorkerSeen(worker)) {
-    // A worker we do not know (e.g. we restarted): ask it to introduce itself.
-    if (msg.type == MsgType::kResult || msg.type == MsgType::kFailed) {
-      Send(worker, Message{MsgType::kAck,
-                           {{"trial_id", msg.body["trial_id"]}, {"attempt", msg.body["attempt"]}},
-                           ""});
+  if (!user_key.empty()) {
+    auto bound = worker_keys_.find(worker);
+    if (bound != worker_keys_.end() && bound->second != user_key) {
+      ++dropped_;
+      if (identity_refusals_logged_++ < 1000) {
+        spdlog::warn(
+            "coordinator: dropped {} claiming worker '{}' from key {}, which is not "
+            "that worker's key",
+            TypeName(msg.type), LogSafe(worker), LogSafe(user_key));
+      }
+      return;
     }
+  }
+  scheduler_.WorkerSeen(worker);
+  if (!scheduler_.WorkerIntroduced(worker)) {
+    // Not introduced since this coordinator started (it restarted, or the worker
+    // was written off): keep what is current, and ask for a HELLO.
+    if (msg.type == MsgType::kResult) OnResult(worker, msg, /*introduced=*/false);
+    if (msg.type == MsgType::kFailed) OnFailed(worker, msg.body, /*introduced=*/false);
     Send(worker, Message{MsgType::kHeartbeat, {{"reregister", true}}, ""});
     return;
   }
@@ -452,31 +609,30 @@ void Core::Handle(const std::string& worker, const Message& msg) {
       const int64_t id = msg.body["trial_id"].get<int64_t>();
       const int attempt = msg.body["attempt"].get<int>();
       auto st = scheduler_.StateOf(id);
-      if (st && *st == TrialState::kRunning) {
+      auto meta = meta_.find(id);
+      if (st && *st == TrialState::kRunning && meta != meta_.end()) {
         store_->TrialProgress(id, attempt, msg.body["data"]);
-        if (hub_) {
-          hub_->Publish("trial_progress", {{"trial_id", id},
-                                           {"sweep_id", meta_[id].sweep_id},
-                                           {"attempt", attempt},
-                                           {"data", msg.body["data"]}});
-        }
+        Publish("trial_progress", {{"trial_id", id},
+                                   {"sweep_id", meta->second.sweep_id},
+                                   {"attempt", attempt},
+                                   {"data", msg.body["data"]}});
       }
       break;
     }
     case MsgType::kResult:
-      OnResult(worker, msg);
+      OnResult(worker, msg, /*introduced=*/true);
       break;
     case MsgType::kFailed:
-      OnFailed(worker, msg.body);
+      OnFailed(worker, msg.body, /*introduced=*/true);
       break;
     case MsgType::kFetch:
       OnFetch(worker, msg.body);
       break;
     case MsgType::kBye: {
       auto lost = scheduler_.RemoveWorker(worker);
-      ApplyRequeues(lost, "worker " + worker + " left");
+      ApplyRequeues(lost, "worker " + LogSafe(worker) + " left");
       store_->WorkerState(worker, "gone");
-      if (hub_) hub_->Publish("worker_lost", {{"worker", worker}, {"reason", "bye"}});
+      Publish("worker_lost", {{"worker", worker}, {"reason", "bye"}});
       break;
     }
     case MsgType::kHeartbeat:
@@ -484,103 +640,132 @@ void Core::Handle(const std::string& worker, const Message& msg) {
     default:
       ++dropped_;
       spdlog::warn("coordinator: dropped unexpected {} from worker '{}'", TypeName(msg.type),
-                   worker.substr(0, 64));
+                   LogSafe(worker));
   }
 }
 
-void Core::OnHello(const std::string& worker, const nlohmann::json& body) {
+void Core::OnHello(const std::string& worker, const std::string& user_key,
+                   const nlohmann::json& body) {
+  const std::string& claimed = body["worker_id"].get_ref<const std::string&>();
+  if (claimed != worker) {
+    ++dropped_;
+    spdlog::warn("coordinator: refused HELLO from connection '{}' claiming to be worker '{}'",
+                 LogSafe(worker), LogSafe(claimed));
+    return;
+  }
+  if (!user_key.empty()) {
+    auto [bound, fresh] = worker_keys_.emplace(worker, user_key);
+    if (!fresh && bound->second != user_key) {
+      ++dropped_;
+      spdlog::warn("coordinator: refused worker '{}' with key {}: that id belongs to key {}",
+                   LogSafe(worker), LogSafe(user_key), LogSafe(bound->second));
+      return;
+    }
+  }
   std::set<std::pair<int64_t, int>> running;
   if (body.contains("running") && body["running"].is_array()) {
     for (const auto& r : body["running"]) {
-      if (r.is_array() && r.size() == 2 && r[0].is_number_integer() && r[1].is_number_integer()) {
+      if (r.is_array() && r.size() == 2 && r[0].is_number_integer() && r[1].is_number_integer() &&
+          r[0].get<int64_t>() >= 0 && r[1].get<int64_t>() >= 0 &&
+          r[1].get<int64_t>() <= std::numeric_limits<int>::max()) {
         running.insert({r[0].get<int64_t>(), r[1].get<int>()});
       }
     }
   }
-  const bool known = scheduler_.KnowsWorker(worker);
+  const bool known = scheduler_.WorkerIntroduced(worker);
+  const bool adopting = scheduler_.KnowsWorker(worker) && !known;
   auto lost = scheduler_.WorkerHello(worker, body["device"].get<std::string>(),
                                      body["slots"].get<int>(), running);
-  ApplyRequeues(lost, "worker " + worker + " restarted");
-  store_->WorkerUpsert(worker, body);
-  spdlog::info("coordinator: worker {} {} (device {}, {} slots)", worker,
-               known ? "reconnected" : "joined", body["device"].get<std::string>(),
-               body["slots"].get<int>());
-  if (hub_) hub_->Publish("worker_joined", {{"worker", worker}, {"device", body["device"]}});
+  ApplyRequeues(lost, adopting ? "worker " + LogSafe(worker) +
+                                     " no longer ran it after the coordinator restarted"
+                               : "worker " + LogSafe(worker) + " restarted");
+  nlohmann::json info = body;
+  if (!user_key.empty()) info["curve_key"] = user_key;
+  store_->WorkerUpsert(worker, info);
+  spdlog::info("coordinator: worker {} {} (device {}, {} slots)", LogSafe(worker),
+               known ? "reconnected" : (adopting ? "came back" : "joined"),
+               LogSafe(body["device"].get<std::string>()), body["slots"].get<int>());
+  Publish("worker_joined", {{"worker", worker}, {"device", body["device"]}});
 }
 
-void Core::OnResult(const std::string& worker, const Message& msg) {
+void Core::OnResult(const std::string& worker, const Message& msg, bool introduced) {
   const int64_t id = msg.body["trial_id"].get<int64_t>();
   const int attempt = msg.body["attempt"].get<int>();
-  const Message ack{MsgType::kAck, {{"trial_id", id}, {"attempt", attempt}}, ""};
+  // Its model is being written: the ACK follows that write's commit.
+  if (in_flight_.count({id, attempt})) return;
   auto meta_it = meta_.find(id);
-  const auto state = scheduler_.StateOf(id);
-  if (meta_it != meta_.end() && meta_it->second.teacher &&
-      (state == TrialState::kRunning || state == TrialState::kQueued)) {
-    // A teacher's result must carry the model; store it before accepting.
-    if (msg.payload.empty()) {
-      OnFailed(worker,
-               {{"trial_id", id}, {"attempt", attempt}, {"error", "teacher result without model"}});
-      Send(worker, ack);
-      return;
-    }
-    const std::error_code ec = WriteFileAtomically(ArtifactPath(meta_it->second.hash), msg.payload);
-    if (ec) {
-      OnFailed(
-          worker,
-          {{"trial_id", id}, {"attempt", attempt}, {"error", "storing teacher: " + ec.message()}});
-      Send(worker, ack);
-      return;
-    }
+  const bool teacher = meta_it != meta_.end() && meta_it->second.teacher;
+  if (teacher && msg.payload.empty()) {
+    // A teacher's result must carry the model its dependents will fetch.
+    OnFailed(worker,
+             {{"trial_id", id}, {"attempt", attempt}, {"error", "teacher result without model"}},
+             introduced);
+    return;
   }
   const ResultDisposition d = scheduler_.OnResult(worker, id, attempt);
-  Send(worker, ack);
   if (d != ResultDisposition::kAccepted) {
+    if (!introduced && d == ResultDisposition::kStale) {
+      // Maybe current after all once the worker's HELLO is in: sent again then.
+      spdlog::debug(
+          "coordinator: result for trial {} attempt {} from worker '{}' before its "
+          "HELLO: not current, not acknowledged",
+          id, attempt, LogSafe(worker));
+      return;
+    }
     spdlog::info("coordinator: ignored {} result for trial {} attempt {} from {}",
-                 d == ResultDisposition::kDuplicate ? "duplicate" : "stale", id, attempt, worker);
+                 d == ResultDisposition::kDuplicate ? "duplicate" : "stale", id, attempt,
+                 LogSafe(worker));
+    Ack(worker, id, attempt, /*stored=*/d == ResultDisposition::kDuplicate);
     return;
   }
-  store_->TrialSucceeded(id, attempt, msg.body["metrics"]);
-  const TrialMeta& meta = meta_[id];
-  if (meta.teacher) {
-    store_->AddArtifact(meta.hash, "teacher", static_cast<int64_t>(msg.payload.size()),
-                        ArtifactPath(meta.hash), id);
+  if (msg.payload.empty()) {
+    RecordSuccess(worker, id, attempt, msg.body["metrics"], 0, "");
+    return;
+  }
+  const auto& metrics = msg.body["metrics"];
+  const std::string path =
+      teacher ? ArtifactPath(meta_it->second.hash)
+              : (fs::path(options_.artifact_dir) / TrialArtifactName(id, attempt)).string();
+  if (!teacher) {
+    const auto reported = metrics.find("size_bytes");
+    if (reported != metrics.end() && reported->is_number() &&
+        reported->get<double>() != static_cast<double>(msg.payload.size())) {
+      spdlog::warn("coordinator: trial {} reports size_bytes {} but sent {} bytes; keeping them",
+                   id, reported->get<double>(), msg.payload.size());
+    }
+  }
+  in_flight_.insert({id, attempt});
+  pending_acks_ = unacked_ + static_cast<int64_t>(in_flight_.size());
+  const auto bytes = static_cast<int64_t>(msg.payload.size());
+  writer_->Submit({path, msg.payload, [this, worker, id, attempt, metrics, bytes, path] {
+                     Post([this, worker, id, attempt, metrics, bytes, path] {
+                       in_flight_.erase({id, attempt});
+                       RecordSuccess(worker, id, attempt, metrics, bytes, path);
+                     });
+                   }});
+}
+
+void Core::RecordSuccess(const std::string& worker, int64_t id, int attempt,
+                         const nlohmann::json& metrics, int64_t model_bytes,
+                         const std::string& path) {
+  store_->TrialSucceeded(id, attempt, metrics);
+  auto meta_it = meta_.find(id);
+  const bool teacher = meta_it != meta_.end() && meta_it->second.teacher;
+  if (teacher) {
+    store_->AddArtifact(meta_it->second.hash, "teacher", model_bytes, path, id);
     scheduler_.TeacherDone(id, true);
-  } else if (!msg.payload.empty()) {
-    StoreTrialArtifact(id, attempt, msg);
+  } else if (!path.empty()) {
+    store_->AddArtifact(TrialArtifactKey(id), "model", model_bytes, path, id);
   }
-  if (hub_) {
-    hub_->Publish("trial_finished", {{"trial_id", id},
-                                     {"sweep_id", meta.sweep_id},
-                                     {"state", "succeeded"},
-                                     {"kind", meta.teacher ? "teacher" : "trial"},
-                                     {"metrics", msg.body["metrics"]}});
-  }
+  Ack(worker, id, attempt, /*stored=*/true);
+  Publish("trial_finished",
+          {{"trial_id", id},
+           {"sweep_id", meta_it != meta_.end() ? meta_it->second.sweep_id : int64_t{0}},
+           {"state", "succeeded"},
+           {"kind", teacher ? "teacher" : "trial"},
+           {"metrics", metrics}});
   TrialTerminal(id);
 }
-
-void Core::StoreTrialArtifact(int64_t id, int attempt, const Message& msg) {
-  // The result is already accepted: a model that cannot be kept is logged, and
-  // the trial stays succeeded (its metrics were measured on the worker).
-  const auto& metrics = msg.body["metrics"];
-  const auto reported = metrics.is_object() ? metrics.find("size_bytes") : metrics.end();
-  if (reported != metrics.end() && reported->is_number() &&
-      reported->get<double>() != static_cast<double>(msg.payload.size())) {
-    spdlog::warn("coordinator: trial {} reports size_bytes {} but sent {} bytes; keeping them", id,
-                 reported->get<double>(), msg.payload.size());
-  }
-  const std::string path =
-      (fs::path(options_.artifact_dir) / TrialArtifactName(id, attempt)).string();
-  if (const std::error_code ec = WriteFileAtomically(path, msg.payload)) {
-    spdlog::error("coordinator: keeping the model of trial {}: {}: {}", id, path, ec.message());
-    return;
-  }
-  store_->AddArtifact(TrialArtifactKey(id), "model", static_cast<int64_t>(msg.payload.size()), path,
-                      id);
-}
-
-// Unknown keys are logged once each, up to this many (a peer that makes up a new
-// key per attempt must not grow the set without bound).
-constexpr size_t kMaxRefusedKeysLogged = 1000;
 
 void Core::OnZap() {
   // RFC 27: version, request id, domain, address, identity, mechanism,
@@ -603,13 +788,7 @@ void Core::OnZap() {
     const std::string key = CurveKeyToZ85(frame(6));
     if (!key.empty() && !curve_clients_.count(key) &&
         clock_->NowMs() - curve_clients_read_ms_ >= 1000) {
-      auto fresh = ReadCurveClientKeys(options_.curve_clients);
-      curve_clients_read_ms_ = clock_->NowMs();
-      if (fresh.ok()) {
-        curve_clients_ = std::move(*fresh);
-      } else {
-        spdlog::warn("coordinator: reading worker keys: {}", fresh.status().ToString());
-      }
+      RefreshCurveClients();
     }
     if (!key.empty() && curve_clients_.count(key)) {
       code = "200";
@@ -633,25 +812,29 @@ void Core::OnZap() {
   }
 }
 
-void Core::OnFailed(const std::string& worker, const nlohmann::json& body) {
+void Core::OnFailed(const std::string& worker, const nlohmann::json& body, bool introduced) {
   const int64_t id = body["trial_id"].get<int64_t>();
   const int attempt = body["attempt"].get<int>();
   const std::string error = body["error"].get<std::string>();
-  Send(worker, Message{MsgType::kAck, {{"trial_id", id}, {"attempt", attempt}}, ""});
   auto r = scheduler_.OnFailed(worker, id, attempt);
-  if (!r) return;
-  spdlog::warn("coordinator: trial {} attempt {} failed on {}: {}", id, attempt, worker, error);
+  if (!r) {
+    if (introduced) Ack(worker, id, attempt, /*stored=*/false);
+    return;
+  }
+  spdlog::warn("coordinator: trial {} attempt {} failed on {}: {}", id, attempt, LogSafe(worker),
+               error.substr(0, 2000));
   store_->TrialAttemptEnded(id, attempt, worker, TrialState::kFailed,
                             r->requeued ? TrialState::kQueued : TrialState::kFailed, r->retries,
                             error);
+  Ack(worker, id, attempt, /*stored=*/true);
   if (!r->requeued) {
-    if (hub_) {
-      hub_->Publish("trial_finished", {{"trial_id", id},
-                                       {"sweep_id", meta_[id].sweep_id},
-                                       {"state", "failed"},
-                                       {"error", error}});
-    }
-    if (meta_[id].teacher) {
+    auto meta = meta_.find(id);
+    Publish("trial_finished",
+            {{"trial_id", id},
+             {"sweep_id", meta != meta_.end() ? meta->second.sweep_id : int64_t{0}},
+             {"state", "failed"},
+             {"error", error}});
+    if (meta != meta_.end() && meta->second.teacher) {
       for (int64_t dep : scheduler_.TeacherDone(id, false)) {
         store_->SetTrialState(dep, TrialState::kFailed, "teacher failed: " + error);
         TrialTerminal(dep);
@@ -684,7 +867,8 @@ void Core::ApplyRequeues(const std::vector<Requeue>& requeues, const std::string
                               r.requeued ? TrialState::kQueued : TrialState::kFailed, r.retries,
                               reason);
     if (!r.requeued) {
-      if (meta_[r.trial_id].teacher) {
+      auto meta = meta_.find(r.trial_id);
+      if (meta != meta_.end() && meta->second.teacher) {
         for (int64_t dep : scheduler_.TeacherDone(r.trial_id, false)) {
           store_->SetTrialState(dep, TrialState::kFailed, "teacher failed: " + reason);
           TrialTerminal(dep);
@@ -697,14 +881,18 @@ void Core::ApplyRequeues(const std::vector<Requeue>& requeues, const std::string
 
 void Core::TrialTerminal(int64_t trial_id) {
   store_->Forget(trial_id);
-  const int64_t sweep = meta_[trial_id].sweep_id;
+  auto meta = meta_.find(trial_id);
+  if (meta == meta_.end()) return;
+  const int64_t sweep = meta->second.sweep_id;
+  // Teachers stay: their dependents look them up (hash, state) until the sweep ends.
+  if (!meta->second.teacher) release_.push_back(trial_id);
   auto it = remaining_.find(sweep);
   if (it == remaining_.end()) return;
   if (--it->second <= 0) {
     remaining_.erase(it);
     store_->SweepState(sweep, "done");
     spdlog::info("coordinator: sweep {} done", sweep);
-    if (hub_) hub_->Publish("sweep_updated", {{"sweep_id", sweep}, {"state", "done"}});
+    Publish("sweep_updated", {{"sweep_id", sweep}, {"state", "done"}});
   }
 }
 
@@ -725,23 +913,93 @@ void Core::Dispatch() {
     if (meta.teacher_id) task.body["teacher"] = {{"hash", meta_[*meta.teacher_id].hash}};
     if (meta.teacher) task.body["teacher"] = {{"hash", meta.hash}};
     store_->TrialStarted(a.trial_id, a.attempt, a.worker);
-    Send(a.worker, task);
-    if (hub_) {
-      hub_->Publish("trial_started", {{"trial_id", a.trial_id},
-                                      {"sweep_id", meta.sweep_id},
-                                      {"attempt", a.attempt},
-                                      {"worker", a.worker}});
+    // Sent once the start is committed: a worker never runs an attempt unknown
+    // to the database (its result would look stale after a restart).
+    after_commit_.emplace_back(a.worker, std::move(task));
+    Publish("trial_started", {{"trial_id", a.trial_id},
+                              {"sweep_id", meta.sweep_id},
+                              {"attempt", a.attempt},
+                              {"worker", a.worker}});
+  }
+}
+
+void Core::RefreshCurveClients() {
+  auto fresh = ReadCurveClientKeys(options_.curve_clients);
+  curve_clients_read_ms_ = clock_->NowMs();
+  if (!fresh.ok()) {
+    spdlog::warn("coordinator: reading worker keys: {}", fresh.status().ToString());
+    return;
+  }
+  if (*fresh == curve_clients_) return;
+  curve_clients_ = std::move(*fresh);
+  curve_refused_.clear();
+  for (const auto& [worker, key] : worker_keys_) {
+    if (curve_clients_.count(key) || !scheduler_.KnowsWorker(worker)) continue;
+    spdlog::warn("coordinator: worker '{}': its key {} was removed from {}; disconnected",
+                 LogSafe(worker), LogSafe(key), options_.curve_clients);
+    ApplyRequeues(scheduler_.RemoveWorker(worker),
+                  "worker " + LogSafe(worker) + " lost its admission");
+    store_->WorkerState(worker, "refused");
+    Publish("worker_lost", {{"worker", worker}, {"reason", "key removed"}});
+  }
+}
+
+void Core::OnMonitor() {
+  while (true) {
+    std::vector<zmq::message_t> parts;
+    try {
+      if (!zmq::recv_multipart(monitor_, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
+        return;
+      }
+    } catch (const zmq::error_t&) {
+      return;
+    }
+    if (parts.empty() || parts[0].size() < 6) continue;
+    uint16_t event = 0;
+    int32_t value = 0;
+    std::memcpy(&event, parts[0].data(), 2);
+    std::memcpy(&value, static_cast<const char*>(parts[0].data()) + 2, 4);
+    if (event == ZMQ_EVENT_ACCEPTED) {
+      silent_fds_[value] = {clock_->NowMs(), false};
+    } else if (event == ZMQ_EVENT_DISCONNECTED) {
+      silent_fds_.erase(value);
     }
   }
 }
 
+void Core::CheckSilentConnections() {
+  const int64_t window = options_.heartbeat_ms * options_.liveness;
+  for (auto& [fd, c] : silent_fds_) {
+    if (c.logged || clock_->NowMs() - c.accepted_ms < window) continue;
+    c.logged = true;
+    ++refused_connections_;
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      const void* src =
+          addr.ss_family == AF_INET6
+              ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr)
+              : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&addr)->sin_addr);
+      inet_ntop(addr.ss_family, src, host, sizeof(host));
+    }
+    spdlog::warn(
+        "coordinator: refused a connection from {}: in {} ms it got no message through, which "
+        "is what ZeroMQ does to a second connection claiming a connected worker's id (or to a "
+        "peer that is not a compsweep worker)",
+        host, window);
+  }
+}
+
 void Core::Tick() {
+  CheckSilentConnections();
+  if (!options_.curve_secret_key.empty()) RefreshCurveClients();
   for (const auto& [worker, lost] : scheduler_.ExpireWorkers()) {
-    spdlog::warn("coordinator: worker {} missed {} heartbeats: declared dead", worker,
+    spdlog::warn("coordinator: worker {} missed {} heartbeats: declared dead", LogSafe(worker),
                  options_.liveness);
-    ApplyRequeues(lost, "worker " + worker + " stopped answering");
+    ApplyRequeues(lost, "worker " + LogSafe(worker) + " stopped answering");
     store_->WorkerState(worker, "lost");
-    if (hub_) hub_->Publish("worker_lost", {{"worker", worker}, {"reason", "heartbeat"}});
+    Publish("worker_lost", {{"worker", worker}, {"reason", "heartbeat"}});
   }
   for (const auto& w : scheduler_.WorkerIds()) Send(w, Message{MsgType::kHeartbeat, {}, ""});
 }
@@ -756,7 +1014,7 @@ void Core::Send(const std::string& worker, const Message& msg) {
     }
   } catch (const zmq::error_t& e) {
     // EHOSTUNREACH: the peer is gone; liveness handles its trials.
-    spdlog::debug("coordinator: send {} to {}: {}", TypeName(msg.type), worker, e.what());
+    spdlog::debug("coordinator: send {} to {}: {}", TypeName(msg.type), LogSafe(worker), e.what());
   }
 }
 

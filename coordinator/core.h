@@ -1,7 +1,25 @@
 // Coordinator core: owns the ZeroMQ ROUTER socket, the scheduler and the SQLite
 // writer, all on one thread (Run). Other threads talk to it only through the
 // CoordinatorControl methods, which hand a closure to the core thread over an
-// inproc socket and wait for it.
+// inproc socket and wait for it. Model files are written by an ArtifactWriter
+// thread, whose completions are posted back to the core thread the same way.
+//
+// Invariants (nothing lost, nothing twice):
+// - A RESULT or FAILED is acknowledged only after the SQLite transaction that
+//   records it has committed (group commit: every loop iteration handles up to
+//   kMaxBatch messages, commits once, then sends that batch's ACKs). A result
+//   that carries a model is recorded only after the file is written.
+// - TASKs are sent after the commit that records them as started, so a worker
+//   never runs an attempt the database does not know.
+// - A failed commit (disk full, I/O error) sends nothing: no ACK, no TASK; the
+//   batch stays in memory and is committed again every iteration; Health()
+//   reports degraded with the reason until a commit succeeds.
+// - A RESULT from a worker that has not sent HELLO (the coordinator restarted)
+//   is recorded if its attempt is current, or else answered without an ACK
+//   (the worker sends it again after its HELLO). Never ACK and drop.
+// - After a restart, trials the database says are running are adopted by their
+//   worker's HELLO; a worker silent for the liveness window loses them.
+// - Browser events are published after the commit of what they announce.
 // Thread-safety: Create on any thread; Run on exactly one thread; Stop and the
 // CoordinatorControl methods from any thread.
 #pragma once
@@ -22,6 +40,7 @@
 
 #include "common/clock.h"
 #include "common/protocol.h"
+#include "coordinator/artifact_writer.h"
 #include "coordinator/control.h"
 #include "coordinator/event_hub.h"
 #include "coordinator/scheduler.h"
@@ -70,31 +89,61 @@ class Core : public CoordinatorControl {
   Status Cancel(int64_t sweep_id) override;
   Result<int64_t> RetryFailed(int64_t sweep_id) override;
   Result<SweepProgress> Progress(int64_t sweep_id);
+  CoreHealth Health() const override;
 
-  // Messages dropped because they did not decode (for tests and logs).
+  // Messages dropped because they did not decode, or came from a peer whose
+  // identity did not check out (for tests and logs).
   int64_t dropped_messages() const { return dropped_.load(); }
+  // Connections that delivered nothing for the liveness window (logged as refused).
+  int64_t refused_connections() const { return refused_connections_.load(); }
+  // Results (and failures) acknowledged after their commit, since start.
+  int64_t acknowledged() const { return acknowledged_.load(); }
+  // Trials whose state the core thread keeps in memory (scheduler, metadata):
+  // queued, running and teachers of active sweeps; finished trials are released.
+  std::pair<size_t, size_t> TrackedTrials();
+  // Caps the database file at its current size plus extra_pages (negative: no
+  // cap), so commits fail as on a full disk (tests of the degraded state).
+  Status LimitDatabaseGrowthForTesting(int64_t extra_pages);
 
  private:
   Core(CoreOptions options, EventHub* hub, const Clock* clock, std::unique_ptr<Store> store);
 
   // Runs fn on the core thread and waits. REQUIRES: not called from the core thread.
   void OnCore(std::function<void()> fn);
+  // Runs fn on the core thread later, without waiting (any thread).
+  void Post(std::function<void()> fn);
+  void Wake(const char* why);
   Status Recover();
   void AddToScheduler(const TrialRow& row);
   void HandleFrames(std::vector<zmq::message_t>& parts);
-  void Handle(const std::string& worker, const protocol::Message& msg);
-  void OnHello(const std::string& worker, const nlohmann::json& body);
-  void OnResult(const std::string& worker, const protocol::Message& msg);
-  void OnFailed(const std::string& worker, const nlohmann::json& body);
-  // Keeps an accepted trial result's model (the payload) in the artifact folder.
-  void StoreTrialArtifact(int64_t trial_id, int attempt, const protocol::Message& msg);
+  // user_key: the CURVE public key (Z85) the message came with; empty without CURVE.
+  void Handle(const std::string& worker, const std::string& user_key, const protocol::Message& msg);
+  void OnHello(const std::string& worker, const std::string& user_key, const nlohmann::json& body);
+  // introduced: the worker has sent HELLO since this coordinator started.
+  void OnResult(const std::string& worker, const protocol::Message& msg, bool introduced);
+  void OnFailed(const std::string& worker, const nlohmann::json& body, bool introduced);
+  // Records an accepted result (after its model, if any, is written).
+  void RecordSuccess(const std::string& worker, int64_t trial_id, int attempt,
+                     const nlohmann::json& metrics, int64_t model_bytes, const std::string& path);
   void OnFetch(const std::string& worker, const nlohmann::json& body);
   // Answers one ZAP request (CURVE handshake of a connecting worker).
   void OnZap();
+  // The ROUTER's connection events; with CheckSilentConnections, logs a
+  // connection that ZeroMQ refused for claiming a connected worker's id.
+  void OnMonitor();
+  void CheckSilentConnections();
+  // Re-reads the admitted CURVE keys; workers whose key was removed are dropped.
+  void RefreshCurveClients();
   void ApplyRequeues(const std::vector<Requeue>& requeues, const std::string& reason);
   void TrialTerminal(int64_t trial_id);
   void Dispatch();
   void Tick();
+  // Commits the batch; on success sends what waited for it (ACKs, TASKs, events).
+  void Commit();
+  void Ack(const std::string& worker, int64_t trial_id, int attempt, bool stored);
+  void Publish(const std::string& kind, nlohmann::json data);
+  // Records a health change (error empty = recovered) and logs once per change.
+  void SetHealth(bool commit, const std::string& error);
   void Send(const std::string& worker, const protocol::Message& msg);
   std::string ArtifactPath(const std::string& hash) const;
 
@@ -107,10 +156,19 @@ class Core : public CoordinatorControl {
   zmq::socket_t router_;
   zmq::socket_t control_;  // inproc PULL: wake-ups for queued commands
   zmq::socket_t zap_;      // REP on inproc://zeromq.zap.01, with CURVE only
+  zmq::socket_t monitor_;  // PAIR: the ROUTER's accepted/disconnected events
   std::string endpoint_;
   std::string control_endpoint_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> dropped_{0};
+  std::atomic<int64_t> acknowledged_{0};
+  std::atomic<int64_t> refused_connections_{0};
+  std::atomic<int64_t> pending_acks_{0};
+
+  mutable std::mutex health_mu_;
+  std::string commit_error_;       // GUARDED_BY(health_mu_)
+  std::string write_error_;        // GUARDED_BY(health_mu_)
+  int64_t degraded_since_ms_ = 0;  // GUARDED_BY(health_mu_)
 
   std::mutex mu_;
   std::vector<std::function<void()>> commands_;  // GUARDED_BY(mu_)
@@ -122,8 +180,28 @@ class Core : public CoordinatorControl {
     std::optional<int64_t> teacher_id;
     std::string hash;
   };
-  std::unordered_map<int64_t, TrialMeta> meta_;
+  std::unordered_map<int64_t, TrialMeta> meta_;     // released when a trial is terminal
   std::unordered_map<int64_t, int64_t> remaining_;  // sweep -> unfinished trial rows
+  // Sent or applied after the next successful commit.
+  std::vector<std::pair<std::string, protocol::Message>> after_commit_;
+  std::vector<std::pair<std::string, nlohmann::json>> events_;
+  std::vector<int64_t> release_;  // terminal trials whose in-memory state goes
+  int64_t unacked_ = 0;           // ACKs in after_commit_
+  // Results accepted whose model is being written: (trial, attempt).
+  std::set<std::pair<int64_t, int>> in_flight_;
+  std::unique_ptr<ArtifactWriter> writer_;
+  // CURVE: worker id -> the public key it first said HELLO with (also kept in
+  // the workers table); another key cannot claim that id.
+  std::unordered_map<std::string, std::string> worker_keys_;
+  int64_t identity_refusals_logged_ = 0;
+  // Accepted connections (by file descriptor) that have not delivered a message
+  // yet: accepted at (ms), logged already. A duplicate worker id is refused by
+  // ZeroMQ without a word (ROUTER_HANDOVER off), so silence is how it shows.
+  struct SilentConnection {
+    int64_t accepted_ms = 0;
+    bool logged = false;
+  };
+  std::unordered_map<int, SilentConnection> silent_fds_;
   int64_t next_tick_ms_ = 0;
   std::set<std::string> curve_clients_;  // Z85 public keys admitted
   std::set<std::string> curve_refused_;  // logged once each

@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
+
+#include "coordinator/artifact_paths.h"
 
 namespace compsweep::coordinator {
 namespace {
@@ -70,20 +73,33 @@ class CoreTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    CoreOptions o;
-    o.db_path = (dir_ / "core.db").string();
-    o.bind = "tcp://127.0.0.1:*";
-    o.heartbeat_ms = 100;
-    o.liveness = 3;
-    auto core = Core::Create(o, &hub_, &clock_);
+    options_.db_path = (dir_ / "core.db").string();
+    options_.bind = "tcp://127.0.0.1:*";
+    options_.heartbeat_ms = 100;
+    options_.liveness = 3;
+    StartCore();
+  }
+  void StartCore() {
+    auto core = Core::Create(options_, &hub_, &clock_);
     ASSERT_TRUE(core.ok()) << core.status().ToString();
     core_ = std::move(*core);
     loop_ = std::thread([this] { core_->Run(); });
   }
-  void TearDown() override {
+  void StopCore() {
     core_->Stop();
     loop_.join();
     core_.reset();
+  }
+  // A coordinator restart on the same database and port (workers' DEALERs
+  // reconnect by themselves), as after a crash: nothing is flushed beyond what
+  // the loop already committed.
+  void RestartCore() {
+    options_.bind = core_->endpoint();
+    StopCore();
+    StartCore();
+  }
+  void TearDown() override {
+    StopCore();
     fs::remove_all(dir_);
   }
   int64_t Count(const std::string& sql) {
@@ -92,6 +108,7 @@ class CoreTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  CoreOptions options_;
   SystemClock clock_;
   EventHub hub_;
   std::unique_ptr<Core> core_;
@@ -119,7 +136,8 @@ TEST_F(CoreTest, DuplicateResultIsAcknowledgedButCountedOnce) {
   w.Send(result);
   ASSERT_TRUE(w.Expect(MsgType::kAck).has_value());
   w.Send(result);  // e.g. resent after a reconnect
-  ASSERT_TRUE(w.Expect(MsgType::kAck).has_value()) << "duplicates are acknowledged too";
+  ASSERT_TRUE(w.Expect(MsgType::kAck).has_value())
+      << "duplicates of a stored result are acknowledged too";
   auto p = core_->Progress(sub.sweep_id);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->counts["succeeded"], 1);
@@ -204,6 +222,221 @@ TEST_F(CoreTest, SubmitReportsValidationErrorsAndResumesIdenticalSweeps) {
   auto third = core_->Submit(kSweep, "core.yaml", false);
   EXPECT_NE(third.sweep_id, first.sweep_id) << "a cancelled sweep is not resumed";
   EXPECT_EQ(core_->Cancel(999).code(), StatusCode::kNotFound);
+}
+
+Message Result(int64_t id, int attempt, double accuracy) {
+  return Message{MsgType::kResult,
+                 {{"trial_id", id}, {"attempt", attempt}, {"metrics", {{"accuracy", accuracy}}}},
+                 ""};
+}
+
+// Takes one task: HELLO (unless said), READY, TASK.
+std::optional<Message> TakeTask(FakeWorker& w, const std::string& id, bool hello = true) {
+  if (hello) w.Send(Hello(id));
+  w.Send(Message{MsgType::kReady, {{"free_slots", 1}}, ""});
+  return w.Expect(MsgType::kTask);
+}
+
+TEST_F(CoreTest, AckArrivesOnlyOnceTheResultIsCommitted) {
+  auto sub = core_->Submit(kSweep, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  for (int i = 0; i < 2; ++i) {
+    auto task = TakeTask(w, "w", i == 0);
+    ASSERT_TRUE(task);
+    const int64_t id = task->body["trial_id"].get<int64_t>();
+    w.Send(Result(id, 1, 0.5));
+    auto ack = w.Expect(MsgType::kAck);
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->body["stored"], true);
+    // Read through another connection the moment the ACK is in: already there.
+    EXPECT_EQ(
+        Count("SELECT COUNT(*) FROM trials WHERE state='succeeded' AND id=" + std::to_string(id)),
+        1);
+  }
+  EXPECT_EQ(core_->acknowledged(), 2);
+}
+
+TEST_F(CoreTest, ResultBeforeHelloAfterARestartIsStoredNotDropped) {
+  auto sub = core_->Submit(kSweep, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  auto task = TakeTask(w, "w");
+  ASSERT_TRUE(task);
+  const int64_t id = task->body["trial_id"].get<int64_t>();
+  RestartCore();
+  // ZeroMQ delivers the result queued while the coordinator was down before
+  // any HELLO: the attempt is still current, so it is stored and acknowledged.
+  w.Send(Result(id, 1, 0.61));
+  auto ack = w.Expect(MsgType::kAck);
+  ASSERT_TRUE(ack) << "a current result before HELLO must be stored and acknowledged";
+  EXPECT_EQ(ack->body["trial_id"], id);
+  EXPECT_EQ(
+      Count("SELECT COUNT(*) FROM trials WHERE state='succeeded' AND id=" + std::to_string(id)), 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE trial_id=" + std::to_string(id)), 1)
+      << "the running attempt was adopted, not re-queued";
+}
+
+TEST_F(CoreTest, StaleResultBeforeHelloIsNotAcknowledgedButAskedAgain) {
+  auto sub = core_->Submit(kSweep, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  RestartCore();
+  FakeWorker w(ctx_, core_->endpoint(), "stranger");
+  // An attempt this coordinator never started, from a worker it does not know.
+  w.Send(Result(1, 5, 0.9));
+  auto reply = w.Expect(MsgType::kHeartbeat);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->body.value("reregister", false), true);
+  EXPECT_FALSE(w.Expect(MsgType::kAck, 400)) << "never ACK and drop";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE state='succeeded'"), 0);
+}
+
+TEST_F(CoreTest, RunningTrialsAreAdoptedFromHelloAfterARestart) {
+  auto sub = core_->Submit(kSweep, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  auto task = TakeTask(w, "w");
+  ASSERT_TRUE(task);
+  const int64_t id = task->body["trial_id"].get<int64_t>();
+  RestartCore();
+  w.Send(Message{MsgType::kHello,
+                 {{"worker_id", "w"}, {"device", "cpu"}, {"slots", 1}, {"running", {{id, 1}}}},
+                 ""});
+  // Longer than the liveness window (3 x 100 ms): adopted, so not lost.
+  for (int i = 0; i < 6; ++i) {
+    w.Send(Message{MsgType::kHeartbeat, {{"running", {{id, 1}}}}, ""});
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  w.Send(Result(id, 1, 0.7));
+  ASSERT_TRUE(w.Expect(MsgType::kAck));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE trial_id=" + std::to_string(id)), 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE state='lost'"), 0);
+}
+
+TEST_F(CoreTest, SilentWorkerAfterARestartLosesItsTrialWithoutUsingARetry) {
+  auto sub = core_->Submit(kSweep, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  std::optional<int64_t> id;
+  {
+    FakeWorker gone(ctx_, core_->endpoint(), "gone");
+    auto task = TakeTask(gone, "gone");
+    ASSERT_TRUE(task);
+    id = task->body["trial_id"].get<int64_t>();
+  }
+  RestartCore();
+  FakeWorker live(ctx_, core_->endpoint(), "live");
+  live.Send(Hello("live"));
+  std::optional<Message> again;
+  for (int i = 0; i < 30 && !again; ++i) {
+    live.Send(Message{MsgType::kReady, {{"free_slots", 1}}, ""});
+    auto t = live.Expect(MsgType::kTask, 100);
+    if (t && t->body["trial_id"] == *id) again = t;
+    if (t && t->body["trial_id"] != *id)
+      live.Send(Result(t->body["trial_id"], t->body["attempt"], 0.5));
+  }
+  ASSERT_TRUE(again) << "the silent worker's adopted trial was not re-queued";
+  EXPECT_EQ(again->body["attempt"], 2);
+  EXPECT_EQ(Count("SELECT retries FROM trials WHERE id=" + std::to_string(*id)), 0);
+}
+
+TEST_F(CoreTest, FullDatabaseStopsAcknowledgementUntilItRecovers) {
+  auto sub = core_->Submit(kSweep, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  auto task = TakeTask(w, "w");
+  ASSERT_TRUE(task);
+  const int64_t id = task->body["trial_id"].get<int64_t>();
+  ASSERT_TRUE(core_->LimitDatabaseGrowthForTesting(0).ok());
+  // Enough to need new pages.
+  nlohmann::json big = nlohmann::json::object();
+  for (int i = 0; i < 200; ++i) big["m" + std::to_string(i)] = std::string(200, 'x');
+  w.Send(Message{MsgType::kProgress, {{"trial_id", id}, {"attempt", 1}, {"data", big}}, ""});
+  w.Send(Result(id, 1, 0.8));
+  EXPECT_FALSE(w.Expect(MsgType::kAck, 800)) << "acknowledged while the commit fails";
+  CoreHealth h = core_->Health();
+  EXPECT_TRUE(h.degraded);
+  EXPECT_NE(h.reason.find("disk full"), std::string::npos) << h.reason;
+  EXPECT_GE(h.pending_acks, 1);
+  ASSERT_TRUE(core_->LimitDatabaseGrowthForTesting(-1).ok());
+  auto ack = w.Expect(MsgType::kAck);
+  ASSERT_TRUE(ack) << "acknowledged once the commit works again";
+  EXPECT_FALSE(core_->Health().degraded);
+  EXPECT_EQ(
+      Count("SELECT COUNT(*) FROM trials WHERE state='succeeded' AND id=" + std::to_string(id)), 1);
+}
+
+TEST_F(CoreTest, FailedModelWriteDelaysTheAckUntilTheFileIsWritten) {
+  auto sub = core_->Submit(kSweep, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  auto task = TakeTask(w, "w");
+  ASSERT_TRUE(task);
+  const int64_t id = task->body["trial_id"].get<int64_t>();
+  // The artifact folder disappears and a file stands in its place: writes fail.
+  const fs::path artifacts = dir_ / "core.db.artifacts";
+  fs::remove_all(artifacts);
+  std::ofstream(artifacts) << "not a folder";
+  Message result = Result(id, 1, 0.8);
+  result.payload = "model bytes";
+  result.body["metrics"]["size_bytes"] = 11;
+  w.Send(result);
+  EXPECT_FALSE(w.Expect(MsgType::kAck, 800));
+  EXPECT_TRUE(core_->Health().degraded);
+  fs::remove(artifacts);
+  fs::create_directories(artifacts);
+  ASSERT_TRUE(w.Expect(MsgType::kAck, 5000));
+  EXPECT_FALSE(core_->Health().degraded);
+  std::ifstream in(artifacts / TrialArtifactName(id, 1));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes, "model bytes");
+}
+
+TEST_F(CoreTest, HelloMustNameItsOwnConnectionAndIdsCannotBeTakenOver) {
+  auto sub = core_->Submit(kSweep, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  FakeWorker liar(ctx_, core_->endpoint(), "liar");
+  liar.Send(Hello("someone-else"));
+  liar.Send(Message{MsgType::kReady, {{"free_slots", 1}}, ""});
+  EXPECT_FALSE(liar.Expect(MsgType::kTask, 400));
+  EXPECT_GE(core_->dropped_messages(), 1);
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  auto task = TakeTask(w, "w");
+  ASSERT_TRUE(task);
+  const int64_t id = task->body["trial_id"].get<int64_t>();
+  // A second connection claiming "w" is refused: its fake result is never recorded.
+  FakeWorker forger(ctx_, core_->endpoint(), "w");
+  forger.Send(Hello("w"));
+  forger.Send(Result(id, 1, 0.99));
+  for (int i = 0; i < 40 && core_->refused_connections() == 0; ++i) {
+    w.Send(Message{MsgType::kHeartbeat, {}, ""});
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(core_->refused_connections(), 1) << "the refused connection is logged";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE state='succeeded'"), 0);
+  w.Send(Result(id, 1, 0.6));
+  ASSERT_TRUE(w.Expect(MsgType::kAck)) << "the real worker keeps its connection";
+  SQLite::Database db((dir_ / "core.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_DOUBLE_EQ(
+      db.execAndGet("SELECT value FROM trial_values WHERE trial_id=" + std::to_string(id))
+          .getDouble(),
+      0.6);
+}
+
+TEST_F(CoreTest, FinishedTrialsAreReleasedFromMemory) {
+  auto sub = core_->Submit(kSweep, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  EXPECT_EQ(core_->TrackedTrials().first, 2u);
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  for (int i = 0; i < 2; ++i) {
+    auto task = TakeTask(w, "w", i == 0);
+    ASSERT_TRUE(task);
+    w.Send(Result(task->body["trial_id"], 1, 0.5));
+    ASSERT_TRUE(w.Expect(MsgType::kAck));
+  }
+  auto p = core_->Progress(sub.sweep_id);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->state, "done");
+  EXPECT_EQ(core_->TrackedTrials(), std::make_pair(size_t{0}, size_t{0}));
 }
 
 }  // namespace

@@ -36,6 +36,30 @@ void Scheduler::AddSucceeded(const TrialSlot& trial) {
   t.state = TrialState::kSucceeded;
 }
 
+void Scheduler::AdoptRunning(const TrialSlot& trial, const std::string& worker) {
+  TrialInfo& t = trials_[trial.id];
+  t.slot = trial;
+  t.slot.device = DeviceClass(trial.device);
+  t.state = TrialState::kRunning;
+  t.worker = worker;
+  WorkerInfo& w = workers_[worker];
+  if (!w.introduced) w.last_seen_ms = clock_->NowMs();
+  w.trials.insert(trial.id);
+  running_.insert(trial.id);
+}
+
+void Scheduler::Forget(int64_t id) {
+  auto it = trials_.find(id);
+  if (it == trials_.end()) return;
+  if (it->second.state == TrialState::kQueued || it->second.state == TrialState::kRunning) return;
+  trials_.erase(it);
+}
+
+bool Scheduler::WorkerIntroduced(const std::string& worker) const {
+  auto it = workers_.find(worker);
+  return it != workers_.end() && it->second.introduced;
+}
+
 std::optional<TrialState> Scheduler::StateOf(int64_t id) const {
   auto it = trials_.find(id);
   if (it == trials_.end()) return std::nullopt;
@@ -105,10 +129,10 @@ bool Scheduler::Retry(int64_t id) {
   return true;
 }
 
-Requeue Scheduler::LoseTrial(TrialInfo& t) {
+Requeue Scheduler::LoseTrial(TrialInfo& t, bool count_retry) {
   Requeue r{t.slot.id, t.slot.attempt, false, t.worker};
   running_.erase(t.slot.id);
-  t.slot.retries_used++;
+  if (count_retry) t.slot.retries_used++;
   if (t.slot.retries_used > t.slot.max_retries) {
     t.state = TrialState::kFailed;
     t.worker.clear();
@@ -125,13 +149,17 @@ std::vector<Requeue> Scheduler::WorkerHello(const std::string& worker, const std
                                             const std::set<std::pair<int64_t, int>>& running) {
   std::vector<Requeue> lost;
   WorkerInfo& w = workers_[worker];
+  // Trials adopted after a restart and not listed were lost while the
+  // coordinator was down: not the trial's fault.
+  const bool adopted = !w.introduced;
+  w.introduced = true;
   w.device = device;
   w.slots = std::max(1, slots);
   w.last_seen_ms = clock_->NowMs();
   for (auto it = w.trials.begin(); it != w.trials.end();) {
     TrialInfo& t = trials_.at(*it);
     if (running.count({t.slot.id, t.slot.attempt}) == 0) {
-      lost.push_back(LoseTrial(t));
+      lost.push_back(LoseTrial(t, /*count_retry=*/!adopted));
       it = w.trials.erase(it);
     } else {
       ++it;
@@ -149,7 +177,7 @@ bool Scheduler::WorkerSeen(const std::string& worker) {
 
 void Scheduler::WorkerReady(const std::string& worker, int free_slots) {
   auto it = workers_.find(worker);
-  if (it == workers_.end()) return;
+  if (it == workers_.end() || !it->second.introduced) return;
   it->second.wanted = std::max(0, free_slots);
   it->second.last_seen_ms = clock_->NowMs();
 }
@@ -158,7 +186,9 @@ std::vector<Requeue> Scheduler::RemoveWorker(const std::string& worker) {
   std::vector<Requeue> lost;
   auto it = workers_.find(worker);
   if (it == workers_.end()) return lost;
-  for (int64_t id : it->second.trials) lost.push_back(LoseTrial(trials_.at(id)));
+  for (int64_t id : it->second.trials) {
+    lost.push_back(LoseTrial(trials_.at(id), /*count_retry=*/it->second.introduced));
+  }
   workers_.erase(it);
   return lost;
 }
@@ -188,6 +218,7 @@ std::vector<Assignment> Scheduler::Schedule() {
   while (progress && queued_count_ > 0) {
     progress = false;
     for (auto& [wid, w] : workers_) {
+      if (!w.introduced) continue;
       int capacity = std::min(w.wanted, w.slots - static_cast<int>(w.trials.size()));
       if (capacity <= 0) continue;
       const std::string cls = DeviceClass(w.device);

@@ -67,6 +67,16 @@ class Scheduler {
   void AddTrial(const TrialSlot& trial);
   // Records an already succeeded trial (a teacher found on resume).
   void AddSucceeded(const TrialSlot& trial);
+  // After a coordinator restart: a trial the database says runs on `worker` with
+  // attempt trial.attempt. The worker is known but not introduced until its HELLO
+  // (which adopts the trial if it lists it, or loses it otherwise); a worker that
+  // stays silent for the liveness window loses it, without using a retry (the
+  // coordinator's restart is not the trial's fault).
+  void AdoptRunning(const TrialSlot& trial, const std::string& worker);
+  // Releases a finished trial's state (succeeded, failed or cancelled); its later
+  // results are stale. REQUIRES: the trial is not queued or running.
+  void Forget(int64_t id);
+  size_t trials() const { return trials_.size(); }
   bool HasTrial(int64_t id) const { return trials_.count(id) > 0; }
   std::optional<TrialState> StateOf(int64_t id) const;
   // The teacher `teacher_id` finished: unblocks (succeeded) or fails (failed) its dependents.
@@ -88,6 +98,8 @@ class Scheduler {
   // Any message from a known worker refreshes its liveness. Returns false if unknown.
   bool WorkerSeen(const std::string& worker);
   bool KnowsWorker(const std::string& worker) const { return workers_.count(worker) > 0; }
+  // Known and has sent HELLO (an adopted worker is known but not introduced).
+  bool WorkerIntroduced(const std::string& worker) const;
   // READY: the worker asks for up to free_slots more trials.
   void WorkerReady(const std::string& worker, int free_slots);
   // BYE or declared dead: its running trials are re-queued (or failed).
@@ -107,7 +119,8 @@ class Scheduler {
 
  private:
   struct WorkerInfo {
-    std::string device;  // cpu | cuda | cuda:N
+    std::string device;       // cpu | cuda | cuda:N
+    bool introduced = false;  // HELLO received; only introduced workers get trials
     int slots = 1;
     int wanted = 0;  // free slots last announced by READY, minus tasks sent since
     int64_t last_seen_ms = 0;
@@ -122,7 +135,8 @@ class Scheduler {
   };
 
   void Enqueue(TrialInfo& t, bool front);
-  Requeue LoseTrial(TrialInfo& t);
+  // count_retry: false when the loss is the coordinator's (a restart), not the trial's.
+  Requeue LoseTrial(TrialInfo& t, bool count_retry = true);
   static std::string DeviceClass(const std::string& device);
 
   const Clock* clock_;

@@ -201,3 +201,60 @@ TEST_F(SchedulerTest, CancelDropsQueuedAndReturnsRunning) {
 
 }  // namespace
 }  // namespace compsweep::coordinator
+
+namespace compsweep::coordinator {
+namespace {
+
+TEST(SchedulerAdoptTest, AdoptedTrialsWaitForTheirWorkersHello) {
+  FakeClock clock;
+  Scheduler s(&clock, SchedulerOptions{1000, 4});
+  TrialSlot a{1, 1, "any", false, 3, 1, 2, std::nullopt};
+  TrialSlot b{2, 1, "any", false, 1, 0, 2, std::nullopt};
+  s.AdoptRunning(a, "w");
+  s.AdoptRunning(b, "w");
+  EXPECT_TRUE(s.KnowsWorker("w"));
+  EXPECT_FALSE(s.WorkerIntroduced("w"));
+  s.WorkerReady("w", 4);
+  EXPECT_TRUE(s.Schedule().empty()) << "no work for a worker that has not said HELLO";
+  // Its result before HELLO is current.
+  EXPECT_EQ(s.OnResult("w", 1, 3), ResultDisposition::kAccepted);
+  // HELLO lists nothing: trial 2 is lost without using a retry.
+  auto lost = s.WorkerHello("w", "cpu", 1, {});
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].trial_id, 2);
+  EXPECT_TRUE(lost[0].requeued);
+  EXPECT_EQ(lost[0].retries, 0);
+  EXPECT_TRUE(s.WorkerIntroduced("w"));
+}
+
+TEST(SchedulerAdoptTest, SilentAdoptedWorkerExpiresWithoutUsingRetries) {
+  FakeClock clock;
+  Scheduler s(&clock, SchedulerOptions{1000, 4});
+  s.AdoptRunning(TrialSlot{1, 1, "any", false, 2, 2, 2, std::nullopt}, "gone");
+  clock.Advance(4001);
+  auto dead = s.ExpireWorkers();
+  ASSERT_EQ(dead.size(), 1u);
+  ASSERT_EQ(dead[0].second.size(), 1u);
+  EXPECT_TRUE(dead[0].second[0].requeued) << "retries_used stays 2 of 2";
+  EXPECT_EQ(dead[0].second[0].retries, 2);
+}
+
+TEST(SchedulerAdoptTest, FinishedTrialsAreForgottenAndLaterResultsStale) {
+  FakeClock clock;
+  Scheduler s(&clock, SchedulerOptions{1000, 4});
+  s.AddTrial(TrialSlot{1, 1, "any", false, 0, 0, 2, std::nullopt});
+  s.WorkerHello("w", "cpu", 1, {});
+  s.WorkerReady("w", 1);
+  ASSERT_EQ(s.Schedule().size(), 1u);
+  s.Forget(1);
+  EXPECT_TRUE(s.HasTrial(1)) << "a running trial is not forgotten";
+  EXPECT_EQ(s.OnResult("w", 1, 1), ResultDisposition::kAccepted);
+  EXPECT_EQ(s.OnResult("w", 1, 1), ResultDisposition::kDuplicate);
+  s.Forget(1);
+  EXPECT_FALSE(s.HasTrial(1));
+  EXPECT_EQ(s.trials(), 0u);
+  EXPECT_EQ(s.OnResult("w", 1, 1), ResultDisposition::kStale);
+}
+
+}  // namespace
+}  // namespace compsweep::coordinator

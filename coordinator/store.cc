@@ -1,5 +1,7 @@
 #include "coordinator/store.h"
 
+#include <sqlite3.h>
+
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 #include <spdlog/spdlog.h>
@@ -189,7 +191,7 @@ Result<std::vector<SweepRow>> Store::ActiveSweeps() {
 namespace {
 constexpr const char* kTrialColumns =
     "SELECT t.id, t.sweep_id, t.kind, t.hash, t.state, t.attempt, t.retries, s.max_retries, "
-    "s.device, t.teacher_id FROM trials t JOIN sweeps s ON s.id = t.sweep_id ";
+    "s.device, t.teacher_id, t.worker FROM trials t JOIN sweeps s ON s.id = t.sweep_id ";
 
 TrialRow ReadTrial(SQLite::Statement& st) {
   TrialRow r;
@@ -203,6 +205,7 @@ TrialRow ReadTrial(SQLite::Statement& st) {
   r.max_retries = st.getColumn(7).getInt();
   r.device = st.getColumn(8).getString();
   if (!st.getColumn(9).isNull()) r.teacher_id = st.getColumn(9).getInt64();
+  if (!st.getColumn(10).isNull()) r.worker = st.getColumn(10).getString();
   return r;
 }
 }  // namespace
@@ -220,6 +223,19 @@ Result<std::vector<TrialRow>> Store::LoadActiveTrials(int64_t sweep_id) {
     while (st.executeStep()) out.push_back(ReadTrial(st));
   } catch (const std::exception& e) {
     return IoError(std::string("loading trials: ") + e.what());
+  }
+  return out;
+}
+
+Result<std::unordered_map<std::string, std::string>> Store::WorkerCurveKeys() {
+  std::unordered_map<std::string, std::string> out;
+  try {
+    SQLite::Statement st(*db_,
+                         "SELECT id, json_extract(info, '$.curve_key') FROM workers WHERE "
+                         "json_valid(info) AND json_extract(info, '$.curve_key') IS NOT NULL");
+    while (st.executeStep()) out[st.getColumn(0).getString()] = st.getColumn(1).getString();
+  } catch (const std::exception& e) {
+    return IoError(std::string("reading worker keys: ") + e.what());
   }
   return out;
 }
@@ -506,6 +522,17 @@ void Store::AddEvent(int64_t sweep_id, int64_t trial_id, const std::string& kind
   });
 }
 
+Status Store::CapGrowth(int64_t extra_pages) {
+  try {
+    const int64_t pages = db_->execAndGet("PRAGMA page_count").getInt64();
+    const int64_t cap = extra_pages >= 0 ? pages + extra_pages : int64_t{0xfffffffe};
+    db_->exec("PRAGMA max_page_count = " + std::to_string(cap));
+  } catch (const std::exception& e) {
+    return IoError(std::string("setting max_page_count: ") + e.what());
+  }
+  return Status::Ok();
+}
+
 Status Store::Flush() {
   if (batch_.empty() && seen_.empty()) return Status::Ok();
   try {
@@ -518,9 +545,15 @@ Status Store::Flush() {
       st.exec();
     }
     tx.commit();
+  } catch (const SQLite::Exception& e) {
+    // A full disk says so (SQLite reports ENOSPC as SQLITE_FULL), so that health
+    // and the log name the cause instead of a generic I/O error.
+    const bool full = (e.getErrorCode() & 0xff) == SQLITE_FULL;
+    return IoError(std::string(full ? "disk full: " : "") + "committing " +
+                   std::to_string(batch_.size()) + " writes to " + path_ + ": " + e.what());
   } catch (const std::exception& e) {
-    return IoError(std::string("flushing ") + std::to_string(batch_.size()) +
-                   " writes: " + e.what());
+    return IoError("committing " + std::to_string(batch_.size()) + " writes to " + path_ + ": " +
+                   e.what());
   }
   batch_.clear();
   seen_.clear();

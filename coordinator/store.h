@@ -36,6 +36,7 @@ struct TrialRow {
   int max_retries = 2;
   std::string device = "any";
   std::optional<int64_t> teacher_id;
+  std::string worker;  // the worker of a running attempt
   nlohmann::json settings;
 };
 
@@ -68,6 +69,8 @@ class Store {
   // Ids of failed/cancelled trial rows of a sweep (for retry-failed).
   Result<std::vector<int64_t>> FailedTrialIds(int64_t sweep_id);
   Result<std::optional<SweepRow>> GetSweep(int64_t sweep_id);
+  // worker id -> the CURVE public key it registered with (from its HELLO).
+  Result<std::unordered_map<std::string, std::string>> WorkerCurveKeys();
   // Settings of a trial (for TASK messages); cached in memory after the first read.
   Result<nlohmann::json> TrialSettings(int64_t trial_id);
   // Drops per-trial memory (settings cache, progress counter) once a trial is finished.
@@ -99,6 +102,10 @@ class Store {
                 const nlohmann::json& data);
 
   size_t pending() const { return batch_.size() + seen_.size(); }
+  // Caps the database at its current size plus extra_pages (negative: no cap),
+  // so that a commit that needs more fails with SQLITE_FULL exactly as on a full
+  // disk. For tests of the degraded state; SQLite's own max_page_count pragma.
+  Status CapGrowth(int64_t extra_pages);
   // Commits everything batched in one transaction. On failure the batch is kept
   // and retried by the next Flush.
   Status Flush();
