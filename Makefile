@@ -50,5 +50,16 @@ fuzz-ci:
 	./scripts/setup_fuzz.sh
 	./scripts/fuzz.sh 60
 
+.PHONY: test-slurm check-k8s
+# A real single-node Slurm (slurmctld, slurmd, munged started by the test, as
+# root) runs deploy/slurm/*.sbatch against build/compsweep; skips unless root.
+test-slurm:
+	./scripts/setup_slurm.sh
+	BUILD_DIR=$(BUILD_DIR) ./tests/slurm/slurm_test.sh
+
+# deploy/kubernetes/ against the Kubernetes schemas, offline (kubernetes-validate).
+check-k8s:
+	./scripts/check_k8s.sh
+
 clean:
 	rm -rf $(BUILD_DIR) out
