@@ -5,6 +5,8 @@
 #include <fstream>
 #include <vector>
 
+#include "common/atomic_file.h"
+
 namespace compsweep::experiments {
 namespace {
 
@@ -261,14 +263,8 @@ Result<ArtifactInfo> WriteArtifact(Model& model, const QuantizedWeights& quantiz
   } catch (const c10::Error& e) {
     return Internal(std::string("encoding artifact: ") + e.what_without_backtrace());
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return IoError("cannot write " + tmp);
-    f.write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
-    if (!f) return IoError("short write to " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return IoError("rename " + tmp + " -> " + path);
+  RETURN_IF_ERROR(WriteFileAtomically(
+      path, std::string(reinterpret_cast<const char*>(out.data()), out.size())));
   info.bytes = static_cast<int64_t>(out.size());
   return info;
 }

@@ -1,0 +1,235 @@
+// WorkerLoop with a fake runner, a fake clock and a ROUTER socket in the test
+// standing in for the coordinator: the outbox and acknowledgement rules.
+#include "worker/loop.h"
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include <gtest/gtest.h>
+#include <zmq_addon.hpp>
+
+namespace compsweep::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using protocol::Message;
+using protocol::MsgType;
+
+// Finishes each job when the test releases it (or at once when auto_finish).
+class FakeRunner : public JobRunner {
+ public:
+  JobOutcome Run(const JobSpec& job, const JobHooks& hooks) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    started_.push_back(job.trial_id);
+    cv_.notify_all();
+    cv_.wait(lock,
+             [&] { return auto_finish_ || released_.count(job.trial_id) || hooks.cancelled(); });
+    JobOutcome out;
+    if (hooks.cancelled()) {
+      out.status = Cancelled("cancelled");
+      return out;
+    }
+    hooks.progress({{"epoch", 1}});
+    out.metrics = {{"accuracy", 0.5 + job.trial_id / 100.0}};
+    out.model = "model-of-" + std::to_string(job.trial_id);
+    if (!job.artifact_dir.empty()) {
+      fs::create_directories(job.artifact_dir);
+      std::ofstream(fs::path(job.artifact_dir) / "model.csa") << out.model;
+    }
+    return out;
+  }
+  void Release(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_.insert(id);
+    cv_.notify_all();
+  }
+  void WakeAll() { cv_.notify_all(); }
+  size_t started() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return started_.size();
+  }
+  bool auto_finish_ = false;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int64_t> started_;
+  std::set<int64_t> released_;
+};
+
+class LoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("compsweep-loop-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::router_handover, 1);  // the worker reconnects with its id
+    router_.bind("tcp://127.0.0.1:*");
+    opts_.connect = router_.get(zmq::sockopt::last_endpoint);
+    opts_.id = "w1";
+    opts_.cache_dir = (dir_ / "cache").string();
+    opts_.heartbeat_ms = 1000;
+    opts_.liveness = 4;
+    opts_.slots = 2;
+    loop_ = std::make_unique<WorkerLoop>(opts_, &runner_, &clock_, nlohmann::json::object());
+    loop_->Start();
+  }
+  void TearDown() override {
+    runner_.auto_finish_ = true;
+    runner_.WakeAll();
+    loop_.reset();
+    fs::remove_all(dir_);
+  }
+  // Steps the loop (real sockets, fake time) until the coordinator side has a
+  // message of the given type, or ~3 s of real time.
+  std::optional<Message> Expect(MsgType type) {
+    for (int i = 0; i < 300; ++i) {
+      loop_->Step(10);
+      std::vector<zmq::message_t> parts;
+      while (zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
+        std::vector<std::string> frames;
+        for (size_t k = 1; k < parts.size(); ++k) frames.push_back(parts[k].to_string());
+        parts.clear();
+        auto m = protocol::Decode(frames);
+        if (m.ok() && m->type == type) return *m;
+      }
+    }
+    return std::nullopt;
+  }
+  void ToWorker(const Message& m) {
+    auto frames = protocol::Encode(m);
+    router_.send(zmq::buffer(opts_.id), zmq::send_flags::sndmore);
+    for (size_t i = 0; i < frames.size(); ++i) {
+      router_.send(zmq::buffer(frames[i]),
+                   i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  }
+  void Task(int64_t id, int attempt) {
+    ToWorker(Message{
+        MsgType::kTask,
+        {{"trial_id", id}, {"attempt", attempt}, {"kind", "trial"}, {"settings", {{"x", 1}}}},
+        ""});
+  }
+  void Ack(int64_t id, int attempt) {
+    ToWorker(
+        Message{MsgType::kAck, {{"trial_id", id}, {"attempt", attempt}, {"stored", true}}, ""});
+  }
+
+  fs::path dir_;
+  zmq::context_t ctx_;
+  zmq::socket_t router_{ctx_, zmq::socket_type::router};
+  WorkerOptions opts_;
+  FakeClock clock_;
+  FakeRunner runner_;
+  std::unique_ptr<WorkerLoop> loop_;
+};
+
+TEST_F(LoopTest, ResultStaysInTheOutboxUntilAcknowledged) {
+  ASSERT_TRUE(Expect(MsgType::kHello));
+  Task(7, 1);
+  runner_.Release(7);
+  auto result = Expect(MsgType::kResult);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->body["trial_id"], 7);
+  EXPECT_EQ(result->payload, "model-of-7");
+  EXPECT_EQ(loop_->outbox_size(), 1u);
+  const std::string artifacts = WorkerLoop::ArtifactDir(opts_, 7, 1);
+  EXPECT_TRUE(fs::exists(artifacts));
+  // A HELLO request (the coordinator restarted) sends the unacknowledged result again.
+  ToWorker(Message{MsgType::kHeartbeat, {{"reregister", true}}, ""});
+  ASSERT_TRUE(Expect(MsgType::kHello));
+  auto again = Expect(MsgType::kResult);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body["trial_id"], 7);
+  EXPECT_EQ(loop_->outbox_size(), 1u);
+  // An ACK for another attempt changes nothing; the right one empties it.
+  Ack(7, 2);
+  for (int i = 0; i < 20; ++i) loop_->Step(10);
+  EXPECT_EQ(loop_->outbox_size(), 1u);
+  Ack(7, 1);
+  for (int i = 0; i < 50 && loop_->outbox_size() > 0; ++i) loop_->Step(10);
+  EXPECT_EQ(loop_->outbox_size(), 0u);
+  EXPECT_EQ(loop_->acknowledged(), 1);
+  EXPECT_FALSE(fs::exists(artifacts)) << "the model is deleted once the coordinator holds it";
+}
+
+TEST_F(LoopTest, SilentCoordinatorMeansReconnectWithBackoffAndTheOutboxGoesAgain) {
+  ASSERT_TRUE(Expect(MsgType::kHello));
+  Task(3, 1);
+  runner_.Release(3);
+  ASSERT_TRUE(Expect(MsgType::kResult));
+  // No ACK and no word from the coordinator for longer than the liveness window.
+  clock_.Advance(opts_.heartbeat_ms * opts_.liveness + 1);
+  loop_->Step(0);
+  EXPECT_FALSE(loop_->connected());
+  // Backoff: still disconnected before 1 s, reconnected after.
+  clock_.Advance(500);
+  loop_->Step(0);
+  EXPECT_FALSE(loop_->connected());
+  clock_.Advance(600);
+  ASSERT_TRUE(Expect(MsgType::kHello));
+  EXPECT_TRUE(loop_->connected());
+  auto again = Expect(MsgType::kResult);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body["trial_id"], 3);
+  // The next silence waits twice as long (2 s).
+  clock_.Advance(opts_.heartbeat_ms * opts_.liveness + 1);
+  loop_->Step(0);
+  ASSERT_FALSE(loop_->connected());
+  clock_.Advance(1500);
+  loop_->Step(0);
+  EXPECT_FALSE(loop_->connected());
+  clock_.Advance(600);
+  loop_->Step(0);
+  EXPECT_TRUE(loop_->connected());
+  EXPECT_EQ(loop_->outbox_size(), 1u);
+}
+
+TEST_F(LoopTest, HeartbeatsListRunningTrialsAndCancelStopsTheJob) {
+  ASSERT_TRUE(Expect(MsgType::kHello));
+  Task(5, 2);
+  for (int i = 0; i < 200 && runner_.started() == 0; ++i) loop_->Step(10);
+  ASSERT_EQ(loop_->running(), 1u);
+  clock_.Advance(opts_.heartbeat_ms);
+  auto hb = Expect(MsgType::kHeartbeat);
+  ASSERT_TRUE(hb);
+  EXPECT_EQ(hb->body["running"], nlohmann::json::parse("[[5,2]]"));
+  ToWorker(Message{MsgType::kCancel, {{"trial_id", 5}, {"attempt", 2}}, ""});
+  for (int i = 0; i < 100; ++i) {
+    loop_->Step(10);
+    runner_.WakeAll();
+  }
+  auto failed = Expect(MsgType::kFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_NE(failed->body["error"].get<std::string>().find("cancelled"), std::string::npos);
+  EXPECT_EQ(loop_->running(), 0u);
+}
+
+TEST_F(LoopTest, TaskSentTwiceRunsOnceAndBadTasksFailClearly) {
+  ASSERT_TRUE(Expect(MsgType::kHello));
+  runner_.auto_finish_ = true;
+  Task(9, 1);
+  Task(9, 1);
+  ASSERT_TRUE(Expect(MsgType::kResult));
+  for (int i = 0; i < 30; ++i) loop_->Step(10);
+  EXPECT_EQ(runner_.started(), 1u);
+  ToWorker(Message{MsgType::kTask,
+                   {{"trial_id", 10},
+                    {"attempt", 1},
+                    {"kind", "trial"},
+                    {"settings", nlohmann::json::object()},
+                    {"teacher", {{"hash", "../../etc/passwd"}}}},
+                   ""});
+  auto failed = Expect(MsgType::kFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_NE(failed->body["error"].get<std::string>().find("bad teacher hash"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace compsweep::worker
