@@ -26,6 +26,9 @@
 # Usage: tests/slurm/slurm_test.sh        (from the repository root or anywhere)
 #   COMPSWEEP_BIN   the compsweep to run (default $BUILD_DIR/compsweep, build/)
 #   KEEP=1          keep the temporary folder (logs, database) after a pass
+#   KILL_WAIT=N     slurm.conf KillWait (default 2). Only to check the test
+#                   itself: with 60 the cancelled worker drains and finishes its
+#                   trial, and the test must fail ("no unfinished attempt").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -152,12 +155,17 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
-  # Anything still running from the test's folder (job steps, workers): ours.
-  local left=()
+  # Anything still running of this cluster (slurmstepd, job processes): every
+  # process slurmd or the test started has SLURM_CONF=$T/etc/slurm.conf in its
+  # environment, and the jobs run in $T.
+  local left=() p cwd
   for p in /proc/[0-9]*; do
-    local cwd
+    [[ "${p#/proc/}" == "$$" ]] && continue
     cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-    [[ "$cwd" == "$T" || "$cwd" == "$T"/* ]] && left+=("${p#/proc/}")
+    if [[ "$cwd" == "$T" || "$cwd" == "$T"/* ]] ||
+       tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$T/etc/slurm.conf"; then
+      left+=("${p#/proc/}")
+    fi
   done
   if ((${#left[@]})); then
     say "stopping ${#left[@]} leftover process(es) of the test: ${left[*]}" >&2
@@ -230,7 +238,7 @@ SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides
 ReturnToService=2
 # SIGKILL 2 s after scancel's SIGTERM: shorter than a trial of the test's sweep.
-KillWait=2
+KillWait=${KILL_WAIT:-2}
 MinJobAge=600
 GresTypes=gpu
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=4 RealMemory=8192 Gres=gpu:3 State=UNKNOWN
@@ -328,7 +336,7 @@ scancel "$VJOB"
 CANCEL_AT=$SECONDS
 say "scancel $VJOB (worker $VWORKER) while it runs trial $VTRIAL, $((SECONDS - SWEEP_START)) s into the sweep"
 job_gone() { [[ -z "$(squeue -h -j "$1" 2>/dev/null)" ]]; }
-wait_until 30 "job $VJOB to end" job_gone "$VJOB"
+wait_until 90 "job $VJOB to end" job_gone "$VJOB"
 [[ "$(job_state "$VJOB")" == CANCELLED ]] || fail "job $VJOB is $(job_state "$VJOB"), not CANCELLED"
 
 sweep_over() { [[ "$(sql "SELECT state FROM sweeps WHERE id=$SWEEP")" != active ]]; }
