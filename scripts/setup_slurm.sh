@@ -6,7 +6,7 @@
 # Usage: scripts/setup_slurm.sh
 set -euo pipefail
 
-PKGS=(slurmctld slurmd slurm-client munge sqlite3)
+PKGS=(slurmctld slurmd slurm-client munge sqlite3 iproute2)
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
