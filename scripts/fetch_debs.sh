@@ -81,6 +81,9 @@ for deb in "$DEST"/debs/*.deb; do dpkg-deb -x "$deb" "$tmp"; done
 glibc=$(find "$tmp" -name '*.so*' -type f -exec objdump -T {} + 2>/dev/null |
   grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
 echo "${glibc#GLIBC_}" >"$DEST/debs/GLIBC_REQUIRED"
+# Likewise the libstdc++ symbol version (GCC 12's is GLIBCXX_3.4.30).
+find "$tmp" -name '*.so*' -type f -exec objdump -T {} + 2>/dev/null |
+  grep -o 'GLIBCXX_[0-9.]*' | sort -uV | tail -1 >"$DEST/debs/GLIBCXX_REQUIRED"
 
 # Fashion-MNIST slice: the IDX header's count is rewritten with the data.
 src=/usr/share/datasets/fashion-mnist

@@ -77,7 +77,12 @@ if(NOT EXISTS "${_cs_lib}/libtorch_cuda.so")
 endif()
 # The wheel's CUDA libraries (nvidia-* wheels), for LIBS mode's link and rpath.
 file(GLOB _cs_nvidia_dirs LIST_DIRECTORIES true "${_cs_site}/nvidia/*/lib")
+# Some builds (conda, the libtorch archive) keep them beside libtorch instead.
+file(GLOB _cs_blas "${_cs_lib}/libcublas.so*")
 set(_cs_have_cuda_libs FALSE)
+if(_cs_blas)
+  set(_cs_have_cuda_libs TRUE)
+endif()
 foreach(_cs_d IN LISTS _cs_nvidia_dirs)
   file(GLOB _cs_blas "${_cs_d}/libcublas.so.*")
   if(_cs_blas)
