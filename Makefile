@@ -8,7 +8,7 @@ export CCACHE_NOHASHDIR := 1
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup setup-test build demo test bench results screenshot clean
+.PHONY: all setup setup-test build demo test bench results screenshot clean chaos chaos-ci load
 
 all: build
 
@@ -34,6 +34,21 @@ test: setup-test
 
 bench: build
 	./scripts/bench.sh
+
+# Chaos suite, bounded (CI, a few minutes): worker and coordinator SIGKILLs, SIGSTOP,
+# a full disk (tmpfs: needs root). Expects $(BUILD_DIR)/compsweep to be built.
+chaos-ci:
+	python3 tests/chaos/chaos.py --binary $(BUILD_DIR)/compsweep --mode ci
+
+# Long form: 100 worker kills and 20 coordinator kills; writes docs/robustness.md "## Chaos".
+chaos: build
+	python3 tests/chaos/chaos.py --binary $(BUILD_DIR)/compsweep --mode long \
+	  --write-doc docs/robustness.md
+
+# 500 simulated workers (one DEALER each), 100,000 no-op trials, a coordinator process.
+load: build
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target load_bench
+	./$(BUILD_DIR)/bench/load_bench --compsweep $(BUILD_DIR)/compsweep
 
 # docs/results.md on full Fashion-MNIST (~45 min on 2 cores).
 results: setup
