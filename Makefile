@@ -32,6 +32,22 @@ test: setup-test
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 	cd $(BUILD_DIR) && COMPSWEEP_REQUIRE_E2E=1 ctest --output-on-failure -j2 --timeout 900
 
+# The coordinator and CLI built without LibTorch (COMPSWEEP_WITH_TORCH=OFF) in
+# build-notorch: its tests, and a check that the binary links no LibTorch. Its
+# sweep test takes workers from $(BUILD_DIR)/compsweep-worker when that is built
+# (make build / make test), and is reported skipped otherwise.
+NOTORCH_DIR ?= build-notorch
+.PHONY: test-notorch
+test-notorch: setup
+	cmake -S . -B $(NOTORCH_DIR) $(CMAKE_FLAGS) -DCOMPSWEEP_WITH_TORCH=OFF -DCOMPSWEEP_WERROR=ON
+	cmake --build $(NOTORCH_DIR) -j$(JOBS)
+	@test -x $(NOTORCH_DIR)/compsweep || exit 1; n=$$(ldd $(NOTORCH_DIR)/compsweep | grep -c torch); \
+	if [ "$$n" != 0 ]; then echo "test-notorch: $(NOTORCH_DIR)/compsweep links LibTorch:"; \
+	  ldd $(NOTORCH_DIR)/compsweep | grep torch; exit 1; fi; \
+	echo "test-notorch: ldd $(NOTORCH_DIR)/compsweep | grep -c torch = 0"
+	cd $(NOTORCH_DIR) && COMPSWEEP_TEST_WORKER_BIN=$(CURDIR)/$(BUILD_DIR)/compsweep-worker \
+	  ctest --output-on-failure -j2 --timeout 900
+
 bench: build
 	./scripts/bench.sh
 

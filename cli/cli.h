@@ -5,12 +5,22 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace compsweep::cli {
+
+// Built with LibTorch (COMPSWEEP_WITH_TORCH): only then does this executable
+// train (the worker subcommand) and write TorchScript (export).
+bool BuiltWithTorch();
+inline constexpr char kBuiltWithoutTorch[] = "this compsweep was built without LibTorch";
 
 // Set by SIGINT/SIGTERM handlers.
 extern std::atomic<bool> g_stop;
@@ -51,6 +61,10 @@ struct WorkerArgs {
   std::string curve_key;     // this worker's .key file
   std::string curve_server;  // the coordinator's .pub file
 };
+// The options of `compsweep worker`, also those of compsweep-worker. Without
+// LibTorch the subcommand takes anything and RunWorkerCommand says to use
+// compsweep-worker (exit status 2).
+void AddWorkerOptions(CLI::App* worker, WorkerArgs* args);
 int RunWorkerCommand(const WorkerArgs& args);
 
 struct RunArgs {
@@ -68,8 +82,18 @@ struct RunArgs {
   std::string static_dir;
   int64_t heartbeat_ms = 1000;
   int liveness = 4;
+  std::string worker_bin;  // default: FindWorkerBinary
 };
 int RunEmbedded(const RunArgs& args);
+
+// The executable `run` starts its local workers from, as `BIN worker OPTIONS`:
+// `flag` (--worker-bin) when not empty; else this executable when it was built
+// with LibTorch; else compsweep-worker next to this executable, then in PATH.
+// An error says what was looked at.
+Result<std::string> FindWorkerBinary(const std::string& flag);
+// Runs `bin worker --help` and fails unless it exits 0: a compsweep built
+// without LibTorch, or any other program, is refused before a sweep starts.
+Status CheckWorkerBinary(const std::string& bin);
 
 // HTTP client commands.
 struct ClientArgs {
@@ -99,6 +123,10 @@ struct ExportArgs {
   std::string out = "model.pt";
 };
 int RunExport(const ExportArgs& args);
+// Converts a trial's model file to TorchScript (experiments::ExportTorchScript);
+// FailedPrecondition without LibTorch.
+Status WriteTorchScript(const nlohmann::json& settings, const std::string& artifact,
+                        const std::string& out);
 
 // Shared helpers --------------------------------------------------------------
 // Trials of a sweep read from a SQLite file: [{id, number, state, attempt, params, metrics}].

@@ -1,5 +1,4 @@
-// validate, coordinator and worker subcommands, and signal handling.
-#include <csignal>
+// validate, coordinator and keygen subcommands.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -13,23 +12,10 @@
 #include "common/sweep_spec.h"
 #include "coordinator/core.h"
 #include "coordinator/http_server.h"
-#include "worker/worker.h"
 
 namespace compsweep::cli {
 
-std::atomic<bool> g_stop{false};
-std::atomic<bool> g_drain{false};
-
 namespace {
-void OnSignal(int) { g_stop = true; }
-void OnWorkerSignal(int sig) {
-  if (sig == SIGQUIT || g_drain.load()) {
-    g_stop = true;
-  } else {
-    g_drain = true;
-  }
-}
-
 bool SplitHostPort(const std::string& s, std::string* host, int* port) {
   auto colon = s.rfind(':');
   if (colon == std::string::npos) return false;
@@ -51,25 +37,6 @@ bool IsLoopbackEndpoint(const std::string& endpoint) {
          host.rfind("127.", 0) == 0;
 }
 }  // namespace
-
-void InstallSignalHandlers() {
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-}
-
-void InstallWorkerSignalHandlers() {
-  struct sigaction sa {};
-  sa.sa_handler = OnWorkerSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGQUIT, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-}
 
 std::string DefaultStaticDir() {
   namespace fs = std::filesystem;
@@ -167,35 +134,6 @@ int RunKeygen(const std::string& base) {
   std::cout << "wrote " << base << ".key (secret, mode 0600) and " << base << ".pub\n"
             << "public key: " << keys->public_key << "\n";
   return 0;
-}
-
-int RunWorkerCommand(const WorkerArgs& args) {
-  worker::WorkerOptions o;
-  o.connect = args.connect;
-  o.device = args.device;
-  o.slots = args.slots;
-  o.threads = args.threads;
-  o.cache_dir = args.cache_dir;
-  o.id = args.id;
-  o.heartbeat_ms = args.heartbeat_ms;
-  o.cpu_lock = args.cpu_lock;
-  o.keep_artifacts = args.keep_artifacts;
-  if (!args.curve_key.empty()) {
-    auto keys = ReadCurveSecretKey(args.curve_key);
-    auto server = keys.ok() ? ReadCurvePublicKey(args.curve_server) : keys.status();
-    if (!server.ok()) {
-      spdlog::error("worker: {}", server.status().ToString());
-      return 2;
-    }
-    o.curve_public_key = keys->public_key;
-    o.curve_secret_key = keys->secret_key;
-    o.curve_server_key = *server;
-  }
-  InstallWorkerSignalHandlers();
-  int rc = worker::RunWorker(o, &g_stop, &g_drain);
-  std::fflush(nullptr);
-  // Detached job threads may still be training: leave without joining them.
-  std::_Exit(rc);
 }
 
 }  // namespace compsweep::cli

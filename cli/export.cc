@@ -11,7 +11,6 @@
 #include "cli/cli.h"
 #include "coordinator/api_queries.h"
 #include "coordinator/artifact_paths.h"
-#include "experiments/pipeline.h"
 
 namespace compsweep::cli {
 
@@ -92,7 +91,7 @@ int RunExport(const ExportArgs& args) {
               << ": it is not this trial's model (another run wrote it?)\n";
     return 1;
   }
-  Status st = experiments::ExportTorchScript(settings, artifact, args.out);
+  Status st = WriteTorchScript(settings, artifact, args.out);
   if (!st.ok()) {
     std::cerr << st.ToString() << "\n";
     return 1;

@@ -52,32 +52,10 @@ int main(int argc, char** argv) {
 
   // worker
   WorkerArgs wa;
-  auto* worker = app.add_subcommand("worker", "Run a worker that trains trials");
-  worker->add_option("--connect", wa.connect, "coordinator ZeroMQ endpoint")->capture_default_str();
-  worker->add_option("--device", wa.device, "cpu | cuda | cuda:N")->capture_default_str();
-  worker->add_option("--slots", wa.slots, "trials run at once")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  worker->add_option("--threads", wa.threads, "LibTorch threads (0 = cores/slots)")
-      ->capture_default_str();
-  worker->add_option("--cache-dir", wa.cache_dir)->capture_default_str();
-  worker->add_option("--id", wa.id, "worker id (default host-pid-random)");
-  worker->add_option("--heartbeat-ms", wa.heartbeat_ms)->capture_default_str();
-  worker
-      ->add_option("--cpu-lock", wa.cpu_lock,
-                   "lock file shared by this machine's workers: no latency is timed while "
-                   "another trains (empty: off)")
-      ->capture_default_str();
-  worker->add_flag("--keep-artifacts", wa.keep_artifacts,
-                   "keep each trial's model in the cache after the coordinator has its copy");
-  auto* wkey = worker->add_option("--curve-key", wa.curve_key,
-                                  "this worker's CURVE secret key file (compsweep keygen)");
-  auto* wserver = worker->add_option("--curve-server", wa.curve_server,
-                                     "the coordinator's CURVE public key file (.pub)");
-  wkey->envname("COMPSWEEP_CURVE_KEY");
-  wserver->envname("COMPSWEEP_CURVE_SERVER");
-  wkey->needs(wserver);
-  wserver->needs(wkey);
+  auto* worker = app.add_subcommand(
+      "worker", BuiltWithTorch() ? "Run a worker that trains trials"
+                                 : "Not in this build (no LibTorch): use compsweep-worker");
+  AddWorkerOptions(worker, &wa);
 
   // submit / status / cancel / results
   ClientArgs client;
@@ -122,8 +100,10 @@ int main(int argc, char** argv) {
   results->add_option("--coordinator", ra.client.coordinator)->capture_default_str();
 
   ExportArgs ea;
-  auto* exp =
-      app.add_subcommand("export", "Write a finished trial's compressed model as TorchScript");
+  auto* exp = app.add_subcommand(
+      "export", BuiltWithTorch() ? "Write a finished trial's compressed model as TorchScript"
+                                 : "Find a finished trial's model file (TorchScript needs a "
+                                   "build with LibTorch)");
   exp->add_option("trial", ea.trial, "trial id (with --db)");
   exp->add_option("--db", ea.db, "SQLite file of the sweep");
   exp->add_option("--cache-dir", ea.cache_dir,
@@ -155,6 +135,9 @@ int main(int argc, char** argv) {
   runc->add_option("--static", run.static_dir, "dashboard folder");
   runc->add_option("--heartbeat-ms", run.heartbeat_ms)->capture_default_str();
   runc->add_option("--liveness", run.liveness)->capture_default_str();
+  runc->add_option("--worker-bin", run.worker_bin,
+                   "executable of the local workers (default: this one when built with "
+                   "LibTorch, else compsweep-worker next to it or in PATH)");
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,6 @@
 // `compsweep run`: the embedded default. One process hosts the coordinator core and
-// the dashboard; N local worker processes (this same executable) do the training.
+// the dashboard; N local worker processes (this same executable, or
+// compsweep-worker when it was built without LibTorch) do the training.
 // Running the same command again resumes: finished trials are kept, interrupted
 // ones are re-queued.
 #include <sys/wait.h>
@@ -30,9 +31,11 @@ struct LocalWorker {
   int restarts = 0;
 };
 
-pid_t SpawnWorker(const RunArgs& args, const std::string& endpoint, const std::string& id) {
-  std::vector<std::string> argv = {"compsweep",      "--log-level",
-                                   "warn",           "worker",
+pid_t SpawnWorker(const RunArgs& args, const std::string& bin, const std::string& endpoint,
+                  const std::string& id) {
+  // `worker` first: compsweep-worker takes it too.
+  std::vector<std::string> argv = {"compsweep",      "worker",
+                                   "--log-level",    "warn",
                                    "--connect",      endpoint,
                                    "--id",           id,
                                    "--slots",        std::to_string(args.slots),
@@ -48,7 +51,7 @@ pid_t SpawnWorker(const RunArgs& args, const std::string& endpoint, const std::s
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
-    execv("/proc/self/exe", cargv.data());
+    execv(bin.c_str(), cargv.data());
     std::perror("exec worker");
     _exit(127);
   }
@@ -109,6 +112,16 @@ int RunEmbedded(const RunArgs& args) {
     return 2;
   }
   const std::string db = args.db.empty() ? parsed.spec->name + ".db" : args.db;
+  std::string worker_bin;
+  if (args.workers > 0) {
+    auto bin = FindWorkerBinary(args.worker_bin);
+    Status checked = bin.ok() && *bin != "/proc/self/exe" ? CheckWorkerBinary(*bin) : bin.status();
+    if (!checked.ok()) {
+      std::cerr << "run: " << checked.message() << "\n";
+      return 2;
+    }
+    worker_bin = *bin;
+  }
 
   SystemClock clock;
   coordinator::EventHub hub;
@@ -162,10 +175,13 @@ int RunEmbedded(const RunArgs& args) {
   std::cout << "sweep " << sub.sweep_id << " '" << parsed.spec->name << "': " << sub.trials
             << " trials" << (sub.resumed ? " (resumed)" : "") << ", database " << db << std::endl;
 
+  if (args.workers > 0 && worker_bin != "/proc/self/exe") {
+    std::cout << "local workers: " << worker_bin << std::endl;
+  }
   std::vector<LocalWorker> workers(args.workers);
   for (int i = 0; i < args.workers; ++i) {
     workers[i].id = "local-" + std::to_string(getpid()) + "-" + std::to_string(i);
-    workers[i].pid = SpawnWorker(args, core->endpoint(), workers[i].id);
+    workers[i].pid = SpawnWorker(args, worker_bin, core->endpoint(), workers[i].id);
   }
 
   const bool tty = isatty(STDERR_FILENO);
@@ -182,9 +198,10 @@ int RunEmbedded(const RunArgs& args) {
                      WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
                                          : "status " + std::to_string(WEXITSTATUS(status)));
         if (++w.restarts > 5) {
+          spdlog::error("run: worker {} failed {} times; not starting it again", w.id, w.restarts);
           w.pid = -1;
         } else {
-          w.pid = SpawnWorker(args, core->endpoint(), w.id);
+          w.pid = SpawnWorker(args, worker_bin, core->endpoint(), w.id);
         }
       }
     }
