@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <vector>
 
 #include <ATen/native/quantized/PackedParams.h>
+#include <torch/version.h>
 
 namespace compsweep::experiments {
 namespace {
@@ -279,23 +281,75 @@ void FinishCalibration(Seq& seq, const std::string& method) {
   }
 }
 
+// PyTorch's Python names (torch.backends.quantized.engine); "" for none.
+std::string EngineName(at::QEngine e) {
+  switch (e) {
+    case at::QEngine::X86:
+      return "x86";
+    case at::QEngine::FBGEMM:
+      return "fbgemm";
+    case at::QEngine::ONEDNN:
+      return "onednn";
+    case at::QEngine::QNNPACK:
+      return "qnnpack";
+    default:
+      return "";
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> QuantizedEnginePreference() {
+#if TORCH_VERSION_MAJOR >= 2
+  return {"x86", "fbgemm", "onednn", "qnnpack"};
+#else
+  return {"onednn", "qnnpack", "x86", "fbgemm"};
+#endif
+}
+
+std::vector<std::string> SupportedQuantizedEngines() {
+  std::vector<std::string> names;
+  for (at::QEngine e : at::globalContext().supportedQEngines()) {
+    const std::string name = EngineName(e);
+    if (!name.empty()) names.push_back(name);
+  }
+  return names;
+}
+
+Result<std::string> ChooseQuantizedEngine(const std::vector<std::string>& supported,
+                                          const std::vector<std::string>& preference,
+                                          const std::string& requested) {
+  auto has = [&](const std::string& name) {
+    return std::find(supported.begin(), supported.end(), name) != supported.end();
+  };
+  std::string listed;
+  for (const std::string& name : supported) listed += (listed.empty() ? "" : ", ") + name;
+  if (listed.empty()) listed = "none";
+  if (!requested.empty()) {
+    if (has(requested)) return requested;
+    return FailedPrecondition("quantized engine '" + requested + "' (" + kQEngineEnv +
+                              ") is not in this LibTorch " + TORCH_VERSION + "; it has: " + listed);
+  }
+  for (const std::string& name : preference) {
+    if (has(name)) return name;
+  }
+  return FailedPrecondition(std::string("this LibTorch ") + TORCH_VERSION +
+                            " has no quantized engine for int8 kernels (it has: " + listed + ")");
+}
 
 Result<std::string> SelectQuantizedEngine() {
   static std::once_flag once;
-  static std::string chosen;
+  static Result<std::string> chosen = std::string();
   std::call_once(once, [] {
-    const auto& supported = at::globalContext().supportedQEngines();
-    for (at::QEngine e :
-         {at::QEngine::X86, at::QEngine::FBGEMM, at::QEngine::ONEDNN, at::QEngine::QNNPACK}) {
-      if (std::find(supported.begin(), supported.end(), e) != supported.end()) {
-        at::globalContext().setQEngine(e);
-        chosen = c10::toString(e);
-        return;
+    const char* env = std::getenv(kQEngineEnv);
+    chosen = ChooseQuantizedEngine(SupportedQuantizedEngines(), QuantizedEnginePreference(),
+                                   env == nullptr ? "" : env);
+    if (chosen.ok()) {
+      for (at::QEngine e : at::globalContext().supportedQEngines()) {
+        if (EngineName(e) == *chosen) at::globalContext().setQEngine(e);
       }
     }
   });
-  if (chosen.empty()) return FailedPrecondition("this LibTorch has no quantized engine");
   return chosen;
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -19,8 +20,27 @@
 
 namespace compsweep::experiments {
 
-// Selects the best available quantized engine (X86, FBGEMM, ONEDNN, then
-// QNNPACK) once per process. Returns its name, or an error when none exists.
+// The environment variable that names the quantized engine to use instead of
+// the preferred one (x86, fbgemm, onednn or qnnpack).
+inline constexpr char kQEngineEnv[] = "COMPSWEEP_QENGINE";
+
+// Engine names in the order they are preferred on this LibTorch: x86 then
+// fbgemm on 2.x, onednn then qnnpack on 1.13 (then the others).
+std::vector<std::string> QuantizedEnginePreference();
+
+// The quantized engines this LibTorch was built with, by PyTorch's names
+// (torch.backends.quantized.engine).
+std::vector<std::string> SupportedQuantizedEngines();
+
+// `requested` if non-empty and supported, else the first of `preference` that
+// is supported; an error naming what exists otherwise.
+Result<std::string> ChooseQuantizedEngine(const std::vector<std::string>& supported,
+                                          const std::vector<std::string>& preference,
+                                          const std::string& requested);
+
+// Chooses the quantized engine once per process (kQEngineEnv if set, else the
+// preference order), makes it LibTorch's engine and returns its name; the same
+// error on every call when there is none. Thread-safe.
 Result<std::string> SelectQuantizedEngine();
 
 // Activation range [lo, hi] for `bits`-bit affine quantization from samples:

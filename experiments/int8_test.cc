@@ -1,7 +1,12 @@
 // Tests of activation calibration and the real int8 kernels.
 #include "experiments/int8.h"
 
+#include <cstdlib>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
+#include <torch/version.h>
 
 #include "experiments/data.h"
 #include "experiments/pipeline.h"
@@ -24,6 +29,45 @@ TEST(CalibrationTest, PercentileAndMseClipOutliers) {
   EXPECT_LT(hi_m, hi_mm);
   EXPECT_EQ(lo_p, 0.0);
   EXPECT_EQ(lo_m, 0.0);
+}
+
+TEST(QuantizedEngineTest, PreferenceOrderAndOverride) {
+  const std::vector<std::string> pref = {"x86", "fbgemm", "onednn", "qnnpack"};
+  EXPECT_EQ(*ChooseQuantizedEngine({"qnnpack", "fbgemm", "x86"}, pref, ""), "x86");
+  EXPECT_EQ(*ChooseQuantizedEngine({"qnnpack", "fbgemm"}, pref, ""), "fbgemm");
+  EXPECT_EQ(*ChooseQuantizedEngine({"qnnpack"}, pref, ""), "qnnpack");
+  EXPECT_EQ(*ChooseQuantizedEngine({"qnnpack", "x86"}, pref, "qnnpack"), "qnnpack");
+  auto missing = ChooseQuantizedEngine({"qnnpack", "x86"}, pref, "onednn");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("'onednn'"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("qnnpack, x86"), std::string::npos);
+  auto none = ChooseQuantizedEngine({}, pref, "");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("no quantized engine"), std::string::npos);
+}
+
+TEST(QuantizedEngineTest, ThisLibTorchUsesItsPreferredEngine) {
+  const std::vector<std::string> pref = QuantizedEnginePreference();
+  ASSERT_EQ(pref.size(), 4u);
+#if TORCH_VERSION_MAJOR >= 2
+  EXPECT_EQ(pref[0], "x86");
+  EXPECT_EQ(pref[1], "fbgemm");
+#else
+  EXPECT_EQ(pref[0], "onednn");
+  EXPECT_EQ(pref[1], "qnnpack");
+#endif
+  const std::vector<std::string> supported = SupportedQuantizedEngines();
+  auto chosen = SelectQuantizedEngine();
+  if (supported.empty()) {
+    EXPECT_FALSE(chosen.ok());
+    GTEST_SKIP() << "no quantized engine";
+  }
+  ASSERT_TRUE(chosen.ok()) << chosen.status().ToString();
+  const char* env = std::getenv(kQEngineEnv);
+  EXPECT_EQ(*chosen, *ChooseQuantizedEngine(supported, pref, env ? env : ""));
+  // The choice is LibTorch's engine now, and stays the same.
+  EXPECT_EQ(*SelectQuantizedEngine(), *chosen);
+  EXPECT_NE(at::globalContext().qEngine(), at::QEngine::NoQEngine);
 }
 
 class Int8Test : public ::testing::TestWithParam<std::string> {};

@@ -187,6 +187,13 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   if (quant && quant->scheme == "linear" && quant->bits == 8 && quant->symmetric &&
       deployed->spec_net() != nullptr) {
     // 8-bit linear models run on LibTorch's real int8 kernels.
+    // No quantized engine (or COMPSWEEP_QENGINE naming one this LibTorch
+    // lacks) fails the trial: its latency would silently be float's.
+    auto engine = SelectQuantizedEngine();
+    if (!engine.ok()) {
+      return Status(engine.status().code(),
+                    "8-bit linear quantization runs on int8 kernels: " + engine.status().message());
+    }
     torch::Tensor calib = data->train_x.narrow(0, 0, std::min<int64_t>(512, data->train_x.size(0)));
     auto int8 = Int8Model::Create(*deployed, deployed_codes, calib.cpu(), quant->calibration);
     if (int8.ok()) {
@@ -207,7 +214,14 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
                        .item<int64_t>();
       }
       int8_metrics = {{"int8_accuracy", static_cast<double>(correct) / test_x.size(0)},
-                      {"int8_engine", m.engine()}};
+                      {"qengine", m.engine()}};
+      // Strings in the result are not kept as trial values; a progress event
+      // is stored whole, so the engine stays with the trial's record.
+      if (ctx.on_progress) {
+        ctx.on_progress({{"phase", "int8"},
+                         {"qengine", m.engine()},
+                         {"int8_accuracy", int8_metrics["int8_accuracy"]}});
+      }
     } else {
       int8_metrics = {{"int8_error", int8.status().ToString()}};
     }

@@ -64,7 +64,9 @@ Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::s
 // it equals macs there); dense_size_bytes = 4 * float parameters and buffers
 // of the original student; latency_ms = batch-1 CPU median of the deployed
 // artifact, on LibTorch's int8 kernels for 8-bit linear symmetric models
-// (then also float_latency_ms, int8_accuracy, int8_engine; "int8" says which).
+// (then also float_latency_ms, int8_accuracy and qengine, the quantized engine
+// used, also sent as a progress event {phase: int8, qengine}; "int8" says
+// which). Such a trial fails when this LibTorch has no quantized engine.
 Result<nlohmann::json> RunTrial(const nlohmann::json& settings, const std::string& teacher_path,
                                 const RunContext& ctx);
 

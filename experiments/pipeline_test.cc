@@ -4,11 +4,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "experiments/artifact.h"
 #include "experiments/data.h"
+#include "experiments/int8.h"
 #include "experiments/train.h"
 
 namespace compsweep::experiments {
@@ -152,6 +154,10 @@ TEST_F(PipelineTest, StructuredPruningShrinksModelAndMacs) {
   s["quantize"]["bits"] = 8;
   RunContext ctx;
   ctx.artifact_dir = TempDir("structured");
+  std::vector<json> int8_events;
+  ctx.on_progress = [&](const json& p) {
+    if (p.value("phase", "") == "int8") int8_events.push_back(p);
+  };
   auto r = RunTrial(s, "", ctx);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const json& m = *r;
@@ -165,6 +171,10 @@ TEST_F(PipelineTest, StructuredPruningShrinksModelAndMacs) {
   // 8-bit linear: measured on the int8 kernels.
   EXPECT_TRUE(m["int8"].get<bool>()) << m.dump();
   EXPECT_NEAR(m["int8_accuracy"].get<double>(), m["accuracy"].get<double>(), 0.05);
+  // The engine it ran on, in the result and in a progress event the store keeps.
+  EXPECT_EQ(m["qengine"], *SelectQuantizedEngine());
+  ASSERT_EQ(int8_events.size(), 1u);
+  EXPECT_EQ(int8_events[0]["qengine"], m["qengine"]);
 }
 
 TEST(DataTest, FashionMnistSubset) {

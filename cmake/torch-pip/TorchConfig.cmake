@@ -165,6 +165,27 @@ else()
   set(TORCH_LIBRARY "${_cs_lib}/libtorch_cpu.so")
   set(Torch_FOUND TRUE)
 endif()
+# The wheel's include folder bundles its own fmt (12.x); a compsweep file
+# that includes both spdlog (built against the system's fmt, 9.x on Debian 12)
+# and torch would compile spdlog against the wheel's fmt and fail. So the
+# system's fmt comes first: a folder holding only fmt/ -> the system's headers,
+# ahead of the wheel's include folder (find_package(spdlog) runs before Torch).
+if(TARGET fmt::fmt AND EXISTS "${_cs_torch}/include/fmt")
+  get_target_property(_cs_fmt_inc fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+  list(GET _cs_fmt_inc 0 _cs_fmt_inc)
+  if(_cs_fmt_inc AND EXISTS "${_cs_fmt_inc}/fmt/format.h")
+    set(_cs_fmt_dir "${CMAKE_BINARY_DIR}/torch-pip-fmt")
+    file(MAKE_DIRECTORY "${_cs_fmt_dir}")
+    file(CREATE_LINK "${_cs_fmt_inc}/fmt" "${_cs_fmt_dir}/fmt" SYMBOLIC)
+    get_target_property(_cs_inc torch INTERFACE_INCLUDE_DIRECTORIES)
+    if(NOT _cs_inc)
+      set(_cs_inc "")
+    endif()
+    set_target_properties(torch PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_cs_fmt_dir};${_cs_inc}")
+    list(PREPEND TORCH_INCLUDE_DIRS "${_cs_fmt_dir}")
+  endif()
+endif()
+
 if(_cs_why)
   set(_cs_why " (${_cs_why})")
 endif()
