@@ -1,6 +1,22 @@
 # compsweep: the two commands of the README.
 #   make demo  - install what is missing, build, run examples/quickstart.yaml
 #   make test  - install what is missing (chromium too), build, run every test
+# TORCH=debian (default): Debian's LibTorch 1.13. TORCH=pip: the LibTorch inside
+# the pinned pip PyTorch 2.x (scripts/setup_torch.sh, .venv-torch/, or the torch
+# of TORCH_PYTHON), built in build-torch2, with CUDA where CUDA is found
+# (cmake/torch-pip/TorchConfig.cmake).
+TORCH ?= debian
+TORCH_PYTHON ?= $(CURDIR)/.venv-torch/bin/python
+PIP_TORCH_FLAGS = -DTorch_DIR=$(CURDIR)/cmake/torch-pip -DCOMPSWEEP_TORCH_PYTHON=$(TORCH_PYTHON)
+ifeq ($(TORCH),pip)
+BUILD_DIR ?= build-torch2
+TORCH_CMAKE_FLAGS = $(PIP_TORCH_FLAGS)
+ifeq ($(TORCH_PYTHON),$(CURDIR)/.venv-torch/bin/python)
+TORCH_SETUP = setup-torch
+endif
+else ifneq ($(TORCH),debian)
+$(error TORCH must be debian or pip, not '$(TORCH)')
+endif
 BUILD_DIR ?= build
 # ccache hits across clones in other folders (CI builds a fresh clone).
 export CCACHE_BASEDIR := $(CURDIR)
@@ -8,7 +24,7 @@ export CCACHE_NOHASHDIR := 1
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup setup-test build demo test bench results screenshot clean chaos chaos-ci load
+.PHONY: all setup setup-test setup-torch test-torch2 build demo test bench results screenshot clean chaos chaos-ci load
 
 all: build
 
@@ -18,8 +34,11 @@ setup:
 setup-test:
 	./scripts/setup.sh --with-browser
 
-build: setup
-	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+setup-torch:
+	./scripts/setup_torch.sh
+
+build: setup $(TORCH_SETUP)
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) $(TORCH_CMAKE_FLAGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 demo: build
@@ -31,6 +50,20 @@ test: setup-test
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) -DCOMPSWEEP_WERROR=ON
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 	cd $(BUILD_DIR) && COMPSWEEP_REQUIRE_E2E=1 ctest --output-on-failure -j2 --timeout 900
+
+# experiments/ and worker/ against the LibTorch of the pinned pip PyTorch 2.x
+# (CPU link on a machine without CUDA): their GoogleTest binaries, the worker
+# executable, and its clean refusal of --device cuda without CUDA.
+TORCH2_DIR ?= build-torch2
+test-torch2: setup setup-torch
+	cmake -S . -B $(TORCH2_DIR) $(CMAKE_FLAGS) $(PIP_TORCH_FLAGS) -DCOMPSWEEP_WERROR=ON \
+	  -DCOMPSWEEP_BUILD_BENCH=OFF
+	cmake --build $(TORCH2_DIR) -j$(JOBS) --target experiments_tests worker_tests compsweep-worker
+	cd $(TORCH2_DIR) && COMPSWEEP_SOURCE_DIR=$(CURDIR) ./experiments/experiments_tests
+	cd $(TORCH2_DIR) && COMPSWEEP_SOURCE_DIR=$(CURDIR) ./worker/worker_tests
+	out=$$(timeout 60 ./$(TORCH2_DIR)/compsweep-worker worker --connect tcp://127.0.0.1:9 \
+	  --device cuda 2>&1); rc=$$?; echo "$$out"; \
+	  test $$rc -ne 0 -a $$rc -lt 124 && echo "$$out" | grep -q 'CUDA is not available'
 
 # The coordinator and CLI built without LibTorch (COMPSWEEP_WITH_TORCH=OFF) in
 # build-notorch: its tests, and a check that the binary links no LibTorch. Its
