@@ -57,6 +57,7 @@ HEARTBEAT_MS = 1000
 LIVENESS = 4
 ACK_RE = re.compile(r"acknowledged\b(?! fail).*?trial (\d+) attempt (\d+)")
 FINISHED_RE = re.compile(r"worker (\S+): finished trial (\d+) attempt (\d+)")
+STALE_RE = re.compile(r"result of trial (\d+) attempt (\d+) not needed")
 COORD_ACK_RE = re.compile(r"stored and acknowledged (\d+) result")
 
 
@@ -362,7 +363,7 @@ def check_cluster(cl, expected_trials, report):
     stored = {t: a[0] for t, a in succ.items() if len(a) == 1}
     attempt_state = {(t, a): s for t, a, s in cl.query(
         "SELECT trial_id, attempt, state FROM trial_attempts")}
-    acked, finished = {}, {}
+    acked, finished, stale = {}, {}, 0
     for wid, inc in cl.incarnations.items():
         try:
             with open(inc["log"], errors="replace") as f:
@@ -371,6 +372,7 @@ def check_cluster(cl, expected_trials, report):
             continue
         for m in ACK_RE.finditer(text):
             acked.setdefault((int(m.group(1)), int(m.group(2))), set()).add(wid)
+        stale += len(STALE_RE.findall(text))
         for m in FINISHED_RE.finditer(text):
             finished.setdefault((int(m.group(2)), int(m.group(3))), set()).add(wid)
     coord_acks = 0
@@ -382,6 +384,7 @@ def check_cluster(cl, expected_trials, report):
             pass
     report["worker_ack_lines"] = sum(len(w) for w in acked.values())
     report["coordinator_acked_results"] = coord_acks
+    report["worker_stale_acks"] = stale
     report["results_finished_by_workers"] = len(finished)
 
     def excused(key, wids):
@@ -612,7 +615,9 @@ def scenario_disk_full(cl, p, report):
                                       f"of a full disk ({health(cl)[0]})")
         else:
             report.setdefault("degraded_after_s", []).append(round(degraded_after, 2))
-        # No acknowledgement while it stays full (trials keep finishing meanwhile).
+        # No acknowledgement while it stays full (trials keep finishing meanwhile);
+        # ACKs of commits that succeeded just before are let through first.
+        time.sleep(0.5)
         acks0, stored0 = cl.ack_lines(), cl.counts().get("succeeded", 0)
         time.sleep(p["full_hold"])
         acks1, stored1 = cl.ack_lines(), cl.counts().get("succeeded", 0)
@@ -799,7 +804,8 @@ def write_doc(doc, reports, mode, cmd, seconds):
     lines.append("Per scenario (from the run's JSON report):")
     lines.append("")
     for r in reports:
-        extra = {k: r[k] for k in ("worker_ack_lines", "coordinator_acked_results",
+        extra = {k: r[k] for k in ("worker_ack_lines", "worker_stale_acks",
+                                   "coordinator_acked_results",
                                    "ack_source", "trials_run_more_than_once",
                                    "coordinator_down_s", "integrity_after_kill", "stops",
                                    "declared_dead_s", "degraded_after_s", "acks_while_full",
