@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 #include <limits>
+#include <random>
 #include <sstream>
 #include <system_error>
 
@@ -89,6 +90,12 @@ Result<std::unique_ptr<Core>> Core::Create(const CoreOptions& options, EventHub*
   }
   ASSIGN_OR_RETURN(auto store, Store::Open(opts.db_path, clock));
   std::unique_ptr<Core> core(new Core(opts, hub, clock, std::move(store)));
+  {
+    std::random_device rd;
+    char epoch[17];
+    std::snprintf(epoch, sizeof(epoch), "%08x%08x", rd(), rd());
+    core->epoch_ = epoch;
+  }
   core->curve_clients_ = std::move(clients);
   core->curve_clients_read_ms_ = clock->NowMs();
   try {
@@ -672,10 +679,26 @@ void Core::OnHello(const std::string& worker, const std::string& user_key,
       }
     }
   }
+  // The last TASK the worker had received when it sent this HELLO, if it was
+  // one of this coordinator's (older workers do not say: all received).
+  uint64_t tasks_seen = UINT64_MAX;
+  const auto seen = body.find("tasks_seen");
+  if (seen != body.end() && seen->is_object()) {
+    const auto epoch = seen->find("epoch");
+    const auto seq = seen->find("seq");
+    tasks_seen = 0;
+    if (epoch != seen->end() && *epoch == epoch_ && seq != seen->end() &&
+        seq->is_number_unsigned()) {
+      tasks_seen = seq->get<uint64_t>();
+    }
+  }
+  const auto incarnation = body.find("incarnation");
   const bool known = scheduler_.WorkerIntroduced(worker);
   const bool adopting = scheduler_.KnowsWorker(worker) && !known;
-  auto lost = scheduler_.WorkerHello(worker, body["device"].get<std::string>(),
-                                     body["slots"].get<int>(), running);
+  auto lost = scheduler_.WorkerHello(
+      worker, body["device"].get<std::string>(), body["slots"].get<int>(), running,
+      incarnation != body.end() && incarnation->is_string() ? incarnation->get<std::string>() : "",
+      tasks_seen);
   ApplyRequeues(lost, adopting ? "worker " + LogSafe(worker) +
                                      " no longer ran it after the coordinator restarted"
                                : "worker " + LogSafe(worker) + " restarted");
@@ -908,7 +931,9 @@ void Core::Dispatch() {
                  {{"trial_id", a.trial_id},
                   {"attempt", a.attempt},
                   {"kind", meta.teacher ? "teacher" : "trial"},
-                  {"settings", *settings}},
+                  {"settings", *settings},
+                  {"epoch", epoch_},
+                  {"seq", a.seq}},
                  ""};
     if (meta.teacher_id) task.body["teacher"] = {{"hash", meta_[*meta.teacher_id].hash}};
     if (meta.teacher) task.body["teacher"] = {{"hash", meta.hash}};

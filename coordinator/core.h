@@ -159,6 +159,10 @@ class Core : public CoordinatorControl {
   zmq::socket_t monitor_;  // PAIR: the ROUTER's accepted/disconnected events
   std::string endpoint_;
   std::string control_endpoint_;
+  // Random per coordinator start; TASKs carry it with their sequence number, and
+  // a worker's HELLO says the last (epoch, seq) it received (see
+  // Scheduler::WorkerHello: a TASK still in flight is not lost).
+  std::string epoch_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> dropped_{0};
   std::atomic<int64_t> acknowledged_{0};

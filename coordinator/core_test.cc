@@ -313,6 +313,39 @@ TEST_F(CoreTest, RunningTrialsAreAdoptedFromHelloAfterARestart) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE state='lost'"), 0);
 }
 
+TEST_F(CoreTest, RepeatedHelloDoesNotLoseATaskStillInFlight) {
+  auto sub = core_->Submit(kSweep, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  nlohmann::json hello = {{"worker_id", "w"}, {"device", "cpu"},
+                          {"slots", 1},       {"incarnation", "p1"},
+                          {"running", {}},    {"tasks_seen", {{"epoch", ""}, {"seq", 0}}}};
+  w.Send(Message{MsgType::kHello, hello, ""});
+  w.Send(Message{MsgType::kReady, {{"free_slots", 1}}, ""});
+  auto task = w.Expect(MsgType::kTask);
+  ASSERT_TRUE(task);
+  ASSERT_TRUE(task->body.contains("epoch"));
+  const int64_t id = task->body["trial_id"].get<int64_t>();
+  // A second HELLO that the worker sent before this TASK reached it.
+  w.Send(Message{MsgType::kHello, hello, ""});
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  w.Send(Result(id, 1, 0.7));
+  auto ack = w.Expect(MsgType::kAck);
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->body["stored"], true) << "the in-flight TASK was counted as lost";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE state='lost'"), 0);
+  // Once the worker has seen the TASK, a HELLO that does not list it loses it.
+  auto next = TakeTask(w, "w", false);
+  ASSERT_TRUE(next);
+  hello["tasks_seen"] = {{"epoch", next->body["epoch"]}, {"seq", next->body["seq"]}};
+  w.Send(Message{MsgType::kHello, hello, ""});
+  for (int i = 0; i < 40 && Count("SELECT COUNT(*) FROM trial_attempts WHERE state='lost'") == 0;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE state='lost'"), 1);
+}
+
 TEST_F(CoreTest, SilentWorkerAfterARestartLosesItsTrialWithoutUsingARetry) {
   auto sub = core_->Submit(kSweep, "core.yaml", false);
   ASSERT_TRUE(sub.status.ok());

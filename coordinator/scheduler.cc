@@ -42,6 +42,7 @@ void Scheduler::AdoptRunning(const TrialSlot& trial, const std::string& worker) 
   t.slot.device = DeviceClass(trial.device);
   t.state = TrialState::kRunning;
   t.worker = worker;
+  t.task_seq = 0;
   WorkerInfo& w = workers_[worker];
   if (!w.introduced) w.last_seen_ms = clock_->NowMs();
   w.trials.insert(trial.id);
@@ -146,19 +147,27 @@ Requeue Scheduler::LoseTrial(TrialInfo& t, bool count_retry) {
 
 std::vector<Requeue> Scheduler::WorkerHello(const std::string& worker, const std::string& device,
                                             int slots,
-                                            const std::set<std::pair<int64_t, int>>& running) {
+                                            const std::set<std::pair<int64_t, int>>& running,
+                                            const std::string& incarnation, uint64_t tasks_seen) {
   std::vector<Requeue> lost;
   WorkerInfo& w = workers_[worker];
   // Trials adopted after a restart and not listed were lost while the
   // coordinator was down: not the trial's fault.
   const bool adopted = !w.introduced;
+  // The same process saying HELLO again (e.g. asked to after a restart) may not
+  // have received the newest TASKs yet; another process has lost all it did
+  // not list. Adopted workers' incarnations are unknown: their trials carry
+  // task_seq 0, which every HELLO has seen.
+  const bool same_process = !w.introduced || w.incarnation == incarnation;
   w.introduced = true;
+  w.incarnation = incarnation;
   w.device = device;
   w.slots = std::max(1, slots);
   w.last_seen_ms = clock_->NowMs();
   for (auto it = w.trials.begin(); it != w.trials.end();) {
     TrialInfo& t = trials_.at(*it);
-    if (running.count({t.slot.id, t.slot.attempt}) == 0) {
+    const bool in_flight = same_process && t.task_seq > tasks_seen;
+    if (running.count({t.slot.id, t.slot.attempt}) == 0 && !in_flight) {
       lost.push_back(LoseTrial(t, /*count_retry=*/!adopted));
       it = w.trials.erase(it);
     } else {
@@ -257,7 +266,8 @@ std::vector<Assignment> Scheduler::Schedule() {
       w.trials.insert(t.slot.id);
       w.wanted--;
       running_.insert(t.slot.id);
-      out.push_back({wid, t.slot.id, t.slot.attempt});
+      t.task_seq = next_task_seq_++;
+      out.push_back({wid, t.slot.id, t.slot.attempt, t.task_seq});
       progress = true;
     }
   }

@@ -40,6 +40,7 @@ struct Assignment {
   std::string worker;
   int64_t trial_id = 0;
   int attempt = 0;
+  uint64_t seq = 0;  // task sequence number, increasing over all assignments (see WorkerHello)
 };
 
 // What happened to a trial whose worker died or which reported failure.
@@ -92,9 +93,15 @@ class Scheduler {
   // Workers -----------------------------------------------------------------
   // HELLO: registers (or re-registers) a worker. Trials this scheduler had on the
   // worker that the worker does not list in `running` are lost and handled as
-  // by a worker death (returned).
+  // by a worker death (returned), except those whose TASK the worker had not
+  // received when it sent the HELLO: a worker process (same `incarnation`) that
+  // says HELLO again lists only the TASKs up to `tasks_seen`, the highest task
+  // sequence number it had received (Assignment::seq). A new incarnation (the
+  // worker process restarted) has lost everything it did not list.
   std::vector<Requeue> WorkerHello(const std::string& worker, const std::string& device, int slots,
-                                   const std::set<std::pair<int64_t, int>>& running);
+                                   const std::set<std::pair<int64_t, int>>& running,
+                                   const std::string& incarnation = "",
+                                   uint64_t tasks_seen = UINT64_MAX);
   // Any message from a known worker refreshes its liveness. Returns false if unknown.
   bool WorkerSeen(const std::string& worker);
   bool KnowsWorker(const std::string& worker) const { return workers_.count(worker) > 0; }
@@ -121,6 +128,7 @@ class Scheduler {
   struct WorkerInfo {
     std::string device;       // cpu | cuda | cuda:N
     bool introduced = false;  // HELLO received; only introduced workers get trials
+    std::string incarnation;  // the worker process's nonce from its HELLO
     int slots = 1;
     int wanted = 0;  // free slots last announced by READY, minus tasks sent since
     int64_t last_seen_ms = 0;
@@ -131,7 +139,8 @@ class Scheduler {
     TrialState state = TrialState::kQueued;
     bool blocked = false;
     std::string worker;
-    uint64_t seq = 0;  // FIFO order
+    uint64_t seq = 0;       // FIFO order
+    uint64_t task_seq = 0;  // the TASK that assigned it (0: adopted after a restart)
   };
 
   void Enqueue(TrialInfo& t, bool front);
@@ -150,6 +159,7 @@ class Scheduler {
   std::set<int64_t> running_;
   size_t queued_count_ = 0;
   uint64_t next_seq_ = 1;
+  uint64_t next_task_seq_ = 1;
 };
 
 }  // namespace compsweep::coordinator

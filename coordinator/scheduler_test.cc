@@ -227,6 +227,31 @@ TEST(SchedulerAdoptTest, AdoptedTrialsWaitForTheirWorkersHello) {
   EXPECT_TRUE(s.WorkerIntroduced("w"));
 }
 
+TEST(SchedulerAdoptTest, HelloSentBeforeATaskArrivedDoesNotLoseIt) {
+  FakeClock clock;
+  Scheduler s(&clock, SchedulerOptions{1000, 4});
+  s.AddTrial(TrialSlot{1, 1, "any", false, 0, 0, 2, std::nullopt});
+  s.AddTrial(TrialSlot{2, 1, "any", false, 0, 0, 2, std::nullopt});
+  s.WorkerHello("w", "cpu", 2, {}, "p1", 0);
+  s.WorkerReady("w", 1);
+  auto first = s.Schedule();
+  ASSERT_EQ(first.size(), 1u);
+  s.WorkerReady("w", 1);
+  auto second = s.Schedule();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_GT(second[0].seq, first[0].seq);
+  // The same process says HELLO again having received only the first TASK, which
+  // it does not list (it finished): that one is lost, the second is in flight.
+  auto lost = s.WorkerHello("w", "cpu", 2, {}, "p1", first[0].seq);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].trial_id, first[0].trial_id);
+  EXPECT_EQ(s.StateOf(second[0].trial_id), TrialState::kRunning);
+  // Another process with the same id lost everything it does not list.
+  lost = s.WorkerHello("w", "cpu", 2, {}, "p2", 0);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].trial_id, second[0].trial_id);
+}
+
 TEST(SchedulerAdoptTest, SilentAdoptedWorkerExpiresWithoutUsingRetries) {
   FakeClock clock;
   Scheduler s(&clock, SchedulerOptions{1000, 4});

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
+#include <random>
 
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
@@ -57,6 +59,10 @@ WorkerLoop::WorkerLoop(WorkerOptions options, JobRunner* runner, const Clock* cl
       wake_in_(ctx_, zmq::socket_type::pull) {
   static std::atomic<int> counter{0};
   wake_endpoint_ = "inproc://worker-wake-" + std::to_string(counter++);
+  std::random_device rd;
+  char nonce[17];
+  std::snprintf(nonce, sizeof(nonce), "%08x%08x", rd(), rd());
+  incarnation_ = nonce;
   wake_in_.bind(wake_endpoint_);
   fs::create_directories(fs::path(opts_.cache_dir) / "teachers");
   fs::create_directories(fs::path(opts_.cache_dir) / "artifacts");
@@ -117,6 +123,9 @@ void WorkerLoop::SendHello() {
   hello["threads"] = opts_.threads;
   hello["pid"] = static_cast<int64_t>(getpid());
   hello["running"] = RunningList();
+  hello["incarnation"] = incarnation_;
+  hello["tasks_seen"] = {{"epoch", tasks_seen_epoch_}, {"seq", tasks_seen_seq_}};
+  last_hello_ms_ = clock_->NowMs();
   Send(Message{MsgType::kHello, hello, ""});
   // Results not yet acknowledged go again: the coordinator stores each once
   // and acknowledges duplicates of what it has stored.
@@ -230,7 +239,13 @@ void WorkerLoop::Handle(const Message& m) {
       OnAck(m.body);
       break;
     case MsgType::kHeartbeat:
-      if (m.body.value("reregister", false)) SendHello();
+      // A restarted coordinator answers every message that was queued before
+      // our HELLO reached it with a request for one: one HELLO per heartbeat
+      // interval is enough (the next request comes with the next heartbeat).
+      if (m.body.value("reregister", false) &&
+          (last_hello_ms_ < 0 || clock_->NowMs() - last_hello_ms_ >= opts_.heartbeat_ms)) {
+        SendHello();
+      }
       break;
     case MsgType::kArtifact:
       OnArtifact(m);
@@ -276,6 +291,15 @@ void WorkerLoop::OnTask(const nlohmann::json& body) {
   job.attempt = body["attempt"].get<int>();
   job.kind = body["kind"].get<std::string>();
   job.settings = body["settings"];
+  const auto epoch = body.find("epoch");
+  const auto seq = body.find("seq");
+  if (epoch != body.end() && epoch->is_string() && seq != body.end() && seq->is_number_unsigned()) {
+    if (*epoch != tasks_seen_epoch_) {
+      tasks_seen_epoch_ = epoch->get<std::string>();
+      tasks_seen_seq_ = 0;
+    }
+    tasks_seen_seq_ = std::max(tasks_seen_seq_, seq->get<uint64_t>());
+  }
   const Key key{job.trial_id, job.attempt};
   if (jobs_.count(key) || outbox_.count(key)) return;  // a TASK sent twice
   std::string teacher_hash;

@@ -107,6 +107,13 @@ class WorkerLoop {
   int64_t reconnect_at_ms_ = -1;  // >= 0 while disconnected, waiting for the backoff
   int64_t backoff_ms_ = 1000;
   int64_t acknowledged_ = 0;
+  int64_t last_hello_ms_ = -1;
+  // This process, and the last TASK received (the coordinator's epoch and the
+  // task's sequence number): HELLO says both, so that a coordinator does not
+  // count a TASK still in flight as lost.
+  std::string incarnation_;
+  std::string tasks_seen_epoch_;
+  uint64_t tasks_seen_seq_ = 0;
 
   std::map<Key, Running> jobs_;
   std::map<std::string, std::vector<JobSpec>> parked_;  // teacher hash -> jobs waiting for it

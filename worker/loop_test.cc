@@ -141,7 +141,9 @@ TEST_F(LoopTest, ResultStaysInTheOutboxUntilAcknowledged) {
   EXPECT_EQ(loop_->outbox_size(), 1u);
   const std::string artifacts = WorkerLoop::ArtifactDir(opts_, 7, 1);
   EXPECT_TRUE(fs::exists(artifacts));
-  // A HELLO request (the coordinator restarted) sends the unacknowledged result again.
+  // A HELLO request (the coordinator restarted) sends the unacknowledged result
+  // again; it is heeded once per heartbeat interval.
+  clock_.Advance(opts_.heartbeat_ms);
   ToWorker(Message{MsgType::kHeartbeat, {{"reregister", true}}, ""});
   ASSERT_TRUE(Expect(MsgType::kHello));
   auto again = Expect(MsgType::kResult);
@@ -157,6 +159,33 @@ TEST_F(LoopTest, ResultStaysInTheOutboxUntilAcknowledged) {
   EXPECT_EQ(loop_->outbox_size(), 0u);
   EXPECT_EQ(loop_->acknowledged(), 1);
   EXPECT_FALSE(fs::exists(artifacts)) << "the model is deleted once the coordinator holds it";
+}
+
+TEST_F(LoopTest, HelloSaysTheLastTaskReceivedAndRepeatedRequestsGetOneHello) {
+  auto first = Expect(MsgType::kHello);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body["tasks_seen"]["seq"], 0);
+  const std::string incarnation = first->body["incarnation"];
+  EXPECT_FALSE(incarnation.empty());
+  ToWorker(Message{MsgType::kTask,
+                   {{"trial_id", 4},
+                    {"attempt", 1},
+                    {"kind", "trial"},
+                    {"settings", nlohmann::json::object()},
+                    {"epoch", "e1"},
+                    {"seq", 17}},
+                   ""});
+  for (int i = 0; i < 100 && runner_.started() == 0; ++i) loop_->Step(10);
+  clock_.Advance(opts_.heartbeat_ms);
+  for (int i = 0; i < 3; ++i) {
+    ToWorker(Message{MsgType::kHeartbeat, {{"reregister", true}}, ""});
+  }
+  auto hello = Expect(MsgType::kHello);
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->body["tasks_seen"], nlohmann::json({{"epoch", "e1"}, {"seq", 17}}));
+  EXPECT_EQ(hello->body["incarnation"], incarnation);
+  EXPECT_EQ(hello->body["running"], nlohmann::json::parse("[[4,1]]"));
+  EXPECT_FALSE(Expect(MsgType::kHello)) << "three requests at once get one HELLO";
 }
 
 TEST_F(LoopTest, SilentCoordinatorMeansReconnectWithBackoffAndTheOutboxGoesAgain) {
