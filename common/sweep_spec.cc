@@ -10,10 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <unordered_set>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "common/sweep_rules.h"
@@ -160,6 +162,58 @@ void BoundDiagnostics(std::vector<Diagnostic>* errors) {
   }
 }
 
+// Where the root node of a YAML stream's second document starts, when the
+// stream has a second document. Walks the events itself instead of calling
+// YAML::LoadAll: yaml-cpp 0.7's LoadAll never returns on a stray ',' outside a
+// flow collection (",", "--- ,", "\"x\" ,"): the parser yields an empty document
+// per round without consuming the token, and memory grows ~100 MB/s (yaml-cpp
+// issue #1040, fixed upstream in PR #1319 by stopping at the first empty
+// document, as this does). Found by tests/fuzz/sweep_fuzz.
+class RootRecorder : public YAML::EventHandler {
+ public:
+  bool empty() const { return empty_; }
+  const YAML::Mark& mark() const { return mark_; }
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(mark, false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Node(const YAML::Mark& mark, bool null) {
+    if (seen_) return;
+    seen_ = true;
+    empty_ = null;
+    mark_ = mark;
+  }
+  bool seen_ = false;
+  bool empty_ = true;
+  YAML::Mark mark_;
+};
+
+// Throws YAML::Exception on a syntax error in the first two documents.
+std::optional<YAML::Mark> SecondDocument(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  RootRecorder first, second;
+  if (!parser.HandleNextDocument(first) || first.empty()) return std::nullopt;
+  if (!parser.HandleNextDocument(second) || second.empty()) return std::nullopt;
+  return second.mark();
+}
+
 }  // namespace
 
 std::string Diagnostic::ToString() const {
@@ -174,22 +228,23 @@ std::string Diagnostic::ToString() const {
 ParseOutcome ParseSweepText(const std::string& text, const std::string& filename,
                             const ValidateOptions& options) {
   ParseOutcome out;
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
+  std::optional<YAML::Mark> second;
   try {
-    docs = YAML::LoadAll(text);
+    second = SecondDocument(text);
+    doc = YAML::Load(text);  // the first document only
   } catch (const YAML::Exception& e) {
     out.errors.push_back(MakeDiagnostic(filename, e.mark, "YAML syntax error: " + e.msg));
     return out;
   }
-  if (docs.size() > 1) {
+  if (second) {
     out.errors.push_back(MakeDiagnostic(
-        filename, docs[1].Mark(),
+        filename, *second,
         "the file holds more than one YAML document ('---'); a sweep file holds one"));
   }
   SweepSpec spec;
   try {
-    std::vector<Diagnostic> errors =
-        sweep_internal::BuildSpec(docs.empty() ? YAML::Node() : docs[0], filename, options, &spec);
+    std::vector<Diagnostic> errors = sweep_internal::BuildSpec(doc, filename, options, &spec);
     out.errors.insert(out.errors.end(), errors.begin(), errors.end());
   } catch (const YAML::Exception& e) {
     // Not expected: validation only walks nodes. Reported rather than thrown.
