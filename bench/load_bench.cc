@@ -75,24 +75,31 @@ int FreePort() {
   return acc.local_endpoint().port();
 }
 
-// The same grid as coordinator_bench: `trials` distinct quantize.lr values.
+// A grid of exactly `trials` points as the product of two value lists
+// (quantize.lr x student.lr), so that 100,000 trials fit in a request body of
+// a few tens of KB (the API refuses bodies over its limit).
 std::string SweepYaml(int64_t trials) {
-  std::string yaml =
-      "name: load\n"
-      "method: grid\n"
-      "data: {dataset: synthetic, train_subset: 64, test_subset: 32}\n"
-      "student: {arch: mlp, epochs: 1}\n"
-      "pipeline: [quantize]\n"
-      "objectives: {accuracy: maximize, size_bytes: minimize}\n"
-      "parameters:\n"
-      "  quantize.lr: {values: [";
-  char buf[32];
-  for (int64_t i = 0; i < trials; ++i) {
-    std::snprintf(buf, sizeof(buf), "%s%.9g", i ? ", " : "", 1e-6 * static_cast<double>(i + 1));
-    yaml += buf;
-  }
-  yaml += "]}\n";
-  return yaml;
+  int64_t a = std::min<int64_t>(trials, 1000);
+  while (trials % a != 0) --a;
+  const int64_t b = trials / a;
+  auto values = [](int64_t n, double scale) {
+    std::string out = "{values: [";
+    char buf[32];
+    for (int64_t i = 0; i < n; ++i) {
+      std::snprintf(buf, sizeof(buf), "%s%.9g", i ? ", " : "", scale * static_cast<double>(i + 1));
+      out += buf;
+    }
+    return out + "]}";
+  };
+  return "name: load\n"
+         "method: grid\n"
+         "data: {dataset: synthetic, train_subset: 64, test_subset: 32}\n"
+         "student: {arch: mlp, epochs: 1}\n"
+         "pipeline: [quantize]\n"
+         "objectives: {accuracy: maximize, size_bytes: minimize}\n"
+         "parameters:\n"
+         "  quantize.lr: " +
+         values(a, 1e-6) + "\n  student.lr: " + values(b, 1e-5) + "\n";
 }
 
 // One HTTP/1.1 keep-alive connection (Boost.Beast, blocking).
@@ -271,6 +278,14 @@ int64_t ProcStatusKb(pid_t pid, const std::string& field) {
   return -1;
 }
 
+// The first three fields of /proc/loadavg (the machine may be shared).
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
 struct Latencies {
   std::mutex mu;
   std::vector<double> pareto_ms, sweep_ms;
@@ -308,6 +323,7 @@ bool Run(const LoadOptions& opts) {
   const int hport = FreePort();
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(zport);
   const std::string log_path = (dir / "coordinator.log").string();
+  const std::string load_before = LoadAverage();
 
   // The coordinator in its own process (it inherits the raised file limit).
   const pid_t pid = fork();
@@ -471,6 +487,9 @@ bool Run(const LoadOptions& opts) {
   out["trials"] = opts.trials;
   out["workers"] = opts.workers;
   out["worker_threads"] = opts.threads;
+  out["loadavg_before"] = load_before;
+  out["loadavg_after"] = LoadAverage();
+  out["cpus"] = std::thread::hardware_concurrency();
   out["connect_seconds"] = connect_s;
   out["submit_seconds"] = submit_s;
   out["seconds"] = total_s;
