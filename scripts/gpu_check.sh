@@ -14,13 +14,15 @@
 #
 # Usage: scripts/gpu_check.sh [--out DIR] [--python PY] [--device cuda|cpu]
 #                             [--trials 4|8] [--jobs N] [--build-dir DIR]
-#                             [--ignore-system-prefix] [--quick]
+#                             [--ignore-system-prefix] [--quick] [--prebuilt DIR]
 #   --out     report folder (default $OUT, else out/gpu-check); report.json
 #             and the logs go there.
 #   --device  cpu runs the same steps without a GPU (a dry run of the script
 #             on a CPU machine: CUDA link off, no GPU memory).
 #   --ignore-system-prefix  find no packages under /usr (proves that the build
 #             uses the unpacked .debs; for checking the script on Debian).
+#   --prebuilt DIR  skip the build: DIR/compsweep and DIR/compsweep-worker
+#             (for checking the sweep and report stages of this script).
 #   --quick   a smaller sweep (2,000 training images, 1 epoch each), for a
 #             dry run on a slow CPU machine.
 set -uo pipefail
@@ -35,6 +37,7 @@ JOBS=$(nproc 2>/dev/null || echo 4)
 BUILD_DIR=$ROOT/build-gpu
 IGNORE_SYSTEM=0
 QUICK=0
+PREBUILT=
 while (($#)); do
   case "$1" in
     --out) OUT_DIR=$2; shift ;;
@@ -45,6 +48,7 @@ while (($#)); do
     --build-dir) BUILD_DIR=$2; shift ;;
     --ignore-system-prefix) IGNORE_SYSTEM=1 ;;
     --quick) QUICK=1 ;;
+    --prebuilt) PREBUILT=$(cd "$2" && pwd) || exit 2; shift ;;
     -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "gpu_check: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -175,6 +179,11 @@ LIBDIR=$PREFIX/usr/lib/x86_64-linux-gnu
 
 # ---------------------------------------------------------------- 3. build
 STAGE=configure
+if [[ -n $PREBUILT ]]; then
+  log "--prebuilt: no build, binaries from $PREBUILT"
+  BUILD_DIR=$PREBUILT
+  fact cuda_link "$(jstr "prebuilt $PREBUILT")"
+else
 cuda_mode=AUTO
 [[ $DEVICE == cpu ]] && cuda_mode=OFF
 cfg=(-S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
@@ -216,6 +225,7 @@ fi
 run_logged build cmake --build "$BUILD_DIR" -j"$JOBS" "${targets[@]}" ||
   die "build failed (see $OUT_DIR/build.log)"
 fact build_seconds "$(($(date +%s) - t))"
+fi
 BIN=$BUILD_DIR/compsweep
 [[ -x $BIN ]] || die "no $BIN after the build"
 # The carried libraries for compsweep's processes only (not for this
@@ -251,7 +261,7 @@ max_retries: 0
 device: any
 data:
   dataset: fashion-mnist
-  path: $ROOT/.deb/fashion-mnist
+  path: .deb/fashion-mnist   # relative to the workers' folder, $ROOT
   train_subset: $train
   test_subset: $test
 teacher: {arch: cnn-wide, epochs: $tepochs, lr: 0.001, batch_size: 128}
@@ -353,7 +363,8 @@ for name in names:
     })
     acc[name] = {r[0]: (r[5], r[4]) for r in ok}
 report = {"runs": runs}
-ref = "cpu" if "cpu" in acc else None
+# The cpu run is the reference; a --device cpu dry run compares its two runs.
+ref = "cpu" if "cpu" in acc else names[0]
 if ref:
     cmp = []
     for name in names:
@@ -362,10 +373,11 @@ if ref:
         for number, (a, params) in sorted(acc[name].items()):
             if number in acc[ref] and a is not None and acc[ref][number][0] is not None:
                 cmp.append({"run": name, "trial": number, "params": json.loads(params),
-                            "accuracy": a, "cpu_accuracy": acc[ref][number][0],
+                            "accuracy": a, "reference_accuracy": acc[ref][number][0],
                             "diff": round(a - acc[ref][number][0], 4)})
     diffs = [abs(c["diff"]) for c in cmp]
-    report["accuracy_vs_cpu"] = {
+    report["accuracy_vs_cpu" if ref == "cpu" else "accuracy_vs_" + ref] = {
+        "reference": ref,
         "trials_compared": len(cmp),
         "max_abs_diff": max(diffs) if diffs else None,
         "mean_abs_diff": round(statistics.mean(diffs), 4) if diffs else None,

@@ -59,6 +59,8 @@ set(_cs_lib "${_cs_torch}/lib")
 # Versions from torch/version.py (no import: see above).
 file(STRINGS "${_cs_torch}/version.py" _cs_v REGEX "^__version__ = ")
 string(REGEX REPLACE "^__version__ = '([^']*)'.*" "\\1" COMPSWEEP_TORCH_VERSION "${_cs_v}")
+# What find_package's version file would give (this folder has none).
+string(REGEX MATCH "^[0-9]+(\\.[0-9]+)*" Torch_VERSION "${COMPSWEEP_TORCH_VERSION}")
 file(STRINGS "${_cs_torch}/version.py" _cs_v REGEX "^cuda")
 set(COMPSWEEP_TORCH_CUDA_VERSION "")
 if(_cs_v MATCHES "'([0-9.]+)'")
