@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,14 @@ class CoordinatorControl {
   virtual ~CoordinatorControl() = default;
   virtual SubmitOutcome Submit(const std::string& yaml_text, const std::string& filename,
                                bool allow_large) = 0;
+  // Submit that gives up (status Cancelled, nothing stored) when stop() returns
+  // true while the sweep is being expanded; the HTTP server passes "the server is
+  // stopping or the client went away". The default ignores stop.
+  virtual SubmitOutcome SubmitUnless(const std::string& yaml_text, const std::string& filename,
+                                     bool allow_large, const std::function<bool()>& stop) {
+    (void)stop;
+    return Submit(yaml_text, filename, allow_large);
+  }
   virtual Status Cancel(int64_t sweep_id) = 0;
   // Re-queues failed (and cancelled) trials of the sweep; returns how many.
   virtual Result<int64_t> RetryFailed(int64_t sweep_id) = 0;

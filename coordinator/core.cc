@@ -296,6 +296,11 @@ void Core::SetHealth(bool commit, const std::string& error) {
 
 SubmitOutcome Core::Submit(const std::string& yaml_text, const std::string& filename,
                            bool allow_large) {
+  return SubmitUnless(yaml_text, filename, allow_large, [] { return false; });
+}
+
+SubmitOutcome Core::SubmitUnless(const std::string& yaml_text, const std::string& filename,
+                                 bool allow_large, const std::function<bool()>& stop) {
   SubmitOutcome out;
   ValidateOptions vopts;
   vopts.allow_large = allow_large;
@@ -306,7 +311,13 @@ SubmitOutcome Core::Submit(const std::string& yaml_text, const std::string& file
     return out;
   }
   const SweepSpec& spec = *parsed.spec;
-  std::vector<TrialConfig> trials = ExpandTrials(spec);
+  // Up to kHardMaxTrials (tens of seconds); stopped by the caller or by Stop().
+  auto expanded = ExpandTrials(spec, [&] { return stop_.load() || stop(); });
+  if (!expanded.ok()) {
+    out.status = expanded.status();
+    return out;
+  }
+  std::vector<TrialConfig> trials = std::move(*expanded);
   const std::string spec_hash = SpecHash(spec, trials);
   out.trials = static_cast<int64_t>(trials.size());
   OnCore([&] {
@@ -511,8 +522,8 @@ void Core::Commit() {
     return;
   }
   SetHealth(/*commit=*/true, "");
+  acknowledged_ += unacked_;  // before the ACKs go: a reader of the counter may be their peer
   for (const auto& [worker, msg] : after_commit_) Send(worker, msg);
-  acknowledged_ += unacked_;
   if (unacked_ > 0) spdlog::debug("coordinator: stored and acknowledged {} results", unacked_);
   after_commit_.clear();
   unacked_ = 0;

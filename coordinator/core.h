@@ -86,6 +86,8 @@ class Core : public CoordinatorControl {
 
   SubmitOutcome Submit(const std::string& yaml_text, const std::string& filename,
                        bool allow_large) override;
+  SubmitOutcome SubmitUnless(const std::string& yaml_text, const std::string& filename,
+                             bool allow_large, const std::function<bool()>& stop) override;
   Status Cancel(int64_t sweep_id) override;
   Result<int64_t> RetryFailed(int64_t sweep_id) override;
   Result<SweepProgress> Progress(int64_t sweep_id);

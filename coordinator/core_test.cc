@@ -224,6 +224,21 @@ TEST_F(CoreTest, SubmitReportsValidationErrorsAndResumesIdenticalSweeps) {
   EXPECT_EQ(core_->Cancel(999).code(), StatusCode::kNotFound);
 }
 
+TEST_F(CoreTest, SubmitUnlessStopsTheExpansionAndStoresNothing) {
+  std::string yaml =
+      "name: stopped\ndata: {dataset: synthetic}\nstudent: {arch: mlp}\npipeline: [quantize]\n"
+      "parameters:\n  quantize.lr: {values: [";
+  for (int i = 1; i <= 1000; ++i) yaml += (i > 1 ? ", " : "") + std::to_string(i);
+  yaml += "]}\n";
+  auto out = core_->SubmitUnless(yaml, "stopped.yaml", false, [] { return true; });
+  EXPECT_EQ(out.status.code(), StatusCode::kCancelled);
+  EXPECT_EQ(out.sweep_id, 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM sweeps WHERE name = 'stopped'"), 0);
+  auto done = core_->SubmitUnless(yaml, "stopped.yaml", false, [] { return false; });
+  ASSERT_TRUE(done.status.ok()) << done.status.ToString();
+  EXPECT_EQ(done.trials, 1000);
+}
+
 Message Result(int64_t id, int attempt, double accuracy) {
   return Message{MsgType::kResult,
                  {{"trial_id", id}, {"attempt", attempt}, {"metrics", {{"accuracy", accuracy}}}},

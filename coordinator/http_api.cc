@@ -297,10 +297,10 @@ std::optional<HttpResponse> ApiHandler::Admit(const HttpRequest& req) const {
   return std::nullopt;
 }
 
-HttpResponse ApiHandler::HandleRequest(const HttpRequest& req) {
+HttpResponse ApiHandler::HandleRequest(const HttpRequest& req, const std::function<bool()>& stop) {
   try {
     if (auto refused = Admit(req)) return std::move(*refused);
-    return Route(req);
+    return Route(req, stop);
   } catch (const std::exception& e) {
     return ErrorResponse(req, http::status::internal_server_error,
                          std::string("internal error: ") + e.what());
@@ -309,10 +309,10 @@ HttpResponse ApiHandler::HandleRequest(const HttpRequest& req) {
   }
 }
 
-HttpResponse ApiHandler::Route(const HttpRequest& req) {
+HttpResponse ApiHandler::Route(const HttpRequest& req, const std::function<bool()>& stop) {
   std::string path, query;
   SplitTarget(ToStd(req.target()), &path, &query);
-  if (path == "/api" || path.rfind("/api/", 0) == 0) return RouteApi(req, path, query);
+  if (path == "/api" || path.rfind("/api/", 0) == 0) return RouteApi(req, path, query, stop);
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     return MethodNotAllowed(req, "GET, HEAD");
   }
@@ -320,7 +320,7 @@ HttpResponse ApiHandler::Route(const HttpRequest& req) {
 }
 
 HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& path,
-                                  const std::string& query) {
+                                  const std::string& query, const std::function<bool()>& stop) {
   const std::vector<std::string> seg = Segments(path);  // seg[0] == "api"
   const auto q = ParseQuery(query);
   const http::verb m = req.method();
@@ -388,10 +388,16 @@ HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& pat
       return JsonResponse(req, http::status::bad_request,
                           json{{"errors", DiagnosticsJson({d})}, {"error", d.ToString()}});
     }
-    SubmitOutcome out = control_->Submit(req.body(), filename, allow_large);
+    SubmitOutcome out = control_->SubmitUnless(req.body(), filename, allow_large,
+                                               [&stop] { return stop && stop(); });
     if (!out.errors.empty()) {
       json body{{"errors", DiagnosticsJson(out.errors)}, {"error", out.errors.front().ToString()}};
       return JsonResponse(req, http::status::bad_request, body);
+    }
+    if (out.status.code() == StatusCode::kCancelled) {
+      return ErrorResponse(req, http::status::service_unavailable,
+                           "the submit was stopped (the coordinator is stopping or the client went "
+                           "away); submit the sweep again");
     }
     if (!out.status.ok()) return FromStatus(req, out.status);
     return JsonResponse(

@@ -50,7 +50,9 @@ class ApiHandler {
   ApiHandler(ApiOptions options, CoordinatorControl* control, EventHub* hub);
 
   // Answers any request; never throws (an exception becomes a 500 JSON response).
-  HttpResponse HandleRequest(const HttpRequest& req);
+  // `stop` (may be empty) says that the answer is no longer wanted: the server is
+  // stopping or the client went away; a sweep being expanded is then given up.
+  HttpResponse HandleRequest(const HttpRequest& req, const std::function<bool()>& stop = {});
 
   // True for GET /api/events, which the server streams itself (Server-Sent Events)
   // after Admit; HandleRequest answers it with the retained backlog and ends.
@@ -79,8 +81,9 @@ class ApiHandler {
   LiveColumns* live_columns() { return columns_.get(); }
 
  private:
-  HttpResponse Route(const HttpRequest& req);
-  HttpResponse RouteApi(const HttpRequest& req, const std::string& path, const std::string& query);
+  HttpResponse Route(const HttpRequest& req, const std::function<bool()>& stop);
+  HttpResponse RouteApi(const HttpRequest& req, const std::string& path, const std::string& query,
+                        const std::function<bool()>& stop);
   int64_t NowMs() const;
   // compute() through the cache, for documents that depend on the database only.
   Result<nlohmann::json> Cached(ReaderPool::Lease& lease, const std::string& key,

@@ -1,7 +1,10 @@
 #include "coordinator/http_server.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <deque>
 #include <mutex>
@@ -45,6 +48,7 @@ struct Shared {
   ApiHandler* api;
   EventHub* hub;
   net::thread_pool* handlers;
+  const std::atomic<bool>* stopping;  // set by Stop before it joins the handlers
 };
 
 // A Server-Sent Events stream (GET /api/events). Runs on the connection's strand;
@@ -248,11 +252,47 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     // The handler may block on SQLite or on the core; keep it off the I/O threads.
-    net::post(*shared_.handlers, [self = shared_from_this(), req = std::move(req)]() mutable {
-      HttpResponse res = self->shared_.api->HandleRequest(req);
-      net::post(self->stream_.get_executor(),
-                [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
+    // A long one (a large sweep) gives up once the server stops or the client
+    // goes away.
+    auto gone = std::make_shared<std::atomic<bool>>(false);
+    WatchForDisconnect(gone);
+    net::post(*shared_.handlers, [self = shared_from_this(), req = std::move(req), gone]() mutable {
+      const std::atomic<bool>* stopping = self->shared_.stopping;
+      HttpResponse res =
+          self->shared_.api->HandleRequest(req, [&] { return gone->load() || stopping->load(); });
+      net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
+        self->StopWatching();
+        self->Write(std::move(res));
+      });
     });
+  }
+
+  // While a handler runs nothing is read; a readable socket then means either
+  // the client's EOF (or reset): it went away, or a pipelined next request: it
+  // is still there. A non-blocking peek tells which without consuming anything.
+  // Each watch has its own number, so a completion left over from the previous
+  // request of a keep-alive connection is ignored.
+  void WatchForDisconnect(std::shared_ptr<std::atomic<bool>> gone) {
+    const uint64_t id = ++watch_id_;
+    stream_.socket().async_wait(
+        tcp::socket::wait_read, [self = shared_from_this(), gone, id](beast::error_code ec) {
+          if (ec || id != self->watch_id_) return;
+          char c;
+          const ssize_t n =
+              ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            gone->store(true);
+          } else if (n < 0) {
+            --self->watch_id_;  // nothing there after all: watch again under the same number
+            self->WatchForDisconnect(gone);
+          }
+        });
+  }
+
+  void StopWatching() {
+    ++watch_id_;
+    beast::error_code ec;
+    stream_.socket().cancel(ec);
   }
 
   static HttpResponse Error(http::status status, const std::string& message) {
@@ -316,6 +356,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<Parser> parser_;
   HttpResponse response_;  // the one write in flight
   bool linger_ = false;    // drain the rest of the request before closing
+  uint64_t watch_id_ = 0;  // of the current WatchForDisconnect
   size_t drained_ = 0;
   char drain_[16384];
 };
@@ -329,7 +370,7 @@ class HttpServerImpl : public HttpServer {
         handlers_(static_cast<size_t>(std::max(2, options.threads))),
         acceptor_(net::make_strand(ioc_)),
         threads_count_(std::max(1, options.threads)),
-        shared_{&api_, hub, &handlers_} {}
+        shared_{&api_, hub, &handlers_, &stopped_} {}
 
   ~HttpServerImpl() override { Stop(); }
 

@@ -330,5 +330,86 @@ TEST_F(HttpServerTest, OversizedHeaderGets431) {
   EXPECT_LT(res.body().size(), 200u);
 }
 
+// A control whose submit runs (like a large expansion) until it is told to stop,
+// and records how it ended.
+class SlowControl : public FakeControl {
+ public:
+  SubmitOutcome SubmitUnless(const std::string&, const std::string&, bool,
+                             const std::function<bool()>& stop) override {
+    started = true;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!stop()) {
+      if (std::chrono::steady_clock::now() > deadline) return {};
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    stopped = true;
+    SubmitOutcome out;
+    out.status = Cancelled("stopped");
+    return out;
+  }
+  std::atomic<bool> started{false};
+  std::atomic<bool> stopped{false};
+};
+
+std::unique_ptr<HttpServer> StartWith(CoordinatorControl* control, const std::string& db) {
+  HttpOptions o;
+  o.port = 0;
+  o.db_path = db;
+  o.threads = 2;
+  auto server = HttpServer::Create(o, control, nullptr);
+  EXPECT_TRUE(server.ok()) << server.status().ToString();
+  return server.ok() ? std::move(server).value() : nullptr;
+}
+
+bool WaitFor(const std::atomic<bool>& flag) {
+  for (int i = 0; i < 400 && !flag; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return flag;
+}
+
+TEST_F(HttpServerTest, ClientThatGoesAwayStopsALongSubmit) {
+  SlowControl control;
+  auto server = StartWith(&control, db_->path());
+  ASSERT_TRUE(server);
+  {
+    Client c(server->port());
+    c.WriteRaw(
+        "POST /api/sweeps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 8\r\n\r\nname: x\n");
+    ASSERT_TRUE(WaitFor(control.started));
+    EXPECT_FALSE(control.stopped);
+  }  // the client closes its socket
+  EXPECT_TRUE(WaitFor(control.stopped));
+  // The server still answers others.
+  Client other(server->port());
+  EXPECT_EQ(other.Send(http::verb::get, "/api/health").result(), http::status::ok);
+}
+
+TEST_F(HttpServerTest, PipelinedRequestIsNotMistakenForADisconnect) {
+  FakeControl control;
+  auto server = StartWith(&control, db_->path());
+  ASSERT_TRUE(server);
+  Client c(server->port());
+  c.WriteRaw(
+      "POST /api/sweeps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 8\r\n\r\nname: x\n"
+      "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  EXPECT_EQ(c.ReadResponse().result(), http::status::created);
+  EXPECT_EQ(c.ReadResponse().result(), http::status::ok);
+}
+
+TEST_F(HttpServerTest, StopEndsALongSubmitPromptly) {
+  SlowControl control;
+  auto server = StartWith(&control, db_->path());
+  ASSERT_TRUE(server);
+  Client c(server->port());
+  c.WriteRaw("POST /api/sweeps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 8\r\n\r\nname: x\n");
+  ASSERT_TRUE(WaitFor(control.started));
+  const auto t0 = std::chrono::steady_clock::now();
+  server->Stop();  // as on SIGTERM
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  EXPECT_TRUE(control.stopped);
+  EXPECT_LT(ms, 2000);  // the submit alone would run for 10 s
+}
+
 }  // namespace
 }  // namespace compsweep::coordinator
