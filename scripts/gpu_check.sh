@@ -349,6 +349,9 @@ for name in names:
     apps = [int(a) for a, _ in samples if a.isdigit()]
     used = [int(u) for _, u in samples if u.isdigit()]
     span = (end - start) / 1000.0 if ok else None
+    # The int8 trials' quantized engine, from their stored progress events.
+    qengines = sorted({json.loads(d).get("qengine") for (d,) in db.execute(
+        "SELECT data FROM trial_progress WHERE data LIKE '%\"qengine\"%'")} - {None})
     runs.append({
         "name": name, "trials": len(rows), "succeeded": len(ok),
         "failed": [r[0] for r in rows if r[1] != "succeeded"],
@@ -356,6 +359,7 @@ for name in names:
         "teacher_seconds": round((teacher[1] - teacher[0]) / 1000.0, 1) if teacher and teacher[1] else None,
         "trial_phase_seconds": round(span, 1) if span else None,
         "trials_per_hour": round(len(ok) * 3600.0 / span, 1) if span else None,
+        "qengines": qengines,
         # Our processes (nvidia-smi's compute apps; we are alone on a
         # borrowed GPU) and, as a check, all used memory above the run's first sample.
         "peak_gpu_memory_mib": max(apps) if apps else None,
