@@ -35,7 +35,7 @@ for t in "${TARGETS[@]}"; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$BUILD/${t}_fuzz" "$OUT/$t/new" "tests/fuzz/corpus/$t" \
     -dict="tests/fuzz/$t.dict" -max_total_time="$SECONDS_EACH" -max_len="${MAX_LEN[$t]}" \
-    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$OUT/$t/artifacts/" >"$log" 2>&1
   rc=$?
   set -e

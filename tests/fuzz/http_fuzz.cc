@@ -1,5 +1,5 @@
 // libFuzzer target: the HTTP request handler. The input is raw bytes off a
-// connection: Beast's request_parser (with the server's 1 MiB body limit) cuts
+// connection: Beast's request_parser (with the server's header and body limits) cuts
 // up to four pipelined requests from it, and each one is answered by
 // ApiHandler::HandleRequest over a small real SQLite database made once at start
 // (one sweep from the Store, trials in several states with metrics, an event,
@@ -35,7 +35,6 @@ namespace http = boost::beast::http;
 namespace cc = compsweep::coordinator;
 using nlohmann::json;
 
-constexpr size_t kBodyLimit = 1 << 20;  // as coordinator/http_server.cc
 constexpr const char* kSecret = "FUZZ-SECRET-OUTSIDE-THE-STATIC-FOLDER";
 
 void Die(const std::string& what) {
@@ -181,7 +180,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   boost::asio::const_buffer input(data, size);
   for (int requests = 0; requests < 4 && input.size() > 0; ++requests) {
     http::request_parser<http::string_body> parser;
-    parser.body_limit(kBodyLimit);
+    parser.header_limit(static_cast<std::uint32_t>(cc::kHeaderLimit));  // as the server
+    parser.body_limit(cc::kBodyLimit);
     parser.eager(true);
     boost::beast::error_code ec;
     while (!ec && !parser.is_done() && input.size() > 0) {
