@@ -5,7 +5,10 @@
 # prints the executions of each target. New inputs go to a scratch folder, not
 # into the committed corpus (merge them by hand: see docs/robustness.md).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: sweep protocol http)
-# Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (build -j, default 2).
+# Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (build -j, default 2),
+# FUZZ_RUNS (stop a target after this many executions; SECONDS stays the cap),
+# FUZZ_KEEP (a folder: the inputs each target found are kept in FUZZ_KEEP/<target>).
+# The long run of docs/robustness.md:  FUZZ_RUNS=10000000 scripts/fuzz.sh 36000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -31,11 +34,12 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$OUT/$t/new" "$OUT/$t/artifacts"
   log=$OUT/$t/log
   echo "fuzz: $t for ${SECONDS_EACH}s"
+  started=$(date +%s)
   set +e
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$BUILD/${t}_fuzz" "$OUT/$t/new" "tests/fuzz/corpus/$t" \
     -dict="tests/fuzz/$t.dict" -max_total_time="$SECONDS_EACH" -max_len="${MAX_LEN[$t]}" \
-    -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+    -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} \
     -artifact_prefix="$OUT/$t/artifacts/" >"$log" 2>&1
   rc=$?
   set -e
@@ -52,7 +56,10 @@ for t in "${TARGETS[@]}"; do
       echo "fuzz: input kept in $BUILD/crashes/${t}-$(basename "$a")"
     done
   fi
-  summary+=("$t: ${execs:-?} executions (${rate:-?}/s) in ${SECONDS_EACH}s, exit $rc")
+  if [[ -n ${FUZZ_KEEP:-} ]]; then
+    mkdir -p "$FUZZ_KEEP/$t" && cp -r "$OUT/$t/new/." "$FUZZ_KEEP/$t/"
+  fi
+  summary+=("$t: ${execs:-?} executions (${rate:-?}/s) in $(($(date +%s) - started))s, exit $rc")
 done
 printf 'fuzz: %s\n' "${summary[@]}"
 exit $status
