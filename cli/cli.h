@@ -30,7 +30,10 @@ void InstallSignalHandlers();
 // more), a second one or SIGQUIT stops at once.
 void InstallWorkerSignalHandlers();
 
-int RunValidate(const std::string& file, bool allow_large);
+// path_roots: folders that absolute data/model paths may lie under (empty: the
+// default, /usr/share/datasets); see ValidateOptions::path_roots.
+int RunValidate(const std::string& file, bool allow_large,
+                const std::vector<std::string>& path_roots = {});
 
 struct CoordinatorArgs {
   std::string db = "compsweep.db";
@@ -40,8 +43,9 @@ struct CoordinatorArgs {
   std::string static_dir;
   int64_t heartbeat_ms = 1000;
   int liveness = 4;
-  std::string curve_key;      // the coordinator's .key file
-  std::string curve_clients;  // folder of the workers' .pub files (or one file)
+  std::string curve_key;                // the coordinator's .key file
+  std::string curve_clients;            // folder of the workers' .pub files (or one file)
+  std::vector<std::string> path_roots;  // --path-root, see RunValidate
 };
 int RunCoordinator(const CoordinatorArgs& args);
 
@@ -82,7 +86,8 @@ struct RunArgs {
   std::string static_dir;
   int64_t heartbeat_ms = 1000;
   int liveness = 4;
-  std::string worker_bin;  // default: FindWorkerBinary
+  std::string worker_bin;               // default: FindWorkerBinary
+  std::vector<std::string> path_roots;  // --path-root, see RunValidate
 };
 int RunEmbedded(const RunArgs& args);
 

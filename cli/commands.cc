@@ -58,9 +58,11 @@ std::string DefaultStaticDir() {
   return (fs::current_path() / "web").string();
 }
 
-int RunValidate(const std::string& file, bool allow_large) {
+int RunValidate(const std::string& file, bool allow_large,
+                const std::vector<std::string>& path_roots) {
   ValidateOptions opts;
   opts.allow_large = allow_large;
+  if (!path_roots.empty()) opts.path_roots = path_roots;
   ParseOutcome out = ParseSweepFile(file, opts);
   if (!out.errors.empty()) {
     for (const auto& d : out.errors) std::cerr << d.ToString() << "\n";
@@ -81,6 +83,7 @@ int RunCoordinator(const CoordinatorArgs& args) {
   co.bind = args.bind;
   co.heartbeat_ms = args.heartbeat_ms;
   co.liveness = args.liveness;
+  co.path_roots = args.path_roots;
   if (!args.curve_key.empty()) {
     auto keys = ReadCurveSecretKey(args.curve_key);
     if (!keys.ok()) {

@@ -21,6 +21,11 @@ int main(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate", "Check a sweep file; print every problem");
   validate->add_option("file", vfile, "sweep YAML")->required();
   validate->add_flag("--allow-large", vlarge, "allow grids above the size limit");
+  std::vector<std::string> vroots;
+  const char* kPathRootHelp =
+      "folder that absolute data and model paths in sweeps may lie under (repeatable; default "
+      "/usr/share/datasets; relative paths are always allowed, without '..')";
+  validate->add_option("--path-root", vroots, kPathRootHelp);
 
   // coordinator
   CoordinatorArgs ca;
@@ -41,6 +46,7 @@ int main(int argc, char** argv) {
                                      "folder of the admitted workers' .pub files (or one file)");
   ckey->envname("COMPSWEEP_CURVE_KEY");
   cclients->envname("COMPSWEEP_CURVE_CLIENTS");
+  coord->add_option("--path-root", ca.path_roots, kPathRootHelp);
   ckey->needs(cclients);
   cclients->needs(ckey);
 
@@ -131,6 +137,7 @@ int main(int argc, char** argv) {
   runc->add_flag("--no-serve", run.no_serve, "do not start the dashboard");
   runc->add_flag("--keep-serving", run.keep_serving, "keep the dashboard up after the sweep ends");
   runc->add_flag("--allow-large", run.allow_large);
+  runc->add_option("--path-root", run.path_roots, kPathRootHelp);
   runc->add_option("--cache-dir", run.cache_dir)->capture_default_str();
   runc->add_option("--static", run.static_dir, "dashboard folder");
   runc->add_option("--heartbeat-ms", run.heartbeat_ms)->capture_default_str();
@@ -148,7 +155,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
 
-  if (*validate) return RunValidate(vfile, vlarge);
+  if (*validate) return RunValidate(vfile, vlarge, vroots);
   if (*keygen) return RunKeygen(kbase);
   InstallSignalHandlers();
   if (*coord) {

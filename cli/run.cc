@@ -106,6 +106,7 @@ int RunEmbedded(const RunArgs& args) {
   const std::string yaml = ss.str();
   ValidateOptions vopts;
   vopts.allow_large = args.allow_large;
+  if (!args.path_roots.empty()) vopts.path_roots = args.path_roots;
   ParseOutcome parsed = ParseSweepText(yaml, args.file, vopts);
   if (!parsed.errors.empty()) {
     for (const auto& d : parsed.errors) std::cerr << d.ToString() << "\n";
@@ -130,6 +131,7 @@ int RunEmbedded(const RunArgs& args) {
   co.bind = "tcp://127.0.0.1:*";
   co.heartbeat_ms = args.heartbeat_ms;
   co.liveness = args.liveness;
+  co.path_roots = args.path_roots;
   auto core_r = coordinator::Core::Create(co, &hub, &clock);
   if (!core_r.ok()) {
     std::cerr << core_r.status().ToString() << "\n";

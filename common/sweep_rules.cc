@@ -318,7 +318,7 @@ std::string CheckUserPath(const std::string& field, const std::string& path,
          (roots.empty() ? std::string("folders (none are allowed)")
                         : "folder(s) " + JoinWords(shown)) +
          "; give a path relative to the worker's working directory, or ask the coordinator's "
-         "operator to allow the folder";
+         "operator to allow the folder (--path-root)";
 }
 
 std::string DescribeNode(const YAML::Node& node) {

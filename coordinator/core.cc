@@ -304,6 +304,7 @@ SubmitOutcome Core::SubmitUnless(const std::string& yaml_text, const std::string
   SubmitOutcome out;
   ValidateOptions vopts;
   vopts.allow_large = allow_large;
+  if (!options_.path_roots.empty()) vopts.path_roots = options_.path_roots;
   ParseOutcome parsed = ParseSweepText(yaml_text, filename, vopts);
   if (!parsed.errors.empty() || !parsed.spec) {
     out.errors = parsed.errors;

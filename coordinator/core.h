@@ -64,6 +64,9 @@ struct CoreOptions {
   // Frames larger than this close the sending peer's connection (libzmq's
   // ZMQ_MAXMSGSIZE): teachers and trial models travel in one frame.
   int64_t max_message_bytes = int64_t{512} << 20;
+  // Folders absolute data/model paths of submitted sweeps may lie under; empty:
+  // ValidateOptions' default (/usr/share/datasets).
+  std::vector<std::string> path_roots;
 };
 
 struct SweepProgress {
