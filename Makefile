@@ -24,7 +24,7 @@ export CCACHE_NOHASHDIR := 1
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup setup-test setup-torch test-torch2 build demo test bench results screenshot clean chaos chaos-ci load
+.PHONY: all setup setup-test setup-torch test-torch2 build demo test test-main bench results screenshot clean chaos chaos-ci load
 
 all: build
 
@@ -46,7 +46,22 @@ demo: build
 	./$(BUILD_DIR)/compsweep run examples/quickstart.yaml --workers 2 --threads 1 \
 	  --db out/quickstart.db --cache-dir out/cache --port 8321
 
-test: setup-test
+# Every stage CI runs, in this order (about 50 min on a fresh 2-core machine):
+#   test-main     build with Debian's LibTorch 1.13, every unit, integration and browser test
+#   test-notorch  the coordinator and CLI built without LibTorch, their tests, ldd check
+#   chaos-ci      worker/coordinator SIGKILLs, SIGSTOP, a full disk (tests/chaos)
+#   test-slurm    a real single-node Slurm runs the worker job array (tests/slurm)
+#   check-k8s     the Kubernetes manifests against the Kubernetes schemas, offline
+#   fuzz-ci       libFuzzer on the sweep parser, the protocol decoder, the HTTP handler
+#   test-torch2   experiments/ and worker/ against LibTorch 2.x from the pip wheel
+TEST_STAGES = test-main test-notorch chaos-ci test-slurm check-k8s fuzz-ci test-torch2
+test:
+	@set -e; for stage in $(TEST_STAGES); do \
+	  start=$$(date +%s); echo "== make $$stage"; $(MAKE) --no-print-directory $$stage; \
+	  echo "== make $$stage passed in $$(( $$(date +%s) - start )) s"; done
+	@echo "make test: all stages passed ($(TEST_STAGES))"
+
+test-main: setup-test
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) -DCOMPSWEEP_WERROR=ON
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 	cd $(BUILD_DIR) && COMPSWEEP_REQUIRE_E2E=1 ctest --output-on-failure -j2 --timeout 900
