@@ -22,7 +22,7 @@ fail() {
 }
 
 if ldd "$bin" | grep -i torch; then fail "$bin links LibTorch"; fi
-ldd "$worker" | grep -qi torch || fail "$worker does not link LibTorch: not the worker wanted"
+ldd "$worker" | grep -i torch >/dev/null || fail "$worker does not link LibTorch: not the worker wanted"
 
 rc=0
 "$bin" run "$src/examples/tiny-synthetic.yaml" --workers 1 --threads 1 --no-serve \
