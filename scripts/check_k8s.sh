@@ -49,14 +49,7 @@ if [[ ! -f "$stamp" ]] || ! grep -qxF "${PINS[*]}" "$stamp"; then
   [[ -x "$PY" ]] || PY=python3
   if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     # Debian's python3 has venv's pip only with python3-venv.
-    echo "check_k8s: installing python3-venv"
-    SUDO=""
-    [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-    LOCK=()
-    command -v flock >/dev/null 2>&1 && LOCK=(flock /tmp/apt.lock)
-    $SUDO "${LOCK[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO "${LOCK[@]}" \
-      apt-get install -y -qq --no-install-recommends python3-venv
+    "$(dirname "$0")/apt_install.sh" check_k8s python3-venv
   fi
   echo "check_k8s: installing ${PINS[0]} into $venv"
   rm -rf "$venv"

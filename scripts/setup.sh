@@ -19,21 +19,7 @@ if [[ "${1:-}" == "--with-browser" ]]; then
   command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 fi
 
-missing=()
-for p in "${PKGS[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-if ((${#missing[@]})); then
-  echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "setup: all Debian packages present"
-fi
+./scripts/apt_install.sh setup "${PKGS[@]}"
 
 if [[ "${1:-}" == "--with-browser" && -f tests/e2e/package-lock.json ]]; then
   if [[ ! -d tests/e2e/node_modules ]]; then
