@@ -163,7 +163,7 @@ cleanup() {
     [[ "${p#/proc/}" == "$$" ]] && continue
     cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
     if [[ "$cwd" == "$T" || "$cwd" == "$T"/* ]] ||
-       tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$T/etc/slurm.conf"; then
+       tr '\0' '\n' 2>/dev/null < "$p/environ" | grep -qxF "SLURM_CONF=$T/etc/slurm.conf"; then
       left+=("${p#/proc/}")
     fi
   done
