@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -562,48 +563,22 @@ bool Run(const LoadOptions& opts) {
   return ok;
 }
 
-bool ParseArgs(int argc, char** argv, LoadOptions* opts) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return false;
-    if (arg == "--keep") {
-      opts->keep = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::cerr << "load_bench: " << arg << " needs a value\n";
-      return false;
-    }
-    const std::string value = argv[++i];
-    if (arg == "--compsweep") {
-      opts->compsweep = value;
-    } else if (arg == "--trials") {
-      opts->trials = std::atoll(value.c_str());
-    } else if (arg == "--workers") {
-      opts->workers = std::atoi(value.c_str());
-    } else if (arg == "--threads") {
-      opts->threads = std::atoi(value.c_str());
-    } else if (arg == "--timeout-s") {
-      opts->timeout_s = std::atoi(value.c_str());
-    } else if (arg == "--dir") {
-      opts->dir = value;
-    } else {
-      std::cerr << "load_bench: unknown option " << arg << "\n";
-      return false;
-    }
-  }
-  return opts->trials > 0 && opts->workers > 0 && opts->threads > 0 &&
-         opts->threads <= opts->workers && opts->timeout_s > 0;
-}
-
 }  // namespace
 }  // namespace compsweep::bench
 
 int main(int argc, char** argv) {
   compsweep::bench::LoadOptions opts;
-  if (!compsweep::bench::ParseArgs(argc, argv, &opts)) {
-    std::cerr << "usage: load_bench [--compsweep PATH] [--trials N] [--workers W] [--threads T] "
-                 "[--dir PATH] [--timeout-s S] [--keep]\n";
+  CLI::App app{"500 simulated workers against a real compsweep coordinator process"};
+  app.add_option("--compsweep", opts.compsweep, "compsweep executable (default: ../compsweep)");
+  app.add_option("--trials", opts.trials, "no-op trials")->check(CLI::PositiveNumber);
+  app.add_option("--workers", opts.workers, "DEALER sockets")->check(CLI::PositiveNumber);
+  app.add_option("--threads", opts.threads, "threads serving them")->check(CLI::PositiveNumber);
+  app.add_option("--dir", opts.dir, "work folder (default: a fresh temporary one)");
+  app.add_option("--timeout-s", opts.timeout_s)->check(CLI::PositiveNumber);
+  app.add_flag("--keep", opts.keep, "keep the work folder");
+  CLI11_PARSE(app, argc, argv);
+  if (opts.threads > opts.workers) {
+    std::cerr << "load_bench: --threads must not exceed --workers\n";
     return 2;
   }
   if (opts.compsweep.empty()) {
