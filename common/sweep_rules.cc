@@ -433,20 +433,28 @@ std::optional<std::string> CheckChoice(const std::string& field,
   return std::nullopt;
 }
 
-size_t Levenshtein(const std::string& a, const std::string& b) {
+size_t Levenshtein(const std::string& a, const std::string& b, size_t limit) {
+  // The distance is at least the difference in length, and a row's minimum never
+  // falls in later rows: both let a long unknown key (a fuzzer's, or a pasted
+  // paragraph) cost O(length) instead of O(length x candidate) per candidate.
+  const size_t length_gap = a.size() > b.size() ? a.size() - b.size() : b.size() - a.size();
+  if (length_gap >= limit) return limit;
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     size_t diagonal = row[0];
     row[0] = i;
+    size_t row_min = row[0];
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t above = row[j];
       size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
       row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
+      row_min = std::min(row_min, row[j]);
       diagonal = above;
     }
+    if (row_min >= limit) return limit;
   }
-  return row[b.size()];
+  return std::min(row[b.size()], limit);
 }
 
 std::optional<std::string> Closest(const std::string& word,
@@ -454,7 +462,7 @@ std::optional<std::string> Closest(const std::string& word,
   std::optional<std::string> best;
   size_t best_distance = 4;  // suggestions need distance <= 3
   for (const std::string& c : candidates) {
-    size_t d = Levenshtein(word, c);
+    size_t d = Levenshtein(word, c, best_distance);
     // A suggestion that shares nothing with the word ("ab" -> "lr") helps nobody.
     if (d < best_distance && d < std::max(word.size(), c.size())) {
       best = c;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,7 +90,9 @@ std::optional<std::string> CheckChoice(const std::string& field,
                                        const std::vector<std::string>& choices,
                                        const YAML::Node& node, std::string* error);
 
-size_t Levenshtein(const std::string& a, const std::string& b);
+// Edit distance, or `limit` when it is `limit` or more (cheap for far-apart words).
+size_t Levenshtein(const std::string& a, const std::string& b,
+                   size_t limit = std::numeric_limits<size_t>::max());
 // The closest candidate within edit distance 3 (ties: first in list), if any.
 std::optional<std::string> Closest(const std::string& word,
                                    const std::vector<std::string>& candidates);
