@@ -11,6 +11,7 @@
 // Usage: coordinator_bench [--trials N] [--workers W] [--slots S] [--repeat R]
 //                          [--dir PATH] [--timeout-s T] [--keep-db]
 //                          [--progress-poll-ms MS]
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -243,6 +244,7 @@ bool RunOnce(const BenchOptions& opts, int rep) {
   // it is reported beside the wall-clock rate.
   double core_cpu_s = 0;
   std::thread loop([&core, &core_cpu_s] {
+    pthread_setname_np(pthread_self(), "core");  // for `perf report --comm core`
     core->Run();
     core_cpu_s = CpuSeconds(RUSAGE_THREAD);
   });

@@ -97,6 +97,18 @@ std::vector<std::string> Encode(const Message& msg) {
   return frames;
 }
 
+std::vector<std::string> Encode(const Message& msg, const RawField& raw) {
+  std::vector<std::string> frames = Encode(msg);
+  std::string& body = frames[2];  // "{...}": an object, never empty
+  body.pop_back();
+  if (body.size() > 1) body += ',';
+  body += nlohmann::json(raw.key).dump();
+  body += ':';
+  body += raw.json;
+  body += '}';
+  return frames;
+}
+
 Result<Message> Decode(const std::vector<std::string>& frames) {
   if (frames.size() < 3 || frames.size() > 4) {
     return InvalidArgument("expected 3 or 4 frames, got " + std::to_string(frames.size()));

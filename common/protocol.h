@@ -47,6 +47,16 @@ struct Message {
 // Frames to send (without any routing identity).
 std::vector<std::string> Encode(const Message& msg);
 
+// A body field whose value is JSON text already, e.g. trial settings the
+// coordinator stored with json::dump(): Encode(msg, raw) puts it into the body
+// as it is, so a TASK costs no parse and no re-serialization of its settings.
+// REQUIRES: json is one well-formed JSON value and key is not in msg.body.
+struct RawField {
+  std::string key;
+  std::string json;
+};
+std::vector<std::string> Encode(const Message& msg, const RawField& raw);
+
 // Decodes and validates frames (identity already removed): tag/version, known
 // type, JSON object body, and the required fields of the type with their types.
 // Returns InvalidArgument with a description of the first problem otherwise.

@@ -22,6 +22,20 @@ TEST(ProtocolTest, RoundTripsEveryField) {
   EXPECT_EQ(back->payload, m.payload);
 }
 
+TEST(ProtocolTest, RawFieldIsSplicedIntoTheBodyAsJson) {
+  Message m{MsgType::kTask, {{"trial_id", 7}, {"attempt", 1}, {"kind", "trial"}}, ""};
+  const nlohmann::json settings = {{"seed", 3}, {"note", "a \"quoted\" word"}, {"x", {1, 2}}};
+  auto back = Decode(Encode(m, RawField{"settings", settings.dump()}));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->body["trial_id"], 7);
+  EXPECT_EQ(back->body["settings"], settings);
+  // Into an empty body too, with a key that needs escaping.
+  Message empty{MsgType::kHeartbeat, {}, ""};
+  auto frames = Encode(empty, RawField{"k\"ey", "[1,2]"});
+  EXPECT_EQ(frames[2], R"({"k\"ey":[1,2]})");
+  EXPECT_TRUE(Decode(frames).ok());
+}
+
 TEST(ProtocolTest, EveryTypeNameRoundTrips) {
   for (int i = 0; i <= static_cast<int>(MsgType::kArtifact); ++i) {
     auto t = static_cast<MsgType>(i);

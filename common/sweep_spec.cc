@@ -311,7 +311,8 @@ bool ExpandInto(const SweepSpec& spec, const std::function<bool()>* stop,
     t.settings = base;
     for (const auto& [name, value] : params.items()) ApplyParam(name, value, &t.settings);
     t.params = std::move(params);
-    t.hash = CanonicalHash(t.settings);
+    t.settings_text = t.settings.dump();
+    t.hash = CanonicalTextHash(t.settings_text);
     if (seen.insert(t.hash).second) trials->push_back(std::move(t));
   };
 
@@ -369,8 +370,9 @@ Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
   return trials;
 }
 
-std::string CanonicalHash(const nlohmann::json& value) {
-  const std::string text = value.dump();
+std::string CanonicalHash(const nlohmann::json& value) { return CanonicalTextHash(value.dump()); }
+
+std::string CanonicalTextHash(const std::string& text) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx",
                 static_cast<unsigned long long>(XXH64(text.data(), text.size(), 0)));

@@ -77,7 +77,8 @@ struct SweepSpec {
 struct TrialConfig {
   nlohmann::json params;    // flat: {"distill.temperature": 4, "quantize.bits": 8, ...}
   nlohmann::json settings;  // full merged settings handed to a worker (see TrialSettings above)
-  std::string hash;         // 16 lowercase hex chars of xxh64 over canonical settings
+  std::string settings_text;  // settings.dump(): canonical (sorted keys, compact), as stored
+  std::string hash;           // 16 lowercase hex chars of xxh64 over settings_text
 };
 
 // The most trials one sweep may expand to, with or without allow_large. Expanding
@@ -133,6 +134,8 @@ Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
 
 // Hash of the canonical (sorted-key, compact) JSON dump: 16 hex chars of xxh64.
 std::string CanonicalHash(const nlohmann::json& value);
+// The same over text that is already such a dump.
+std::string CanonicalTextHash(const std::string& text);
 
 // Key identifying the teacher model of a sweep: hash over {seed, data, teacher}.
 // Trials with equal keys share one trained teacher.

@@ -524,7 +524,7 @@ void Core::Commit() {
   }
   SetHealth(/*commit=*/true, "");
   acknowledged_ += unacked_;  // before the ACKs go: a reader of the counter may be their peer
-  for (const auto& [worker, msg] : after_commit_) Send(worker, msg);
+  for (const auto& [worker, frames] : after_commit_) SendFrames(worker, frames);
   if (unacked_ > 0) spdlog::debug("coordinator: stored and acknowledged {} results", unacked_);
   after_commit_.clear();
   unacked_ = 0;
@@ -542,9 +542,10 @@ void Core::Commit() {
 
 void Core::Ack(const std::string& worker, int64_t trial_id, int attempt, bool stored) {
   after_commit_.emplace_back(
-      worker,
-      Message{
-          MsgType::kAck, {{"trial_id", trial_id}, {"attempt", attempt}, {"stored", stored}}, ""});
+      worker, protocol::Encode(Message{
+                  MsgType::kAck,
+                  {{"trial_id", trial_id}, {"attempt", attempt}, {"stored", stored}},
+                  ""}));
   ++unacked_;
 }
 
@@ -934,7 +935,7 @@ void Core::TrialTerminal(int64_t trial_id) {
 void Core::Dispatch() {
   for (const auto& a : scheduler_.Schedule()) {
     const TrialMeta& meta = meta_[a.trial_id];
-    auto settings = store_->TrialSettings(a.trial_id);
+    auto settings = store_->TrialSettingsText(a.trial_id);
     if (!settings.ok()) {
       spdlog::error("coordinator: {}", settings.status().ToString());
       continue;
@@ -943,7 +944,6 @@ void Core::Dispatch() {
                  {{"trial_id", a.trial_id},
                   {"attempt", a.attempt},
                   {"kind", meta.teacher ? "teacher" : "trial"},
-                  {"settings", *settings},
                   {"epoch", epoch_},
                   {"seq", a.seq}},
                  ""};
@@ -952,7 +952,8 @@ void Core::Dispatch() {
     store_->TrialStarted(a.trial_id, a.attempt, a.worker);
     // Sent once the start is committed: a worker never runs an attempt unknown
     // to the database (its result would look stale after a restart).
-    after_commit_.emplace_back(a.worker, std::move(task));
+    after_commit_.emplace_back(
+        a.worker, protocol::Encode(task, protocol::RawField{"settings", std::move(*settings)}));
     Publish("trial_started", {{"trial_id", a.trial_id},
                               {"sweep_id", meta.sweep_id},
                               {"attempt", a.attempt},
@@ -1042,8 +1043,11 @@ void Core::Tick() {
 }
 
 void Core::Send(const std::string& worker, const Message& msg) {
+  SendFrames(worker, protocol::Encode(msg));
+}
+
+void Core::SendFrames(const std::string& worker, const std::vector<std::string>& frames) {
   try {
-    std::vector<std::string> frames = protocol::Encode(msg);
     router_.send(zmq::buffer(worker), zmq::send_flags::sndmore);
     for (size_t i = 0; i < frames.size(); ++i) {
       router_.send(zmq::buffer(frames[i]),
@@ -1051,7 +1055,8 @@ void Core::Send(const std::string& worker, const Message& msg) {
     }
   } catch (const zmq::error_t& e) {
     // EHOSTUNREACH: the peer is gone; liveness handles its trials.
-    spdlog::debug("coordinator: send {} to {}: {}", TypeName(msg.type), LogSafe(worker), e.what());
+    // frames[1] is the type's name.
+    spdlog::debug("coordinator: send {} to {}: {}", frames[1], LogSafe(worker), e.what());
   }
 }
 

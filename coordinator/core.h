@@ -150,6 +150,8 @@ class Core : public CoordinatorControl {
   // Records a health change (error empty = recovered) and logs once per change.
   void SetHealth(bool commit, const std::string& error);
   void Send(const std::string& worker, const protocol::Message& msg);
+  // frames from protocol::Encode.
+  void SendFrames(const std::string& worker, const std::vector<std::string>& frames);
   std::string ArtifactPath(const std::string& hash) const;
 
   CoreOptions options_;
@@ -192,7 +194,9 @@ class Core : public CoordinatorControl {
   std::unordered_map<int64_t, TrialMeta> meta_;     // released when a trial is terminal
   std::unordered_map<int64_t, int64_t> remaining_;  // sweep -> unfinished trial rows
   // Sent or applied after the next successful commit.
-  std::vector<std::pair<std::string, protocol::Message>> after_commit_;
+  // (worker, encoded frames): TASKs are encoded when dispatched (their settings
+  // spliced in as stored text), ACKs when their result is handled.
+  std::vector<std::pair<std::string, std::vector<std::string>>> after_commit_;
   std::vector<std::pair<std::string, nlohmann::json>> events_;
   std::vector<int64_t> release_;  // terminal trials whose in-memory state goes
   int64_t unacked_ = 0;           // ACKs in after_commit_

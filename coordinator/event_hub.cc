@@ -45,22 +45,23 @@ EventHub::~EventHub() = default;
 void EventHub::Publish(const std::string& kind, nlohmann::json data) {
   std::lock_guard<std::mutex> publish_lock(impl_->publish_mu);
   impl_->publishing_thread = std::this_thread::get_id();
-  Event event;
   std::vector<std::shared_ptr<Callback>> targets;
+  const Event* event = nullptr;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    event.seq = impl_->next_seq++;
-    event.kind = kind;
-    event.data = std::move(data);
-    impl_->ring.push_back(event);
-    while (impl_->ring.size() > kRingSize) impl_->ring.pop_front();
+    while (impl_->ring.size() >= kRingSize) impl_->ring.pop_front();
+    impl_->ring.push_back(Event{impl_->next_seq++, kind, std::move(data)});
+    // Only Publish changes the ring, under publish_mu, which this call holds: the
+    // element stays put (a deque's push/pop keep references to the others) while
+    // the callbacks read it, and readers of the ring only copy under mu.
+    event = &impl_->ring.back();
     targets.reserve(impl_->subs.size());
     for (const auto& [id, cb] : impl_->subs) targets.push_back(cb);
   }
   // Callbacks run outside mu so they may Subscribe/Unsubscribe.
   for (const auto& cb : targets) {
     try {
-      (*cb)(event);
+      (*cb)(*event);
     } catch (...) {
       // A subscriber's failure must not stop the others or the publisher.
     }

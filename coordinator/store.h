@@ -71,13 +71,11 @@ class Store {
   Result<std::optional<SweepRow>> GetSweep(int64_t sweep_id);
   // worker id -> the CURVE public key it registered with (from its HELLO).
   Result<std::unordered_map<std::string, std::string>> WorkerCurveKeys();
-  // Settings of a trial (for TASK messages); cached in memory after the first read.
-  Result<nlohmann::json> TrialSettings(int64_t trial_id);
-  // Drops per-trial memory (settings cache, progress counter) once a trial is finished.
-  void Forget(int64_t trial_id) {
-    settings_cache_.erase(trial_id);
-    progress_seq_.erase(trial_id);
-  }
+  // Settings of a trial as the JSON text stored with it (for TASK messages, which
+  // carry it as it is: see protocol::RawField).
+  Result<std::string> TrialSettingsText(int64_t trial_id);
+  // Drops per-trial memory (progress counter) once a trial is finished.
+  void Forget(int64_t trial_id) { progress_seq_.erase(trial_id); }
 
   // Batched (committed by Flush) -------------------------------------------------
   void TrialStarted(int64_t trial_id, int attempt, const std::string& worker);
@@ -89,7 +87,11 @@ class Store {
   void SetTrialState(int64_t trial_id, TrialState state, const std::string& error = "");
   void TrialProgress(int64_t trial_id, int attempt, const nlohmann::json& data);
   void WorkerUpsert(const std::string& id, const nlohmann::json& hello);
-  void WorkerSeen(const std::string& id);  // coalesced: one UPDATE per worker per flush
+  // workers.last_seen_ms, written at most once per kSeenResolutionMs per worker
+  // (it is for display; liveness is judged in memory by the scheduler): a busy
+  // worker's messages would otherwise add an UPDATE and a dirty page to every commit.
+  void WorkerSeen(const std::string& id);
+  static constexpr int64_t kSeenResolutionMs = 1000;
   void WorkerState(const std::string& id, const std::string& state);
   void SweepState(int64_t sweep_id, const std::string& state);
   // Marks every unfinished trial of the sweep cancelled, and the sweep too.
@@ -119,10 +121,10 @@ class Store {
   std::unique_ptr<SQLite::Database> db_;
   const Clock* clock_;
   std::vector<Op> batch_;
-  std::unordered_map<std::string, int64_t> seen_;  // worker -> last seen (wall ms)
+  std::unordered_map<std::string, int64_t> seen_;  // worker -> last seen (wall ms), unwritten
+  std::unordered_map<std::string, int64_t> seen_written_;  // worker -> last written to workers
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> stmts_;
   std::unordered_map<int64_t, int> progress_seq_;
-  std::unordered_map<int64_t, nlohmann::json> settings_cache_;
 };
 
 }  // namespace compsweep::coordinator

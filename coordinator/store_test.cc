@@ -118,6 +118,30 @@ TEST_F(StoreTest, BatchedWritesBecomeVisibleOnlyAtFlush) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_progress"), 1);
 }
 
+TEST_F(StoreTest, WorkerLastSeenIsWrittenAtMostOncePerResolution) {
+  auto store = Store::Open(path_, &clock_);
+  ASSERT_TRUE(store.ok());
+  (*store)->WorkerUpsert("w1", {{"host", "h"}, {"device", "cpu"}, {"slots", 1}});
+  ASSERT_TRUE((*store)->Flush().ok());
+  auto last_seen = [&] { return Count("SELECT last_seen_ms FROM workers WHERE id='w1'"); };
+  const int64_t t0 = clock_.WallMs();
+  clock_.Advance(Store::kSeenResolutionMs);
+  (*store)->WorkerSeen("w1");
+  ASSERT_TRUE((*store)->Flush().ok());
+  EXPECT_EQ(last_seen(), t0 + Store::kSeenResolutionMs);
+  // Seen again sooner than the resolution: nothing to write, no dirty page.
+  clock_.Advance(Store::kSeenResolutionMs / 2);
+  (*store)->WorkerSeen("w1");
+  EXPECT_EQ((*store)->pending(), 0u);
+  ASSERT_TRUE((*store)->Flush().ok());
+  EXPECT_EQ(last_seen(), t0 + Store::kSeenResolutionMs);
+  // Once the resolution has passed, the latest time is written.
+  clock_.Advance(Store::kSeenResolutionMs / 2);
+  (*store)->WorkerSeen("w1");
+  ASSERT_TRUE((*store)->Flush().ok());
+  EXPECT_EQ(last_seen(), t0 + 2 * Store::kSeenResolutionMs);
+}
+
 TEST_F(StoreTest, AttemptEndedRecordsLossAndRequeue) {
   auto store = Store::Open(path_, &clock_);
   ASSERT_TRUE(store.ok());
