@@ -12,7 +12,7 @@ import pytest
 
 from compsweep import ApiError, Client, SweepValidationError
 
-from conftest import REPO, Coordinator, start_worker
+from conftest import REPO, Coordinator, no_program_trials, start_worker
 
 TINY = (REPO / "examples" / "tiny-synthetic.yaml").read_text()
 TINY_PARAMS = {(0.5, 8), (0.5, 4), (0.9, 8), (0.9, 4)}
@@ -135,7 +135,7 @@ def test_program_trials_results_and_pareto(coord: Coordinator, compsweep_bin: Pa
         sweep = client.submit(NOOP_PROGRAM)
     except SweepValidationError as e:
         if "program" in str(e):
-            pytest.skip(f"this compsweep binary has no program trials yet (issue 9): {e}")
+            no_program_trials(e)
         raise
     start_worker(compsweep_bin, coord, tmp_path)
     status = client.wait(sweep, timeout=120, poll_s=0.2)
