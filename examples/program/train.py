@@ -113,8 +113,8 @@ def load_data(p: Dict[str, Any]) -> Tuple[Split, Split, Split]:
         xs = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
         return (xs - 0.2860) / 0.3530, torch.from_numpy(labels.astype(np.int64))
 
-    return (tensors(x[order[n_val:]], y[order[n_val:]]), tensors(x[order[:n_val]], y[order[:n_val]]),
-            tensors(xt, yt))
+    train, val = order[n_val:], order[:n_val]
+    return tensors(x[train], y[train]), tensors(x[val], y[val]), tensors(xt, yt)
 
 
 def batches(split: Split, size: int, shuffle: bool, generator: torch.Generator):

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from conftest import REPO, Coordinator, no_program_trials, start_worker
 
 from compsweep import ApiError, Client, SweepValidationError
-
-from conftest import REPO, Coordinator, no_program_trials, start_worker
 
 TINY = (REPO / "examples" / "tiny-synthetic.yaml").read_text()
 TINY_PARAMS = {(0.5, 8), (0.5, 4), (0.9, 8), (0.9, 4)}

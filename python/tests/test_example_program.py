@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+from conftest import REPO
 
 import compsweep
-from conftest import REPO
 
 TRAIN = REPO / "examples" / "program" / "train.py"
 TINY = ["--train_subset=1000", "--test_subset=200", "--teacher.epochs=1", "--student.epochs=1",

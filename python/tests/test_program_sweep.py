@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from conftest import REPO, Coordinator, no_program_trials, start_worker
 
 import compsweep
 from compsweep import Client, SweepValidationError
-from conftest import REPO, Coordinator, no_program_trials, start_worker
 
 
 def sweep_yaml(cache_dir: Path) -> str:

@@ -18,10 +18,27 @@ Against a coordinator's HTTP API::
 """
 
 from compsweep.client import Client, flatten_trial
-from compsweep.errors import (ApiError, CompsweepError, Diagnostic, ProtocolError,
-                              ResultAlreadySentError, SettingsError, SweepValidationError)
-from compsweep.program import (artifact_dir, attempt, device, in_trial, parse_args, report,
-                             result, settings, trial, trial_id)
+from compsweep.errors import (
+                              ApiError,
+                              CompsweepError,
+                              Diagnostic,
+                              ProtocolError,
+                              ResultAlreadySentError,
+                              SettingsError,
+                              SweepValidationError,
+)
+from compsweep.program import (
+                              artifact_dir,
+                              attempt,
+                              device,
+                              in_trial,
+                              parse_args,
+                              report,
+                              result,
+                              settings,
+                              trial,
+                              trial_id,
+)
 
 __version__ = "0.1.0"
 

@@ -8,6 +8,7 @@ answers with an error, and :meth:`Client.submit` raises
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -15,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union, cast
 
 from compsweep.errors import ApiError, Diagnostic, SweepValidationError
 
@@ -54,11 +55,11 @@ def flatten_trial(trial: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _pandas() -> Any:
+    """The pandas module, or None when it cannot be imported."""
     try:
-        import pandas  # type: ignore[import-not-found]  # noqa: PLC0415
+        return importlib.import_module("pandas")
     except ImportError:
         return None
-    return pandas
 
 
 class Client:
@@ -205,7 +206,8 @@ class Client:
                 default: the sweep's own objectives.
         """
         query = {"objectives": ",".join(objectives)} if objectives else None
-        return self._request("GET", f"/api/sweeps/{int(sweep)}/pareto", query)
+        return cast(Dict[str, Any],
+                    self._request("GET", f"/api/sweeps/{int(sweep)}/pareto", query))
 
     def results(self, sweep: int, pareto: bool = False, as_frame: Optional[bool] = None,
                 objectives: Optional[Sequence[str]] = None) -> Any:
@@ -249,7 +251,7 @@ class Client:
     def trial(self, trial_id: int) -> Dict[str, Any]:
         """One trial in detail (``GET /api/trials/{id}``): settings, attempts,
         progress rows, artifact."""
-        return self._request("GET", f"/api/trials/{int(trial_id)}")
+        return cast(Dict[str, Any], self._request("GET", f"/api/trials/{int(trial_id)}"))
 
     def cancel(self, sweep: int) -> None:
         """Cancels a sweep: queued trials are cancelled, running ones stopped."""
@@ -262,11 +264,11 @@ class Client:
 
     def workers(self) -> List[Dict[str, Any]]:
         """The workers the coordinator knows (``GET /api/workers``)."""
-        return self._request("GET", "/api/workers")["workers"]
+        return cast(List[Dict[str, Any]], self._request("GET", "/api/workers")["workers"])
 
     def health(self) -> Dict[str, Any]:
         """``GET /api/health?probe=liveness``: ``status``, ``db``, ``schema_version`` ..."""
-        return self._request("GET", "/api/health", {"probe": "liveness"})
+        return cast(Dict[str, Any], self._request("GET", "/api/health", {"probe": "liveness"}))
 
     def wait(self, sweep: int, timeout: Optional[float] = None,
              poll_s: float = 1.0) -> Dict[str, Any]:
@@ -277,7 +279,7 @@ class Client:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            doc = self.status(sweep)
+            doc: Dict[str, Any] = self.status(sweep)
             if doc.get("state") != "active":
                 return doc
             if deadline is not None and time.monotonic() >= deadline:

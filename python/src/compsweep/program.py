@@ -22,7 +22,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union, cast
 
 from compsweep.errors import ProtocolError, ResultAlreadySentError, SettingsError
 
@@ -100,7 +100,7 @@ def _parse_value(text: str) -> Scalar:
         return text
     if isinstance(value, float) and not math.isfinite(value):
         return text
-    return value
+    return cast(Scalar, value)
 
 
 def parse_args(argv: Sequence[str]) -> Dict[str, Scalar]:
