@@ -22,19 +22,25 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def build_dir() -> Path:
+def binary_candidates() -> List[Path]:
+    """Where the binary may be: $COMPSWEEP_BUILD_DIR (default ``build``), taken
+    as is when absolute, else relative to the current directory, then to the
+    repository root."""
     path = Path(os.environ.get("COMPSWEEP_BUILD_DIR", "build"))
-    return path if path.is_absolute() else REPO / path
+    if path.is_absolute():
+        return [path / "compsweep"]
+    return [Path.cwd() / path / "compsweep", REPO / path / "compsweep"]
 
 
 @pytest.fixture(scope="session")
 def compsweep_bin() -> Path:
-    binary = build_dir() / "compsweep"
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        pytest.fail(f"the compsweep binary {binary} is missing: build it first "
-                    "(cmake -S . -B build && cmake --build build --target compsweep, or make "
-                    "build) or point COMPSWEEP_BUILD_DIR at the build folder", pytrace=False)
-    return binary
+    candidates = binary_candidates()
+    for binary in candidates:
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return binary.resolve()
+    pytest.fail(f"the compsweep binary is missing (looked at {', '.join(map(str, candidates))}): "
+                "build it first (cmake -S . -B build && cmake --build build --target compsweep, "
+                "or make build) or point COMPSWEEP_BUILD_DIR at the build folder", pytrace=False)
 
 
 def free_port() -> int:
