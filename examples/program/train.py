@@ -69,7 +69,7 @@ DEFAULTS: Dict[str, Any] = {
     "distill.temperature": 4.0,
     "distill.alpha": 0.7,
     "prune.final_sparsity": 0.5,
-    "prune.scope": "layer",      # layer | global
+    "prune.scope": "global",     # global | layer
     "prune.finetune_epochs": 1,
     "quantize.bits": 8,          # 2..8
     "cache_dir": os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
