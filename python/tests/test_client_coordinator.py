@@ -54,6 +54,9 @@ def test_submit_status_results_of_a_queued_sweep(coord: Coordinator) -> None:
     assert status["state"] == "active" and status["total"] == 4
     assert status["counts"]["queued"] == 4 and status["counts"]["succeeded"] == 0
     assert [s["id"] for s in client.status()] == [sweep]
+    assert client.workers() == []
+    with pytest.raises(TimeoutError, match="still active"):
+        client.wait(sweep, timeout=0.3, poll_s=0.1)
 
     rows = client.results(sweep, as_frame=False)
     assert isinstance(rows, list) and len(rows) == 4
