@@ -71,8 +71,11 @@ test-main: setup-test
 # a venv over Debian's python3 (--system-site-packages: its python3-torch, pandas,
 # pytest), the package installed from python/ by pip without any index (nothing
 # is downloaded; setuptools and wheel are Debian's). The tests start
-# $(BUILD_DIR)/compsweep as a real coordinator and worker.
+# $(BUILD_DIR)/compsweep as a real coordinator and worker. Their program-trial
+# tests skip (with the reason) on a binary without program trials, unless
+# COMPSWEEP_REQUIRE_PROGRAM=1: set here once docs/program-trials.md exists.
 PY_VENV ?= .venv-python
+COMPSWEEP_REQUIRE_PROGRAM ?= $(if $(wildcard docs/program-trials.md),1,0)
 .PHONY: test-python
 test-python:
 	./scripts/setup.sh --with-python
@@ -81,7 +84,8 @@ test-python:
 	test -x $(PY_VENV)/bin/python || /usr/bin/python3 -m venv --system-site-packages $(PY_VENV)
 	$(PY_VENV)/bin/python -m pip install --quiet --no-index --no-build-isolation --no-deps \
 	  --force-reinstall ./python
-	cd python && COMPSWEEP_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) ../$(PY_VENV)/bin/python -m pytest -rs tests
+	cd python && COMPSWEEP_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) \
+	  COMPSWEEP_REQUIRE_PROGRAM=$(COMPSWEEP_REQUIRE_PROGRAM) ../$(PY_VENV)/bin/python -m pytest -rs tests
 
 # experiments/ and worker/ against the LibTorch of the pinned pip PyTorch 2.x
 # (CPU link on a machine without CUDA): their GoogleTest binaries, the worker
