@@ -43,7 +43,7 @@ import statistics
 import struct
 import time
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -117,7 +117,8 @@ def load_data(p: Dict[str, Any]) -> Tuple[Split, Split, Split]:
     return tensors(x[train], y[train]), tensors(x[val], y[val]), tensors(xt, yt)
 
 
-def batches(split: Split, size: int, shuffle: bool, generator: torch.Generator):
+def batches(split: Split, size: int, shuffle: bool,
+            generator: torch.Generator) -> Iterator[Split]:
     """Yields (x, y) mini-batches."""
     n = len(split[1])
     idx = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
@@ -159,7 +160,7 @@ def accuracy(model: nn.Module, split: Split, size: int = 500) -> float:
 
 
 def train_epoch(model: nn.Module, data: Split, opt: torch.optim.Optimizer, p: Dict[str, Any],
-                gen: torch.Generator, teacher: nn.Module | None = None) -> float:
+                gen: torch.Generator, teacher: Optional[nn.Module] = None) -> float:
     """One epoch; with a teacher, the distillation loss
     alpha * T^2 * KL(student_T || teacher_T) + (1 - alpha) * cross-entropy."""
     model.train()
@@ -181,7 +182,7 @@ def train_epoch(model: nn.Module, data: Split, opt: torch.optim.Optimizer, p: Di
     return total / max(n, 1)
 
 
-def teacher_model(p: Dict[str, Any], train: Split, val: Split, step: list) -> nn.Module:
+def teacher_model(p: Dict[str, Any], train: Split, val: Split, step: List[int]) -> nn.Module:
     """The teacher: loaded from the cache, or trained and cached (atomically)."""
     key = hashlib.sha256(repr([p[k] for k in ("data_dir", "train_subset", "val_fraction", "seed",
                                               "batch_size", "teacher.epochs", "teacher.lr")])
@@ -207,7 +208,7 @@ def teacher_model(p: Dict[str, Any], train: Split, val: Split, step: list) -> nn
 
 # -- compression -----------------------------------------------------------
 
-def prunable(model: Cnn):
+def prunable(model: Cnn) -> List[Tuple[nn.Module, str]]:
     return [(model.conv1, "weight"), (model.conv2, "weight"), (model.fc, "weight")]
 
 
