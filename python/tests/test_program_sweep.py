@@ -7,6 +7,7 @@ trials (the worker side of issue 9 lives on another branch until merged).
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Callable
@@ -66,3 +67,14 @@ def test_example_program_sweep(start_coordinator: Callable[..., Coordinator],
         assert [p["data"] for p in detail["progress"]], "no progress rows recorded"
     front = client.results(sweep, pareto=True, as_frame=False)
     assert 1 <= len(front) <= 2 and {r["state"] for r in front} == {"succeeded"}
+
+
+def test_example_sweep_file_is_valid(compsweep_bin: Path) -> None:
+    """examples/program/sweep.yaml passes `compsweep validate` (12 trials)."""
+    proc = subprocess.run([str(compsweep_bin), "validate", "examples/program/sweep.yaml"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0 and "unknown key 'program'" in proc.stderr:
+        no_program_trials(RuntimeError(next(line for line in proc.stderr.splitlines()
+                                            if "unknown key 'program'" in line)))
+    assert proc.returncode == 0, proc.stderr
+    assert "expands to 12 trial(s)" in proc.stdout, proc.stdout
