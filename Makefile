@@ -48,13 +48,14 @@ demo: build
 
 # Every stage CI runs, in this order (about 50 min on a fresh 2-core machine):
 #   test-main     build with Debian's LibTorch 1.13, every unit, integration and browser test
+#   test-python   the Python package (python/) and examples/program, pytest
 #   test-notorch  the coordinator and CLI built without LibTorch, their tests, ldd check
 #   chaos-ci      worker/coordinator SIGKILLs, SIGSTOP, a full disk (tests/chaos)
 #   test-slurm    a real single-node Slurm runs the worker job array (tests/slurm)
 #   check-k8s     the Kubernetes manifests against the Kubernetes schemas, offline
 #   fuzz-ci       libFuzzer on the sweep parser, the protocol decoder, the HTTP handler
 #   test-torch2   experiments/ and worker/ against LibTorch 2.x from the pip wheel
-TEST_STAGES = test-main test-notorch chaos-ci test-slurm check-k8s fuzz-ci test-torch2
+TEST_STAGES = test-main test-python test-notorch chaos-ci test-slurm check-k8s fuzz-ci test-torch2
 test:
 	@set -e; for stage in $(TEST_STAGES); do \
 	  start=$$(date +%s); echo "== make $$stage"; $(MAKE) --no-print-directory $$stage; \
@@ -65,6 +66,26 @@ test-main: setup-test
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) -DCOMPSWEEP_WERROR=ON
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 	cd $(BUILD_DIR) && COMPSWEEP_REQUIRE_E2E=1 ctest --output-on-failure -j2 --timeout 900
+
+# The Python package compsweep (python/) and examples/program/train.py: pytest in
+# a venv over Debian's python3 (--system-site-packages: its python3-torch, pandas,
+# pytest), the package installed from python/ by pip without any index (nothing
+# is downloaded; setuptools and wheel are Debian's). The tests start
+# $(BUILD_DIR)/compsweep as a real coordinator and worker. Their program-trial
+# tests skip (with the reason) on a binary without program trials, unless
+# COMPSWEEP_REQUIRE_PROGRAM=1: set here once docs/program-trials.md exists.
+PY_VENV ?= .venv-python
+COMPSWEEP_REQUIRE_PROGRAM ?= $(if $(wildcard docs/program-trials.md),1,0)
+.PHONY: test-python
+test-python:
+	./scripts/setup.sh --with-python
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target compsweep
+	test -x $(PY_VENV)/bin/python || /usr/bin/python3 -m venv --system-site-packages $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install --quiet --no-index --no-build-isolation --no-deps \
+	  --force-reinstall ./python
+	cd python && COMPSWEEP_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) \
+	  COMPSWEEP_REQUIRE_PROGRAM=$(COMPSWEEP_REQUIRE_PROGRAM) ../$(PY_VENV)/bin/python -m pytest -rs tests
 
 # experiments/ and worker/ against the LibTorch of the pinned pip PyTorch 2.x
 # (CPU link on a machine without CUDA): their GoogleTest binaries, the worker
