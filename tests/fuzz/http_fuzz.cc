@@ -184,11 +184,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     parser.body_limit(cc::kBodyLimit);
     parser.eager(true);
     boost::beast::error_code ec;
+    // As Beast's own read loop (http/impl/read.hpp) does: after need_more the
+    // parser gets the unconsumed bytes again only with more behind them. The
+    // input is all there is, so need_more ends the feeding (a client that sends
+    // no more). Feeding the same bytes again broke Beast's contract and tripped
+    // its assertion `n >= 5` in parse_chunk_header (found by this fuzzer).
     while (!ec && !parser.is_done() && input.size() > 0) {
       const size_t used = parser.put(input, ec);
-      if (ec == http::error::need_more) ec = {};
-      if (used == 0 && !ec) break;
       input += used;
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (used == 0) break;
     }
     if (!ec && !parser.is_done() && parser.is_header_done()) parser.put_eof(ec);
     if (ec || !parser.is_done()) return 0;  // the server answers 400/413 and closes
