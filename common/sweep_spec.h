@@ -75,8 +75,8 @@ struct SweepSpec {
 
 // One expanded point of the sweep.
 struct TrialConfig {
-  nlohmann::json params;    // flat: {"distill.temperature": 4, "quantize.bits": 8, ...}
-  nlohmann::json settings;  // full merged settings handed to a worker (see TrialSettings above)
+  nlohmann::json params;      // flat: {"distill.temperature": 4, "quantize.bits": 8, ...}
+  nlohmann::json settings;    // full merged settings handed to a worker (see TrialSettings above)
   std::string settings_text;  // settings.dump(): canonical (sorted keys, compact), as stored
   std::string hash;           // 16 lowercase hex chars of xxh64 over settings_text
 };

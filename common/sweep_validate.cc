@@ -485,8 +485,8 @@ std::string Validator::UnknownParameterMessage(const std::string& name) const {
   const KeyRule* best = nullptr;
   size_t best_cost = 4;
   for (const KeyRule* r : candidates) {
-    size_t by_tail = Levenshtein(tail, r->key, best_cost) +
-                     (section.empty() || section == r->section ? 0 : 1);
+    size_t by_tail =
+        Levenshtein(tail, r->key, best_cost) + (section.empty() || section == r->section ? 0 : 1);
     size_t cost = std::min(Levenshtein(name, r->FullName(), best_cost), by_tail);
     if (cost < best_cost && cost < std::max(tail.size(), r->key.size())) {
       best = r;

@@ -542,10 +542,9 @@ void Core::Commit() {
 
 void Core::Ack(const std::string& worker, int64_t trial_id, int attempt, bool stored) {
   after_commit_.emplace_back(
-      worker, protocol::Encode(Message{
-                  MsgType::kAck,
-                  {{"trial_id", trial_id}, {"attempt", attempt}, {"stored", stored}},
-                  ""}));
+      worker,
+      protocol::Encode(Message{
+          MsgType::kAck, {{"trial_id", trial_id}, {"attempt", attempt}, {"stored", stored}}, ""}));
   ++unacked_;
 }
 
