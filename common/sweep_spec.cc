@@ -18,6 +18,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/log_text.h"
 #include "common/sweep_rules.h"
 #include "common/sweep_validate.h"
 
@@ -228,6 +229,21 @@ std::string Diagnostic::ToString() const {
 ParseOutcome ParseSweepText(const std::string& text, const std::string& filename,
                             const ValidateOptions& options) {
   ParseOutcome out;
+  // YAML is Unicode text; a stray byte would pass yaml-cpp and then make the
+  // JSON of the settings throw when a trial is hashed or stored.
+  if (const size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
+    const size_t newline = bad == 0 ? std::string::npos : text.rfind('\n', bad - 1);
+    Diagnostic d;
+    d.file = filename;
+    d.line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + bad, '\n'));
+    d.column = 1 + static_cast<int>(newline == std::string::npos ? bad : bad - newline - 1);
+    char hex[8];
+    std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned char>(text[bad]));
+    d.message = std::string("not UTF-8 text: byte ") + hex +
+                " starts no valid UTF-8 character (a sweep file is UTF-8, as YAML requires)";
+    out.errors.push_back(std::move(d));
+    return out;
+  }
   YAML::Node doc;
   std::optional<YAML::Mark> second;
   try {

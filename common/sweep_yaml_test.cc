@@ -50,6 +50,38 @@ TEST(SweepYamlTest, SecondDocumentIsStillReportedWithItsPosition) {
   EXPECT_TRUE(found);
 }
 
+// Found by tests/fuzz/sweep_fuzz (639,783 executions into a long run): the
+// quickstart with bytes FE FF FF FF inside data.path was valid, and then
+// hashing its trials threw nlohmann's "invalid UTF-8" (a coordinator given it
+// over HTTP would have died in ExpandTrials).
+TEST(SweepYamlTest, BytesThatAreNotUtf8AreAnErrorWithTheirPosition) {
+  const std::string good =
+      "name: u\nmethod: grid\ndata: {dataset: synthetic, train_subset: 64, test_subset: 32}\n"
+      "student: {arch: mlp, epochs: 1}\npipeline: [quantize]\n"
+      "objectives: {size_bytes: minimize}\n";
+  std::string bad = good;
+  bad.replace(bad.find("name: u") + 6, 1, "fash\xfe\xff\xff\xffmnist");
+  ParseOutcome out = ParseWithin(bad, std::chrono::seconds(30));
+  EXPECT_FALSE(out.spec.has_value());
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_EQ(out.errors[0].line, 1);
+  EXPECT_EQ(out.errors[0].column, 11);
+  EXPECT_NE(out.errors[0].message.find("not UTF-8"), std::string::npos);
+  EXPECT_NE(out.errors[0].message.find("0xFE"), std::string::npos);
+  // Overlong forms and surrogates are not UTF-8 either; real UTF-8 is fine.
+  for (const std::string seq : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    std::string text = good;
+    text.insert(text.find("name: u") + 7, seq);
+    EXPECT_FALSE(ParseWithin(text, std::chrono::seconds(30)).errors.empty()) << text;
+  }
+  std::string utf8 = good;
+  utf8.replace(utf8.find("name: u") + 6, 1, "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  ParseOutcome fine = ParseWithin(utf8, std::chrono::seconds(30));
+  EXPECT_TRUE(fine.errors.empty()) << fine.errors.front().ToString();
+  ASSERT_TRUE(fine.spec.has_value());
+  EXPECT_FALSE(ExpandTrials(*fine.spec).empty());
+}
+
 TEST(SweepYamlTest, EmptyDocumentsAfterTheFirstDoNotCount) {
   // As upstream's fix: the stream ends at the first empty document.
   ParseOutcome out = ParseWithin("name: a\n---\n,\n", std::chrono::seconds(30));
