@@ -50,7 +50,9 @@ else:
 class ProgramIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("compsweep-program-it-" + std::to_string(getpid()));
+    dir_ = fs::temp_directory_path() /
+           ("compsweep-program-it-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     db_ = Path("sweep.db");
@@ -186,6 +188,49 @@ TEST_F(ProgramIntegrationTest, PythonProgramsSucceedCrashHangAndPrintGarbage) {
 
   worker.Signal(SIGTERM);
   EXPECT_EQ(worker.Wait(20s), 0) << worker.Output();
+  coord.Signal(SIGTERM);
+  EXPECT_EQ(coord.Wait(20s), 0);
+}
+
+// The worker dies without a chance to clean up: its program dies with it
+// (PR_SET_PDEATHSIG), rather than training on for nobody.
+TEST_F(ProgramIntegrationTest, ProgramDiesWithASigkilledWorker) {
+  std::ofstream(Path("sleeper.py")) << "import os, time\n"
+                                    << "with open('sleeper.pid.tmp', 'w') as f:\n"
+                                    << "    f.write(str(os.getpid()))\n"
+                                    << "os.rename('sleeper.pid.tmp', 'sleeper.pid')\n"
+                                    << "time.sleep(600)\n";
+  std::ofstream(Path("sweep.yaml"))
+      << "name: sleeper\n"
+      << "program: {command: [python3, sleeper.py], workdir: " << dir_.string() << "}\n";
+  Process coord({"coordinator", "--db", db_, "--bind", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0",
+                 "--heartbeat-ms", "200", "--liveness", "5"},
+                Path("coord.log"));
+  const std::string endpoint = coord.WaitForOutput("workers connect to (tcp://[0-9.:]+)", 20s);
+  const std::string url = coord.WaitForOutput("dashboard: (http://[0-9.:]+)/", 20s);
+  ASSERT_FALSE(url.empty()) << coord.Output();
+  Process worker(
+      COMPSWEEP_WORKER_BINARY,
+      {"--connect", endpoint, "--id", "pk", "--cache-dir", Path("cache"), "--heartbeat-ms", "200"},
+      Path("worker.log"));
+  {
+    Process submit({"submit", Path("sweep.yaml"), "--coordinator", url}, Path("submit.log"));
+    ASSERT_EQ(submit.Wait(30s), 0) << submit.Output();
+  }
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(Path("sleeper.pid")); }, 30s)) << worker.Output();
+  pid_t program = 0;
+  std::ifstream(Path("sleeper.pid")) >> program;
+  ASSERT_GT(program, 0);
+  ASSERT_EQ(kill(program, 0), 0);
+  worker.Signal(SIGKILL);
+  ASSERT_NE(worker.Wait(10s), -1);
+  // Gone, or a zombie waiting for init: either way no longer running.
+  auto running = [&] {
+    std::ifstream stat("/proc/" + std::to_string(program) + "/stat");
+    std::string pid, comm, state;
+    return static_cast<bool>(stat >> pid >> comm >> state) && state != "Z";
+  };
+  EXPECT_TRUE(WaitUntil([&] { return !running(); }, 5s)) << "program " << program << " survived";
   coord.Signal(SIGTERM);
   EXPECT_EQ(coord.Wait(20s), 0);
 }
