@@ -508,6 +508,12 @@ JobOutcome ProgramRunner::Run(const JobSpec& job, const JobHooks& hooks) {
   take_lines(/*eof=*/true);
   flush_progress(true);
   fs::remove(settings_path, ec);
+  // Nothing written: nothing to keep (a sweep of no-op trials leaves no folders).
+  // Otherwise the worker removes the folder once the coordinator has the result.
+  if (fs::is_empty(out_dir, ec) && !ec) {
+    fs::remove(out_dir, ec);
+    fs::remove(base, ec);  // only when empty
+  }
   const double seconds = static_cast<double>(clock.NowMs() - t0) / 1000.0;
 
   std::string tail = err_buf.size() > opts_.stderr_tail_bytes

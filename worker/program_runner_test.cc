@@ -178,6 +178,7 @@ TEST_F(ProgramRunnerTest, TrueWithMetricsParamsIsTheNoOpTrial) {
   EXPECT_EQ(out.metrics["accuracy"], 0.5);
   EXPECT_EQ(out.metrics["size_bytes"], 100);
   EXPECT_TRUE(out.model.empty());
+  EXPECT_FALSE(fs::exists(job.artifact_dir)) << "an empty attempt folder is not kept";
   // Without them, no result line is a failure.
   job = Job("", {{"lr", 0.1}});
   job.settings["program"]["command"] = {"true"};
