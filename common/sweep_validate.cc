@@ -826,7 +826,7 @@ void Validator::ParseProgram(const Entry& e, SweepSpec* spec) {
                             "with a digit)");
         } else if (k.key.rfind("COMPSWEEP_", 0) == 0) {
           ErrorAtKey(k, "program.env: " + Quote(k.key) +
-                            " is set by the worker for each trial (COMPSWEEP_* are reserved)");
+                            " is reserved: the worker sets COMPSWEEP_* variables for each trial");
         } else if (!k.value.IsScalar()) {
           ErrorAtValue(k, "program.env." + k.key + " must be text, got " + DescribeNode(k.value));
         } else {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
@@ -146,6 +147,276 @@ bool ReadSome(int fd, std::string* buf) {
   }
 }
 
+// A started program: its process (leader of its own group) and our ends of its
+// stdout, stderr and exit notification.
+struct Child {
+  pid_t pid = -1;
+  int out_fd = -1;
+  int err_fd = -1;
+  int exit_fd = -1;  // pidfd: readable once it exits; -1 where the kernel has none
+};
+
+// Starts argv[0] with envp in workdir ("" : ours), stdin /dev/null, in a new
+// process group. FailedPrecondition when the program cannot be run (not found,
+// not executable, no such workdir), with the reason.
+Result<Child> StartChild(const std::vector<std::string>& argv, std::vector<std::string> env,
+                         const std::string& workdir) {
+  std::vector<std::string> argv_copy = argv;
+  std::vector<char*> args, envp;
+  for (auto& s : argv_copy) args.push_back(s.data());
+  args.push_back(nullptr);
+  for (auto& s : env) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  int pipes[3][2];  // stdout, stderr, report
+  for (int i = 0; i < 3; ++i) {
+    if (pipe2(pipes[i], O_CLOEXEC) != 0) {
+      const std::string why = std::strerror(errno);
+      for (int j = 0; j < i; ++j) {
+        close(pipes[j][0]);
+        close(pipes[j][1]);
+      }
+      return Internal("pipe: " + why);
+    }
+  }
+  const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const ChildSetup setup{args[0],     args.data(), envp.data(), workdir.c_str(), devnull,
+                         pipes[0][1], pipes[1][1], pipes[2][1], getpid()};
+  const pid_t pid = SpawnChild(setup);
+  const int spawn_errno = errno;
+  for (int fd : {pipes[0][1], pipes[1][1], pipes[2][1], devnull}) {
+    if (fd >= 0) close(fd);
+  }
+  if (pid < 0) {
+    for (int i = 0; i < 3; ++i) close(pipes[i][0]);
+    return Internal(std::string("vfork: ") + std::strerror(spawn_errno));
+  }
+  setpgid(pid, pid);  // also in the child: whichever runs first
+
+  // Did it start? The report pipe closes on exec, or carries why not.
+  ChildError error;
+  ssize_t got;
+  do {
+    got = read(pipes[2][0], &error, sizeof(error));
+  } while (got < 0 && errno == EINTR);
+  close(pipes[2][0]);
+  if (got == static_cast<ssize_t>(sizeof(error))) {
+    close(pipes[0][0]);
+    close(pipes[1][0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    const std::string why = std::strerror(error.error);
+    if (error.stage == 1) {
+      return FailedPrecondition("cannot enter the program's workdir '" + ValidUtf8(workdir) +
+                                "': " + why);
+    }
+    return FailedPrecondition("cannot run program '" + ValidUtf8(argv[0]) + "': " + why);
+  }
+  Child child;
+  child.pid = pid;
+  child.out_fd = pipes[0][0];
+  child.err_fd = pipes[1][0];
+  fcntl(child.out_fd, F_SETFL, O_NONBLOCK);
+  fcntl(child.err_fd, F_SETFL, O_NONBLOCK);
+#ifdef SYS_pidfd_open
+  // Its end is then seen at once, not at the next poll_ms (kernels before 5.3).
+  child.exit_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+#endif
+  return child;
+}
+
+// The program's output as the protocol reads it: stdout cut into lines (at most
+// max_line_bytes each), protocol lines counted and handled, progress forwarded
+// at most every progress_interval_ms, and the tail of stderr kept.
+class ProgramOutput {
+ public:
+  ProgramOutput(const ProgramRunnerOptions& opts, const JobSpec& job, const JobHooks& hooks,
+                const Clock& clock)
+      : opts_(opts), job_(job), hooks_(hooks), clock_(clock) {}
+
+  // At eof the rest of stdout counts as a line too.
+  void Stdout(const std::string& bytes, bool eof) {
+    out_buf_ += bytes;
+    size_t begin = 0;
+    for (size_t nl; (nl = out_buf_.find('\n', begin)) != std::string::npos; begin = nl + 1) {
+      if (skipping_) {
+        skipping_ = false;  // the end of a line already cut
+      } else {
+        Line(out_buf_.substr(begin, std::min(nl - begin, opts_.max_line_bytes)));
+      }
+    }
+    out_buf_.erase(0, begin);
+    if (out_buf_.size() >= opts_.max_line_bytes) {
+      if (!skipping_) Line(out_buf_.substr(0, opts_.max_line_bytes));
+      skipping_ = true;
+      out_buf_.clear();
+    }
+    if (eof) {
+      if (!skipping_ && !out_buf_.empty()) Line(out_buf_);
+      out_buf_.clear();
+    }
+  }
+  void Stderr(const std::string& bytes) {
+    err_buf_ += bytes;
+    if (err_buf_.size() > 2 * opts_.stderr_tail_bytes) {
+      err_buf_.erase(0, err_buf_.size() - opts_.stderr_tail_bytes);
+    }
+  }
+  // Forwards the latest progress when it is due (or now, when forced).
+  void FlushProgress(bool force) {
+    if (pending_.is_null() || !hooks_.progress) return;
+    const int64_t now_ms = clock_.NowMs();
+    if (!force && now_ms - last_progress_ms_ < opts_.progress_interval_ms) return;
+    hooks_.progress(pending_);
+    pending_ = json();
+    last_progress_ms_ = now_ms;
+  }
+  // How long poll may wait before progress is due.
+  int64_t WaitMs(int64_t now_ms) const {
+    if (pending_.is_null()) return opts_.poll_ms;
+    return std::clamp<int64_t>(last_progress_ms_ + opts_.progress_interval_ms - now_ms, 1,
+                               opts_.poll_ms);
+  }
+
+  int results() const { return results_; }
+  const ProtocolLine& result() const { return result_; }
+  int malformed() const { return malformed_; }
+  const std::string& first_malformed() const { return first_malformed_; }
+  std::string StderrTail() const {
+    return err_buf_.size() > opts_.stderr_tail_bytes
+               ? err_buf_.substr(err_buf_.size() - opts_.stderr_tail_bytes)
+               : err_buf_;
+  }
+
+ private:
+  void Line(const std::string& line) {
+    ProtocolLine p = ParseProtocolLine(line);
+    switch (p.kind) {
+      case ProtocolLine::Kind::kOutput:
+        return;
+      case ProtocolLine::Kind::kMalformed:
+        if (malformed_++ == 0) first_malformed_ = p.error + ": " + LogSafe(line, 120);
+        spdlog::warn("trial {} attempt {}: malformed protocol line ({}): {}", job_.trial_id,
+                     job_.attempt, p.error, LogSafe(line, 120));
+        return;
+      case ProtocolLine::Kind::kProgress:
+        pending_ = std::move(p.metrics);
+        pending_["phase"] = "program";
+        if (p.step >= 0) pending_["step"] = p.step;
+        FlushProgress(/*force=*/false);
+        return;
+      case ProtocolLine::Kind::kResult:
+        if (results_++ == 0) result_ = std::move(p);
+        return;
+    }
+  }
+
+  const ProgramRunnerOptions& opts_;
+  const JobSpec& job_;
+  const JobHooks& hooks_;
+  const Clock& clock_;
+  std::string out_buf_, err_buf_;
+  bool skipping_ = false;  // inside a stdout line already cut at max_line_bytes
+  json pending_;           // progress not forwarded yet
+  int64_t last_progress_ms_ = std::numeric_limits<int64_t>::min() / 2;
+  int results_ = 0;
+  ProtocolLine result_;
+  int malformed_ = 0;
+  std::string first_malformed_;
+};
+
+// How a program's run ended.
+struct Ending {
+  enum class Stop { kNone, kCancelled, kTimeout };
+  Stop stop = Stop::kNone;  // why it was told to stop, if it was
+  bool kill_sent = false;   // SIGKILL after the grace period
+  int wait_status = 0;      // of the program itself
+};
+
+// Reads the program's output until it has exited and its output is closed,
+// stopping its group on cancel or at deadline_ms (-1: none). What is left of
+// the group when the program exits is killed: at once after a normal exit,
+// after the grace period (or once the output closes) when it was told to stop.
+// Closes the child's descriptors.
+Ending Supervise(Child* child, ProgramOutput* output, const JobHooks& hooks, int64_t deadline_ms,
+                 const ProgramRunnerOptions& opts, const Clock& clock) {
+  Ending end;
+  int64_t term_sent_ms = -1;
+  bool exited = false;  // the program ended (a zombie, reaped below)
+  bool reaped = false;
+  int64_t exited_ms = -1;
+  const pid_t pid = child->pid;
+  while (true) {
+    pollfd fds[3];
+    nfds_t n = 0;
+    if (child->out_fd >= 0) fds[n++] = {child->out_fd, POLLIN, 0};
+    if (child->err_fd >= 0) fds[n++] = {child->err_fd, POLLIN, 0};
+    if (child->exit_fd >= 0 && !exited) fds[n++] = {child->exit_fd, POLLIN, 0};
+    poll(fds, n, static_cast<int>(output->WaitMs(clock.NowMs())));
+    for (nfds_t i = 0; i < n; ++i) {
+      if (fds[i].revents == 0 || fds[i].fd == child->exit_fd) continue;
+      int* fd = fds[i].fd == child->out_fd ? &child->out_fd : &child->err_fd;
+      std::string bytes;
+      const bool still_open = ReadSome(*fd, &bytes);
+      if (fd == &child->out_fd) {
+        output->Stdout(bytes, /*eof=*/!still_open);
+      } else {
+        output->Stderr(bytes);
+      }
+      if (!still_open) {
+        close(*fd);
+        *fd = -1;
+      }
+    }
+    const int64_t now = clock.NowMs();
+    output->FlushProgress(/*force=*/false);
+    if (!exited) {
+      siginfo_t info;
+      std::memset(&info, 0, sizeof(info));
+      // WNOWAIT: the zombie keeps its process group id from being reused until
+      // the group's leftovers are killed below.
+      if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == pid) {
+        exited = true;
+        exited_ms = now;
+      }
+    }
+    if (!exited && end.stop == Ending::Stop::kNone) {
+      if (hooks.cancelled && hooks.cancelled()) {
+        end.stop = Ending::Stop::kCancelled;
+      } else if (deadline_ms >= 0 && now >= deadline_ms) {
+        end.stop = Ending::Stop::kTimeout;
+      }
+      if (end.stop != Ending::Stop::kNone) {
+        kill(-pid, SIGTERM);
+        term_sent_ms = now;
+      }
+    }
+    const bool grace_over =
+        end.stop != Ending::Stop::kNone && now - term_sent_ms >= opts.kill_grace_ms;
+    if (grace_over && !end.kill_sent) {
+      kill(-pid, SIGKILL);
+      end.kill_sent = true;
+    }
+    const bool output_closed = child->out_fd < 0 && child->err_fd < 0;
+    if (exited && !reaped && (end.stop == Ending::Stop::kNone || grace_over || output_closed)) {
+      kill(-pid, SIGKILL);
+      while (waitpid(pid, &end.wait_status, 0) < 0 && errno == EINTR) {
+      }
+      reaped = true;
+    }
+    // Output held open by something that left the group is not waited for long.
+    if (reaped && (output_closed || now - exited_ms >= opts.drain_ms)) break;
+  }
+  for (int* fd : {&child->out_fd, &child->err_fd, &child->exit_fd}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+  output->Stdout("", /*eof=*/true);
+  output->FlushProgress(/*force=*/true);
+  return end;
+}
+
 class ProgramRunner : public JobRunner {
  public:
   explicit ProgramRunner(ProgramRunnerOptions options) : opts_(std::move(options)) {
@@ -157,18 +428,15 @@ class ProgramRunner : public JobRunner {
   nlohmann::json Info() const override { return {{"program", true}}; }
 
  private:
+  // The worker's environment with program.env and the COMPSWEEP_* variables.
+  std::vector<std::string> Environment(const JobSpec& job, const std::string& settings_path,
+                                       const std::string& artifact_dir) const;
+  // The trial's outcome from how the program ended and what it printed.
+  JobOutcome Conclude(const JobSpec& job, const std::vector<std::string>& argv, const Ending& end,
+                      const ProgramOutput& output, double seconds) const;
+
   ProgramRunnerOptions opts_;
   SystemClock system_clock_;
-};
-
-// What one run of the program produced.
-struct Reading {
-  int results = 0;
-  ProtocolLine result;
-  int malformed = 0;
-  std::string first_malformed;
-  std::string stderr_tail;
-  bool skipping_long_line = false;  // inside a line already cut at max_line_bytes
 };
 
 }  // namespace
@@ -256,23 +524,49 @@ std::string DescribeWaitStatus(int status) {
   return "ended with wait status " + std::to_string(status);
 }
 
+std::vector<std::string> ProgramRunner::Environment(const JobSpec& job,
+                                                    const std::string& settings_path,
+                                                    const std::string& artifact_dir) const {
+  std::vector<std::pair<std::string, std::string>> extra;
+  const json& program = job.settings["program"];
+  if (program.contains("env") && program["env"].is_object()) {
+    for (const auto& [name, value] : program["env"].items()) {
+      extra.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
+    }
+  }
+  extra.emplace_back("COMPSWEEP_SETTINGS", settings_path);
+  extra.emplace_back("COMPSWEEP_TRIAL_ID", std::to_string(job.trial_id));
+  extra.emplace_back("COMPSWEEP_ATTEMPT", std::to_string(job.attempt));
+  extra.emplace_back("COMPSWEEP_ARTIFACT_DIR", artifact_dir);
+  extra.emplace_back("COMPSWEEP_DEVICE", opts_.device);
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const std::string name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const auto& kv : extra) replaced |= kv.first == name;
+    if (!replaced) env.push_back(entry);
+  }
+  for (const auto& [name, value] : extra) env.push_back(name + "=" + value);
+  return env;
+}
+
 JobOutcome ProgramRunner::Run(const JobSpec& job, const JobHooks& hooks) {
   JobOutcome out;
   const Clock& clock = *opts_.clock;
   const int64_t t0 = clock.NowMs();
-  auto argv_or = ProgramArgv(job.settings);
-  if (!argv_or.ok()) {
-    out.status = argv_or.status();
+  auto argv = ProgramArgv(job.settings);
+  if (!argv.ok()) {
+    out.status = argv.status();
     return out;
   }
-  const std::vector<std::string> argv = std::move(*argv_or);
-  const json& program = job.settings["program"];
-  const double timeout_s = program.value("timeout_s", 0.0);
-  const std::string workdir = program.value("workdir", std::string());
   if (job.artifact_dir.empty()) {
     out.status = Internal("program trial without an artifact folder");
     return out;
   }
+  const json& program = job.settings["program"];
+  const double timeout_s = program.value("timeout_s", 0.0);
+  const std::string workdir = program.value("workdir", std::string());
 
   // The attempt's folder: settings.json beside an empty out/ for the program.
   const fs::path base(job.artifact_dir);
@@ -293,269 +587,44 @@ JobOutcome ProgramRunner::Run(const JobSpec& job, const JobHooks& hooks) {
     out.status = st;
     return out;
   }
-
-  // The environment: the worker's own, then program.env, then ours.
-  std::vector<std::pair<std::string, std::string>> extra;
-  if (program.contains("env") && program["env"].is_object()) {
-    for (const auto& [name, value] : program["env"].items()) {
-      extra.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
-    }
-  }
-  extra.emplace_back("COMPSWEEP_SETTINGS", fs::absolute(settings_path, ec).string());
-  extra.emplace_back("COMPSWEEP_TRIAL_ID", std::to_string(job.trial_id));
-  extra.emplace_back("COMPSWEEP_ATTEMPT", std::to_string(job.attempt));
-  extra.emplace_back("COMPSWEEP_ARTIFACT_DIR", fs::absolute(out_dir, ec).string());
-  extra.emplace_back("COMPSWEEP_DEVICE", opts_.device);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const std::string entry(*e);
-    const std::string name = entry.substr(0, entry.find('='));
-    bool replaced = false;
-    for (const auto& kv : extra) replaced |= kv.first == name;
-    if (!replaced) env_strings.push_back(entry);
-  }
-  for (const auto& [name, value] : extra) env_strings.push_back(name + "=" + value);
-  std::vector<char*> envp, args;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& s : argv_copy) args.push_back(s.data());
-  args.push_back(nullptr);
-
-  int out_pipe[2], err_pipe[2], report_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
-    out.status = Internal(std::string("pipe: ") + std::strerror(errno));
-    return out;
-  }
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    close(out_pipe[0]);
-    close(out_pipe[1]);
-    out.status = Internal(std::string("pipe: ") + std::strerror(errno));
-    return out;
-  }
-  if (pipe2(report_pipe, O_CLOEXEC) != 0) {
-    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
-    out.status = Internal(std::string("pipe: ") + std::strerror(errno));
-    return out;
-  }
-  const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t parent = getpid();
-  const ChildSetup setup{args[0],     args.data(), envp.data(),    workdir.c_str(), devnull,
-                         out_pipe[1], err_pipe[1], report_pipe[1], parent};
-  const pid_t pid = SpawnChild(setup);
-  const int fork_errno = errno;
-  for (int fd : {out_pipe[1], err_pipe[1], report_pipe[1], devnull}) {
-    if (fd >= 0) close(fd);
-  }
-  if (pid < 0) {
-    for (int fd : {out_pipe[0], err_pipe[0], report_pipe[0]}) close(fd);
-    out.status = Internal(std::string("vfork: ") + std::strerror(fork_errno));
-    return out;
-  }
-  setpgid(pid, pid);  // also in the child: whichever runs first
-
-  // Did it start? The report pipe closes on exec, or carries why not.
-  ChildError child_error;
-  ssize_t got;
-  do {
-    got = read(report_pipe[0], &child_error, sizeof(child_error));
-  } while (got < 0 && errno == EINTR);
-  close(report_pipe[0]);
-  if (got == static_cast<ssize_t>(sizeof(child_error))) {
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
+  auto cleanup = [&] {
     fs::remove(settings_path, ec);
-    const std::string why = std::strerror(child_error.error);
-    out.status =
-        child_error.stage == 1
-            ? FailedPrecondition("cannot enter the program's workdir '" + ValidUtf8(workdir) +
-                                 "': " + why)
-            : FailedPrecondition("cannot run program '" + ValidUtf8(argv[0]) + "': " + why);
+    // Nothing written: nothing to keep (a sweep of no-op trials leaves no
+    // folders). Otherwise the worker removes it once the coordinator has the result.
+    if (fs::is_empty(out_dir, ec) && !ec) {
+      fs::remove(out_dir, ec);
+      fs::remove(base, ec);  // only when empty
+    }
+  };
+
+  auto child = StartChild(*argv,
+                          Environment(job, fs::absolute(settings_path, ec).string(),
+                                      fs::absolute(out_dir, ec).string()),
+                          workdir);
+  if (!child.ok()) {
+    cleanup();
+    out.status = child.status();
     return out;
   }
-
-  // Readable once the program has exited: its end is seen at once, not at the
-  // next poll_ms (kernels before 5.3 have none: then poll_ms it is).
-#ifdef SYS_pidfd_open
-  int exit_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-#else
-  int exit_fd = -1;
-#endif
-  fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
-  fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
-  int out_fd = out_pipe[0];
-  int err_fd = err_pipe[0];
-  std::string out_buf, err_buf;
-  Reading r;
-  json pending_progress;
-  int64_t last_progress_ms = -opts_.progress_interval_ms;
-  auto flush_progress = [&](bool force) {
-    if (pending_progress.is_null() || !hooks.progress) return;
-    const int64_t now = clock.NowMs();
-    if (!force && now - last_progress_ms < opts_.progress_interval_ms) return;
-    hooks.progress(pending_progress);
-    pending_progress = json();
-    last_progress_ms = now;
-  };
-  auto handle_line = [&](const std::string& line) {
-    ProtocolLine p = ParseProtocolLine(line);
-    switch (p.kind) {
-      case ProtocolLine::Kind::kOutput:
-        return;
-      case ProtocolLine::Kind::kMalformed:
-        if (r.malformed++ == 0) r.first_malformed = p.error + ": " + LogSafe(line, 120);
-        spdlog::warn("trial {} attempt {}: malformed protocol line ({}): {}", job.trial_id,
-                     job.attempt, p.error, LogSafe(line, 120));
-        return;
-      case ProtocolLine::Kind::kProgress: {
-        json data = p.metrics;
-        data["phase"] = "program";
-        if (p.step >= 0) data["step"] = p.step;
-        pending_progress = std::move(data);
-        flush_progress(false);
-        return;
-      }
-      case ProtocolLine::Kind::kResult:
-        if (r.results++ == 0) r.result = std::move(p);
-        return;
-    }
-  };
-  // Takes the complete lines out of out_buf; at EOF the rest is a line too.
-  auto take_lines = [&](bool eof) {
-    size_t begin = 0;
-    while (true) {
-      const size_t nl = out_buf.find('\n', begin);
-      if (nl == std::string::npos) break;
-      if (r.skipping_long_line) {
-        r.skipping_long_line = false;
-      } else {
-        handle_line(out_buf.substr(begin, std::min(nl - begin, opts_.max_line_bytes)));
-      }
-      begin = nl + 1;
-    }
-    out_buf.erase(0, begin);
-    if (out_buf.size() >= opts_.max_line_bytes) {
-      // A line longer than the limit: its first max_line_bytes count, the rest is skipped.
-      if (!r.skipping_long_line) handle_line(out_buf.substr(0, opts_.max_line_bytes));
-      r.skipping_long_line = true;
-      out_buf.clear();
-    }
-    if (eof && !out_buf.empty()) {
-      if (!r.skipping_long_line) handle_line(out_buf);
-      out_buf.clear();
-    }
-  };
-  auto keep_tail = [&] {
-    if (err_buf.size() > 2 * opts_.stderr_tail_bytes) {
-      err_buf.erase(0, err_buf.size() - opts_.stderr_tail_bytes);
-    }
-  };
-
+  ProgramOutput output(opts_, job, hooks, clock);
   const int64_t deadline =
       timeout_s > 0 ? t0 + static_cast<int64_t>(std::ceil(timeout_s * 1000)) : -1;
-  enum class Stop { kNone, kCancelled, kTimeout };
-  Stop stop = Stop::kNone;
-  int64_t term_sent_ms = -1;
-  bool kill_sent = false;
-  bool exited = false;  // the program (group leader) ended; reaped below
-  int64_t exited_ms = -1;
-  int wait_status = 0;
-  bool reaped = false;
-  while (true) {
-    pollfd fds[3];
-    nfds_t n = 0;
-    if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
-    if (err_fd >= 0) fds[n++] = {err_fd, POLLIN, 0};
-    if (exit_fd >= 0 && !exited) fds[n++] = {exit_fd, POLLIN, 0};
-    int64_t wait_ms = opts_.poll_ms;
-    if (!pending_progress.is_null()) {
-      wait_ms = std::min(
-          wait_ms,
-          std::max<int64_t>(1, last_progress_ms + opts_.progress_interval_ms - clock.NowMs()));
-    }
-    poll(fds, n, static_cast<int>(wait_ms));
-    for (nfds_t i = 0; i < n; ++i) {
-      if (fds[i].revents == 0 || fds[i].fd == exit_fd) continue;
-      const bool is_out = fds[i].fd == out_fd;
-      const bool still_open = ReadSome(fds[i].fd, is_out ? &out_buf : &err_buf);
-      if (is_out) {
-        take_lines(!still_open);
-      } else {
-        keep_tail();
-      }
-      if (!still_open) {
-        close(fds[i].fd);
-        (is_out ? out_fd : err_fd) = -1;
-      }
-    }
-    flush_progress(false);
-    const int64_t now = clock.NowMs();
+  const Ending end = Supervise(&*child, &output, hooks, deadline, opts_, clock);
+  cleanup();
+  return Conclude(job, *argv, end, output, static_cast<double>(clock.NowMs() - t0) / 1000.0);
+}
 
-    if (!exited) {
-      siginfo_t info;
-      std::memset(&info, 0, sizeof(info));
-      // WNOWAIT: the zombie keeps its process group id from being reused until
-      // the group's leftovers are killed below.
-      if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-          info.si_pid == pid) {
-        exited = true;
-        exited_ms = now;
-      }
-    }
-    if (!exited && stop == Stop::kNone) {
-      if (hooks.cancelled && hooks.cancelled()) {
-        stop = Stop::kCancelled;
-      } else if (deadline >= 0 && now >= deadline) {
-        stop = Stop::kTimeout;
-      }
-      if (stop != Stop::kNone) {
-        kill(-pid, SIGTERM);
-        term_sent_ms = now;
-      }
-    }
-    if (stop != Stop::kNone && !kill_sent && now - term_sent_ms >= opts_.kill_grace_ms) {
-      kill(-pid, SIGKILL);
-      kill_sent = true;
-    }
-    if (exited && !reaped) {
-      // What is left of the group after its leader: killed at once after a
-      // normal exit, after the grace period (or once the output closes) when
-      // it was told to stop.
-      const bool pipes_closed = out_fd < 0 && err_fd < 0;
-      if (stop == Stop::kNone || kill_sent || pipes_closed ||
-          now - term_sent_ms >= opts_.kill_grace_ms) {
-        kill(-pid, SIGKILL);
-        while (waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
-        }
-        reaped = true;
-      }
-    }
-    if (reaped && ((out_fd < 0 && err_fd < 0) || now - exited_ms >= opts_.drain_ms)) break;
-  }
-  for (int fd : {out_fd, err_fd, exit_fd}) {
-    if (fd >= 0) close(fd);
-  }
-  take_lines(/*eof=*/true);
-  flush_progress(true);
-  fs::remove(settings_path, ec);
-  // Nothing written: nothing to keep (a sweep of no-op trials leaves no folders).
-  // Otherwise the worker removes the folder once the coordinator has the result.
-  if (fs::is_empty(out_dir, ec) && !ec) {
-    fs::remove(out_dir, ec);
-    fs::remove(base, ec);  // only when empty
-  }
-  const double seconds = static_cast<double>(clock.NowMs() - t0) / 1000.0;
-
-  std::string tail = err_buf.size() > opts_.stderr_tail_bytes
-                         ? err_buf.substr(err_buf.size() - opts_.stderr_tail_bytes)
-                         : err_buf;
+JobOutcome ProgramRunner::Conclude(const JobSpec& job, const std::vector<std::string>& argv,
+                                   const Ending& end, const ProgramOutput& output,
+                                   double seconds) const {
+  JobOutcome out;
+  const json& program = job.settings["program"];
+  const std::string tail = output.StderrTail();
   auto fail = [&](StatusCode code, std::string why) {
     why = "program '" + ValidUtf8(CommandText(argv)) + "' " + why;
-    if (r.malformed > 0) {
-      why += "; " + std::to_string(r.malformed) +
-             " malformed protocol line(s), the first: " + r.first_malformed;
+    if (output.malformed() > 0) {
+      why += "; " + std::to_string(output.malformed()) +
+             " malformed protocol line(s), the first: " + output.first_malformed();
     }
     if (!tail.empty()) {
       why += "\nstderr (last " + std::to_string(tail.size()) + " bytes):\n" + ValidUtf8(tail);
@@ -563,73 +632,67 @@ JobOutcome ProgramRunner::Run(const JobSpec& job, const JobHooks& hooks) {
     out.status = Status(code, why);
     return out;
   };
-  if (stop == Stop::kCancelled) {
-    return fail(StatusCode::kCancelled,
-                "was cancelled: its process group was stopped (SIGTERM, SIGKILL after " +
-                    std::to_string(opts_.kill_grace_ms) + " ms)");
+  const std::string grace = std::to_string(opts_.kill_grace_ms) + " ms";
+  if (end.stop == Ending::Stop::kCancelled) {
+    return fail(
+        StatusCode::kCancelled,
+        "was cancelled: its process group was stopped (SIGTERM, SIGKILL after " + grace + ")");
   }
-  if (stop == Stop::kTimeout) {
+  if (end.stop == Ending::Stop::kTimeout) {
     std::ostringstream s;
-    s << "timed out after " << timeout_s << " s (program.timeout_s): its process group was "
-      << (kill_sent ? "killed (SIGTERM, then SIGKILL after " + std::to_string(opts_.kill_grace_ms) +
-                          " ms)"
-                    : std::string("stopped (SIGTERM)"));
+    s << "timed out after " << program.value("timeout_s", 0.0)
+      << " s (program.timeout_s): its process group was "
+      << (end.kill_sent ? "killed (SIGTERM, then SIGKILL after " + grace + ")"
+                        : std::string("stopped (SIGTERM)"));
     return fail(StatusCode::kUnavailable, s.str());
   }
-  if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) {
-    return fail(StatusCode::kInternal, DescribeWaitStatus(wait_status));
+  if (!WIFEXITED(end.wait_status) || WEXITSTATUS(end.wait_status) != 0) {
+    return fail(StatusCode::kInternal, DescribeWaitStatus(end.wait_status));
   }
   const json params = job.settings.value("params", json::object());
-  bool stand_in = false;  // metrics.* parameters, which stand in for a result line
+  json metrics = output.results() > 0 ? output.result().metrics : json::object();
+  // metrics.<name> parameters stand in for what the program does not report,
+  // and for a result line when it prints none.
+  bool stand_in = false;
   for (const auto& [name, value] : params.items()) {
-    stand_in |= name.rfind(kMetricsPrefix, 0) == 0;
+    if (name.rfind(kMetricsPrefix, 0) != 0 || !value.is_number()) continue;
+    stand_in = true;
+    const std::string metric = name.substr(std::strlen(kMetricsPrefix));
+    if (!metrics.contains(metric)) metrics[metric] = value;
   }
-  if (r.results == 0 && !stand_in) {
+  if (output.results() == 0 && !stand_in) {
     return fail(StatusCode::kInternal,
                 "exited with status 0 without a result line (print "
                 "{\"compsweep\": \"result\", \"metrics\": {...}}, e.g. with "
                 "compsweep.result(), or give metrics.* parameters)");
   }
-  if (r.results > 1) {
-    return fail(StatusCode::kInternal, "printed " + std::to_string(r.results) +
+  if (output.results() > 1) {
+    return fail(StatusCode::kInternal, "printed " + std::to_string(output.results()) +
                                            " result lines; a trial gives exactly one");
   }
-
-  json metrics = r.result.metrics;
-  // metrics.<name> parameters stand in for what the program does not report.
-  for (const auto& [name, value] : params.items()) {
-    if (name.rfind(kMetricsPrefix, 0) != 0 || !value.is_number()) continue;
-    const std::string metric = name.substr(std::strlen(kMetricsPrefix));
-    if (!metrics.contains(metric)) metrics[metric] = value;
-  }
-  if (!r.result.artifact.empty()) {
-    fs::path artifact(r.result.artifact);
-    if (artifact.is_relative()) artifact = fs::path(workdir) / artifact;
+  if (!output.result().artifact.empty()) {
+    fs::path artifact(output.result().artifact);
+    if (artifact.is_relative()) artifact = fs::path(program.value("workdir", "")) / artifact;
+    const std::string shown = "named artifact '" + ValidUtf8(artifact.string()) + "'";
+    std::error_code ec;
     const auto size = fs::file_size(artifact, ec);
-    if (ec) {
-      return fail(StatusCode::kIo, "named artifact '" + ValidUtf8(artifact.string()) +
-                                       "', which cannot be read: " + ec.message());
-    }
+    if (ec) return fail(StatusCode::kIo, shown + ", which cannot be read: " + ec.message());
     if (static_cast<int64_t>(size) > opts_.max_artifact_bytes) {
       return fail(StatusCode::kFailedPrecondition,
-                  "named artifact '" + ValidUtf8(artifact.string()) + "' of " +
-                      std::to_string(size) + " bytes, more than the " +
+                  shown + " of " + std::to_string(size) + " bytes, more than the " +
                       std::to_string(opts_.max_artifact_bytes) + " a result may carry");
     }
     std::ifstream in(artifact, std::ios::binary);
     std::ostringstream bytes;
     bytes << in.rdbuf();
-    if (!in) {
-      return fail(StatusCode::kIo,
-                  "named artifact '" + ValidUtf8(artifact.string()) + "', which cannot be read");
-    }
+    if (!in) return fail(StatusCode::kIo, shown + ", which cannot be read");
     out.model = bytes.str();
     metrics["size_bytes"] = static_cast<int64_t>(out.model.size());
   }
   if (!metrics.contains("wall_seconds")) metrics["wall_seconds"] = seconds;
-  if (r.malformed > 0) {
+  if (output.malformed() > 0) {
     spdlog::warn("trial {} attempt {}: {} malformed protocol line(s) ignored", job.trial_id,
-                 job.attempt, r.malformed);
+                 job.attempt, output.malformed());
   }
   out.metrics = std::move(metrics);
   return out;
