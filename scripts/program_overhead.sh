@@ -34,7 +34,12 @@ parameters:
 YAML
 
 worker="$build/compsweep-worker"
-for kind in program builtin; do
+kinds="program builtin"
+if ! ldd "$worker" | grep -q torch; then
+  echo "$worker has no LibTorch: program trials only"
+  kinds=program
+fi
+for kind in $kinds; do
   "$build/compsweep" run "$tmp/$kind.yaml" --workers 1 --threads 1 --no-serve \
     --worker-bin "$worker" --db "$tmp/$kind.db" --cache-dir "$tmp/cache" >"$tmp/$kind.out" 2>&1 ||
     { cat "$tmp/$kind.out"; exit 1; }
