@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
@@ -192,47 +194,77 @@ TEST_F(ProgramIntegrationTest, PythonProgramsSucceedCrashHangAndPrintGarbage) {
   EXPECT_EQ(coord.Wait(20s), 0);
 }
 
-// The worker dies without a chance to clean up: its program dies with it
-// (PR_SET_PDEATHSIG), rather than training on for nobody.
-TEST_F(ProgramIntegrationTest, ProgramDiesWithASigkilledWorker) {
-  std::ofstream(Path("sleeper.py")) << "import os, time\n"
-                                    << "with open('sleeper.pid.tmp', 'w') as f:\n"
-                                    << "    f.write(str(os.getpid()))\n"
-                                    << "os.rename('sleeper.pid.tmp', 'sleeper.pid')\n"
-                                    << "time.sleep(600)\n";
-  std::ofstream(Path("sweep.yaml"))
-      << "name: sleeper\n"
-      << "program: {command: [python3, sleeper.py], workdir: " << dir_.string() << "}\n";
-  Process coord({"coordinator", "--db", db_, "--bind", "tcp://127.0.0.1:*", "--http", "127.0.0.1:0",
-                 "--heartbeat-ms", "200", "--liveness", "5"},
-                Path("coord.log"));
-  const std::string endpoint = coord.WaitForOutput("workers connect to (tcp://[0-9.:]+)", 20s);
-  const std::string url = coord.WaitForOutput("dashboard: (http://[0-9.:]+)/", 20s);
-  ASSERT_FALSE(url.empty()) << coord.Output();
-  Process worker(
-      COMPSWEEP_WORKER_BINARY,
-      {"--connect", endpoint, "--id", "pk", "--cache-dir", Path("cache"), "--heartbeat-ms", "200"},
-      Path("worker.log"));
-  {
-    Process submit({"submit", Path("sweep.yaml"), "--coordinator", url}, Path("submit.log"));
+// Processes shared by the sleeper tests: a coordinator and a worker, with a
+// sweep of one program that writes its pid and sleeps.
+class SleeperTest : public ProgramIntegrationTest {
+ protected:
+  void StartSleeper() {
+    std::ofstream(Path("sleeper.py")) << "import os, time\n"
+                                      << "with open('sleeper.pid.tmp', 'w') as f:\n"
+                                      << "    f.write(str(os.getpid()))\n"
+                                      << "os.rename('sleeper.pid.tmp', 'sleeper.pid')\n"
+                                      << "time.sleep(600)\n";
+    std::ofstream(Path("sweep.yaml"))
+        << "name: sleeper\n"
+        << "program: {command: [python3, sleeper.py], workdir: " << dir_.string() << "}\n";
+    coord_ = std::make_unique<Process>(
+        std::vector<std::string>{"coordinator", "--db", db_, "--bind", "tcp://127.0.0.1:*",
+                                 "--http", "127.0.0.1:0", "--heartbeat-ms", "200", "--liveness",
+                                 "5"},
+        Path("coord.log"));
+    const std::string endpoint = coord_->WaitForOutput("workers connect to (tcp://[0-9.:]+)", 20s);
+    url_ = coord_->WaitForOutput("dashboard: (http://[0-9.:]+)/", 20s);
+    ASSERT_FALSE(url_.empty()) << coord_->Output();
+    worker_ = std::make_unique<Process>(
+        COMPSWEEP_WORKER_BINARY,
+        std::vector<std::string>{"--connect", endpoint, "--id", "pk", "--cache-dir", Path("cache"),
+                                 "--heartbeat-ms", "200"},
+        Path("worker.log"));
+    Process submit({"submit", Path("sweep.yaml"), "--coordinator", url_}, Path("submit.log"));
     ASSERT_EQ(submit.Wait(30s), 0) << submit.Output();
+    ASSERT_TRUE(WaitUntil([&] { return fs::exists(Path("sleeper.pid")); }, 30s))
+        << worker_->Output();
+    std::ifstream(Path("sleeper.pid")) >> program_;
+    ASSERT_GT(program_, 0);
+    ASSERT_TRUE(Running());
   }
-  ASSERT_TRUE(WaitUntil([&] { return fs::exists(Path("sleeper.pid")); }, 30s)) << worker.Output();
-  pid_t program = 0;
-  std::ifstream(Path("sleeper.pid")) >> program;
-  ASSERT_GT(program, 0);
-  ASSERT_EQ(kill(program, 0), 0);
-  worker.Signal(SIGKILL);
-  ASSERT_NE(worker.Wait(10s), -1);
-  // Gone, or a zombie waiting for init: either way no longer running.
-  auto running = [&] {
-    std::ifstream stat("/proc/" + std::to_string(program) + "/stat");
+  // Gone, or a zombie waiting for its parent: either way no longer running.
+  bool Running() const {
+    std::ifstream stat("/proc/" + std::to_string(program_) + "/stat");
     std::string pid, comm, state;
     return static_cast<bool>(stat >> pid >> comm >> state) && state != "Z";
-  };
-  EXPECT_TRUE(WaitUntil([&] { return !running(); }, 5s)) << "program " << program << " survived";
-  coord.Signal(SIGTERM);
-  EXPECT_EQ(coord.Wait(20s), 0);
+  }
+
+  std::unique_ptr<Process> coord_, worker_;
+  std::string url_;
+  pid_t program_ = 0;
+};
+
+// The worker dies without a chance to clean up: its program dies with it
+// (PR_SET_PDEATHSIG), rather than training on for nobody.
+TEST_F(SleeperTest, ProgramDiesWithASigkilledWorker) {
+  ASSERT_NO_FATAL_FAILURE(StartSleeper());
+  worker_->Signal(SIGKILL);
+  ASSERT_NE(worker_->Wait(10s), -1);
+  EXPECT_TRUE(WaitUntil([&] { return !Running(); }, 5s)) << "program " << program_ << " survived";
+  coord_->Signal(SIGTERM);
+  EXPECT_EQ(coord_->Wait(20s), 0);
+}
+
+// Cancelling the sweep stops the running program (SIGTERM to its group), and the
+// worker lives on.
+TEST_F(SleeperTest, CancelStopsTheProgram) {
+  ASSERT_NO_FATAL_FAILURE(StartSleeper());
+  Process cancel({"cancel", "1", "--coordinator", url_}, Path("cancel.log"));
+  ASSERT_EQ(cancel.Wait(30s), 0) << cancel.Output();
+  EXPECT_TRUE(WaitUntil([&] { return !Running(); }, 10s)) << "program " << program_ << " survived";
+  EXPECT_TRUE(WaitUntil(
+      [&] { return Count("SELECT COUNT(*) FROM trials WHERE state='cancelled'") == 1; }, 10s));
+  EXPECT_EQ(worker_->Wait(500ms), -1) << "the worker is still running";
+  worker_->Signal(SIGTERM);
+  EXPECT_EQ(worker_->Wait(20s), 0) << worker_->Output();
+  coord_->Signal(SIGTERM);
+  EXPECT_EQ(coord_->Wait(20s), 0);
 }
 
 }  // namespace
