@@ -101,10 +101,12 @@ test-torch2: setup setup-torch
 	  --device cuda 2>&1); rc=$$?; echo "$$out"; \
 	  test $$rc -ne 0 -a $$rc -lt 124 && echo "$$out" | grep -q 'CUDA is not available'
 
-# The coordinator and CLI built without LibTorch (COMPSWEEP_WITH_TORCH=OFF) in
-# build-notorch: its tests, and a check that the binary links no LibTorch. Its
-# sweep test takes workers from $(BUILD_DIR)/compsweep-worker when that is built
-# (make build / make test), and is reported skipped otherwise.
+# The coordinator, CLI and a program-trials-only compsweep-worker built without
+# LibTorch (COMPSWEEP_WITH_TORCH=OFF) in build-notorch: its tests (among them
+# program trials end to end on its own compsweep-worker), and a check that
+# neither binary links LibTorch. Its built-in sweep test takes workers from
+# $(BUILD_DIR)/compsweep-worker when that is built (make build / make test), and
+# is reported skipped otherwise.
 NOTORCH_DIR ?= build-notorch
 .PHONY: test-notorch
 test-notorch: setup
@@ -114,6 +116,9 @@ test-notorch: setup
 	if [ "$$n" != 0 ]; then echo "test-notorch: $(NOTORCH_DIR)/compsweep links LibTorch:"; \
 	  ldd $(NOTORCH_DIR)/compsweep | grep torch; exit 1; fi; \
 	echo "test-notorch: ldd $(NOTORCH_DIR)/compsweep | grep -c torch = 0"
+	@n=$$(ldd $(NOTORCH_DIR)/compsweep-worker | grep -c torch); \
+	if [ "$$n" != 0 ]; then echo "test-notorch: $(NOTORCH_DIR)/compsweep-worker links LibTorch"; \
+	  exit 1; fi; echo "test-notorch: ldd $(NOTORCH_DIR)/compsweep-worker | grep -c torch = 0"
 	cd $(NOTORCH_DIR) && COMPSWEEP_TEST_WORKER_BIN=$(CURDIR)/$(BUILD_DIR)/compsweep-worker \
 	  ctest --output-on-failure -j2 --timeout 900
 

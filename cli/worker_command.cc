@@ -1,5 +1,7 @@
 // `compsweep worker` and compsweep-worker: the options of a worker and the
-// command that runs one. Built only with LibTorch (COMPSWEEP_WITH_TORCH).
+// command that runs one. Linked into compsweep-worker always, and into compsweep
+// with LibTorch (COMPSWEEP_WITH_TORCH); the built-in runner comes from the worker
+// library the executable links (worker/builtin_runner.h).
 #include <cstdio>
 #include <cstdlib>
 
@@ -8,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "common/curve_keys.h"
+#include "worker/builtin_runner.h"
 #include "worker/worker.h"
 
 namespace compsweep::cli {
@@ -64,7 +67,7 @@ int RunWorkerCommand(const WorkerArgs& args) {
     o.curve_server_key = *server;
   }
   InstallWorkerSignalHandlers();
-  int rc = worker::RunWorker(o, &g_stop, &g_drain);
+  int rc = worker::RunWorker(o, worker::MakeBuiltinRunner, &g_stop, &g_drain);
   std::fflush(nullptr);
   // Detached job threads may still be training: leave without joining them.
   std::_Exit(rc);

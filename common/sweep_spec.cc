@@ -64,6 +64,34 @@ json BaseSettings(const SweepSpec& spec) {
   return s;
 }
 
+// ProgramTrialSettings (sweep_spec.h): the sections the file gives, the program
+// and an empty "params".
+json ProgramBaseSettings(const SweepSpec& spec) {
+  json s = json::object();
+  s["seed"] = spec.seed;
+  s["program"] = spec.program;
+  s["params"] = json::object();
+  if (!spec.data.is_null()) s["data"] = spec.data;
+  if (!spec.student.is_null()) s["student"] = spec.student;
+  if (!spec.teacher.is_null()) s["teacher"] = spec.teacher;
+  if (!spec.pipeline.empty()) {
+    const json builtin = BaseSettings(spec);
+    s["pipeline"] = spec.pipeline;
+    for (const std::string& stage : spec.pipeline) s[stage] = builtin[stage];
+  }
+  return s;
+}
+
+// Every parameter goes to "params"; one of the built-in table also to its
+// section, when the settings hold that section.
+void ApplyProgramParam(const std::string& name, const json& value, json* settings) {
+  (*settings)["params"][name] = value;
+  auto [section, key] = SplitName(name);
+  if (key.empty() || !FindRule(section, key)) return;
+  auto it = settings->find(section);
+  if (it != settings->end() && it->is_object()) (*it)[key] = value;
+}
+
 void ApplyParam(const std::string& name, const json& value, json* settings) {
   auto [section, key] = SplitName(name);
   json& target = (*settings)[section];
@@ -318,14 +346,21 @@ constexpr int64_t kCancelCheckEvery = 256;
 
 bool ExpandInto(const SweepSpec& spec, const std::function<bool()>* stop,
                 std::vector<TrialConfig>* trials) {
-  const json base = BaseSettings(spec);
+  const bool program = !spec.program.is_null();
+  const json base = program ? ProgramBaseSettings(spec) : BaseSettings(spec);
   std::unordered_set<std::string> seen;
   int64_t emitted = 0;
   auto stopped = [&] { return stop && ++emitted % kCancelCheckEvery == 0 && (*stop)(); };
   auto emit = [&](json params) {
     TrialConfig t;
     t.settings = base;
-    for (const auto& [name, value] : params.items()) ApplyParam(name, value, &t.settings);
+    for (const auto& [name, value] : params.items()) {
+      if (program) {
+        ApplyProgramParam(name, value, &t.settings);
+      } else {
+        ApplyParam(name, value, &t.settings);
+      }
+    }
     t.params = std::move(params);
     t.settings_text = t.settings.dump();
     t.hash = CanonicalTextHash(t.settings_text);

@@ -56,6 +56,10 @@ struct SweepSpec {
   nlohmann::json student;   // {arch, epochs, lr, batch_size}
   nlohmann::json sections;  // {distill:{...}, prune:{...}, quantize:{...}} fixed defaults
   std::map<std::string, ParamSpec> parameters;  // dotted name -> spec
+  // A program sweep (the file has `program`): {"command": [argv...], "timeout_s": <number,
+  // 0 = none>, "workdir": <string, "" = the worker's cwd>, "env": {NAME: text}}; null for
+  // the built-in pipeline. Its trials' settings follow ProgramTrialSettings below.
+  nlohmann::json program;
 };
 
 // TrialSettings: the layout of TrialConfig::settings, the full merged settings
@@ -72,6 +76,22 @@ struct SweepSpec {
 // which override the defaults. Integer-typed keys (bits, epochs, ...) are JSON
 // integers; a number-typed key holding an integral value (temperature: 4.0) is
 // stored as an integer too, so that equal settings hash alike.
+//
+// ProgramTrialSettings: the layout of TrialConfig::settings in a program sweep
+// (SweepSpec::program set), which a worker runs with worker/program_runner.h
+// (docs/program-trials.md is the user's side of it):
+//   {"seed": <uint>,
+//    "program": {"command": ["python3", "train.py"], "timeout_s": 3600 (0: none),
+//                "workdir": "examples/program" ("" : the worker's cwd),
+//                "env": {"NAME": "text", ...}},
+//    "params": {"lr": 0.001, "quantize.bits": 8, "metrics.accuracy": 0.9, ...},
+//    // only the sections the file gives, filled in as for a built-in trial:
+//    "data": {...}, "student": {...}, "teacher": {...},
+//    "pipeline": [...], "distill": {...}, "prune": {...}, "quantize": {...}}
+// "program" is the key that tells a program trial from a built-in one. "params"
+// holds every parameter of the trial, flat, dotted names as in the file; a
+// parameter named after the built-in table (prune.final_sparsity) is also written
+// into its section when the file gives that section.
 
 // One expanded point of the sweep.
 struct TrialConfig {

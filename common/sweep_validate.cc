@@ -1,9 +1,11 @@
 #include "common/sweep_validate.h"
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -20,7 +22,7 @@ using nlohmann::json;
 const std::vector<std::string> kTopKeys = {"name",        "method",   "run_cap",    "seed",
                                            "max_retries", "device",   "data",       "teacher",
                                            "student",     "pipeline", "objectives", "distill",
-                                           "prune",       "quantize", "parameters"};
+                                           "prune",       "quantize", "parameters", "program"};
 const std::vector<std::string> kDataKeys = {"dataset", "path", "train_subset", "test_subset"};
 const std::vector<std::string> kDatasets = {"fashion-mnist", "mnist-idx", "synthetic"};
 const std::vector<std::string> kParamKeys = {"value", "values", "distribution", "min", "max", "q"};
@@ -48,6 +50,25 @@ std::string FormatDouble(double v) {
   std::snprintf(buf, sizeof(buf), "%.12g", v);
   return buf;
 }
+
+// A program's parameter or metric name: [A-Za-z_][A-Za-z0-9_.]*.
+bool IsMetricName(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) || name[0] == '.') {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+  });
+}
+
+// An environment variable's name: [A-Za-z_][A-Za-z0-9_]*.
+bool IsEnvName(const std::string& name) {
+  return IsMetricName(name) && name.find('.') == std::string::npos;
+}
+
+// Parameters named metrics.<name> are reported as the trial's metric <name>
+// when the program does not report it (docs/program-trials.md).
+constexpr char kMetricsPrefix[] = "metrics.";
 
 class Validator {
  public:
@@ -84,7 +105,13 @@ class Validator {
   void ParseStageSection(const Entry& e, const std::string& stage, SweepSpec* spec);
   void ParseParameters(const Entry& e, SweepSpec* spec);
   std::string UnknownParameterMessage(const std::string& name) const;
-  std::optional<ParamSpec> ParseParam(const Entry& e, const KeyRule* rule);
+  // free_value: no rule, and any scalar is a value (a program sweep's own parameters).
+  std::optional<ParamSpec> ParseParam(const Entry& e, const KeyRule* rule, bool free_value = false);
+  // Program sweeps (docs/program-trials.md): `program` in its list or long form,
+  // and parameters with free names.
+  void ParseProgram(const Entry& e, SweepSpec* spec);
+  std::optional<json> ReadCommand(const Entry& e);
+  void ParseProgramParameters(const Entry& e, SweepSpec* spec);
   bool ParseDistribution(const std::string& name, const std::map<std::string, Entry>& keys,
                          const KeyRule* rule, ParamSpec* ps);
   bool ReadBound(const Entry& e, const std::string& name, const std::string& distribution,
@@ -106,6 +133,7 @@ class Validator {
   std::set<std::string> pipeline_;
   bool pipeline_known_ = true;
   YAML::Mark distill_stage_mark_;  // where distill sits in the pipeline list
+  bool program_ = false;           // the file has `program` (even a broken one)
 };
 
 void Validator::Error(const YAML::Mark& mark, std::string message) {
@@ -235,13 +263,16 @@ void Validator::ParseTopLevel(const std::map<std::string, Entry>& top, const YAM
   if (const Entry* e = Find(top, "device")) {
     if (auto v = ReadChoice(*e, "device", {"any", "cpu", "cuda"})) spec->device = *v;
   }
-  ParsePipeline(Find(top, "pipeline"), root, spec);
-  ParseData(Find(top, "data"), root, spec);
+  // A program sweep needs no pipeline, data or student; given, they are checked
+  // as usual and handed to the program in its settings.
+  if (const Entry* e = Find(top, "program")) ParseProgram(*e, spec);
+  if (!program_ || Find(top, "pipeline")) ParsePipeline(Find(top, "pipeline"), root, spec);
+  if (!program_ || Find(top, "data")) ParseData(Find(top, "data"), root, spec);
 
   const Entry* student = Find(top, "student");
-  if (!student) {
+  if (!student && !program_) {
     Error(root.Mark(), "missing required key 'student' (e.g. student: {arch: cnn-small})");
-  } else {
+  } else if (student) {
     spec->student = ParseModel(*student, "student");
   }
   const Entry* teacher = Find(top, "teacher");
@@ -440,7 +471,15 @@ void Validator::ParseObjectives(const Entry* e, SweepSpec* spec) {
     ErrorAtValue(*e, "objectives must name at least one metric (e.g. {accuracy: maximize})");
     return;
   }
-  for (const Entry& k : ReadMapping(e->value, "in objectives", &MetricNames())) {
+  // A program reports metrics of its own naming.
+  for (const Entry& k :
+       ReadMapping(e->value, "in objectives", program_ ? nullptr : &MetricNames())) {
+    if (program_ && !IsMetricName(k.key)) {
+      ErrorAtKey(k, "objective " + Quote(k.key) +
+                        " is not a metric name (letters, digits, '_' and '.', not starting "
+                        "with a digit or '.')");
+      continue;
+    }
     if (auto dir = ReadChoice(k, "objective " + Quote(k.key), {"maximize", "minimize"})) {
       spec->objectives.push_back({k.key, *dir == "maximize"});
     }
@@ -508,6 +547,10 @@ std::string Validator::UnknownParameterMessage(const std::string& name) const {
 
 void Validator::ParseParameters(const Entry& e, SweepSpec* spec) {
   if (e.value.IsNull()) return;  // "parameters:" with everything commented out
+  if (program_) {
+    ParseProgramParameters(e, spec);
+    return;
+  }
   if (!ExpectMapping(e, "parameters", "{distill.temperature: {values: [1, 4, 8]}}")) return;
   for (const Entry& k : ReadMapping(e.value, "in parameters", nullptr)) {
     const size_t dot = k.key.find('.');
@@ -534,7 +577,8 @@ void Validator::ParseParameters(const Entry& e, SweepSpec* spec) {
   }
 }
 
-std::optional<ParamSpec> Validator::ParseParam(const Entry& e, const KeyRule* rule) {
+std::optional<ParamSpec> Validator::ParseParam(const Entry& e, const KeyRule* rule,
+                                               bool free_value) {
   const std::string& name = e.key;
   if (!e.value.IsMap()) {
     ErrorAtValue(e, "expected a mapping for parameter " + Quote(name) +
@@ -571,6 +615,16 @@ std::optional<ParamSpec> Validator::ParseParam(const Entry& e, const KeyRule* ru
 
   ParamSpec ps;
   auto check = [&](const YAML::Node& node, const YAML::Mark& mark) {
+    if (!rule && free_value) {
+      const json v = node.IsScalar() ? NodeToJson(node) : json();
+      if (v.is_null() || (v.is_number_float() && !std::isfinite(v.get<double>()))) {
+        Error(mark, "expected a number, a string or true/false for parameter " + Quote(name) +
+                        ", got " + DescribeNode(node));
+      } else {
+        ps.values.push_back(v.is_number_float() ? NormalizeNumber(v.get<double>()) : v);
+      }
+      return;
+    }
     if (!rule) return;
     std::string error;
     if (auto v = CheckValue(*rule, node, &error)) {
@@ -605,7 +659,7 @@ std::optional<ParamSpec> Validator::ParseParam(const Entry& e, const KeyRule* ru
       }
     }
   }
-  if (!rule || errors_.size() != errors_before) return std::nullopt;
+  if ((!rule && !free_value) || errors_.size() != errors_before) return std::nullopt;
   return ps;
 }
 
@@ -723,6 +777,121 @@ void Validator::CheckTrialCount(const std::map<std::string, Entry>& top, const S
     ErrorAtKey(*params, "sweep expands to " + std::to_string(count) +
                             " trials, more than the limit " + std::to_string(options_.max_trials) +
                             "; pass --allow-large to run it");
+  }
+}
+
+void Validator::ParseProgram(const Entry& e, SweepSpec* spec) {
+  program_ = true;
+  json program = {
+      {"command", json::array()}, {"timeout_s", 0}, {"workdir", ""}, {"env", json::object()}};
+  if (e.value.IsSequence()) {
+    if (auto command = ReadCommand(e)) program["command"] = *command;
+    spec->program = program;
+    return;
+  }
+  if (!e.value.IsMap()) {
+    ErrorAtValue(e,
+                 "expected a list for program (e.g. [python3, train.py]) or a mapping (e.g. "
+                 "{command: [python3, train.py], timeout_s: 3600}), got " +
+                     DescribeNode(e.value));
+    return;
+  }
+  static const std::vector<std::string> kProgramKeys = {"command", "timeout_s", "workdir", "env"};
+  std::map<std::string, Entry> keys;
+  for (Entry& k : ReadMapping(e.value, "in program", &kProgramKeys)) keys.emplace(k.key, k);
+  const Entry* command = Find(keys, "command");
+  if (!command) {
+    ErrorAtKey(e, "program needs 'command' (e.g. command: [python3, train.py])");
+  } else if (auto argv = ReadCommand(*command)) {
+    program["command"] = *argv;
+  }
+  if (const Entry* t = Find(keys, "timeout_s")) {
+    const json v = t->value.IsScalar() ? NodeToJson(t->value) : json();
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() <= 0) {
+      ErrorAtValue(
+          *t, "program.timeout_s must be a number of seconds > 0, got " + DescribeNode(t->value));
+    } else {
+      program["timeout_s"] = NormalizeNumber(v.get<double>());
+    }
+  }
+  if (const Entry* w = Find(keys, "workdir")) {
+    if (auto dir = ReadString(*w, "program.workdir")) program["workdir"] = *dir;
+  }
+  if (const Entry* env = Find(keys, "env")) {
+    if (!env->value.IsNull() && ExpectMapping(*env, "program.env", "{OMP_NUM_THREADS: 1}")) {
+      for (const Entry& k : ReadMapping(env->value, "in program.env", nullptr)) {
+        if (!IsEnvName(k.key)) {
+          ErrorAtKey(k, "program.env: " + Quote(k.key) +
+                            " is not a variable name (letters, digits and '_', not starting "
+                            "with a digit)");
+        } else if (k.key.rfind("COMPSWEEP_", 0) == 0) {
+          ErrorAtKey(k, "program.env: " + Quote(k.key) +
+                            " is reserved: the worker sets COMPSWEEP_* variables for each trial");
+        } else if (!k.value.IsScalar()) {
+          ErrorAtValue(k, "program.env." + k.key + " must be text, got " + DescribeNode(k.value));
+        } else {
+          program["env"][k.key] = k.value.Scalar();
+        }
+      }
+    }
+  }
+  spec->program = program;
+}
+
+std::optional<json> Validator::ReadCommand(const Entry& e) {
+  const std::string example = " (e.g. [python3, train.py])";
+  if (!e.value.IsSequence()) {
+    ErrorAtValue(e, "expected a list for the program's command" + example + ", got " +
+                        DescribeNode(e.value));
+    return std::nullopt;
+  }
+  if (e.value.size() == 0) {
+    ErrorAtValue(e, "the program's command must not be empty" + example);
+    return std::nullopt;
+  }
+  json argv = json::array();
+  bool ok = true;
+  for (const YAML::Node& item : e.value) {
+    // Any scalar is one argument, as written: [sleep, 10] runs "sleep" "10".
+    if (!item.IsScalar() || (argv.empty() && item.Scalar().empty())) {
+      Error(item.Mark(), std::string(argv.empty() ? "the program" : "an argument of the program") +
+                             " must be a non-empty string, got " + DescribeNode(item));
+      ok = false;
+      continue;
+    }
+    argv.push_back(item.Scalar());
+  }
+  if (!ok) return std::nullopt;
+  return argv;
+}
+
+void Validator::ParseProgramParameters(const Entry& e, SweepSpec* spec) {
+  if (!ExpectMapping(e, "parameters", "{lr: {values: [0.01, 0.001]}}")) return;
+  for (const Entry& k : ReadMapping(e.value, "in parameters", nullptr)) {
+    const bool metric = k.key.rfind(kMetricsPrefix, 0) == 0;
+    if (!IsMetricName(k.key) || (metric && !IsMetricName(k.key.substr(strlen(kMetricsPrefix))))) {
+      ErrorAtKey(k, "parameter name " + Quote(k.key) +
+                        " is not a name a program takes (letters, digits, '_' and '.', not "
+                        "starting with a digit or '.'; metrics.<name> names a metric)");
+      continue;
+    }
+    // metrics.<name> holds numbers: they become the trial's metric <name>.
+    KeyRule metric_rule;
+    metric_rule.section = "metrics";
+    metric_rule.key = metric ? k.key.substr(strlen(kMetricsPrefix)) : "";
+    metric_rule.type = ValueType::kNumber;
+    // Names of the built-in table keep its types and ranges.
+    const size_t dot = k.key.find('.');
+    const KeyRule* rule =
+        metric ? &metric_rule
+               : (dot == std::string::npos ? nullptr
+                                           : FindRule(k.key.substr(0, dot), k.key.substr(dot + 1)));
+    if (rule && !rule->sweepable) {
+      ErrorAtKey(k, k.key + " cannot be swept; set it under " + rule->section + ":");
+      continue;
+    }
+    if (auto ps = ParseParam(k, rule, /*free_value=*/rule == nullptr))
+      spec->parameters[k.key] = *ps;
   }
 }
 

@@ -124,8 +124,10 @@ Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<Tria
     // One teacher row per distinct teacher config (usually one per sweep; more when
     // teacher.* parameters are swept). Trials point at theirs.
     std::map<std::string, int64_t> teacher_ids;
+    // A program sweep's distill stage is the program's own business: no teacher rows.
     bool distills = false;
     for (const auto& stage : spec.pipeline) distills |= stage == "distill";
+    distills = distills && spec.program.is_null();
     if (distills) {
       for (const auto& t : trials) {
         const std::string key = TrialTeacherKey(t.settings);

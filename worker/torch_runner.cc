@@ -14,6 +14,7 @@
 #include <torch/torch.h>
 
 #include "experiments/pipeline.h"
+#include "worker/builtin_runner.h"
 
 namespace compsweep::worker {
 
@@ -137,6 +138,10 @@ class TorchRunner : public JobRunner {
 };
 
 }  // namespace
+
+Result<std::unique_ptr<JobRunner>> MakeBuiltinRunner(const WorkerOptions& options) {
+  return MakeTorchRunner(options);
+}
 
 Result<std::unique_ptr<JobRunner>> MakeTorchRunner(const WorkerOptions& o) {
   try {

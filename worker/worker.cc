@@ -16,7 +16,8 @@
 
 #include "common/clock.h"
 #include "worker/loop.h"
-#include "worker/torch_runner.h"
+#include "worker/program_runner.h"
+#include "worker/trial_router.h"
 
 namespace compsweep::worker {
 
@@ -72,8 +73,8 @@ nlohmann::json DeviceInfo(const std::string& device) {
   return info;
 }
 
-int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop,
-              const std::atomic<bool>* drain) {
+int RunWorker(const WorkerOptions& options, const BuiltinRunnerFactory& builtin,
+              const std::atomic<bool>* stop, const std::atomic<bool>* drain) {
   WorkerOptions o = options;
   if (o.id.empty()) {
     std::random_device rd;
@@ -89,21 +90,25 @@ int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop,
     if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);
     o.threads = std::max(1, cpus / o.slots);
   }
-  auto runner = MakeTorchRunner(o);
-  if (!runner.ok()) {
-    spdlog::error("worker: {}", runner.status().message());
+  auto builtin_runner = builtin(o);
+  if (!builtin_runner.ok()) {
+    spdlog::error("worker: {}", builtin_runner.status().message());
     return 2;
   }
+  ProgramRunnerOptions program_options;
+  program_options.device = o.device;
+  std::unique_ptr<JobRunner> runner =
+      MakeTrialRouter(MakeProgramRunner(program_options), std::move(*builtin_runner));
   spdlog::info("worker {}: connecting to {} (device {}, {} slot(s), {} thread(s))", o.id, o.connect,
                o.device, o.slots, o.threads);
-  nlohmann::json hello = (*runner)->Info();
+  nlohmann::json hello = runner->Info();
   hello["host"] = HostName();
   hello["version"] = "0.1.0";
   if (auto info = DeviceInfo(o.device); !info.empty()) hello["device_info"] = info;
   try {
     SystemClock clock;
     // Stopping cancels the running jobs and joins their threads.
-    WorkerLoop loop(o, runner->get(), &clock, hello);
+    WorkerLoop loop(o, runner.get(), &clock, hello);
     return loop.Run(stop, drain);
   } catch (const std::exception& e) {
     spdlog::error("worker {}: fatal: {}", o.id, e.what());

@@ -1,10 +1,10 @@
 // Worker: connects to a coordinator (ZeroMQ DEALER), announces its device and
-// slots, pulls trials when a slot is free, runs each on a job thread through the
-// experiments pipeline, streams progress, and keeps heartbeats flowing while
-// training. Reconnects with exponential backoff when the coordinator goes quiet;
-// results wait in an outbox until the coordinator acknowledges them.
-// Thread-safety: Run on one thread (the loop thread owns the socket); Stop from
-// any thread or a signal handler (it only sets an atomic flag).
+// slots, pulls trials when a slot is free, runs each on a job thread (program
+// trials through worker/program_runner.h, the others through the built-in
+// runner the caller gives: the LibTorch pipeline), streams progress, and keeps heartbeats flowing
+// while training. Reconnects with exponential backoff when the coordinator goes quiet; results wait
+// in an outbox until the coordinator acknowledges them. Thread-safety: Run on one thread (the loop
+// thread owns the socket); Stop from any thread or a signal handler (it only sets an atomic flag).
 #pragma once
 
 #include <atomic>
@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "worker/runner.h"
 
 namespace compsweep::worker {
 
@@ -50,10 +51,14 @@ struct WorkerOptions {
 // cpu {"name"} of the CPU model; {} when unknown.
 nlohmann::json DeviceInfo(const std::string& device);
 
+// Makes the runner of built-in trials and teachers (worker/builtin_runner.h).
+using BuiltinRunnerFactory =
+    std::function<Result<std::unique_ptr<JobRunner>>(const WorkerOptions&)>;
+
 // Runs until *stop, or until *drain is set and no trial is left running (a
 // draining worker asks for no more work). Returns 0 after a clean stop,
 // non-zero on a fatal error (message logged).
-int RunWorker(const WorkerOptions& options, const std::atomic<bool>* stop,
-              const std::atomic<bool>* drain = nullptr);
+int RunWorker(const WorkerOptions& options, const BuiltinRunnerFactory& builtin,
+              const std::atomic<bool>* stop, const std::atomic<bool>* drain = nullptr);
 
 }  // namespace compsweep::worker

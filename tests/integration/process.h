@@ -19,14 +19,17 @@ namespace compsweep::testing {
 
 class Process {
  public:
-  Process(std::vector<std::string> args, const std::string& log_path) : log_path_(log_path) {
+  Process(std::vector<std::string> args, const std::string& log_path)
+      : Process(COMPSWEEP_BINARY, std::move(args), log_path) {}
+  // Runs `binary` instead of the compsweep binary (e.g. compsweep-worker).
+  Process(std::string bin, std::vector<std::string> args, const std::string& log_path)
+      : log_path_(log_path) {
     pid_ = fork();
     if (pid_ == 0) {
       FILE* f = std::freopen(log_path.c_str(), "w", stdout);
       (void)f;
       dup2(fileno(stdout), fileno(stderr));
       std::vector<char*> argv;
-      std::string bin = COMPSWEEP_BINARY;
       argv.push_back(bin.data());
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
