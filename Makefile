@@ -71,11 +71,8 @@ test-main: setup-test
 # a venv over Debian's python3 (--system-site-packages: its python3-torch, pandas,
 # pytest), the package installed from python/ by pip without any index (nothing
 # is downloaded; setuptools and wheel are Debian's). The tests start
-# $(BUILD_DIR)/compsweep as a real coordinator and worker. Their program-trial
-# tests skip (with the reason) on a binary without program trials, unless
-# COMPSWEEP_REQUIRE_PROGRAM=1: set here once docs/program-trials.md exists.
+# $(BUILD_DIR)/compsweep as a real coordinator and worker.
 PY_VENV ?= .venv-python
-COMPSWEEP_REQUIRE_PROGRAM ?= $(if $(wildcard docs/program-trials.md),1,0)
 .PHONY: test-python
 test-python:
 	./scripts/setup.sh --with-python
@@ -85,7 +82,7 @@ test-python:
 	$(PY_VENV)/bin/python -m pip install --quiet --no-index --no-build-isolation --no-deps \
 	  --force-reinstall ./python
 	cd python && COMPSWEEP_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) \
-	  COMPSWEEP_REQUIRE_PROGRAM=$(COMPSWEEP_REQUIRE_PROGRAM) ../$(PY_VENV)/bin/python -m pytest -rs tests
+	  ../$(PY_VENV)/bin/python -m pytest -rs tests
 
 # experiments/ and worker/ against the LibTorch of the pinned pip PyTorch 2.x
 # (CPU link on a machine without CUDA): their GoogleTest binaries, the worker

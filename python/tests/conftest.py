@@ -135,12 +135,3 @@ def start_worker(binary: Path, coord: Coordinator, cwd: Path) -> subprocess.Pope
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(cwd))
     coord.workers.append(proc)
     return proc
-
-
-def no_program_trials(error: Exception) -> None:
-    """Skips (or, with COMPSWEEP_REQUIRE_PROGRAM=1, fails) a test whose sweep
-    the binary refused because it has no program trials yet."""
-    message = f"this compsweep binary has no program trials yet (issue 9): {error}"
-    if os.environ.get("COMPSWEEP_REQUIRE_PROGRAM") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
