@@ -33,7 +33,7 @@ std::string FormatMetric(const std::string& name, const nlohmann::json& v) {
   if (!v.is_number()) return "-";
   const double d = v.get<double>();
   char buf[32];
-  if (name == "accuracy" || name == "sparsity") {
+  if (name.size() >= 8 && name.compare(name.size() - 8, 8, "accuracy") == 0 || name == "sparsity") {
     std::snprintf(buf, sizeof(buf), "%.2f%%", d * 100.0);
   } else if (name.find("size_bytes") != std::string::npos) {
     return FormatBytes(d);

@@ -451,7 +451,10 @@ void Validator::ParseData(const Entry* e, const YAML::Node& root, SweepSpec* spe
 std::optional<json> Validator::ParseDataFiles(const Entry& e, const std::string& format) {
   const std::string field = "data." + e.key;
   const bool npz = format == "npz";
-  if (npz && e.value.IsNull()) return json::object();  // "val:" alone: the default names
+  if (npz && e.value.IsNull()) {  // "val:" alone: the default names
+    return json{{"x", data_files::DefaultMember(e.key, "x")},
+                {"y", data_files::DefaultMember(e.key, "y")}};
+  }
   if (!ExpectMapping(e, field, npz ? "{x: " + e.key + "_x, y: " + e.key + "_y}"
                                    : "{x: " + e.key + "_x.npy, y: " + e.key + "_y.npy}")) {
     return std::nullopt;

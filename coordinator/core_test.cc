@@ -132,7 +132,7 @@ TEST_F(CoreTest, DuplicateResultIsAcknowledgedButCountedOnce) {
   EXPECT_EQ(task->body["attempt"], 1);
   EXPECT_EQ(task->body["settings"]["quantize"]["bits"].is_number_integer(), true);
   Message result{
-      MsgType::kResult, {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"accuracy", 0.75}}}}, ""};
+      MsgType::kResult, {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"val_accuracy", 0.75}}}}, ""};
   w.Send(result);
   ASSERT_TRUE(w.Expect(MsgType::kAck).has_value());
   w.Send(result);  // e.g. resent after a reconnect
@@ -142,7 +142,7 @@ TEST_F(CoreTest, DuplicateResultIsAcknowledgedButCountedOnce) {
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->counts["succeeded"], 1);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE state='succeeded'"), 1);
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_values WHERE metric='accuracy'"), 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_values WHERE metric='val_accuracy'"), 1);
 }
 
 TEST_F(CoreTest, MalformedFramesAreDroppedAndTheLoopGoesOn) {
@@ -181,7 +181,7 @@ TEST_F(CoreTest, SilentWorkerIsDeclaredDeadAndItsTrialRequeued) {
       live.Send(Message{MsgType::kResult,
                         {{"trial_id", t->body["trial_id"]},
                          {"attempt", t->body["attempt"]},
-                         {"metrics", {{"accuracy", 0.5}}}},
+                         {"metrics", {{"val_accuracy", 0.5}}}},
                         ""});
       live.Send(Message{MsgType::kReady, {{"free_slots", 1}}, ""});
     }
@@ -190,15 +190,15 @@ TEST_F(CoreTest, SilentWorkerIsDeclaredDeadAndItsTrialRequeued) {
   EXPECT_EQ(second->body["attempt"], 2);
   // The dead worker's late result is stale and ignored.
   silent.Send(Message{
-      MsgType::kResult, {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"accuracy", 0.1}}}}, ""});
+      MsgType::kResult, {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"val_accuracy", 0.1}}}}, ""});
   live.Send(Message{
-      MsgType::kResult, {{"trial_id", id}, {"attempt", 2}, {"metrics", {{"accuracy", 0.9}}}}, ""});
+      MsgType::kResult, {{"trial_id", id}, {"attempt", 2}, {"metrics", {{"val_accuracy", 0.9}}}}, ""});
   ASSERT_TRUE(live.Expect(MsgType::kAck).has_value());
   auto p = core_->Progress(sub.sweep_id);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->state, "done");
   SQLite::Database db((dir_ / "core.db").string(), SQLite::OPEN_READONLY);
-  EXPECT_DOUBLE_EQ(db.execAndGet("SELECT value FROM trial_values WHERE metric='accuracy' AND "
+  EXPECT_DOUBLE_EQ(db.execAndGet("SELECT value FROM trial_values WHERE metric='val_accuracy' AND "
                                  "trial_id=" +
                                  std::to_string(id))
                        .getDouble(),
@@ -241,7 +241,7 @@ TEST_F(CoreTest, SubmitUnlessStopsTheExpansionAndStoresNothing) {
 
 Message Result(int64_t id, int attempt, double accuracy) {
   return Message{MsgType::kResult,
-                 {{"trial_id", id}, {"attempt", attempt}, {"metrics", {{"accuracy", accuracy}}}},
+                 {{"trial_id", id}, {"attempt", attempt}, {"metrics", {{"val_accuracy", accuracy}}}},
                  ""};
 }
 
