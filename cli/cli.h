@@ -62,6 +62,7 @@ struct WorkerArgs {
   int64_t heartbeat_ms = 1000;
   std::string cpu_lock = "/tmp/compsweep-cpu.lock";
   bool keep_artifacts = false;
+  std::vector<std::string> path_roots;  // --path-root, as the coordinator's
   std::string curve_key;     // this worker's .key file
   std::string curve_server;  // the coordinator's .pub file
 };

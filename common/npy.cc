@@ -423,6 +423,31 @@ Result<Header> ReadNpzHeader(const std::string& path, const std::string& name) {
   return h;
 }
 
+Status WriteNpy(const std::string& path, DType dtype, const std::vector<int64_t>& shape,
+                const void* data) {
+  Header h;
+  h.dtype = dtype;
+  h.shape = shape;
+  const char* descr = dtype == DType::kFloat32 ? "<f4" : dtype == DType::kUInt8 ? "|u1" : "<i8";
+  std::string text = std::string("{'descr': '") + descr +
+                     "', 'fortran_order': False, 'shape': " + h.ShapeString() + ", }";
+  // numpy pads the header with spaces so the data starts at a multiple of 64.
+  while ((10 + text.size() + 1) % 64 != 0) text += ' ';
+  text += '\n';
+  std::string out(kMagic, kMagicSize);
+  out += '\x01';
+  out += '\x00';
+  out += static_cast<char>(text.size() & 0xFF);
+  out += static_cast<char>((text.size() >> 8) & 0xFF);
+  out += text;
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(out.data(), static_cast<std::streamsize>(out.size()));
+  f.write(static_cast<const char*>(data),
+          static_cast<std::streamsize>(h.NumElements() * static_cast<int64_t>(ItemSize(dtype))));
+  if (!f) return IoError("cannot write " + path);
+  return Status::Ok();
+}
+
 Result<std::pair<int64_t, int64_t>> IntegerRange(const Array& array, const std::string& name) {
   const int64_t n = array.header.NumElements();
   if (array.header.dtype == DType::kFloat32) {

@@ -50,6 +50,11 @@ Result<Array> ReadNpzArray(const std::string& path, const std::string& name);
 // member's size checked against it.
 Result<Header> ReadNpzHeader(const std::string& path, const std::string& name);
 
+// Writes a .npy (format 1.0, C order) as numpy.save does: for fixtures, tests
+// and tools. `data` holds NumElements * ItemSize bytes, little-endian.
+Status WriteNpy(const std::string& path, DType dtype, const std::vector<int64_t>& shape,
+                const void* data);
+
 // Smallest and largest value of an integer array (uint8, int64); an error for
 // float32 (labels must be integers) or an empty array.
 Result<std::pair<int64_t, int64_t>> IntegerRange(const Array& array, const std::string& name);
