@@ -110,6 +110,7 @@ int RunEmbedded(const RunArgs& args) {
   const std::string yaml = ss.str();
   ValidateOptions vopts;
   vopts.allow_large = args.allow_large;
+  vopts.check_data_files = true;  // the local workers read the same files
   if (!args.path_roots.empty()) vopts.path_roots = args.path_roots;
   ParseOutcome parsed = ParseSweepText(yaml, args.file, vopts);
   if (!parsed.errors.empty()) {

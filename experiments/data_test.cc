@@ -138,7 +138,7 @@ TEST_F(NumpyDataTest, ValidationSplitIsDeterministicBySeedAndDisjoint) {
   EXPECT_TRUE(torch::equal((*a)->val_x, (*b)->val_x));
   EXPECT_FALSE(torch::equal((*a)->val_x, (*c)->val_x));
   // Every training row is in exactly one of train and val (rows are distinct).
-  torch::Tensor all = torch::cat({(*a)->train_x, (*a)->val_x}).sum(1).sort();
+  auto all = torch::cat({(*a)->train_x, (*a)->val_x}).sum(1).sort();
   auto original = npy::ReadNpy(P("train_x.npy"));
   ASSERT_TRUE(original.ok());
   torch::Tensor raw = torch::from_blob(original->data.data(), {100, 8}, torch::kFloat32).sum(1);

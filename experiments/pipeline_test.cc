@@ -119,8 +119,9 @@ TEST_F(PipelineTest, SameSeedSameResult) {
   auto rb = RunTrial(s, teacher_path_, b);
   ASSERT_TRUE(ra.ok()) << ra.status().ToString();
   ASSERT_TRUE(rb.ok());
-  EXPECT_EQ((*ra)["accuracy"], (*rb)["accuracy"]);
-  EXPECT_EQ((*ra)["loss"], (*rb)["loss"]);
+  EXPECT_EQ((*ra)["val_accuracy"], (*rb)["val_accuracy"]);
+  EXPECT_EQ((*ra)["test_accuracy"], (*rb)["test_accuracy"]);
+  EXPECT_EQ((*ra)["val_loss"], (*rb)["val_loss"]);
   EXPECT_EQ((*ra)["size_bytes"], (*rb)["size_bytes"]);
   // Distillation after pruning keeps the masks.
   EXPECT_NEAR((*ra)["sparsity"].get<double>(), 0.8, 1e-3);
