@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "common/data_files.h"
+#include "common/npy.h"
 #include "common/settings_schema.h"
 #include "common/sweep_spec.h"
 
@@ -22,21 +23,20 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-// A .npy as numpy.save writes it (version 1, header padded to 64 bytes).
+// A .npy as numpy.save writes it; `descr` as in the header ('<f4', '<i8', or
+// one the reader refuses, written by hand).
 void WriteNpy(const std::string& path, const std::string& descr, const std::vector<int64_t>& shape,
               const std::string& data) {
-  std::string dims;
-  for (int64_t d : shape) dims += std::to_string(d) + ", ";
-  if (shape.size() > 1) dims.resize(dims.size() - 2);
-  if (shape.size() == 1) dims.resize(dims.size() - 1);
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string out = "\x93NUMPY\x01";
-  out += '\0';
-  out += static_cast<char>(header.size() & 0xFF);
-  out += static_cast<char>(header.size() >> 8);
-  std::ofstream(path, std::ios::binary) << out << header << data;
+  if (descr == "<f4" || descr == "<i8") {
+    ASSERT_TRUE(npy::WriteNpy(path, descr == "<f4" ? npy::DType::kFloat32 : npy::DType::kInt64,
+                              shape, data.data())
+                    .ok());
+    return;
+  }
+  ASSERT_TRUE(npy::WriteNpy(path, npy::DType::kInt64, shape, data.data()).ok());
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(10 + 11);  // the descr's value: '<i8' becomes `descr`
+  f.write(descr.data(), 3);
 }
 
 std::string Labels(const std::vector<int64_t>& labels) {
