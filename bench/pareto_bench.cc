@@ -86,12 +86,13 @@ void BuildDatabase() {
   std::string scols = "name,spec_yaml,objectives,state,created_ms";
   const std::string sextra = Placeholders(
       db, "sweeps", {"name", "spec_yaml", "objectives", "state", "created_ms"}, &scols);
-  db.exec("INSERT INTO sweeps(" + scols +
-          ") VALUES ('bench','name: bench',"
-          "'[{\"metric\":\"val_accuracy\",\"maximize\":true},{\"metric\":\"size_bytes\",\"maximize\":"
-          "false},"
-          "{\"metric\":\"latency_ms\",\"maximize\":false}]','done',0" +
-          sextra + ")");
+  db.exec(
+      "INSERT INTO sweeps(" + scols +
+      ") VALUES ('bench','name: bench',"
+      "'[{\"metric\":\"val_accuracy\",\"maximize\":true},{\"metric\":\"size_bytes\",\"maximize\":"
+      "false},"
+      "{\"metric\":\"latency_ms\",\"maximize\":false}]','done',0" +
+      sextra + ")");
   std::string tcols =
       "sweep_id,number,kind,hash,params,settings,state,attempt,started_ms,finished_ms";
   const std::string textra =

@@ -63,8 +63,8 @@ struct WorkerArgs {
   std::string cpu_lock = "/tmp/compsweep-cpu.lock";
   bool keep_artifacts = false;
   std::vector<std::string> path_roots;  // --path-root, as the coordinator's
-  std::string curve_key;     // this worker's .key file
-  std::string curve_server;  // the coordinator's .pub file
+  std::string curve_key;                // this worker's .key file
+  std::string curve_server;             // the coordinator's .pub file
 };
 // The options of `compsweep worker`, also those of compsweep-worker. Without
 // LibTorch the subcommand takes anything and RunWorkerCommand says to use

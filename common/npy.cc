@@ -227,7 +227,8 @@ Result<std::string> ReadMember(const std::string& path, const ZipEntry& e, uint6
   if (LittleEndian(l, 4) != 0x04034b50) {
     return InvalidArgument(path + ": corrupt zip member header of " + e.name);
   }
-  const uint64_t data_start = e.local_offset + 30 + LittleEndian(l + 26, 2) + LittleEndian(l + 28, 2);
+  const uint64_t data_start =
+      e.local_offset + 30 + LittleEndian(l + 26, 2) + LittleEndian(l + 28, 2);
   const bool whole = limit == 0 || limit >= e.uncompressed;
   const std::string where = path + "[" + e.name + "]";
   if (e.method == 0) {

@@ -81,8 +81,9 @@ TEST_F(NpyTest, ReadsUint8AndInt64AndTheirRange) {
 }
 
 TEST_F(NpyTest, UnsupportedDtypesAndFortranOrderAreClearErrors) {
-  EXPECT_THAT(ReadNpy(Fixture("f64_3.npy")).status().message(),
-              HasSubstr("dtype '<f8' is not supported; save float32, uint8 or little-endian int64"));
+  EXPECT_THAT(
+      ReadNpy(Fixture("f64_3.npy")).status().message(),
+      HasSubstr("dtype '<f8' is not supported; save float32, uint8 or little-endian int64"));
   EXPECT_THAT(ReadNpyHeader(Fixture("f32_bigendian.npy")).status().message(),
               HasSubstr("'>f4' (big-endian) is not supported"));
   EXPECT_THAT(ReadNpy(Fixture("f32_fortran.npy")).status().message(),
@@ -155,8 +156,7 @@ TEST_F(NpyTest, CorruptNpzIsRefused) {
   stored[stored.size() > data + 200 ? data + 150 : data + 20] ^= 0x01;
   EXPECT_THAT(ReadNpzArray(Write("crc.npz", stored), "train_x").status().message(),
               HasSubstr("CRC mismatch"));
-  EXPECT_THAT(ListNpz(Fixture("f32_2x3x4.npy")).status().message(),
-              HasSubstr("not a zip archive"));
+  EXPECT_THAT(ListNpz(Fixture("f32_2x3x4.npy")).status().message(), HasSubstr("not a zip archive"));
 }
 
 }  // namespace

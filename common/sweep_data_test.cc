@@ -99,8 +99,10 @@ TEST_F(SweepDataTest, FileProblemsAreReportedAtTheirKey) {
               HasSubstr("data.train.y has label 2, outside [0, num_classes) with num_classes 2"));
   EXPECT_EQ(out.errors[0].line, 1);
   // The column of train's y value.
-  EXPECT_EQ(out.errors[0].column,
-            static_cast<int>(("data: {format: npy, train: {x: " + P("train_x.npy") + ", y: ").size()) + 1);
+  EXPECT_EQ(
+      out.errors[0].column,
+      static_cast<int>(("data: {format: npy, train: {x: " + P("train_x.npy") + ", y: ").size()) +
+          1);
 
   // N of x and y disagree.
   WriteNpy(P("short_y.npy"), "<i8", {3}, Labels({0, 1, 2}));
@@ -180,7 +182,8 @@ TEST(SettingsSchemaTest, ResolveFillsDefaultsAndChecksAgainstTheTable) {
   auto q = settings::Resolve("quantize", {{"bits", 4.0}});
   ASSERT_TRUE(q.ok());
   EXPECT_TRUE((*q)["bits"].is_number_integer());
-  EXPECT_THAT(settings::Choices("quantize", "scheme"), ::testing::ElementsAre("linear", "log2", "pow2"));
+  EXPECT_THAT(settings::Choices("quantize", "scheme"),
+              ::testing::ElementsAre("linear", "log2", "pow2"));
   EXPECT_THAT(settings::Resolve("data", {{"train", {{"x", 3}}}}).status().message(),
               HasSubstr("expected a mapping {x: ..., y: ...} for data.train"));
 }
@@ -193,14 +196,12 @@ TEST_F(SweepDataTest, FileToOpenIsCanonicalRegularAndInsideTheRoots) {
                   .status()
                   .message(),
               HasSubstr("is an absolute path outside the allowed folder(s)"));
-  EXPECT_THAT(settings::CheckFileToOpen("data.train.x", dir_.string(), {dir_.string()})
-                  .status()
-                  .message(),
-              HasSubstr("is not a regular file"));
-  EXPECT_EQ(settings::CheckFileToOpen("data.train.x", P("nope.npy"), {dir_.string()})
-                .status()
-                .code(),
-            StatusCode::kNotFound);
+  EXPECT_THAT(
+      settings::CheckFileToOpen("data.train.x", dir_.string(), {dir_.string()}).status().message(),
+      HasSubstr("is not a regular file"));
+  EXPECT_EQ(
+      settings::CheckFileToOpen("data.train.x", P("nope.npy"), {dir_.string()}).status().code(),
+      StatusCode::kNotFound);
   // A link inside an allowed folder that points outside it is refused.
   std::filesystem::create_symlink("/etc/hostname", dir_ / "link.npy");
   EXPECT_THAT(settings::CheckFileToOpen("student.torchscript", P("link.npy"), {dir_.string()})

@@ -267,21 +267,12 @@ const std::vector<std::string>& Architectures() {
 const std::vector<std::string>& MetricNames() {
   // val_*: the validation split, which every decision (objectives, Pareto front,
   // early stopping) reads; test_*: measured once per trial, reported only.
-  static const std::vector<std::string> kMetrics = {"val_accuracy",
-                                                    "val_loss",
-                                                    "test_accuracy",
-                                                    "test_loss",
-                                                    "size_bytes",
-                                                    "dense_size_bytes",
-                                                    "compression_ratio",
-                                                    "params",
-                                                    "nonzero_params",
-                                                    "sparsity",
-                                                    "macs",
-                                                    "effective_macs",
-                                                    "latency_ms",
-                                                    "throughput",
-                                                    "train_seconds"};
+  static const std::vector<std::string> kMetrics = {
+      "val_accuracy",      "val_loss",   "test_accuracy",
+      "test_loss",         "size_bytes", "dense_size_bytes",
+      "compression_ratio", "params",     "nonzero_params",
+      "sparsity",          "macs",       "effective_macs",
+      "latency_ms",        "throughput", "train_seconds"};
   return kMetrics;
 }
 

@@ -120,8 +120,7 @@ TEST(SweepExamplesTest, TinySyntheticParsesToFourTrials) {
   ParseOutcome outcome = ParseSweepFile(ExamplePath("tiny-synthetic.yaml"));
   ASSERT_TRUE(outcome.errors.empty()) << Describe(outcome);
   const SweepSpec& spec = *outcome.spec;
-  EXPECT_EQ(spec.data,
-            json({{"dataset", "synthetic"},
+  EXPECT_EQ(spec.data, json({{"dataset", "synthetic"},
                              {"train_subset", 512},
                              {"test_subset", 256},
                              {"val_fraction", 0.1}}));
@@ -528,7 +527,8 @@ TEST(SweepValidateTest, DataRules) {
                              {"test_subset", 0},
                              {"val_fraction", 0.1}}));
   // Keys of one's own arrays do not apply to a built-in set.
-  d = OnlyError(Parse("data: {dataset: synthetic, mean: 0.5}\nstudent: {arch: mlp}\npipeline: []\n"));
+  d = OnlyError(
+      Parse("data: {dataset: synthetic, mean: 0.5}\nstudent: {arch: mlp}\npipeline: []\n"));
   EXPECT_THAT(d.ToString(),
               HasSubstr("sweep.yaml:1:28: data.mean is only used with format npy or npz"));
 }

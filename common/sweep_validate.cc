@@ -361,8 +361,9 @@ void Validator::ParseData(const Entry* e, const YAML::Node& root, SweepSpec* spe
   if (dataset_e) dataset = ReadChoice(*dataset_e, "data.dataset", Datasets());
   if (format_e) format = ReadChoice(*format_e, "data.format", DataFormats());
   if (dataset_e && format_e) {
-    ErrorAtKey(*format_e, "data takes either 'dataset' (a built-in set) or 'format' (your files), "
-                          "not both");
+    ErrorAtKey(*format_e,
+               "data takes either 'dataset' (a built-in set) or 'format' (your files), "
+               "not both");
     return;
   }
   if (!dataset_e && !format_e) {
@@ -411,7 +412,8 @@ void Validator::ParseData(const Entry* e, const YAML::Node& root, SweepSpec* spe
   if (!ok_so_far) return;
 
   if (dataset == "synthetic" && Find(keys, "path")) {
-    ErrorAtKey(*Find(keys, "path"), "data.path is not used by dataset 'synthetic' (it is generated)");
+    ErrorAtKey(*Find(keys, "path"),
+               "data.path is not used by dataset 'synthetic' (it is generated)");
   } else if (dataset == "mnist-idx" && !Find(keys, "path")) {
     ErrorAtKey(*e, "dataset 'mnist-idx' needs 'path' (a folder of MNIST-format IDX files)");
   } else if (dataset == "fashion-mnist" && !Find(keys, "path")) {
@@ -426,14 +428,15 @@ void Validator::ParseData(const Entry* e, const YAML::Node& root, SweepSpec* spe
         data[split] = {{"x", data_files::DefaultMember(split, "x")},
                        {"y", data_files::DefaultMember(split, "y")}};
       } else {
-        ErrorAtKey(*e, std::string("format npy needs '") + split + "' (e.g. " + split + ": {x: " +
-                           split + "_x.npy, y: " + split + "_y.npy})");
+        ErrorAtKey(*e, std::string("format npy needs '") + split + "' (e.g. " + split +
+                           ": {x: " + split + "_x.npy, y: " + split + "_y.npy})");
       }
     }
   }
   if (const Entry* val = Find(keys, "val")) {
     if (const Entry* fraction = Find(keys, "val_fraction")) {
-      ErrorAtKey(*fraction, "give either data.val (a validation split) or data.val_fraction, not both");
+      ErrorAtKey(*fraction,
+                 "give either data.val (a validation split) or data.val_fraction, not both");
     }
     (void)val;
   }
@@ -455,8 +458,9 @@ std::optional<json> Validator::ParseDataFiles(const Entry& e, const std::string&
     return json{{"x", data_files::DefaultMember(e.key, "x")},
                 {"y", data_files::DefaultMember(e.key, "y")}};
   }
-  if (!ExpectMapping(e, field, npz ? "{x: " + e.key + "_x, y: " + e.key + "_y}"
-                                   : "{x: " + e.key + "_x.npy, y: " + e.key + "_y.npy}")) {
+  if (!ExpectMapping(e, field,
+                     npz ? "{x: " + e.key + "_x, y: " + e.key + "_y}"
+                         : "{x: " + e.key + "_x.npy, y: " + e.key + "_y.npy}")) {
     return std::nullopt;
   }
   static const std::vector<std::string> kRoles = {"x", "y"};
@@ -504,7 +508,8 @@ void Validator::CheckDataFiles(const Entry& e, const std::map<std::string, Entry
         mark = k->value.IsNull() ? k->key_node.Mark() : k->value.Mark();
         if (p.key_path.size() > 1 && k->value.IsMap()) {
           for (auto it = k->value.begin(); it != k->value.end(); ++it) {
-            if (it->first.IsScalar() && it->first.Scalar() == p.key_path[1]) mark = it->second.Mark();
+            if (it->first.IsScalar() && it->first.Scalar() == p.key_path[1])
+              mark = it->second.Mark();
           }
         }
       }
@@ -631,8 +636,8 @@ std::string Validator::UnknownParameterMessage(const std::string& name) const {
   const KeyRule* best = nullptr;
   size_t best_cost = 4;
   for (const KeyRule* r : candidates) {
-    size_t by_tail = Levenshtein(tail, r->key, best_cost) +
-                     (section.empty() || section == r->section ? 0 : 1);
+    size_t by_tail =
+        Levenshtein(tail, r->key, best_cost) + (section.empty() || section == r->section ? 0 : 1);
     size_t cost = std::min(Levenshtein(name, r->FullName(), best_cost), by_tail);
     if (cost < best_cost && cost < std::max(tail.size(), r->key.size())) {
       best = r;

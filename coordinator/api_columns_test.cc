@@ -168,9 +168,12 @@ TEST_F(LiveColumnsTest, MatchesSqliteAndBruteForceAsTrialsArrive) {
 
   auto live = LiveHandler();
   auto sqlite = SqliteHandler();
-  const std::vector<std::string> sets = {
-      "",           "val_accuracy,size_bytes,latency_ms",          "val_accuracy:min,size_bytes:max",
-      "latency_ms", "val_accuracy,size_bytes,latency_ms,sparsity", "val_accuracy,throughput"};
+  const std::vector<std::string> sets = {"",
+                                         "val_accuracy,size_bytes,latency_ms",
+                                         "val_accuracy:min,size_bytes:max",
+                                         "latency_ms",
+                                         "val_accuracy,size_bytes,latency_ms,sparsity",
+                                         "val_accuracy,throughput"};
   auto check = [&](const std::string& objectives) {
     // Byte for byte: JSON equality would take -0.0 for 0.0.
     const std::string a = GetBody(*live, ParetoTarget(s, objectives));
@@ -266,8 +269,9 @@ TEST_F(LiveColumnsTest, ChangedSweepsAndUnclearEventsReload) {
   // A change no event describes (here: a trial's value rewritten), then a
   // sweep_updated with a state the columns do not know: they are dropped and read
   // again.
-  db_->db().exec("UPDATE trial_values SET value = 0.99 WHERE metric = 'val_accuracy' AND trial_id = " +
-                 std::to_string(ids[0]));
+  db_->db().exec(
+      "UPDATE trial_values SET value = 0.99 WHERE metric = 'val_accuracy' AND trial_id = " +
+      std::to_string(ids[0]));
   hub_.Publish("sweep_updated", {{"sweep_id", s}, {"state", "rewritten"}});
   same();
   EXPECT_EQ(columns->loads(), 2);
@@ -498,7 +502,8 @@ TEST_F(LiveColumnsTest, WarmUpLoadsRecentSweepsSoFirstRequestsReadNoSqlite) {
   // What the dashboard asks first: the sweep (its hypervolume), the whole front and
   // the default axes (x = size, y = accuracy); all from memory, equal to SQLite's.
   for (int64_t s : sweeps) {
-    for (const std::string objectives : {"", "size_bytes,val_accuracy", "val_accuracy,latency_ms"}) {
+    for (const std::string objectives :
+         {"", "size_bytes,val_accuracy", "val_accuracy,latency_ms"}) {
       EXPECT_EQ(Get(*live, ParetoTarget(s, objectives)), Get(*sqlite, ParetoTarget(s, objectives)));
     }
     Get(*live, "/api/sweeps/" + std::to_string(s));

@@ -131,8 +131,9 @@ TEST_F(CoreTest, DuplicateResultIsAcknowledgedButCountedOnce) {
   const int64_t id = task->body["trial_id"].get<int64_t>();
   EXPECT_EQ(task->body["attempt"], 1);
   EXPECT_EQ(task->body["settings"]["quantize"]["bits"].is_number_integer(), true);
-  Message result{
-      MsgType::kResult, {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"val_accuracy", 0.75}}}}, ""};
+  Message result{MsgType::kResult,
+                 {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"val_accuracy", 0.75}}}},
+                 ""};
   w.Send(result);
   ASSERT_TRUE(w.Expect(MsgType::kAck).has_value());
   w.Send(result);  // e.g. resent after a reconnect
@@ -189,10 +190,12 @@ TEST_F(CoreTest, SilentWorkerIsDeclaredDeadAndItsTrialRequeued) {
   ASSERT_TRUE(second.has_value()) << "the silent worker's trial was not re-queued";
   EXPECT_EQ(second->body["attempt"], 2);
   // The dead worker's late result is stale and ignored.
-  silent.Send(Message{
-      MsgType::kResult, {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"val_accuracy", 0.1}}}}, ""});
-  live.Send(Message{
-      MsgType::kResult, {{"trial_id", id}, {"attempt", 2}, {"metrics", {{"val_accuracy", 0.9}}}}, ""});
+  silent.Send(Message{MsgType::kResult,
+                      {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"val_accuracy", 0.1}}}},
+                      ""});
+  live.Send(Message{MsgType::kResult,
+                    {{"trial_id", id}, {"attempt", 2}, {"metrics", {{"val_accuracy", 0.9}}}},
+                    ""});
   ASSERT_TRUE(live.Expect(MsgType::kAck).has_value());
   auto p = core_->Progress(sub.sweep_id);
   ASSERT_TRUE(p.ok());
@@ -240,9 +243,10 @@ TEST_F(CoreTest, SubmitUnlessStopsTheExpansionAndStoresNothing) {
 }
 
 Message Result(int64_t id, int attempt, double accuracy) {
-  return Message{MsgType::kResult,
-                 {{"trial_id", id}, {"attempt", attempt}, {"metrics", {{"val_accuracy", accuracy}}}},
-                 ""};
+  return Message{
+      MsgType::kResult,
+      {{"trial_id", id}, {"attempt", attempt}, {"metrics", {{"val_accuracy", accuracy}}}},
+      ""};
 }
 
 // Takes one task: HELLO (unless said), READY, TASK.

@@ -381,7 +381,8 @@ TEST_F(HttpApiTest, ParetoCsvAndJson) {
   ApiHandler api = MakeHandler();
   HttpResponse res = Get(api, "/api/sweeps/" + std::to_string(s) + "/pareto.csv");
   ASSERT_EQ(res.result(), http::status::ok);
-  EXPECT_EQ(res.body(), "id,val_accuracy,size_bytes,quantize.bits\r\n2,0.9,4000,8\r\n3,0.8,2000,4\r\n");
+  EXPECT_EQ(res.body(),
+            "id,val_accuracy,size_bytes,quantize.bits\r\n2,0.9,4000,8\r\n3,0.8,2000,4\r\n");
   json js = BodyJson(Get(api, "/api/sweeps/" + std::to_string(s) + "/pareto.json"));
   EXPECT_EQ(js["front_ids"], json::array({2, 3}));
 }
@@ -468,8 +469,8 @@ TEST_F(HttpApiTest, CachedParetoFollowsNewCommits) {
   const std::string target = "/api/sweeps/" + std::to_string(s) + "/pareto";
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));  // from the cache
-  const int64_t better =
-      db_->AddTrial(s, 7, "succeeded", json::object(), {{"val_accuracy", 0.95}, {"size_bytes", 1000}});
+  const int64_t better = db_->AddTrial(s, 7, "succeeded", json::object(),
+                                       {{"val_accuracy", 0.95}, {"size_bytes", 1000}});
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({better}));
   EXPECT_EQ(BodyJson(Get(api, "/api/sweeps/" + std::to_string(s)))["hypervolume"]["front_size"], 1);
 }
@@ -502,12 +503,13 @@ TEST_F(HttpApiTest, SmallSweepInBigDatabaseUsesLookups) {
   }
   const int64_t small = db_->AddSweep("small", kObjectives);
   db_->AddTrial(small, 0, "succeeded", json::object(), {{"val_accuracy", 0.9}}, "teacher");
-  const int64_t a =
-      db_->AddTrial(small, 0, "succeeded", json::object(), {{"val_accuracy", 0.9}, {"size_bytes", 50}});
+  const int64_t a = db_->AddTrial(small, 0, "succeeded", json::object(),
+                                  {{"val_accuracy", 0.9}, {"size_bytes", 50}});
   const int64_t b = db_->AddTrial(small, 1, "succeeded", json::object(),
                                   {{"val_accuracy", 0.95}, {"size_bytes", 70}});
   db_->AddTrial(small, 2, "succeeded", json::object(), {{"val_accuracy", 0.8}, {"size_bytes", 90}});
-  db_->AddTrial(small, 3, "succeeded", json::object(), {{"val_accuracy", 0.99}});  // no size: left out
+  db_->AddTrial(small, 3, "succeeded", json::object(),
+                {{"val_accuracy", 0.99}});  // no size: left out
   ApiHandler api = MakeHandler();
   json body = BodyJson(Get(api, "/api/sweeps/" + std::to_string(small) + "/pareto"));
   EXPECT_EQ(body["front_ids"], json::array({b, a}));  // best accuracy first

@@ -178,8 +178,7 @@ std::vector<int64_t> Dataset::ExampleShape() const {
 }
 
 Result<std::shared_ptr<const Dataset>> LoadDataset(const nlohmann::json& data_settings,
-                                                   const torch::Device& device,
-                                                   uint64_t split_seed,
+                                                   const torch::Device& device, uint64_t split_seed,
                                                    const std::vector<std::string>& path_roots) {
   ASSIGN_OR_RETURN(const nlohmann::json data, settings::Resolve("data", data_settings));
   const std::string format = data.value("format", "");
@@ -189,8 +188,8 @@ Result<std::shared_ptr<const Dataset>> LoadDataset(const nlohmann::json& data_se
   const int64_t test_subset = data["test_subset"].get<int64_t>();
   std::string roots_key;
   for (const std::string& r : path_roots) roots_key += r + ":";
-  const std::string key = data.dump() + "|" + std::to_string(split_seed) + "|" + roots_key + "|" +
-                          device.str();
+  const std::string key =
+      data.dump() + "|" + std::to_string(split_seed) + "|" + roots_key + "|" + device.str();
 
   static std::mutex mu;
   static std::map<std::string, std::shared_ptr<const Dataset>> cache;  // GUARDED_BY(mu)
@@ -211,8 +210,7 @@ Result<std::shared_ptr<const Dataset>> LoadDataset(const nlohmann::json& data_se
       }
     } else if (dataset == "synthetic") {
       d = MakeSyntheticDataset(train_subset > 0 ? train_subset : 512,
-                               test_subset > 0 ? test_subset : 256,
-                               1234);
+                               test_subset > 0 ? test_subset : 256, 1234);
     } else if (dataset == "fashion-mnist" || dataset == "mnist-idx" || dataset == "mnist") {
       const bool fashion = dataset == "fashion-mnist";
       const double mean = fashion ? 0.2860 : 0.1307;
@@ -220,8 +218,8 @@ Result<std::shared_ptr<const Dataset>> LoadDataset(const nlohmann::json& data_se
       auto file = [&](const std::string& stem) -> Result<std::string> {
         const std::string gz = path + "/" + stem + ".gz";
         std::error_code ec;
-        return settings::CheckFileToOpen("data.path", std::filesystem::exists(gz, ec) ? gz : path + "/" + stem,
-                                         path_roots);
+        return settings::CheckFileToOpen(
+            "data.path", std::filesystem::exists(gz, ec) ? gz : path + "/" + stem, path_roots);
       };
       ASSIGN_OR_RETURN(std::string trx_path, file("train-images-idx3-ubyte"));
       ASSIGN_OR_RETURN(std::string try_path, file("train-labels-idx1-ubyte"));

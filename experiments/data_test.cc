@@ -43,7 +43,8 @@ class NumpyDataTest : public ::testing::Test {
                                            {0.f, 2.f, 0.f, 0.f, 1.f, -1.f, 0.f, 0.f},
                                            {0.f, 0.f, 2.f, -1.f, 0.f, 0.f, 1.f, 0.f}});
     torch::Tensor x = (centres.index_select(0, y) + 0.5 * torch::randn({n, 8})).contiguous();
-    ASSERT_TRUE(npy::WriteNpy(P(prefix + "_x.npy"), npy::DType::kFloat32, {n, 8}, x.data_ptr()).ok());
+    ASSERT_TRUE(
+        npy::WriteNpy(P(prefix + "_x.npy"), npy::DType::kFloat32, {n, 8}, x.data_ptr()).ok());
     ASSERT_TRUE(npy::WriteNpy(P(prefix + "_y.npy"), npy::DType::kInt64, {n}, y.data_ptr()).ok());
   }
   json NpyData() const {
@@ -84,7 +85,8 @@ TEST_F(NumpyDataTest, ShapesAndDtypesAsTheModelsTakeThem) {
   std::vector<uint8_t> pixels(20 * 16 * 16, 255);
   std::vector<int64_t> labels(20);
   for (int i = 0; i < 20; ++i) labels[static_cast<size_t>(i)] = i % 4;
-  ASSERT_TRUE(npy::WriteNpy(P("train_x.npy"), npy::DType::kUInt8, {20, 16, 16}, pixels.data()).ok());
+  ASSERT_TRUE(
+      npy::WriteNpy(P("train_x.npy"), npy::DType::kUInt8, {20, 16, 16}, pixels.data()).ok());
   ASSERT_TRUE(npy::WriteNpy(P("train_y.npy"), npy::DType::kInt64, {20}, labels.data()).ok());
   ASSERT_TRUE(npy::WriteNpy(P("test_x.npy"), npy::DType::kUInt8, {20, 16, 16}, pixels.data()).ok());
   ASSERT_TRUE(npy::WriteNpy(P("test_y.npy"), npy::DType::kInt64, {20}, labels.data()).ok());
@@ -102,13 +104,15 @@ TEST_F(NumpyDataTest, ShapesAndDtypesAsTheModelsTakeThem) {
   ASSERT_TRUE(cnn.ok()) << cnn.status().ToString();
   EXPECT_EQ((*cnn)->Forward((*d)->train_x).sizes(), torch::IntArrayRef({15, 4}));
   // ...but not rows, nor token ids, nor images too small for its pooling.
-  EXPECT_THAT(BuildModelFromSettings({{"arch", "cnn-small"}}, 0, {{12}, 3, true}).status().message(),
-              HasSubstr("arch cnn-small takes images (N x H x W or N x C x H x W); the data has "
-                        "rows of 12 values (N x F): use arch mlp"));
+  EXPECT_THAT(
+      BuildModelFromSettings({{"arch", "cnn-small"}}, 0, {{12}, 3, true}).status().message(),
+      HasSubstr("arch cnn-small takes images (N x H x W or N x C x H x W); the data has "
+                "rows of 12 values (N x F): use arch mlp"));
   EXPECT_THAT(BuildModelFromSettings({{"arch", "mlp"}}, 0, {{12}, 3, false}).status().message(),
               HasSubstr("integer inputs (token ids, N x T int64) need a torchscript model"));
-  EXPECT_THAT(BuildModelFromSettings({{"arch", "lenet5"}}, 0, {{1, 6, 6}, 3, true}).status().message(),
-              HasSubstr("needs larger images than 6 x 6"));
+  EXPECT_THAT(
+      BuildModelFromSettings({{"arch", "lenet5"}}, 0, {{1, 6, 6}, 3, true}).status().message(),
+      HasSubstr("needs larger images than 6 x 6"));
 }
 
 TEST_F(NumpyDataTest, AConvArchOnRowsFailsTheTrialWithAClearMessage) {

@@ -259,8 +259,10 @@ Result<json> ArchSpec(const std::string& arch, const std::vector<int64_t>& examp
   const int64_t k = num_classes;
   const bool conv = arch != "mlp" && arch != "lenet-300-100";
   if (conv && rows) {
-    return InvalidArgument("arch " + arch + " takes images (N x H x W or N x C x H x W); the data has "
-                           "rows of " + std::to_string(example_shape[0]) +
+    return InvalidArgument("arch " + arch +
+                           " takes images (N x H x W or N x C x H x W); the data has "
+                           "rows of " +
+                           std::to_string(example_shape[0]) +
                            " values (N x F): use arch mlp (its input follows the data) or a "
                            "torchscript model");
   }
@@ -305,8 +307,8 @@ Result<json> ArchSpec(const std::string& arch, const std::vector<int64_t>& examp
     if (l.at("type") == "linear" && l.at("in").get<int64_t>() < 1) too_small = true;
   }
   if (too_small) {
-    return InvalidArgument("arch " + arch + " needs larger images than " + std::to_string(h) + " x " +
-                           std::to_string(w) + " (its pooling leaves nothing)");
+    return InvalidArgument("arch " + arch + " needs larger images than " + std::to_string(h) +
+                           " x " + std::to_string(w) + " (its pooling leaves nothing)");
   }
   return json{{"input", {c, h, w}}, {"layers", layers}, {"arch", arch}};
 }
@@ -343,9 +345,9 @@ Result<std::unique_ptr<Model>> BuildModelFromSettings(const json& section, uint6
                                                       const std::string& role) {
   if (section.contains("torchscript")) {
     const std::string field = role + ".torchscript";
-    ASSIGN_OR_RETURN(std::string path, settings::CheckFileToOpen(
-                                           field, section.at("torchscript").get<std::string>(),
-                                           path_roots));
+    ASSIGN_OR_RETURN(
+        std::string path,
+        settings::CheckFileToOpen(field, section.at("torchscript").get<std::string>(), path_roots));
     return BuildModel(json{{"torchscript", path}}, seed);
   }
   if (!data.floating) {

@@ -103,13 +103,16 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
     }
     has_distill |= s == "distill";
   }
-  ASSIGN_OR_RETURN(auto data, LoadDataset(settings.value("data", json::object()), device, seed,
-                                          ctx.path_roots));
+  ASSIGN_OR_RETURN(
+      auto data, LoadDataset(settings.value("data", json::object()), device, seed, ctx.path_roots));
   // Defaults and checks of every section come from the one settings table.
-  ASSIGN_OR_RETURN(const json student, settings::Resolve("student", settings.value("student", json())));
-  ASSIGN_OR_RETURN(const json distill, settings::Resolve("distill", settings.value("distill", json())));
-  ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                   BuildModelFromSettings(student, seed, ShapeOf(*data), ctx.path_roots, "student"));
+  ASSIGN_OR_RETURN(const json student,
+                   settings::Resolve("student", settings.value("student", json())));
+  ASSIGN_OR_RETURN(const json distill,
+                   settings::Resolve("distill", settings.value("distill", json())));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Model> model,
+      BuildModelFromSettings(student, seed, ShapeOf(*data), ctx.path_roots, "student"));
   model->To(device);
   const Counts original = CountModel(*model);
   const int64_t macs = model->Macs();
@@ -316,9 +319,9 @@ Result<json> TrainTeacher(const json& settings, const std::string& out_path,
                                             ctx.path_roots));
     ASSIGN_OR_RETURN(const json teacher,
                      settings::Resolve("teacher", settings.value("teacher", json())));
-    ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                     BuildModelFromSettings(teacher, seed + 1000003, ShapeOf(*data), ctx.path_roots,
-                                            "teacher"));
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<Model> model,
+        BuildModelFromSettings(teacher, seed + 1000003, ShapeOf(*data), ctx.path_roots, "teacher"));
     model->To(device);
     TrainOptions o;
     o.phase = "teacher";
@@ -333,12 +336,9 @@ Result<json> TrainTeacher(const json& settings, const std::string& out_path,
     const EvalResult test = Evaluate(*model, data->test_x, data->test_y);
     RETURN_IF_ERROR(EnsureParentDir(out_path));
     RETURN_IF_ERROR(SaveModel(*model, out_path));
-    return json{{"val_accuracy", val.accuracy},
-                {"val_loss", val.loss},
-                {"test_accuracy", test.accuracy},
-                {"test_loss", test.loss},
-                {"params", CountParameters(*model)},
-                {"train_seconds", train_seconds}};
+    return json{{"val_accuracy", val.accuracy},      {"val_loss", val.loss},
+                {"test_accuracy", test.accuracy},    {"test_loss", test.loss},
+                {"params", CountParameters(*model)}, {"train_seconds", train_seconds}};
   } catch (const c10::Error& e) {
     return Internal(std::string("training teacher: ") + e.what_without_backtrace());
   } catch (const std::exception& e) {

@@ -79,9 +79,10 @@ TEST_F(PipelineTest, RunTrialReturnsAllMetrics) {
   auto r = RunTrial(Settings(), teacher_path_, ctx);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const json& m = *r;
-  for (const char* key : {"val_accuracy", "val_loss", "test_accuracy", "test_loss", "size_bytes", "dense_size_bytes", "compression_ratio",
-                          "params", "nonzero_params", "sparsity", "macs", "effective_macs",
-                          "latency_ms", "throughput", "train_seconds", "artifact_path"}) {
+  for (const char* key :
+       {"val_accuracy", "val_loss", "test_accuracy", "test_loss", "size_bytes", "dense_size_bytes",
+        "compression_ratio", "params", "nonzero_params", "sparsity", "macs", "effective_macs",
+        "latency_ms", "throughput", "train_seconds", "artifact_path"}) {
     EXPECT_TRUE(m.contains(key)) << key;
   }
   EXPECT_GT(progress_events, 0);

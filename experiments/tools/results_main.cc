@@ -89,8 +89,8 @@ class Runner {
       std::cerr << label << ": " << r.status().ToString() << "\n";
       std::exit(1);
     }
-    std::cerr << "[" << Fixed(secs, 1) << " s] " << label << ": test accuracy " << (*r)["test_accuracy"]
-              << ", size " << (*r)["size_bytes"] << "\n";
+    std::cerr << "[" << Fixed(secs, 1) << " s] " << label << ": test accuracy "
+              << (*r)["test_accuracy"] << ", size " << (*r)["size_bytes"] << "\n";
     (*r)["wall_seconds"] = secs;
     log_.push_back({{"label", label}, {"settings", settings}, {"metrics", *r}});
     return *r;
@@ -158,7 +158,8 @@ int main(int argc, char** argv) {
   md << "## 1. Baselines (float32, " << o.epochs << " epochs, Adam 1e-3, batch 128)\n\n"
      << "No learning-rate schedule, augmentation or tuning: short runs for comparing "
         "techniques, not for the best accuracy of each model.\n\n"
-     << "| model | params | MACs | test accuracy | artifact size | latency (batch 1) | train time |\n"
+     << "| model | params | MACs | test accuracy | artifact size | latency (batch 1) | train time "
+        "|\n"
      << "|---|---:|---:|---:|---:|---:|---:|\n";
   json base;
   for (const char* arch :
@@ -187,8 +188,8 @@ int main(int argc, char** argv) {
     json m = run.Run(std::string("mlp prune 90% ") + schedule, s);
     md << "| " << schedule << (std::string(schedule) == "iterative" ? " (3 rounds)" : "") << " | "
        << Pct(m["test_accuracy"]) << " | "
-       << Delta(m["test_accuracy"].get<double>() - base["mlp"]["test_accuracy"].get<double>()) << " | "
-       << m["nonzero_params"] << " of " << m["params"] << " | " << Kb(m) << " | "
+       << Delta(m["test_accuracy"].get<double>() - base["mlp"]["test_accuracy"].get<double>())
+       << " | " << m["nonzero_params"] << " of " << m["params"] << " | " << Kb(m) << " | "
        << Fixed(m["compression_ratio"], 1) << "x |\n";
   }
 
@@ -234,8 +235,8 @@ int main(int argc, char** argv) {
     json q = run.Run(std::string("4-bit qat ") + scheme, s);
     const double acc0 = base["cnn-small"]["test_accuracy"];
     md << "| " << scheme << " | " << Pct(p["test_accuracy"]) << " | "
-       << Delta(p["test_accuracy"].get<double>() - acc0) << " | " << Pct(q["test_accuracy"]) << " | "
-       << Delta(q["test_accuracy"].get<double>() - acc0) << " | " << Kb(p) << " |\n";
+       << Delta(p["test_accuracy"].get<double>() - acc0) << " | " << Pct(q["test_accuracy"])
+       << " | " << Delta(q["test_accuracy"].get<double>() - acc0) << " | " << Kb(p) << " |\n";
   }
 
   // 5. Distillation.
@@ -255,8 +256,8 @@ int main(int argc, char** argv) {
     json b = run.Run(std::string("distill T2 ") + arch, s, teacher);
     const double acc0 = base[arch]["test_accuracy"];
     md << "| " << arch << " | " << Pct(acc0) << " | " << Pct(a["test_accuracy"]) << " | "
-       << Delta(a["test_accuracy"].get<double>() - acc0) << " | " << Pct(b["test_accuracy"]) << " | "
-       << Delta(b["test_accuracy"].get<double>() - acc0) << " |\n";
+       << Delta(a["test_accuracy"].get<double>() - acc0) << " | " << Pct(b["test_accuracy"])
+       << " | " << Delta(b["test_accuracy"].get<double>() - acc0) << " |\n";
   }
 
   // 6. Structured pruning.
@@ -265,8 +266,8 @@ int main(int argc, char** argv) {
      << "|---:|---:|---:|---:|---:|---:|---:|\n";
   {
     const json& b = base["cnn-small"];
-    md << "| 0% | " << Pct(b["test_accuracy"]) << " | - | " << b["params"] << " | " << b["macs"] << " | "
-       << Fixed(b["latency_ms"], 3) << " ms | " << Kb(b) << " |\n";
+    md << "| 0% | " << Pct(b["test_accuracy"]) << " | - | " << b["params"] << " | " << b["macs"]
+       << " | " << Fixed(b["latency_ms"], 3) << " ms | " << Kb(b) << " |\n";
     for (double sp : {0.25, 0.5, 0.75}) {
       json s = run.Base("cnn-small");
       s["pipeline"] = {"prune"};
