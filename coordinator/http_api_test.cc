@@ -362,10 +362,10 @@ TEST_F(HttpApiTest, TrialsCsvDownload) {
   const std::string csv = res.body();
   EXPECT_EQ(csv.substr(0, csv.find("\r\n")),
             "id,number,state,attempt,worker,queued_ms,started_ms,finished_ms,duration_ms,note,"
-            "quantize.bits,val_accuracy,size_bytes,error");
+            "quantize.bits,size_bytes,val_accuracy,error");  // metrics in name order
   EXPECT_NE(csv.find("\"a,\"\"b\"\"\""), std::string::npos) << csv;
   EXPECT_NE(csv.find(",'=cmd|x\r\n"), std::string::npos) << csv;  // no formula injection
-  EXPECT_NE(csv.find(",0.9,4000,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",4000,0.9,"), std::string::npos) << csv;
   size_t rows = 0;
   for (size_t p = 0; (p = csv.find("\r\n", p)) != std::string::npos; p += 2) ++rows;
   EXPECT_EQ(rows, 1u + 6u);
