@@ -82,7 +82,7 @@ std::string SweepYaml(int64_t trials, const std::string& name) {
                      "data: {dataset: synthetic, train_subset: 64, test_subset: 32}\n"
                      "student: {arch: mlp, epochs: 1}\n"
                      "pipeline: [quantize]\n"
-                     "objectives: {accuracy: maximize, size_bytes: minimize}\n"
+                     "objectives: {val_accuracy: maximize, size_bytes: minimize}\n"
                      "parameters:\n"
                      "  quantize.lr: {values: [";
   yaml.reserve(yaml.size() + static_cast<size_t>(trials) * 12);
@@ -107,7 +107,7 @@ struct Shared {
 };
 
 // A DEALER that behaves like a worker whose trials take no time: HELLO, READY,
-// and for each TASK a RESULT {accuracy, size_bytes} followed by READY, as the
+// and for each TASK a RESULT {val_accuracy, size_bytes} followed by READY, as the
 // real worker sends READY whenever a slot frees up. Runs on its own thread.
 class FakeWorker {
  public:
@@ -187,7 +187,7 @@ class FakeWorker {
         Send(sock, Message{MsgType::kResult,
                            {{"trial_id", id},
                             {"attempt", msg.body["attempt"]},
-                            {"metrics", {{"accuracy", accuracy}, {"size_bytes", size_bytes}}}},
+                            {"metrics", {{"val_accuracy", accuracy}, {"size_bytes", size_bytes}}}},
                            ""});
         Send(sock, Message{MsgType::kReady, {{"free_slots", slots_}}, ""});
         return true;
@@ -373,7 +373,7 @@ bool RunOnce(const BenchOptions& opts, int rep) {
     const int64_t values =
         Count(db,
               "SELECT COUNT(*) FROM trial_values v JOIN trials t ON t.id = v.trial_id WHERE "
-              "v.metric IN ('accuracy', 'size_bytes') AND t.sweep_id = " +
+              "v.metric IN ('val_accuracy', 'size_bytes') AND t.sweep_id = " +
                   sweep);
     const int64_t retried =
         Count(db, "SELECT COUNT(*) FROM trials WHERE attempt <> 1 AND sweep_id = " + sweep);

@@ -97,7 +97,7 @@ std::string SweepYaml(int64_t trials) {
          "data: {dataset: synthetic, train_subset: 64, test_subset: 32}\n"
          "student: {arch: mlp, epochs: 1}\n"
          "pipeline: [quantize]\n"
-         "objectives: {accuracy: maximize, size_bytes: minimize}\n"
+         "objectives: {val_accuracy: maximize, size_bytes: minimize}\n"
          "parameters:\n"
          "  quantize.lr: " +
          values(a, 1e-6) + "\n  student.lr: " + values(b, 1e-5) + "\n";
@@ -230,7 +230,7 @@ void ServeWorkers(zmq::context_t& ctx, const std::string& endpoint, int first, i
                                   {{"trial_id", id},
                                    {"attempt", msg->body["attempt"]},
                                    {"metrics",
-                                    {{"accuracy", 0.5 + static_cast<double>(id % 997) / 2000.0},
+                                    {{"val_accuracy", 0.5 + static_cast<double>(id % 997) / 2000.0},
                                      {"size_bytes", 1000 + (id * 7919) % 100000}}}},
                                   ""});
             Send(*w.sock, Message{MsgType::kReady, {{"free_slots", 1}}, ""});
@@ -533,7 +533,7 @@ bool Run(const LoadOptions& opts) {
     const int64_t values =
         Count(db,
               "SELECT COUNT(*) FROM trial_values v JOIN trials t ON t.id = v.trial_id WHERE "
-              "v.metric IN ('accuracy', 'size_bytes') AND t.sweep_id = " +
+              "v.metric IN ('val_accuracy', 'size_bytes') AND t.sweep_id = " +
                   sweep);
     // Every trial row of the sweep acknowledged (ids outside the expected 1..N
     // of a fresh database count as not acknowledged).

@@ -86,12 +86,13 @@ void BuildDatabase() {
   std::string scols = "name,spec_yaml,objectives,state,created_ms";
   const std::string sextra = Placeholders(
       db, "sweeps", {"name", "spec_yaml", "objectives", "state", "created_ms"}, &scols);
-  db.exec("INSERT INTO sweeps(" + scols +
-          ") VALUES ('bench','name: bench',"
-          "'[{\"metric\":\"accuracy\",\"maximize\":true},{\"metric\":\"size_bytes\",\"maximize\":"
-          "false},"
-          "{\"metric\":\"latency_ms\",\"maximize\":false}]','done',0" +
-          sextra + ")");
+  db.exec(
+      "INSERT INTO sweeps(" + scols +
+      ") VALUES ('bench','name: bench',"
+      "'[{\"metric\":\"val_accuracy\",\"maximize\":true},{\"metric\":\"size_bytes\",\"maximize\":"
+      "false},"
+      "{\"metric\":\"latency_ms\",\"maximize\":false}]','done',0" +
+      sextra + ")");
   std::string tcols =
       "sweep_id,number,kind,hash,params,settings,state,attempt,started_ms,finished_ms";
   const std::string textra =
@@ -137,7 +138,7 @@ void BuildDatabase() {
     trial.reset();
     const int64_t id = db.getLastInsertRowid();
     const std::pair<const char*, double> metrics[] = {
-        {"accuracy", teacher ? 0.97 : acc},
+        {"val_accuracy", teacher ? 0.97 : acc},
         {"size_bytes", teacher ? 4e6 : std::round(size)},
         {"latency_ms", teacher ? 3.0 : lat}};
     for (const auto& [m, v] : metrics) {
@@ -191,13 +192,13 @@ void RunEndpoint(benchmark::State& state, const std::string& target, bool cached
 }
 
 void BM_ParetoEndpoint2D(benchmark::State& state) {
-  RunEndpoint(state, "/api/sweeps/1/pareto?objectives=accuracy,size_bytes");
+  RunEndpoint(state, "/api/sweeps/1/pareto?objectives=val_accuracy,size_bytes");
 }
 void BM_ParetoEndpoint3D(benchmark::State& state) {
-  RunEndpoint(state, "/api/sweeps/1/pareto?objectives=accuracy,size_bytes,latency_ms");
+  RunEndpoint(state, "/api/sweeps/1/pareto?objectives=val_accuracy,size_bytes,latency_ms");
 }
 void BM_ParetoEndpoint2DCached(benchmark::State& state) {
-  RunEndpoint(state, "/api/sweeps/1/pareto?objectives=accuracy,size_bytes", true);
+  RunEndpoint(state, "/api/sweeps/1/pareto?objectives=val_accuracy,size_bytes", true);
 }
 
 // optuna-dashboard's front: every trial checks the others until one dominates it.
@@ -226,7 +227,7 @@ std::vector<size_t> QuadraticFront(const std::vector<double>& pts,
 }
 
 std::vector<Objective> Objectives(int d) {
-  std::vector<Objective> o = {{"accuracy", true}, {"size_bytes", false}, {"latency_ms", false}};
+  std::vector<Objective> o = {{"val_accuracy", true}, {"size_bytes", false}, {"latency_ms", false}};
   o.resize(d);
   return o;
 }
@@ -276,7 +277,7 @@ void BM_LoadPoints(benchmark::State& state) {
 // peer measures each prefix from scratch (what PrefixHypervolumes did for 3+
 // objectives before it kept the front incrementally), after the same load.
 void BM_HypervolumeSeries3D(benchmark::State& state) {
-  RunEndpoint(state, "/api/sweeps/1/hypervolume?objectives=accuracy,size_bytes,latency_ms");
+  RunEndpoint(state, "/api/sweeps/1/hypervolume?objectives=val_accuracy,size_bytes,latency_ms");
 }
 
 void BM_HypervolumeSeriesPeer3D(benchmark::State& state) {
@@ -463,7 +464,7 @@ class LiveSweep {
     row.exec();
     const int64_t id = db_.getLastInsertRowid();
     const nlohmann::json metrics{
-        {"accuracy", acc}, {"size_bytes", std::round(size)}, {"latency_ms", lat}};
+        {"val_accuracy", acc}, {"size_bytes", std::round(size)}, {"latency_ms", lat}};
     publish->Time([&] {
       hub_->Publish("trial_finished", {{"trial_id", id},
                                        {"sweep_id", 1},
@@ -498,8 +499,8 @@ class LiveSweep {
 };
 
 void RunLive(const RatioReporter& reporter) {
-  const std::string pareto2 = "/api/sweeps/1/pareto?objectives=accuracy,size_bytes";
-  const std::string pareto3 = "/api/sweeps/1/pareto?objectives=accuracy,size_bytes,latency_ms";
+  const std::string pareto2 = "/api/sweeps/1/pareto?objectives=val_accuracy,size_bytes";
+  const std::string pareto3 = "/api/sweeps/1/pareto?objectives=val_accuracy,size_bytes,latency_ms";
   auto get = [](ApiHandler& api, const std::string& target) {
     HttpResponse res = api.HandleRequest(Get(target));
     if (res.result() != http::status::ok) {

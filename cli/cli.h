@@ -62,8 +62,9 @@ struct WorkerArgs {
   int64_t heartbeat_ms = 1000;
   std::string cpu_lock = "/tmp/compsweep-cpu.lock";
   bool keep_artifacts = false;
-  std::string curve_key;     // this worker's .key file
-  std::string curve_server;  // the coordinator's .pub file
+  std::vector<std::string> path_roots;  // --path-root, as the coordinator's
+  std::string curve_key;                // this worker's .key file
+  std::string curve_server;             // the coordinator's .pub file
 };
 // The options of `compsweep worker`, also those of compsweep-worker. Without
 // LibTorch the subcommand takes anything and RunWorkerCommand says to use

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "common/clock.h"
 #include "common/curve_keys.h"
+#include "common/data_files.h"
 #include "common/sweep_spec.h"
 #include "coordinator/core.h"
 #include "coordinator/http_server.h"
@@ -62,6 +63,8 @@ int RunValidate(const std::string& file, bool allow_large,
                 const std::vector<std::string>& path_roots) {
   ValidateOptions opts;
   opts.allow_large = allow_large;
+  // Data files are read from here, as the local workers of `compsweep run` do.
+  opts.check_data_files = true;
   if (!path_roots.empty()) opts.path_roots = path_roots;
   ParseOutcome out = ParseSweepFile(file, opts);
   if (!out.errors.empty()) {
@@ -72,6 +75,19 @@ int RunValidate(const std::string& file, bool allow_large,
   const int64_t n = CountTrials(*out.spec);
   std::cout << file << ": valid; sweep '" << out.spec->name << "' expands to " << n << " trial(s) ("
             << out.spec->method << ")\n";
+  if (out.spec->data.contains("format")) {
+    data_files::Summary s;
+    data_files::Check(out.spec->data, opts.path_roots, &s);
+    std::string shape;
+    for (int64_t d : s.feature_shape) shape += (shape.empty() ? "" : " x ") + std::to_string(d);
+    std::cout << "data: " << s.train << " train examples"
+              << (s.val > 0 ? ", " + std::to_string(s.val) + " val"
+                            : " (val_fraction " + out.spec->data["val_fraction"].dump() +
+                                  " of them held out for validation)")
+              << ", " << s.test << " test; each " << shape << " " << s.x_dtype << "; "
+              << s.num_classes << " classes"
+              << (out.spec->data.contains("num_classes") ? "" : " (largest label + 1)") << "\n";
+  }
   return 0;
 }
 

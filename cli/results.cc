@@ -33,7 +33,8 @@ std::string FormatMetric(const std::string& name, const nlohmann::json& v) {
   if (!v.is_number()) return "-";
   const double d = v.get<double>();
   char buf[32];
-  if (name == "accuracy" || name == "sparsity") {
+  const bool accuracy = name.size() >= 8 && name.compare(name.size() - 8, 8, "accuracy") == 0;
+  if (accuracy || name == "sparsity") {
     std::snprintf(buf, sizeof(buf), "%.2f%%", d * 100.0);
   } else if (name.find("size_bytes") != std::string::npos) {
     return FormatBytes(d);
@@ -156,7 +157,12 @@ void PrintTrials(const nlohmann::json& trials, const nlohmann::json& objectives,
     }
   }
   std::vector<std::string> metrics;
-  for (const auto& o : objectives) metrics.push_back(o["metric"].get<std::string>());
+  for (const auto& o : objectives) {
+    // A validation metric is shown with its test counterpart beside it.
+    const std::string name = o["metric"].get<std::string>();
+    metrics.push_back(name);
+    if (name.rfind("val_", 0) == 0) metrics.push_back("test_" + name.substr(4));
+  }
   for (const char* extra : {"sparsity", "compression_ratio"}) {
     if (std::find(metrics.begin(), metrics.end(), extra) == metrics.end()) metrics.push_back(extra);
   }

@@ -43,6 +43,10 @@ pid_t SpawnWorker(const RunArgs& args, const std::string& bin, const std::string
                                    "--device",       args.device,
                                    "--cache-dir",    args.cache_dir,
                                    "--heartbeat-ms", std::to_string(args.heartbeat_ms)};
+  for (const std::string& root : args.path_roots) {
+    argv.push_back("--path-root");
+    argv.push_back(root);
+  }
   pid_t pid = fork();
   if (pid == 0) {
     // Spinning OpenMP threads make oversubscribed cores (several local workers)
@@ -106,6 +110,7 @@ int RunEmbedded(const RunArgs& args) {
   const std::string yaml = ss.str();
   ValidateOptions vopts;
   vopts.allow_large = args.allow_large;
+  vopts.check_data_files = true;  // the local workers read the same files
   if (!args.path_roots.empty()) vopts.path_roots = args.path_roots;
   ParseOutcome parsed = ParseSweepText(yaml, args.file, vopts);
   if (!parsed.errors.empty()) {

@@ -32,6 +32,10 @@ void AddWorkerOptions(CLI::App* worker, WorkerArgs* wa) {
                    "lock file shared by this machine's workers: no latency is timed while "
                    "another trains (empty: off)")
       ->capture_default_str();
+  worker->add_option("--path-root", wa->path_roots,
+                     "folder that absolute data/model paths may lie under (repeatable; default "
+                     "/usr/share/datasets); files are checked again, links resolved, before "
+                     "they are opened");
   worker->add_flag("--keep-artifacts", wa->keep_artifacts,
                    "keep each trial's model in the cache after the coordinator has its copy");
   auto* wkey = worker->add_option("--curve-key", wa->curve_key,
@@ -55,6 +59,7 @@ int RunWorkerCommand(const WorkerArgs& args) {
   o.heartbeat_ms = args.heartbeat_ms;
   o.cpu_lock = args.cpu_lock;
   o.keep_artifacts = args.keep_artifacts;
+  o.path_roots = args.path_roots;
   if (!args.curve_key.empty()) {
     auto keys = ReadCurveSecretKey(args.curve_key);
     auto server = keys.ok() ? ReadCurvePublicKey(args.curve_server) : keys.status();

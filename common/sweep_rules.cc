@@ -48,6 +48,49 @@ KeyRule Bool(const std::string& section, const std::string& key, bool default_va
   return r;
 }
 
+KeyRule Str(const std::string& section, const std::string& key) {
+  KeyRule r;
+  r.section = section;
+  r.key = key;
+  r.type = ValueType::kString;
+  r.sweepable = false;
+  return r;
+}
+
+KeyRule Fixed(KeyRule r, std::string doc) {
+  r.sweepable = false;
+  r.doc = std::move(doc);
+  return r;
+}
+
+// data: which examples a trial trains, selects and tests on. Not sweepable: the
+// teacher and the validation split are shared by every trial of a sweep.
+void AddDataRules(std::vector<KeyRule>* rules) {
+  rules->push_back(
+      Fixed(Enum("data", "dataset", Datasets(), nullptr), "a built-in set (or give 'format')"));
+  rules->push_back(
+      Fixed(Enum("data", "format", DataFormats(), nullptr), "files of your own (or 'dataset')"));
+  rules->push_back(Fixed(Str("data", "path"), "IDX folder, or the .npz file"));
+  for (const char* split : {"train", "val", "test"}) {
+    KeyRule files = Str("data", split);
+    files.type = ValueType::kFiles;
+    files.doc = "{x, y}: .npy files (format npy) or array names in the .npz (format npz)";
+    rules->push_back(files);
+  }
+  rules->push_back(Fixed(Int("data", "train_subset", Range::kNonNegative, 0),
+                         "first N training examples (0: all)"));
+  rules->push_back(
+      Fixed(Int("data", "test_subset", Range::kNonNegative, 0), "first N test examples (0: all)"));
+  rules->push_back(Fixed(Number("data", "val_fraction", Range::kUnitOpen, 0.1),
+                         "share of the training examples held out for validation (no val file)"));
+  rules->push_back(Fixed(Int("data", "num_classes", Range::kAtLeastTwo, nullptr),
+                         "label count (default: the largest label + 1)"));
+  rules->push_back(Fixed(Number("data", "scale", Range::kPositive, nullptr),
+                         "x is multiplied by it (default: 1/255 for uint8 x, else 1)"));
+  rules->push_back(Fixed(Number("data", "mean", Range::kAny, 0), "then mean is subtracted"));
+  rules->push_back(Fixed(Number("data", "std", Range::kPositive, 1), "then divided by std"));
+}
+
 void AddModelRules(const std::string& section, std::vector<KeyRule>* rules) {
   // arch has no default: a model section needs arch or torchscript.
   rules->push_back(Enum(section, "arch", Architectures(), nullptr));
@@ -65,6 +108,7 @@ void AddModelRules(const std::string& section, std::vector<KeyRule>* rules) {
 const std::vector<KeyRule>& AllRules() {
   static const std::vector<KeyRule>* rules = [] {
     auto* r = new std::vector<KeyRule>;
+    AddDataRules(r);
     r->push_back(Number("distill", "temperature", Range::kPositive, 4));
     r->push_back(Number("distill", "alpha", Range::kUnitClosed, 0.7));
     r->push_back(Int("distill", "epochs", Range::kNonNegative, 2));
@@ -179,6 +223,8 @@ std::string TypeWord(const KeyRule& rule) {
       return "one of " + JoinWords(rule.choices);
     case ValueType::kString:
       return "a string";
+    case ValueType::kFiles:
+      return "a mapping {x: ..., y: ...}";
   }
   return "a value";
 }
@@ -202,6 +248,16 @@ std::vector<std::string> SplitPath(const std::string& path) {
 
 }  // namespace
 
+const std::vector<std::string>& Datasets() {
+  static const std::vector<std::string> kDatasets = {"fashion-mnist", "mnist-idx", "synthetic"};
+  return kDatasets;
+}
+
+const std::vector<std::string>& DataFormats() {
+  static const std::vector<std::string> kFormats = {"npy", "npz"};
+  return kFormats;
+}
+
 const std::vector<std::string>& Architectures() {
   static const std::vector<std::string> kArchs = {"mlp",      "lenet5",       "cnn-small",
                                                   "cnn-wide", "resnet-small", "mobilenetv2"};
@@ -209,19 +265,14 @@ const std::vector<std::string>& Architectures() {
 }
 
 const std::vector<std::string>& MetricNames() {
-  static const std::vector<std::string> kMetrics = {"accuracy",
-                                                    "loss",
-                                                    "size_bytes",
-                                                    "dense_size_bytes",
-                                                    "compression_ratio",
-                                                    "params",
-                                                    "nonzero_params",
-                                                    "sparsity",
-                                                    "macs",
-                                                    "effective_macs",
-                                                    "latency_ms",
-                                                    "throughput",
-                                                    "train_seconds"};
+  // val_*: the validation split, which every decision (objectives, Pareto front,
+  // early stopping) reads; test_*: measured once per trial, reported only.
+  static const std::vector<std::string> kMetrics = {
+      "val_accuracy",      "val_loss",   "test_accuracy",
+      "test_loss",         "size_bytes", "dense_size_bytes",
+      "compression_ratio", "params",     "nonzero_params",
+      "sparsity",          "macs",       "effective_macs",
+      "latency_ms",        "throughput", "train_seconds"};
   return kMetrics;
 }
 
@@ -357,6 +408,8 @@ std::string CheckRange(const KeyRule& rule, double v, const std::string& shown) 
       return v >= 0 ? "" : name + " must be >= 0, got " + shown;
     case Range::kAtLeastOne:
       return v >= 1 ? "" : name + " must be >= 1, got " + shown;
+    case Range::kAtLeastTwo:
+      return v >= 2 ? "" : name + " must be >= 2, got " + shown;
     case Range::kUnitClosed:
       return (v >= 0 && v <= 1) ? "" : name + " must be in [0, 1], got " + shown;
     case Range::kUnitOpen:
@@ -415,6 +468,57 @@ std::optional<json> CheckValue(const KeyRule& rule, const YAML::Node& node, std:
         return std::nullopt;
       }
       return node.Scalar();
+    case ValueType::kFiles:
+      *error = TypeError(rule, node);
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<json> CheckJsonValue(const KeyRule& rule, const json& value, std::string* error) {
+  const std::string shown = ClipText(value.dump(), 80);
+  auto type_error = [&] {
+    *error = "expected " + TypeWord(rule) + " for " + rule.FullName() + ", got " + shown;
+    return std::nullopt;
+  };
+  switch (rule.type) {
+    case ValueType::kNumber:
+    case ValueType::kInt: {
+      if (!value.is_number()) return type_error();
+      const double v = value.get<double>();
+      if (!std::isfinite(v)) return type_error();
+      json out = value.is_number_integer() ? value : NormalizeNumber(v);
+      if (rule.type == ValueType::kInt && !out.is_number_integer()) return type_error();
+      std::string range_error = CheckRange(rule, v, shown);
+      if (!range_error.empty()) {
+        *error = range_error;
+        return std::nullopt;
+      }
+      return out;
+    }
+    case ValueType::kBool:
+      if (!value.is_boolean()) return type_error();
+      return value;
+    case ValueType::kEnum: {
+      const std::string word = value.is_string() ? value.get<std::string>() : "";
+      if (std::find(rule.choices.begin(), rule.choices.end(), word) != rule.choices.end()) {
+        return value;
+      }
+      *error = rule.FullName() + " must be one of " + JoinWords(rule.choices) + "; got " + shown +
+               (value.is_string() ? DidYouMean(word, rule.choices) : "");
+      return std::nullopt;
+    }
+    case ValueType::kString:
+      if (!value.is_string() || value.get<std::string>().empty()) return type_error();
+      return value;
+    case ValueType::kFiles:
+      if (!value.is_object()) return type_error();
+      for (const auto& [k, v] : value.items()) {
+        if ((k != "x" && k != "y") || !v.is_string() || v.get<std::string>().empty()) {
+          return type_error();
+        }
+      }
+      return value;
   }
   return std::nullopt;
 }

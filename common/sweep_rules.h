@@ -1,7 +1,8 @@
-// Internal to the sweep spec: the table of known keys (sections distill, prune,
-// quantize, student, teacher) with their types, ranges and defaults; YAML scalar
-// resolution; and did-you-mean suggestions. Used by sweep_validate.cc and
-// sweep_spec.cc only. Thread-safety: immutable tables and pure functions.
+// Internal to the sweep spec: the one table of trial settings (sections data,
+// distill, prune, quantize, student, teacher) with their types, ranges and
+// defaults; YAML scalar resolution; and did-you-mean suggestions. Used by
+// sweep_validate.cc, sweep_spec.cc and settings_schema.cc (the public view for
+// experiments/ and cli/). Thread-safety: immutable tables and pure functions.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,9 @@
 namespace compsweep {
 namespace sweep_internal {
 
-enum class ValueType { kNumber, kInt, kEnum, kBool, kString };
+// kFiles: a mapping {x, y} naming the two arrays of a data split (data.train,
+// data.val, data.test); checked by the data section's own code.
+enum class ValueType { kNumber, kInt, kEnum, kBool, kString, kFiles };
 
 // The range a numeric key must lie in.
 enum class Range {
@@ -24,6 +27,7 @@ enum class Range {
   kPositive,     // > 0
   kNonNegative,  // >= 0
   kAtLeastOne,   // >= 1
+  kAtLeastTwo,   // >= 2
   kUnitClosed,   // [0, 1]
   kUnitOpen,     // [0, 1)
   kBitWidth,     // integer in 2..8
@@ -37,9 +41,13 @@ struct KeyRule {
   std::vector<std::string> choices;  // kEnum only
   nlohmann::json default_value;      // null: no default
   bool sweepable = true;             // may appear under parameters
+  std::string doc;                   // one line for --help and error messages (optional)
   std::string FullName() const { return section + "." + key; }
 };
 
+// Values of data.dataset (built-in sets) and data.format (user files).
+const std::vector<std::string>& Datasets();
+const std::vector<std::string>& DataFormats();
 // The model architectures of the experiments zoo.
 const std::vector<std::string>& Architectures();
 // The fixed metric names (see ARCHITECTURE.md).
@@ -81,6 +89,10 @@ nlohmann::json NormalizeNumber(double value);
 // or, in *error, a message such as "distill.temperature must be > 0, got -1".
 std::optional<nlohmann::json> CheckValue(const KeyRule& rule, const YAML::Node& node,
                                          std::string* error);
+// The same check for a JSON value (a trial's settings as a worker receives them).
+std::optional<nlohmann::json> CheckJsonValue(const KeyRule& rule, const nlohmann::json& value,
+                                             std::string* error);
+
 // Checks a number already known to be of the right type against the rule's range.
 // Returns an empty string when it is in range.
 std::string CheckRange(const KeyRule& rule, double value, const std::string& shown);

@@ -51,7 +51,7 @@ struct SweepSpec {
   std::vector<std::string> pipeline;  // order of stages, each of distill, prune, quantize
   std::vector<Objective> objectives;
   // Fixed sections, defaults already filled in (see TrialSettings for the keys).
-  nlohmann::json data;      // {dataset, path, train_subset, test_subset}
+  nlohmann::json data;      // see TrialSettings
   nlohmann::json teacher;   // {arch, epochs, lr, batch_size} (null when no distill stage)
   nlohmann::json student;   // {arch, epochs, lr, batch_size}
   nlohmann::json sections;  // {distill:{...}, prune:{...}, quantize:{...}} fixed defaults
@@ -64,7 +64,12 @@ struct SweepSpec {
 
 // TrialSettings: the layout of TrialConfig::settings, the full merged settings
 // of one trial that a worker runs (key order does not matter; hashing sorts):
-//   {"seed": <uint>, "data": {dataset, path (not for synthetic), train_subset, test_subset},
+//   {"seed": <uint>,
+//    "data": {dataset, path (not for synthetic), train_subset, test_subset,
+//             val_fraction (absent when val is given)}
+//         or {format: npy|npz, path (npz), train: {x, y}, val: {x, y} (optional),
+//             test: {x, y}, train_subset, test_subset, val_fraction, mean, std,
+//             scale and num_classes (when given)},
 //    "teacher": {arch|torchscript, epochs, lr, batch_size} or null (no distill stage),
 //    "student": {arch|torchscript, epochs, lr, batch_size},
 //    "pipeline": ["distill", "prune", "quantize"],       // the sweep's order
@@ -122,6 +127,10 @@ struct ValidateOptions {
   // directory) may not contain a '..' component; an absolute one must lie under
   // one of these folders (component-wise, also without '..').
   std::vector<std::string> path_roots = {kDefaultPathRoot};
+  // Open the files of a data section of format npy/npz (relative to the working
+  // directory) and check their shapes and labels (compsweep validate and run:
+  // the files are on this host). The coordinator alone leaves it off.
+  bool check_data_files = false;
 };
 
 struct ParseOutcome {

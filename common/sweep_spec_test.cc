@@ -71,7 +71,7 @@ TEST(SweepExamplesTest, QuickstartParsesToNineTrials) {
   EXPECT_EQ(spec.method, "grid");
   EXPECT_EQ(spec.pipeline, (std::vector<std::string>{"distill", "prune", "quantize"}));
   ASSERT_EQ(spec.objectives.size(), 3u);
-  EXPECT_EQ(spec.objectives[0].metric, "accuracy");
+  EXPECT_EQ(spec.objectives[0].metric, "val_accuracy");
   EXPECT_TRUE(spec.objectives[0].maximize);
   EXPECT_EQ(spec.objectives[1].metric, "size_bytes");
   EXPECT_FALSE(spec.objectives[1].maximize);
@@ -120,8 +120,10 @@ TEST(SweepExamplesTest, TinySyntheticParsesToFourTrials) {
   ParseOutcome outcome = ParseSweepFile(ExamplePath("tiny-synthetic.yaml"));
   ASSERT_TRUE(outcome.errors.empty()) << Describe(outcome);
   const SweepSpec& spec = *outcome.spec;
-  EXPECT_EQ(spec.data,
-            json({{"dataset", "synthetic"}, {"train_subset", 512}, {"test_subset", 256}}));
+  EXPECT_EQ(spec.data, json({{"dataset", "synthetic"},
+                             {"train_subset", 512},
+                             {"test_subset", 256},
+                             {"val_fraction", 0.1}}));
   EXPECT_EQ(spec.teacher["arch"], "mlp");
   EXPECT_EQ(spec.teacher["epochs"], 1);
   EXPECT_EQ(spec.student["epochs"], 1);
@@ -522,7 +524,13 @@ TEST(SweepValidateTest, DataRules) {
   EXPECT_EQ(spec.data, json({{"dataset", "mnist-idx"},
                              {"path", "/usr/share/datasets/m"},
                              {"train_subset", 0},
-                             {"test_subset", 0}}));
+                             {"test_subset", 0},
+                             {"val_fraction", 0.1}}));
+  // Keys of one's own arrays do not apply to a built-in set.
+  d = OnlyError(
+      Parse("data: {dataset: synthetic, mean: 0.5}\nstudent: {arch: mlp}\npipeline: []\n"));
+  EXPECT_THAT(d.ToString(),
+              HasSubstr("sweep.yaml:1:28: data.mean is only used with format npy or npz"));
 }
 
 TEST(SweepValidateTest, ModelRules) {
@@ -559,10 +567,21 @@ TEST(SweepValidateTest, ModelRules) {
 
 TEST(SweepValidateTest, ObjectivesRules) {
   const std::string base = "data: {dataset: synthetic}\nstudent: {arch: mlp}\npipeline: []\n";
-  Diagnostic d = OnlyError(Parse(base + "objectives: {acuracy: maximize}\n"));
+  Diagnostic d = OnlyError(Parse(base + "objectives: {val_acuracy: maximize}\n"));
   EXPECT_EQ(d.ToString(),
-            "sweep.yaml:4:14: unknown key 'acuracy' in objectives; did you mean 'accuracy'?");
-  d = OnlyError(Parse(base + "objectives: {accuracy: maximise}\n"));
+            "sweep.yaml:4:14: unknown key 'val_acuracy' in objectives; did you mean "
+            "'val_accuracy'?");
+  // The name used before the validation split points to its successor.
+  d = OnlyError(Parse(base + "objectives: {size_bytes: minimize, accuracy: maximize}\n"));
+  EXPECT_EQ(d.ToString(),
+            "sweep.yaml:4:36: unknown key 'accuracy' in objectives; did you mean 'val_accuracy'? "
+            "(objectives are chosen on the validation split; test_accuracy is reported, never "
+            "optimised)");
+  // Test metrics are reported, never chosen on.
+  d = OnlyError(Parse(base + "objectives: {test_accuracy: maximize}\n"));
+  EXPECT_THAT(d.ToString(), HasSubstr("sweep.yaml:4:14: 'test_accuracy' cannot be an objective"));
+  EXPECT_THAT(d.message, HasSubstr("use 'val_accuracy'"));
+  d = OnlyError(Parse(base + "objectives: {val_accuracy: maximise}\n"));
   EXPECT_THAT(d.message, HasSubstr("did you mean 'maximize'?"));
   d = OnlyError(Parse(base + "objectives: {}\n"));
   EXPECT_THAT(d.message, HasSubstr("at least one metric"));
@@ -778,7 +797,7 @@ TEST(SweepExpandTest, DefaultsAreFilledAndOverridden) {
   EXPECT_EQ(spec.max_retries, 2);
   EXPECT_EQ(spec.device, "any");
   ASSERT_EQ(spec.objectives.size(), 2u);
-  EXPECT_EQ(spec.objectives[0].metric, "accuracy");
+  EXPECT_EQ(spec.objectives[0].metric, "val_accuracy");
   EXPECT_TRUE(spec.objectives[0].maximize);
   EXPECT_EQ(spec.objectives[1].metric, "size_bytes");
   EXPECT_FALSE(spec.objectives[1].maximize);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 
+#include "common/data_files.h"
 #include "common/sweep_rules.h"
 
 namespace compsweep {
@@ -23,8 +24,6 @@ const std::vector<std::string> kTopKeys = {"name",        "method",   "run_cap",
                                            "max_retries", "device",   "data",       "teacher",
                                            "student",     "pipeline", "objectives", "distill",
                                            "prune",       "quantize", "parameters", "program"};
-const std::vector<std::string> kDataKeys = {"dataset", "path", "train_subset", "test_subset"};
-const std::vector<std::string> kDatasets = {"fashion-mnist", "mnist-idx", "synthetic"};
 const std::vector<std::string> kParamKeys = {"value", "values", "distribution", "min", "max", "q"};
 const std::vector<std::string> kDistributions = {"uniform", "int_uniform", "log_uniform_values",
                                                  "q_uniform"};
@@ -100,6 +99,8 @@ class Validator {
   void ParseMethod(const std::map<std::string, Entry>& top, SweepSpec* spec);
   void ParsePipeline(const Entry* e, const YAML::Node& root, SweepSpec* spec);
   void ParseData(const Entry* e, const YAML::Node& root, SweepSpec* spec);
+  std::optional<json> ParseDataFiles(const Entry& e, const std::string& format);
+  void CheckDataFiles(const Entry& e, const std::map<std::string, Entry>& keys, const json& data);
   json ParseModel(const Entry& e, const std::string& section);
   void ParseObjectives(const Entry* e, SweepSpec* spec);
   void ParseStageSection(const Entry& e, const std::string& stage, SweepSpec* spec);
@@ -378,41 +379,174 @@ void Validator::ParseData(const Entry* e, const YAML::Node& root, SweepSpec* spe
     return;
   }
   if (!ExpectMapping(*e, "data", "{dataset: fashion-mnist}")) return;
+  std::vector<std::string> known;
+  for (const KeyRule* r : SectionRules("data")) known.push_back(r->key);
   std::map<std::string, Entry> keys;
-  for (Entry& k : ReadMapping(e->value, "in data", &kDataKeys)) keys.emplace(k.key, k);
+  for (Entry& k : ReadMapping(e->value, "in data", &known)) keys.emplace(k.key, k);
 
-  json data = {{"train_subset", 0}, {"test_subset", 0}};
-  std::optional<std::string> dataset;
-  if (const Entry* d = Find(keys, "dataset")) {
-    dataset = ReadChoice(*d, "data.dataset", kDatasets);
-    if (dataset) data["dataset"] = *dataset;
-  } else {
-    ErrorAtKey(*e, "data needs 'dataset' (one of " + JoinWords(kDatasets) + ")");
+  // dataset (built-in) or format (files of one's own) decides which keys apply.
+  json data = json::object();
+  std::optional<std::string> dataset, format;
+  const Entry* dataset_e = Find(keys, "dataset");
+  const Entry* format_e = Find(keys, "format");
+  if (dataset_e) dataset = ReadChoice(*dataset_e, "data.dataset", Datasets());
+  if (format_e) format = ReadChoice(*format_e, "data.format", DataFormats());
+  if (dataset_e && format_e) {
+    ErrorAtKey(*format_e,
+               "data takes either 'dataset' (a built-in set) or 'format' (your files), "
+               "not both");
+    return;
   }
-  const Entry* path = Find(keys, "path");
-  if (path) {
-    if (auto p = ReadString(*path, "data.path")) {
-      const std::string why = CheckUserPath("data.path", *p, options_.path_roots);
-      if (why.empty()) {
-        data["path"] = *p;
+  if (!dataset_e && !format_e) {
+    ErrorAtKey(*e, "data needs 'dataset' (one of " + JoinWords(Datasets()) + ") or 'format' (" +
+                       JoinWords(DataFormats()) + ": your own arrays)");
+    return;
+  }
+  if (dataset) data["dataset"] = *dataset;
+  if (format) data["format"] = *format;
+  const bool files = format_e != nullptr;
+  const bool ok_so_far = dataset.has_value() || format.has_value();
+
+  // Keys that apply to one kind of source only.
+  static const std::set<std::string> kFilesOnly = {"train", "val",  "test", "num_classes",
+                                                   "scale", "mean", "std"};
+  for (const auto& [key, k] : keys) {
+    if (key == "dataset" || key == "format") continue;
+    if (!files && kFilesOnly.count(key)) {
+      ErrorAtKey(k, "data." + key + " is only used with format npy or npz (your own arrays)");
+      continue;
+    }
+    if (key == "path" && format == "npy") {
+      ErrorAtKey(k, "data.path is not used by format npy (name each file under train/val/test)");
+      continue;
+    }
+    const KeyRule& rule = *FindRule("data", key);
+    std::optional<json> v;
+    std::string error;
+    if (rule.type == ValueType::kFiles) {
+      if (format) v = ParseDataFiles(k, *format);
+    } else if (key == "path") {
+      if (auto p = ReadString(k, "data.path")) {
+        const std::string why = CheckUserPath("data.path", *p, options_.path_roots);
+        if (why.empty()) {
+          v = *p;
+        } else {
+          ErrorAtValue(k, why);
+        }
+      }
+    } else {
+      v = CheckValue(rule, k.value, &error);
+      if (!v) ErrorAtValue(k, error);
+    }
+    if (v) data[key] = *v;
+  }
+  if (!ok_so_far) return;
+
+  if (dataset == "synthetic" && Find(keys, "path")) {
+    ErrorAtKey(*Find(keys, "path"),
+               "data.path is not used by dataset 'synthetic' (it is generated)");
+  } else if (dataset == "mnist-idx" && !Find(keys, "path")) {
+    ErrorAtKey(*e, "dataset 'mnist-idx' needs 'path' (a folder of MNIST-format IDX files)");
+  } else if (dataset == "fashion-mnist" && !Find(keys, "path")) {
+    data["path"] = kDefaultFashionMnistPath;
+  } else if (format == "npz" && !Find(keys, "path")) {
+    ErrorAtKey(*e, "format npz needs 'path' (the .npz file)");
+  }
+  if (format) {
+    for (const char* split : {"train", "test"}) {
+      if (Find(keys, split)) continue;
+      if (*format == "npz") {
+        data[split] = {{"x", data_files::DefaultMember(split, "x")},
+                       {"y", data_files::DefaultMember(split, "y")}};
       } else {
-        ErrorAtValue(*path, why);
+        ErrorAtKey(*e, std::string("format npy needs '") + split + "' (e.g. " + split +
+                           ": {x: " + split + "_x.npy, y: " + split + "_y.npy})");
       }
     }
   }
-  if (dataset == "synthetic" && path) {
-    ErrorAtKey(*path, "data.path is not used by dataset 'synthetic' (it is generated)");
-  } else if (dataset == "mnist-idx" && !path) {
-    ErrorAtKey(*e, "dataset 'mnist-idx' needs 'path' (a folder of MNIST-format IDX files)");
-  } else if (dataset == "fashion-mnist" && !path) {
-    data["path"] = kDefaultFashionMnistPath;
-  }
-  for (const char* subset : {"train_subset", "test_subset"}) {
-    if (const Entry* s = Find(keys, subset)) {
-      if (auto v = ReadInt(*s, std::string("data.") + subset, 0)) data[subset] = *v;
+  if (const Entry* val = Find(keys, "val")) {
+    if (const Entry* fraction = Find(keys, "val_fraction")) {
+      ErrorAtKey(*fraction,
+                 "give either data.val (a validation split) or data.val_fraction, not both");
     }
+    (void)val;
+  }
+  // Defaults from the table, for the keys that apply to this source.
+  for (const KeyRule* r : SectionRules("data")) {
+    if (r->default_value.is_null() || data.contains(r->key)) continue;
+    if (!files && kFilesOnly.count(r->key)) continue;
+    if (r->key == "val_fraction" && data.contains("val")) continue;
+    data[r->key] = r->default_value;
   }
   spec->data = data;
+  if (files && options_.check_data_files && errors_.empty()) CheckDataFiles(*e, keys, data);
+}
+
+std::optional<json> Validator::ParseDataFiles(const Entry& e, const std::string& format) {
+  const std::string field = "data." + e.key;
+  const bool npz = format == "npz";
+  if (npz && e.value.IsNull()) {  // "val:" alone: the default names
+    return json{{"x", data_files::DefaultMember(e.key, "x")},
+                {"y", data_files::DefaultMember(e.key, "y")}};
+  }
+  if (!ExpectMapping(e, field,
+                     npz ? "{x: " + e.key + "_x, y: " + e.key + "_y}"
+                         : "{x: " + e.key + "_x.npy, y: " + e.key + "_y.npy}")) {
+    return std::nullopt;
+  }
+  static const std::vector<std::string> kRoles = {"x", "y"};
+  json out = json::object();
+  bool ok = true;
+  std::map<std::string, Entry> roles;
+  for (Entry& k : ReadMapping(e.value, "in " + field, &kRoles)) roles.emplace(k.key, k);
+  for (const std::string& role : kRoles) {
+    const Entry* r = Find(roles, role);
+    if (!r) {
+      if (npz) {
+        out[role] = data_files::DefaultMember(e.key, role);
+      } else {
+        ErrorAtKey(e, field + " needs '" + role + "' (a .npy file)");
+        ok = false;
+      }
+      continue;
+    }
+    auto text = ReadString(*r, field + "." + role);
+    if (!text) {
+      ok = false;
+      continue;
+    }
+    if (!npz) {
+      const std::string why = CheckUserPath(field + "." + role, *text, options_.path_roots);
+      if (!why.empty()) {
+        ErrorAtValue(*r, why);
+        ok = false;
+        continue;
+      }
+    }
+    out[role] = *text;
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+void Validator::CheckDataFiles(const Entry& e, const std::map<std::string, Entry>& keys,
+                               const json& data) {
+  for (const data_files::Problem& p : data_files::Check(data, options_.path_roots)) {
+    // At the deepest key of the sweep file that names the problem's place.
+    YAML::Mark mark = e.key_node.Mark();
+    if (!p.key_path.empty()) {
+      if (const Entry* k = Find(keys, p.key_path[0])) {
+        mark = k->value.IsNull() ? k->key_node.Mark() : k->value.Mark();
+        if (p.key_path.size() > 1 && k->value.IsMap()) {
+          for (auto it = k->value.begin(); it != k->value.end(); ++it) {
+            if (it->first.IsScalar() && it->first.Scalar() == p.key_path[1])
+              mark = it->second.Mark();
+          }
+        }
+      }
+    }
+    Error(mark, p.message);
+  }
 }
 
 json Validator::ParseModel(const Entry& e, const std::string& section) {
@@ -463,21 +597,37 @@ void Validator::CheckModelHasArch(const Entry* e, const std::string& section,
 
 void Validator::ParseObjectives(const Entry* e, SweepSpec* spec) {
   if (!e) {
-    spec->objectives = {{"accuracy", true}, {"size_bytes", false}};
+    spec->objectives = {{"val_accuracy", true}, {"size_bytes", false}};
     return;
   }
-  if (!ExpectMapping(*e, "objectives", "{accuracy: maximize, size_bytes: minimize}")) return;
+  if (!ExpectMapping(*e, "objectives", "{val_accuracy: maximize, size_bytes: minimize}")) return;
   if (e->value.size() == 0) {
-    ErrorAtValue(*e, "objectives must name at least one metric (e.g. {accuracy: maximize})");
+    ErrorAtValue(*e, "objectives must name at least one metric (e.g. {val_accuracy: maximize})");
     return;
   }
-  // A program reports metrics of its own naming.
-  for (const Entry& k :
-       ReadMapping(e->value, "in objectives", program_ ? nullptr : &MetricNames())) {
+  // Metrics renamed when the validation split came: say so instead of a bare "unknown".
+  static const std::map<std::string, std::string> kRenamed = {{"accuracy", "val_accuracy"},
+                                                              {"loss", "val_loss"}};
+  std::vector<std::string> known = MetricNames();
+  for (const auto& [old_name, new_name] : kRenamed) known.push_back(old_name);
+  // A program reports metrics of its own naming (its "accuracy" is its own word).
+  for (const Entry& k : ReadMapping(e->value, "in objectives", program_ ? nullptr : &known)) {
     if (program_ && !IsMetricName(k.key)) {
       ErrorAtKey(k, "objective " + Quote(k.key) +
                         " is not a metric name (letters, digits, '_' and '.', not starting "
                         "with a digit or '.')");
+      continue;
+    }
+    if (auto renamed = kRenamed.find(k.key); !program_ && renamed != kRenamed.end()) {
+      ErrorAtKey(k, "unknown key " + Quote(k.key) + " in objectives; did you mean " +
+                        Quote(renamed->second) + "? (objectives are chosen on the validation " +
+                        "split; test_" + k.key + " is reported, never optimised)");
+      continue;
+    }
+    if (k.key.rfind("test_", 0) == 0) {
+      ErrorAtKey(k, Quote(k.key) + " cannot be an objective: test metrics are reported, never " +
+                        "used to choose (the Pareto front would be fitted to the test set); use " +
+                        Quote("val_" + k.key.substr(5)));
       continue;
     }
     if (auto dir = ReadChoice(k, "objective " + Quote(k.key), {"maximize", "minimize"})) {

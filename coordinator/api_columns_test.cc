@@ -23,7 +23,7 @@ using testing::MakeRequest;
 using testing::TempDir;
 using testing::TestDb;
 
-const json kObjectives = json::array({{{"metric", "accuracy"}, {"maximize", true}},
+const json kObjectives = json::array({{{"metric", "val_accuracy"}, {"maximize", true}},
                                       {{"metric", "size_bytes"}, {"maximize", false}}});
 
 // Brute-force O(n^2) front in the test's own terms.
@@ -133,7 +133,7 @@ std::set<int64_t> FrontIds(const json& doc) {
 TEST_F(LiveColumnsTest, MatchesSqliteAndBruteForceAsTrialsArrive) {
   const int64_t s = db_->AddSweep("live", kObjectives);
   const int64_t teacher = AddRunning(s, 0, "teacher");
-  Finish(s, teacher, {{"accuracy", 0.99}, {"size_bytes", 1.0}, {"latency_ms", 0.1}}, "teacher");
+  Finish(s, teacher, {{"val_accuracy", 0.99}, {"size_bytes", 1.0}, {"latency_ms", 0.1}}, "teacher");
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> acc(50, 99), size(10, 60), lat(1, 20);
   // id -> (accuracy, size_bytes, latency_ms) of the succeeded trials with all three.
@@ -143,7 +143,7 @@ TEST_F(LiveColumnsTest, MatchesSqliteAndBruteForceAsTrialsArrive) {
   auto finish_random = [&](bool published) {
     const int64_t id = AddRunning(s, number);
     const double a = acc(rng) / 100.0, b = size(rng) * 1000.0, c = lat(rng) / 2.0;
-    json metrics{{"accuracy", a}, {"latency_ms", c}, {"note", "text is not a value"}};
+    json metrics{{"val_accuracy", a}, {"latency_ms", c}, {"note", "text is not a value"}};
     if (number % 11 != 3) metrics["size_bytes"] = b;  // some trials lack a metric
     if (number % 13 == 5) metrics["sparsity"] = 0.5;
     if (number >= 320 && number % 3 == 0) metrics["throughput"] = lat(rng);  // appears later
@@ -168,9 +168,12 @@ TEST_F(LiveColumnsTest, MatchesSqliteAndBruteForceAsTrialsArrive) {
 
   auto live = LiveHandler();
   auto sqlite = SqliteHandler();
-  const std::vector<std::string> sets = {
-      "",           "accuracy,size_bytes,latency_ms",          "accuracy:min,size_bytes:max",
-      "latency_ms", "accuracy,size_bytes,latency_ms,sparsity", "accuracy,throughput"};
+  const std::vector<std::string> sets = {"",
+                                         "val_accuracy,size_bytes,latency_ms",
+                                         "val_accuracy:min,size_bytes:max",
+                                         "latency_ms",
+                                         "val_accuracy,size_bytes,latency_ms,sparsity",
+                                         "val_accuracy,throughput"};
   auto check = [&](const std::string& objectives) {
     // Byte for byte: JSON equality would take -0.0 for 0.0.
     const std::string a = GetBody(*live, ParetoTarget(s, objectives));
@@ -190,14 +193,14 @@ TEST_F(LiveColumnsTest, MatchesSqliteAndBruteForceAsTrialsArrive) {
     finish_random(true);
     if (i % 25 == 0) {
       // A second event for a trial the columns hold: ignored.
-      Publish(s, two.begin()->first, {{"accuracy", 1.0}, {"size_bytes", 1.0}});
+      Publish(s, two.begin()->first, {{"val_accuracy", 1.0}, {"size_bytes", 1.0}});
     }
     if (i % 40 == 0) {  // a new trial that dominates everything, then ties with it
       const int64_t best = AddRunning(s, number++);
       Finish(s, best,
-             {{"accuracy", 1.0}, {"size_bytes", 5.0}, {"latency_ms", 0.5}, {"zero", -0.0}});
+             {{"val_accuracy", 1.0}, {"size_bytes", 5.0}, {"latency_ms", 0.5}, {"zero", -0.0}});
       const int64_t twin = AddRunning(s, number++);
-      Finish(s, twin, {{"accuracy", 1.0}, {"size_bytes", 5.0}, {"latency_ms", 0.5}});
+      Finish(s, twin, {{"val_accuracy", 1.0}, {"size_bytes", 5.0}, {"latency_ms", 0.5}});
       points[best] = points[twin] = {1.0, 5.0, 0.5};
       two[best] = two[twin] = {1.0, 5.0};
     }
@@ -212,17 +215,17 @@ TEST_F(LiveColumnsTest, MatchesSqliteAndBruteForceAsTrialsArrive) {
 TEST_F(LiveColumnsTest, ResultCommittedThenPublishedIsServedFromTheEvent) {
   const int64_t s = db_->AddSweep("live", kObjectives);
   const int64_t a = AddRunning(s, 0);
-  Finish(s, a, {{"accuracy", 0.8}, {"size_bytes", 100}});
+  Finish(s, a, {{"val_accuracy", 0.8}, {"size_bytes", 100}});
   auto live = LiveHandler();
   auto sqlite = SqliteHandler();
   EXPECT_EQ(Get(*live, ParetoTarget(s)), Get(*sqlite, ParetoTarget(s)));
   const int64_t b = AddRunning(s, 1);
-  const json metrics{{"accuracy", 0.9}, {"size_bytes", 50}, {"latency_ms", 2}};
+  const json metrics{{"val_accuracy", 0.9}, {"size_bytes", 50}, {"latency_ms", 2}};
   Finish(s, b, metrics);
   json doc = Get(*live, ParetoTarget(s));
   EXPECT_EQ(doc["front_ids"], json::array({b}));
   EXPECT_EQ(doc["front"][0]["metrics"],
-            json({{"accuracy", 0.9}, {"latency_ms", 2.0}, {"size_bytes", 50.0}}));
+            json({{"val_accuracy", 0.9}, {"latency_ms", 2.0}, {"size_bytes", 50.0}}));
   EXPECT_EQ(doc["front"][0]["params"], json({{"n", 1}}));
   EXPECT_EQ(doc, Get(*sqlite, ParetoTarget(s)));
   EXPECT_EQ(live->live_columns()->loads(), 1) << "the second result came from its event";
@@ -234,12 +237,12 @@ TEST_F(LiveColumnsTest, ResultsBeforeTheFirstLoadAreNotLost) {
   const int64_t b = AddRunning(s, 1);
   const int64_t c = AddRunning(s, 2);
   // Committed and published before the server subscribed: the load reads it.
-  Finish(s, a, {{"accuracy", 0.9}, {"size_bytes", 100}});
+  Finish(s, a, {{"val_accuracy", 0.9}, {"size_bytes", 100}});
   auto live = LiveHandler();
   auto sqlite = SqliteHandler();
   // After subscribing, before the sweep was ever asked for.
-  Finish(s, b, {{"accuracy", 0.95}, {"size_bytes", 200}});
-  Finish(s, c, {{"accuracy", 0.5}, {"size_bytes", 10}});
+  Finish(s, b, {{"val_accuracy", 0.95}, {"size_bytes", 200}});
+  Finish(s, c, {{"val_accuracy", 0.5}, {"size_bytes", 10}});
   json doc = Get(*live, ParetoTarget(s));
   EXPECT_EQ(doc["considered"], 3);
   EXPECT_EQ(FrontIds(doc), (std::set<int64_t>{a, b, c}));
@@ -253,7 +256,7 @@ TEST_F(LiveColumnsTest, ChangedSweepsAndUnclearEventsReload) {
   std::vector<int64_t> ids;
   for (int i = 0; i < 5; ++i) {
     ids.push_back(AddRunning(s, i));
-    Finish(s, ids.back(), {{"accuracy", 0.5 + 0.1 * i}, {"size_bytes", 100.0 * (i + 1)}});
+    Finish(s, ids.back(), {{"val_accuracy", 0.5 + 0.1 * i}, {"size_bytes", 100.0 * (i + 1)}});
   }
   auto live = LiveHandler();
   auto sqlite = SqliteHandler();
@@ -266,8 +269,9 @@ TEST_F(LiveColumnsTest, ChangedSweepsAndUnclearEventsReload) {
   // A change no event describes (here: a trial's value rewritten), then a
   // sweep_updated with a state the columns do not know: they are dropped and read
   // again.
-  db_->db().exec("UPDATE trial_values SET value = 0.99 WHERE metric = 'accuracy' AND trial_id = " +
-                 std::to_string(ids[0]));
+  db_->db().exec(
+      "UPDATE trial_values SET value = 0.99 WHERE metric = 'val_accuracy' AND trial_id = " +
+      std::to_string(ids[0]));
   hub_.Publish("sweep_updated", {{"sweep_id", s}, {"state", "rewritten"}});
   same();
   EXPECT_EQ(columns->loads(), 2);
@@ -280,14 +284,14 @@ TEST_F(LiveColumnsTest, ChangedSweepsAndUnclearEventsReload) {
   hub_.Publish("sweep_updated", {{"sweep_id", other}, {"state", "cancelled"}});
   hub_.Publish("trial_progress", {{"trial_id", ids[1]}, {"sweep_id", s}});
   hub_.Publish("worker_lost", {{"worker", "w1"}});
-  Publish(other, 999, {{"accuracy", 1.0}});
+  Publish(other, 999, {{"val_accuracy", 1.0}});
   same();
   EXPECT_EQ(columns->loads(), 2);
 
   // Events that cannot be read as a known change: a succeeded trial of no known
   // kind, a trial_finished without a state, one without a sweep.
   db_->db().exec("UPDATE trials SET state = 'failed' WHERE id = " + std::to_string(ids[4]));
-  Publish(s, ids[4], {{"accuracy", 0.1}}, "mystery");
+  Publish(s, ids[4], {{"val_accuracy", 0.1}}, "mystery");
   same();
   EXPECT_EQ(columns->loads(), 3);
   hub_.Publish("trial_finished", {{"trial_id", ids[3]}, {"sweep_id", s}});
@@ -301,17 +305,17 @@ TEST_F(LiveColumnsTest, ChangedSweepsAndUnclearEventsReload) {
 TEST_F(LiveColumnsTest, GapInSequenceNumbersReloads) {
   const int64_t s = db_->AddSweep("live", kObjectives);
   const int64_t a = AddRunning(s, 0);
-  Finish(s, a, {{"accuracy", 0.8}, {"size_bytes", 100}});
+  Finish(s, a, {{"val_accuracy", 0.8}, {"size_bytes", 100}});
   ReaderPool readers(db_->path());
   LiveColumns columns(&hub_, &readers);
-  std::vector<Objective> objectives = {{"accuracy", true}, {"size_bytes", false}};
+  std::vector<Objective> objectives = {{"val_accuracy", true}, {"size_bytes", false}};
   ASSERT_TRUE(columns.Pareto(s, objectives).ok());
   EXPECT_EQ(columns.loads(), 1);
 
   // A result the columns never hear of (its event is lost), then an event whose
   // sequence number shows the gap.
   const int64_t b = AddRunning(s, 1);
-  Commit(b, {{"accuracy", 0.9}, {"size_bytes", 50}});
+  Commit(b, {{"val_accuracy", 0.9}, {"size_bytes", 50}});
   auto front = columns.Pareto(s, objectives);
   ASSERT_TRUE(front.ok());
   EXPECT_EQ(front->summary.front_ids, std::vector<int64_t>({a}));  // it cannot know
@@ -324,14 +328,14 @@ TEST_F(LiveColumnsTest, GapInSequenceNumbersReloads) {
   // The hub's next delivery follows the hub's numbering, not the injected one: a
   // gap again, and again a reload.
   const int64_t c = AddRunning(s, 2);
-  Finish(s, c, {{"accuracy", 0.95}, {"size_bytes", 40}});
+  Finish(s, c, {{"val_accuracy", 0.95}, {"size_bytes", 40}});
   front = columns.Pareto(s, objectives);
   ASSERT_TRUE(front.ok());
   EXPECT_EQ(columns.loads(), 3);
   EXPECT_EQ(front->summary.front_ids, std::vector<int64_t>({c}));
   // In sequence again: appended, no reload.
   const int64_t d = AddRunning(s, 3);
-  Finish(s, d, {{"accuracy", 0.96}, {"size_bytes", 30}});
+  Finish(s, d, {{"val_accuracy", 0.96}, {"size_bytes", 30}});
   front = columns.Pareto(s, objectives);
   ASSERT_TRUE(front.ok());
   EXPECT_EQ(columns.loads(), 3);
@@ -355,7 +359,7 @@ TEST_F(LiveColumnsTest, ConcurrentResultsAndRequestsLoseNothing) {
     for (int i = 0; i < kTotal; ++i) {
       ids.push_back(AddRunning(s, i));
       const double a = std::round(u(rng) * 100) / 100, b = std::round(u(rng) * 1000);
-      metrics.push_back({{"accuracy", a}, {"size_bytes", b}});
+      metrics.push_back({{"val_accuracy", a}, {"size_bytes", b}});
       two[ids[i]] = {a, b};
     }
     tx.commit();
@@ -372,7 +376,7 @@ TEST_F(LiveColumnsTest, ConcurrentResultsAndRequestsLoseNothing) {
         state.bind(1, ids[j]);
         state.exec();
         state.reset();
-        for (const char* m : {"accuracy", "size_bytes"}) {
+        for (const char* m : {"val_accuracy", "size_bytes"}) {
           value.bind(1, ids[j]);
           value.bind(2, m);
           value.bind(3, metrics[j][m].get<double>());
@@ -422,7 +426,7 @@ TEST_F(LiveColumnsTest, LoadMethodsAgree) {
   // sweep b's are compact (one range scan); both have a teacher and other states.
   const int64_t a = db_->AddSweep("a", kObjectives);
   const int64_t b = db_->AddSweep("b", kObjectives);
-  db_->AddTrial(a, 0, "succeeded", json::object(), {{"accuracy", 0.9}}, "teacher");
+  db_->AddTrial(a, 0, "succeeded", json::object(), {{"val_accuracy", 0.9}}, "teacher");
   std::map<int64_t, size_t> want;
   {
     SQLite::Transaction tx(db_->db());
@@ -430,7 +434,7 @@ TEST_F(LiveColumnsTest, LoadMethodsAgree) {
       const bool in_a = i % 1000 == 0;
       const bool failed = i % 9 == 4;
       db_->AddTrial(in_a ? a : b, i, failed ? "failed" : "succeeded", json::object(),
-                    {{"accuracy", (i % 97) / 100.0},
+                    {{"val_accuracy", (i % 97) / 100.0},
                      {"size_bytes", 1.0 * (i % 89)},
                      {in_a ? "x" : "y", 1.0}});
       if (!failed) ++want[in_a ? a : b];
@@ -465,13 +469,13 @@ TEST_F(LiveColumnsTest, LoadMethodsAgree) {
 
 TEST_F(LiveColumnsTest, WithoutHubReadsSqlite) {
   const int64_t s = db_->AddSweep("live", kObjectives);
-  db_->AddTrial(s, 0, "succeeded", json::object(), {{"accuracy", 0.9}, {"size_bytes", 10}});
+  db_->AddTrial(s, 0, "succeeded", json::object(), {{"val_accuracy", 0.9}, {"size_bytes", 10}});
   ApiOptions o;
   o.db_path = db_->path();
   ApiHandler api(o, nullptr, nullptr);
   EXPECT_EQ(api.live_columns(), nullptr);
   EXPECT_EQ(Get(api, ParetoTarget(s))["considered"], 1);
-  db_->AddTrial(s, 1, "succeeded", json::object(), {{"accuracy", 0.95}, {"size_bytes", 5}});
+  db_->AddTrial(s, 1, "succeeded", json::object(), {{"val_accuracy", 0.95}, {"size_bytes", 5}});
   EXPECT_EQ(Get(api, ParetoTarget(s))["considered"], 2);
 }
 
@@ -482,7 +486,7 @@ TEST_F(LiveColumnsTest, WarmUpLoadsRecentSweepsSoFirstRequestsReadNoSqlite) {
     for (int i = 0; i < 6; ++i) {
       const int64_t id = AddRunning(sweeps.back(), i);
       Finish(sweeps.back(), id,
-             {{"accuracy", 0.5 + 0.07 * i},
+             {{"val_accuracy", 0.5 + 0.07 * i},
               {"size_bytes", 100.0 * ((i * 7) % 6 + 1)},
               {"latency_ms", 1.0 + (i % 3)}});
     }
@@ -498,7 +502,8 @@ TEST_F(LiveColumnsTest, WarmUpLoadsRecentSweepsSoFirstRequestsReadNoSqlite) {
   // What the dashboard asks first: the sweep (its hypervolume), the whole front and
   // the default axes (x = size, y = accuracy); all from memory, equal to SQLite's.
   for (int64_t s : sweeps) {
-    for (const std::string objectives : {"", "size_bytes,accuracy", "accuracy,latency_ms"}) {
+    for (const std::string objectives :
+         {"", "size_bytes,val_accuracy", "val_accuracy,latency_ms"}) {
       EXPECT_EQ(Get(*live, ParetoTarget(s, objectives)), Get(*sqlite, ParetoTarget(s, objectives)));
     }
     Get(*live, "/api/sweeps/" + std::to_string(s));
@@ -506,7 +511,7 @@ TEST_F(LiveColumnsTest, WarmUpLoadsRecentSweepsSoFirstRequestsReadNoSqlite) {
   EXPECT_EQ(live->live_columns()->loads(), 2);
   // A new result after the warm-up is appended, not reloaded.
   const int64_t late = AddRunning(sweeps[0], 99);
-  Finish(sweeps[0], late, {{"accuracy", 0.99}, {"size_bytes", 50.0}, {"latency_ms", 0.5}});
+  Finish(sweeps[0], late, {{"val_accuracy", 0.99}, {"size_bytes", 50.0}, {"latency_ms", 0.5}});
   EXPECT_EQ(Get(*live, ParetoTarget(sweeps[0])), Get(*sqlite, ParetoTarget(sweeps[0])));
   EXPECT_EQ(live->live_columns()->loads(), 2);
 }

@@ -41,8 +41,16 @@ std::vector<bool> Directions(const std::vector<Objective>& objectives) {
 
 }  // namespace
 
+bool IsAccuracy(const std::string& metric) {
+  // val_accuracy, test_accuracy, int8_accuracy, and "accuracy" of sweeps stored
+  // before the validation split.
+  const std::string suffix = "accuracy";
+  return metric.size() >= suffix.size() &&
+         metric.compare(metric.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 bool DefaultMaximize(const std::string& metric) {
-  return metric == "accuracy" || metric == "throughput" || metric == "compression_ratio" ||
+  return IsAccuracy(metric) || metric == "throughput" || metric == "compression_ratio" ||
          metric == "sparsity";
 }
 
@@ -220,7 +228,7 @@ std::vector<double> ReferenceFromExtremes(const std::vector<Objective>& objectiv
   std::vector<double> ref(d, NAN);
   for (size_t k = 0; k < d; ++k) {
     const Objective& o = objectives[k];
-    if (o.maximize && o.metric == "accuracy") {
+    if (o.maximize && IsAccuracy(o.metric)) {
       ref[k] = 0;
       continue;
     }

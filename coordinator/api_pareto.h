@@ -17,12 +17,15 @@
 
 namespace compsweep::coordinator {
 
-// Direction of a metric no sweep declared: accuracy, throughput, compression_ratio
+// Whether a metric is an accuracy (a 0..1 fraction): val_accuracy, test_accuracy, ...
+bool IsAccuracy(const std::string& metric);
+
+// Direction of a metric no sweep declared: accuracies, throughput, compression_ratio
 // and sparsity are maximized, everything else (size, latency, loss, MACs) minimized.
 bool DefaultMaximize(const std::string& metric);
 
-// Resolves the `objectives` query parameter ("accuracy,size_bytes" or with explicit
-// directions "accuracy:max,size_bytes:min") against the sweep's declared objectives.
+// Resolves the `objectives` query parameter ("val_accuracy,size_bytes" or with explicit
+// directions "val_accuracy:max,size_bytes:min") against the sweep's declared objectives.
 // An empty spec means the sweep's objectives. InvalidArgument on a bad name, a
 // repeated metric, or more than 4 objectives.
 Result<std::vector<Objective>> ResolveObjectives(const std::vector<Objective>& declared,
@@ -56,7 +59,7 @@ Result<ParetoPoints> LoadParetoPoints(SQLite::Database& db, int64_t sweep_id,
                                       bool with_finish_times = false,
                                       ReaderPool* helpers = nullptr);
 
-// The hypervolume reference point (see docs/dashboard.md): accuracy (a 0..1
+// The hypervolume reference point (see docs/dashboard.md): an accuracy (a 0..1
 // metric that is maximized) uses 0; every other objective uses its worst observed
 // value, moved 10% of its magnitude further out (so the worst points still add
 // volume). One reference serves a whole response, including the series over time.

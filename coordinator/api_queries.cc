@@ -171,7 +171,7 @@ Result<std::vector<Objective>> SweepObjectives(SQLite::Database& db, int64_t swe
         obj.maximize = o.value("maximize", false);
         out.push_back(obj);
       }
-    } else if (j.is_object()) {  // {"accuracy": "maximize", ...}
+    } else if (j.is_object()) {  // {"val_accuracy": "maximize", ...}
       for (const auto& [k, v] : j.items()) {
         out.push_back({k, v.is_string() && v.get<std::string>() == "maximize"});
       }

@@ -131,8 +131,9 @@ TEST_F(CoreTest, DuplicateResultIsAcknowledgedButCountedOnce) {
   const int64_t id = task->body["trial_id"].get<int64_t>();
   EXPECT_EQ(task->body["attempt"], 1);
   EXPECT_EQ(task->body["settings"]["quantize"]["bits"].is_number_integer(), true);
-  Message result{
-      MsgType::kResult, {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"accuracy", 0.75}}}}, ""};
+  Message result{MsgType::kResult,
+                 {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"val_accuracy", 0.75}}}},
+                 ""};
   w.Send(result);
   ASSERT_TRUE(w.Expect(MsgType::kAck).has_value());
   w.Send(result);  // e.g. resent after a reconnect
@@ -142,7 +143,7 @@ TEST_F(CoreTest, DuplicateResultIsAcknowledgedButCountedOnce) {
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->counts["succeeded"], 1);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE state='succeeded'"), 1);
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_values WHERE metric='accuracy'"), 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_values WHERE metric='val_accuracy'"), 1);
 }
 
 TEST_F(CoreTest, MalformedFramesAreDroppedAndTheLoopGoesOn) {
@@ -181,7 +182,7 @@ TEST_F(CoreTest, SilentWorkerIsDeclaredDeadAndItsTrialRequeued) {
       live.Send(Message{MsgType::kResult,
                         {{"trial_id", t->body["trial_id"]},
                          {"attempt", t->body["attempt"]},
-                         {"metrics", {{"accuracy", 0.5}}}},
+                         {"metrics", {{"val_accuracy", 0.5}}}},
                         ""});
       live.Send(Message{MsgType::kReady, {{"free_slots", 1}}, ""});
     }
@@ -189,16 +190,18 @@ TEST_F(CoreTest, SilentWorkerIsDeclaredDeadAndItsTrialRequeued) {
   ASSERT_TRUE(second.has_value()) << "the silent worker's trial was not re-queued";
   EXPECT_EQ(second->body["attempt"], 2);
   // The dead worker's late result is stale and ignored.
-  silent.Send(Message{
-      MsgType::kResult, {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"accuracy", 0.1}}}}, ""});
-  live.Send(Message{
-      MsgType::kResult, {{"trial_id", id}, {"attempt", 2}, {"metrics", {{"accuracy", 0.9}}}}, ""});
+  silent.Send(Message{MsgType::kResult,
+                      {{"trial_id", id}, {"attempt", 1}, {"metrics", {{"val_accuracy", 0.1}}}},
+                      ""});
+  live.Send(Message{MsgType::kResult,
+                    {{"trial_id", id}, {"attempt", 2}, {"metrics", {{"val_accuracy", 0.9}}}},
+                    ""});
   ASSERT_TRUE(live.Expect(MsgType::kAck).has_value());
   auto p = core_->Progress(sub.sweep_id);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->state, "done");
   SQLite::Database db((dir_ / "core.db").string(), SQLite::OPEN_READONLY);
-  EXPECT_DOUBLE_EQ(db.execAndGet("SELECT value FROM trial_values WHERE metric='accuracy' AND "
+  EXPECT_DOUBLE_EQ(db.execAndGet("SELECT value FROM trial_values WHERE metric='val_accuracy' AND "
                                  "trial_id=" +
                                  std::to_string(id))
                        .getDouble(),
@@ -240,9 +243,10 @@ TEST_F(CoreTest, SubmitUnlessStopsTheExpansionAndStoresNothing) {
 }
 
 Message Result(int64_t id, int attempt, double accuracy) {
-  return Message{MsgType::kResult,
-                 {{"trial_id", id}, {"attempt", attempt}, {"metrics", {{"accuracy", accuracy}}}},
-                 ""};
+  return Message{
+      MsgType::kResult,
+      {{"trial_id", id}, {"attempt", attempt}, {"metrics", {{"val_accuracy", accuracy}}}},
+      ""};
 }
 
 // Takes one task: HELLO (unless said), READY, TASK.

@@ -23,7 +23,7 @@ using testing::MakeRequest;
 using testing::TempDir;
 using testing::TestDb;
 
-const json kObjectives = json::array({{{"metric", "accuracy"}, {"maximize", true}},
+const json kObjectives = json::array({{{"metric", "val_accuracy"}, {"maximize", true}},
                                       {{"metric", "size_bytes"}, {"maximize", false}}});
 
 class HttpApiTest : public ::testing::Test {
@@ -57,13 +57,13 @@ class HttpApiTest : public ::testing::Test {
   // Sweep 1 with a teacher, 4 trials in various states.
   int64_t SmallSweep() {
     const int64_t s = db_->AddSweep("small", kObjectives);
-    db_->AddTrial(s, 0, "succeeded", json::object(), {{"accuracy", 0.99}}, "teacher");
+    db_->AddTrial(s, 0, "succeeded", json::object(), {{"val_accuracy", 0.99}}, "teacher");
     db_->AddTrial(s, 0, "succeeded", {{"quantize.bits", 8}},
-                  {{"accuracy", 0.9}, {"size_bytes", 4000}});
+                  {{"val_accuracy", 0.9}, {"size_bytes", 4000}});
     db_->AddTrial(s, 1, "succeeded", {{"quantize.bits", 4}},
-                  {{"accuracy", 0.8}, {"size_bytes", 2000}});
+                  {{"val_accuracy", 0.8}, {"size_bytes", 2000}});
     db_->AddTrial(s, 2, "succeeded", {{"quantize.bits", 2}},
-                  {{"accuracy", 0.7}, {"size_bytes", 3000}});
+                  {{"val_accuracy", 0.7}, {"size_bytes", 3000}});
     db_->AddTrial(s, 3, "failed", {{"quantize.bits", 1}});
     db_->AddTrial(s, 4, "queued", {{"quantize.bits", 16}});
     return s;
@@ -241,7 +241,7 @@ TEST_F(HttpApiTest, TrialsFilterSortPage) {
   ASSERT_EQ(all["trials"].size(), 5u);
   EXPECT_EQ(all["trials"][0]["number"], 0);
   EXPECT_EQ(all["trials"][0]["params"]["quantize.bits"], 8);
-  EXPECT_DOUBLE_EQ(all["trials"][0]["metrics"]["accuracy"].get<double>(), 0.9);
+  EXPECT_DOUBLE_EQ(all["trials"][0]["metrics"]["val_accuracy"].get<double>(), 0.9);
 
   json ok = BodyJson(Get(api, base + "?state=succeeded&sort=size_bytes&order=desc"));
   ASSERT_EQ(ok["trials"].size(), 3u);
@@ -255,8 +255,8 @@ TEST_F(HttpApiTest, TrialsFilterSortPage) {
   EXPECT_EQ(two["trials"][1]["number"], 2);
 
   // Metric sort puts trials without the metric last in both directions.
-  json acc = BodyJson(Get(api, base + "?sort=accuracy&order=asc"));
-  EXPECT_EQ(acc["trials"][0]["metrics"]["accuracy"], 0.7);
+  json acc = BodyJson(Get(api, base + "?sort=val_accuracy&order=asc"));
+  EXPECT_EQ(acc["trials"][0]["metrics"]["val_accuracy"], 0.7);
   EXPECT_TRUE(acc["trials"][4]["metrics"].empty());
 
   for (const char* q : {"?order=sideways", "?state=bogus", "?sort=a%20b", "?limit=-3", "?offset=x",
@@ -270,7 +270,7 @@ TEST_F(HttpApiTest, TrialsFilterSortPage) {
 TEST_F(HttpApiTest, TrialDetail) {
   const int64_t s = SmallSweep();
   const int64_t t =
-      db_->AddTrial(s, 9, "succeeded", {{"prune.final_sparsity", 0.5}}, {{"accuracy", 0.5}});
+      db_->AddTrial(s, 9, "succeeded", {{"prune.final_sparsity", 0.5}}, {{"val_accuracy", 0.5}});
   db_->Insert("trial_attempts",
               {{"trial_id", t}, {"attempt", 1}, {"worker", "w1"}, {"state", "lost"}});
   db_->Insert("trial_attempts",
@@ -288,7 +288,7 @@ TEST_F(HttpApiTest, TrialDetail) {
   EXPECT_EQ(body["kind"], "trial");
   EXPECT_EQ(body["params"]["prune.final_sparsity"], 0.5);
   EXPECT_EQ(body["settings"]["params"]["prune.final_sparsity"], 0.5);
-  EXPECT_EQ(body["metrics"]["accuracy"], 0.5);
+  EXPECT_EQ(body["metrics"]["val_accuracy"], 0.5);
   ASSERT_EQ(body["attempts"].size(), 2u);
   EXPECT_EQ(body["attempts"][0]["worker"], "w1");
   ASSERT_EQ(body["progress"].size(), 3u);
@@ -362,10 +362,10 @@ TEST_F(HttpApiTest, TrialsCsvDownload) {
   const std::string csv = res.body();
   EXPECT_EQ(csv.substr(0, csv.find("\r\n")),
             "id,number,state,attempt,worker,queued_ms,started_ms,finished_ms,duration_ms,note,"
-            "quantize.bits,accuracy,size_bytes,error");
+            "quantize.bits,size_bytes,val_accuracy,error");  // metrics in name order
   EXPECT_NE(csv.find("\"a,\"\"b\"\"\""), std::string::npos) << csv;
   EXPECT_NE(csv.find(",'=cmd|x\r\n"), std::string::npos) << csv;  // no formula injection
-  EXPECT_NE(csv.find(",0.9,4000,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",4000,0.9,"), std::string::npos) << csv;
   size_t rows = 0;
   for (size_t p = 0; (p = csv.find("\r\n", p)) != std::string::npos; p += 2) ++rows;
   EXPECT_EQ(rows, 1u + 6u);
@@ -381,7 +381,8 @@ TEST_F(HttpApiTest, ParetoCsvAndJson) {
   ApiHandler api = MakeHandler();
   HttpResponse res = Get(api, "/api/sweeps/" + std::to_string(s) + "/pareto.csv");
   ASSERT_EQ(res.result(), http::status::ok);
-  EXPECT_EQ(res.body(), "id,accuracy,size_bytes,quantize.bits\r\n2,0.9,4000,8\r\n3,0.8,2000,4\r\n");
+  EXPECT_EQ(res.body(),
+            "id,val_accuracy,size_bytes,quantize.bits\r\n2,0.9,4000,8\r\n3,0.8,2000,4\r\n");
   json js = BodyJson(Get(api, "/api/sweeps/" + std::to_string(s) + "/pareto.json"));
   EXPECT_EQ(js["front_ids"], json::array({2, 3}));
 }
@@ -418,7 +419,7 @@ TEST_F(HttpApiTest, ParetoMatchesBruteForce) {
     const double a = acc(rng) / 100.0, b = size(rng) * 1000.0, c = lat(rng) / 2.0;
     const std::string state = i % 10 == 0 ? "failed" : "succeeded";
     const int64_t id = db_->AddTrial(s, i, state, {{"i", i}},
-                                     {{"accuracy", a}, {"size_bytes", b}, {"latency_ms", c}});
+                                     {{"val_accuracy", a}, {"size_bytes", b}, {"latency_ms", c}});
     if (state == "succeeded") {
       ids.push_back(id);
       vals.push_back({a, b, c});
@@ -440,10 +441,10 @@ TEST_F(HttpApiTest, ParetoMatchesBruteForce) {
   std::vector<std::vector<double>> two;
   for (const auto& v : vals) two.push_back({v[0], v[1]});
   EXPECT_EQ(front_of(base), BruteFront(ids, two, {true, false}));
-  EXPECT_EQ(front_of(base + "?objectives=accuracy,size_bytes,latency_ms"),
+  EXPECT_EQ(front_of(base + "?objectives=val_accuracy,size_bytes,latency_ms"),
             BruteFront(ids, vals, {true, false, false}));
   // Explicit directions override the declared ones.
-  EXPECT_EQ(front_of(base + "?objectives=accuracy:min,size_bytes:max"),
+  EXPECT_EQ(front_of(base + "?objectives=val_accuracy:min,size_bytes:max"),
             BruteFront(ids, two, {false, true}));
 
   json body = BodyJson(Get(api, base));
@@ -452,10 +453,10 @@ TEST_F(HttpApiTest, ParetoMatchesBruteForce) {
   EXPECT_TRUE(body["front"][0]["metrics"].contains("latency_ms"));
   // Sorted best accuracy first.
   for (size_t i = 1; i < body["front"].size(); ++i) {
-    EXPECT_GE(body["front"][i - 1]["values"]["accuracy"].get<double>(),
-              body["front"][i]["values"]["accuracy"].get<double>());
+    EXPECT_GE(body["front"][i - 1]["values"]["val_accuracy"].get<double>(),
+              body["front"][i]["values"]["val_accuracy"].get<double>());
   }
-  for (const char* q : {"?objectives=accuracy,accuracy", "?objectives=a;b",
+  for (const char* q : {"?objectives=val_accuracy,val_accuracy", "?objectives=a;b",
                         "?objectives=x:sideways", "?objectives=a,b,c,d,e"}) {
     EXPECT_EQ(Get(api, base + q).result(), http::status::bad_request) << q;
   }
@@ -468,8 +469,8 @@ TEST_F(HttpApiTest, CachedParetoFollowsNewCommits) {
   const std::string target = "/api/sweeps/" + std::to_string(s) + "/pareto";
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({2, 3}));  // from the cache
-  const int64_t better =
-      db_->AddTrial(s, 7, "succeeded", json::object(), {{"accuracy", 0.95}, {"size_bytes", 1000}});
+  const int64_t better = db_->AddTrial(s, 7, "succeeded", json::object(),
+                                       {{"val_accuracy", 0.95}, {"size_bytes", 1000}});
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({better}));
   EXPECT_EQ(BodyJson(Get(api, "/api/sweeps/" + std::to_string(s)))["hypervolume"]["front_size"], 1);
 }
@@ -487,7 +488,7 @@ TEST_F(HttpApiTest, LiveParetoFollowsPublishedResults) {
                                   {"sweep_id", s},
                                   {"state", "succeeded"},
                                   {"kind", "trial"},
-                                  {"metrics", {{"accuracy", 0.95}, {"size_bytes", 1000}}}});
+                                  {"metrics", {{"val_accuracy", 0.95}, {"size_bytes", 1000}}}});
   EXPECT_EQ(BodyJson(Get(api, target))["front_ids"], json::array({better}));
   EXPECT_EQ(BodyJson(Get(api, "/api/sweeps/" + std::to_string(s)))["hypervolume"]["front_size"], 1);
   EXPECT_EQ(api.live_columns()->loads(), 1);
@@ -498,16 +499,17 @@ TEST_F(HttpApiTest, SmallSweepInBigDatabaseUsesLookups) {
   const int64_t big = db_->AddSweep("big", kObjectives);
   for (int i = 0; i < 200; ++i) {
     db_->AddTrial(big, i, "succeeded", json::object(),
-                  {{"accuracy", 0.5}, {"size_bytes", 100.0 + i}});
+                  {{"val_accuracy", 0.5}, {"size_bytes", 100.0 + i}});
   }
   const int64_t small = db_->AddSweep("small", kObjectives);
-  db_->AddTrial(small, 0, "succeeded", json::object(), {{"accuracy", 0.9}}, "teacher");
-  const int64_t a =
-      db_->AddTrial(small, 0, "succeeded", json::object(), {{"accuracy", 0.9}, {"size_bytes", 50}});
+  db_->AddTrial(small, 0, "succeeded", json::object(), {{"val_accuracy", 0.9}}, "teacher");
+  const int64_t a = db_->AddTrial(small, 0, "succeeded", json::object(),
+                                  {{"val_accuracy", 0.9}, {"size_bytes", 50}});
   const int64_t b = db_->AddTrial(small, 1, "succeeded", json::object(),
-                                  {{"accuracy", 0.95}, {"size_bytes", 70}});
-  db_->AddTrial(small, 2, "succeeded", json::object(), {{"accuracy", 0.8}, {"size_bytes", 90}});
-  db_->AddTrial(small, 3, "succeeded", json::object(), {{"accuracy", 0.99}});  // no size: left out
+                                  {{"val_accuracy", 0.95}, {"size_bytes", 70}});
+  db_->AddTrial(small, 2, "succeeded", json::object(), {{"val_accuracy", 0.8}, {"size_bytes", 90}});
+  db_->AddTrial(small, 3, "succeeded", json::object(),
+                {{"val_accuracy", 0.99}});  // no size: left out
   ApiHandler api = MakeHandler();
   json body = BodyJson(Get(api, "/api/sweeps/" + std::to_string(small) + "/pareto"));
   EXPECT_EQ(body["front_ids"], json::array({b, a}));  // best accuracy first
@@ -523,7 +525,7 @@ TEST_F(HttpApiTest, HypervolumeSeriesIsMonotone) {
   std::uniform_real_distribution<double> u(0, 1);
   for (int i = 0; i < 50; ++i) {
     db_->AddTrial(s, i, "succeeded", json::object(),
-                  {{"accuracy", u(rng)}, {"size_bytes", 1e4 * u(rng)}});
+                  {{"val_accuracy", u(rng)}, {"size_bytes", 1e4 * u(rng)}});
   }
   ApiHandler api = MakeHandler();
   json body = BodyJson(Get(api, "/api/sweeps/" + std::to_string(s) + "/hypervolume"));

@@ -107,8 +107,8 @@ class HttpServerTest : public ::testing::Test {
   void SetUp() override {
     db_ = std::make_unique<TestDb>((dir_.path() / "s.db").string());
     const int64_t s =
-        db_->AddSweep("sock", json::array({{{"metric", "accuracy"}, {"maximize", true}}}));
-    db_->AddTrial(s, 0, "succeeded", {{"a", 1}}, {{"accuracy", 0.5}});
+        db_->AddSweep("sock", json::array({{{"metric", "val_accuracy"}, {"maximize", true}}}));
+    db_->AddTrial(s, 0, "succeeded", {{"a", 1}}, {{"val_accuracy", 0.5}});
     std::filesystem::create_directories(dir_.path() / "web");
     std::ofstream(dir_.path() / "web" / "index.html") << "<html>dash</html>";
   }

@@ -19,7 +19,7 @@ data: {dataset: synthetic, train_subset: 64, test_subset: 32}
 teacher: {arch: mlp, epochs: 1}
 student: {arch: mlp, epochs: 1}
 pipeline: [distill, quantize]
-objectives: {accuracy: maximize, size_bytes: minimize}
+objectives: {val_accuracy: maximize, size_bytes: minimize}
 parameters:
   quantize.bits: {values: [8, 4, 2]}
 )";
@@ -106,7 +106,7 @@ TEST_F(StoreTest, BatchedWritesBecomeVisibleOnlyAtFlush) {
   const int64_t trial = Count("SELECT MIN(id) FROM trials WHERE kind='trial'");
   (*store)->TrialStarted(trial, 1, "w1");
   (*store)->TrialProgress(trial, 1, {{"phase", "distill"}, {"epoch", 1}});
-  (*store)->TrialSucceeded(trial, 1, {{"accuracy", 0.9}, {"size_bytes", 1234}, {"note", "x"}});
+  (*store)->TrialSucceeded(trial, 1, {{"val_accuracy", 0.9}, {"size_bytes", 1234}, {"note", "x"}});
   EXPECT_GT((*store)->pending(), 0u);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE state='succeeded'"), 0);
   ASSERT_TRUE((*store)->Flush().ok());
@@ -170,7 +170,7 @@ TEST_F(StoreTest, CancelSweepCancelsUnfinishedTrialsOnly) {
   ASSERT_TRUE(sweep.ok());
   const int64_t trial = Count("SELECT MIN(id) FROM trials WHERE kind='trial'");
   (*store)->TrialStarted(trial, 1, "w1");
-  (*store)->TrialSucceeded(trial, 1, {{"accuracy", 0.5}});
+  (*store)->TrialSucceeded(trial, 1, {{"val_accuracy", 0.5}});
   (*store)->CancelSweep(*sweep);
   auto counts = (*store)->CountTrials(*sweep);  // flushes first
   ASSERT_TRUE(counts.ok());

@@ -2,12 +2,18 @@
 
 #include <zlib.h>
 
+#include <cmath>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <tuple>
 #include <vector>
 
 #include <ATen/CPUGeneratorImpl.h>
+
+#include "common/data_files.h"
+#include "common/npy.h"
+#include "common/settings_schema.h"
 
 namespace compsweep::experiments {
 namespace {
@@ -40,6 +46,86 @@ Result<std::vector<unsigned char>> ReadAllGz(const std::string& path) {
 
 torch::Tensor Normalise(const torch::Tensor& images_u8, double mean, double std) {
   return images_u8.to(torch::kFloat32).div_(255.0).sub_(mean).div_(std).unsqueeze(1).contiguous();
+}
+
+torch::Tensor ToTensor(const npy::Array& a) {
+  const torch::ScalarType type = a.header.dtype == npy::DType::kFloat32 ? torch::kFloat32
+                                 : a.header.dtype == npy::DType::kUInt8 ? torch::kUInt8
+                                                                        : torch::kInt64;
+  // from_blob does not copy; clone owns the bytes (numpy writes little-endian,
+  // as this host is).
+  return torch::from_blob(const_cast<unsigned char*>(a.data.data()), a.header.shape, type).clone();
+}
+
+// Reads one array of a NumPy data section, after the worker-side path check.
+Result<torch::Tensor> ReadArray(const data_files::ArrayRef& ref,
+                                const std::vector<std::string>& roots) {
+  const bool npz = !ref.member.empty();
+  ASSIGN_OR_RETURN(std::string path,
+                   settings::CheckFileToOpen(npz ? "data.path" : ref.Field(), ref.file, roots));
+  Result<npy::Array> array = npz ? npy::ReadNpzArray(path, ref.member) : npy::ReadNpy(path);
+  if (!array.ok()) return array.status();
+  return ToTensor(*array);
+}
+
+// x as the models take it: float32 scaled, centred and divided (uint8 scales by
+// 1/255 unless data.scale says otherwise), N x H x W gaining a channel; int64
+// x (token ids) unchanged.
+torch::Tensor PrepareX(torch::Tensor x, const nlohmann::json& data) {
+  if (x.scalar_type() == torch::kInt64) return x;
+  const bool u8 = x.scalar_type() == torch::kUInt8;
+  const double scale = data.contains("scale") ? data["scale"].get<double>() : u8 ? 1.0 / 255 : 1.0;
+  x = x.to(torch::kFloat32).mul_(scale).sub_(data.value("mean", 0.0)).div_(data.value("std", 1.0));
+  if (x.dim() == 3) x = x.unsqueeze(1);
+  return x.contiguous();
+}
+
+Result<Dataset> LoadNumpy(const nlohmann::json& data, const std::vector<std::string>& roots) {
+  // The same checks as compsweep validate: a worker may get files that changed
+  // since, or a sweep submitted without them.
+  data_files::Summary summary;
+  std::vector<data_files::Problem> problems = data_files::Check(data, roots, &summary);
+  if (!problems.empty()) {
+    std::string message = "data: " + problems[0].message;
+    if (problems.size() > 1) message += " (and " + std::to_string(problems.size() - 1) + " more)";
+    return InvalidArgument(message);
+  }
+  std::map<std::string, torch::Tensor> t;
+  for (const data_files::ArrayRef& ref : data_files::Arrays(data)) {
+    ASSIGN_OR_RETURN(t[ref.split + "." + ref.role], ReadArray(ref, roots));
+  }
+  Dataset d;
+  d.train_x = PrepareX(t["train.x"], data);
+  d.train_y = t["train.y"].to(torch::kInt64);
+  d.test_x = PrepareX(t["test.x"], data);
+  d.test_y = t["test.y"].to(torch::kInt64);
+  if (t.count("val.x")) {
+    d.val_x = PrepareX(t["val.x"], data);
+    d.val_y = t["val.y"].to(torch::kInt64);
+  }
+  d.num_classes = summary.num_classes;
+  d.name = data.value("format", "npy");
+  return d;
+}
+
+// Holds out val_fraction of the training examples (a seeded permutation).
+Status SplitValidation(Dataset& d, double fraction, uint64_t seed) {
+  const int64_t n = d.train_x.size(0);
+  const auto held = static_cast<int64_t>(std::floor(static_cast<double>(n) * fraction));
+  if (held < 1 || held >= n) {
+    return InvalidArgument("data.val_fraction " + std::to_string(fraction) + " of " +
+                           std::to_string(n) +
+                           " training examples leaves no validation or no training example");
+  }
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x5eed5eedULL);
+  torch::Tensor perm = at::randperm(n, gen, torch::kInt64).to(d.train_x.device());
+  torch::Tensor val_idx = perm.narrow(0, 0, held);
+  torch::Tensor train_idx = std::get<0>(perm.narrow(0, held, n - held).sort());
+  d.val_x = d.train_x.index_select(0, val_idx);
+  d.val_y = d.train_y.index_select(0, val_idx);
+  d.train_x = d.train_x.index_select(0, train_idx);
+  d.train_y = d.train_y.index_select(0, train_idx);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -87,14 +173,23 @@ Dataset MakeSyntheticDataset(int64_t train_size, int64_t test_size, uint64_t see
   return d;
 }
 
+std::vector<int64_t> Dataset::ExampleShape() const {
+  return std::vector<int64_t>(train_x.sizes().begin() + 1, train_x.sizes().end());
+}
+
 Result<std::shared_ptr<const Dataset>> LoadDataset(const nlohmann::json& data_settings,
-                                                   const torch::Device& device) {
-  const std::string dataset = data_settings.value("dataset", "fashion-mnist");
-  const std::string path = data_settings.value("path", "/usr/share/datasets/fashion-mnist");
-  int64_t train_subset = data_settings.value("train_subset", int64_t{0});
-  int64_t test_subset = data_settings.value("test_subset", int64_t{0});
-  const std::string key = dataset + "|" + path + "|" + std::to_string(train_subset) + "|" +
-                          std::to_string(test_subset) + "|" + device.str();
+                                                   const torch::Device& device, uint64_t split_seed,
+                                                   const std::vector<std::string>& path_roots) {
+  ASSIGN_OR_RETURN(const nlohmann::json data, settings::Resolve("data", data_settings));
+  const std::string format = data.value("format", "");
+  const std::string dataset = format.empty() ? data.value("dataset", "fashion-mnist") : "";
+  const std::string path = data.value("path", "/usr/share/datasets/fashion-mnist");
+  const int64_t train_subset = data["train_subset"].get<int64_t>();
+  const int64_t test_subset = data["test_subset"].get<int64_t>();
+  std::string roots_key;
+  for (const std::string& r : path_roots) roots_key += r + ":";
+  const std::string key =
+      data.dump() + "|" + std::to_string(split_seed) + "|" + roots_key + "|" + device.str();
 
   static std::mutex mu;
   static std::map<std::string, std::shared_ptr<const Dataset>> cache;  // GUARDED_BY(mu)
@@ -103,26 +198,37 @@ Result<std::shared_ptr<const Dataset>> LoadDataset(const nlohmann::json& data_se
 
   Dataset d;
   try {
-    if (dataset == "synthetic") {
+    if (!format.empty()) {
+      ASSIGN_OR_RETURN(d, LoadNumpy(data, path_roots));
+      if (train_subset > 0 && train_subset < d.train_x.size(0)) {
+        d.train_x = d.train_x.narrow(0, 0, train_subset);
+        d.train_y = d.train_y.narrow(0, 0, train_subset);
+      }
+      if (test_subset > 0 && test_subset < d.test_x.size(0)) {
+        d.test_x = d.test_x.narrow(0, 0, test_subset);
+        d.test_y = d.test_y.narrow(0, 0, test_subset);
+      }
+    } else if (dataset == "synthetic") {
       d = MakeSyntheticDataset(train_subset > 0 ? train_subset : 512,
-                               test_subset > 0 ? test_subset : 256,
-                               data_settings.value("synthetic_seed", uint64_t{1234}));
+                               test_subset > 0 ? test_subset : 256, 1234);
     } else if (dataset == "fashion-mnist" || dataset == "mnist-idx" || dataset == "mnist") {
       const bool fashion = dataset == "fashion-mnist";
       const double mean = fashion ? 0.2860 : 0.1307;
       const double std = fashion ? 0.3530 : 0.3081;
-      auto file = [&](const std::string& stem) -> std::string {
+      auto file = [&](const std::string& stem) -> Result<std::string> {
         const std::string gz = path + "/" + stem + ".gz";
-        if (FILE* f = std::fopen(gz.c_str(), "rb")) {
-          std::fclose(f);
-          return gz;
-        }
-        return path + "/" + stem;
+        std::error_code ec;
+        return settings::CheckFileToOpen(
+            "data.path", std::filesystem::exists(gz, ec) ? gz : path + "/" + stem, path_roots);
       };
-      ASSIGN_OR_RETURN(torch::Tensor trx, ReadIdx(file("train-images-idx3-ubyte")));
-      ASSIGN_OR_RETURN(torch::Tensor try_, ReadIdx(file("train-labels-idx1-ubyte")));
-      ASSIGN_OR_RETURN(torch::Tensor tex, ReadIdx(file("t10k-images-idx3-ubyte")));
-      ASSIGN_OR_RETURN(torch::Tensor tey, ReadIdx(file("t10k-labels-idx1-ubyte")));
+      ASSIGN_OR_RETURN(std::string trx_path, file("train-images-idx3-ubyte"));
+      ASSIGN_OR_RETURN(std::string try_path, file("train-labels-idx1-ubyte"));
+      ASSIGN_OR_RETURN(std::string tex_path, file("t10k-images-idx3-ubyte"));
+      ASSIGN_OR_RETURN(std::string tey_path, file("t10k-labels-idx1-ubyte"));
+      ASSIGN_OR_RETURN(torch::Tensor trx, ReadIdx(trx_path));
+      ASSIGN_OR_RETURN(torch::Tensor try_, ReadIdx(try_path));
+      ASSIGN_OR_RETURN(torch::Tensor tex, ReadIdx(tex_path));
+      ASSIGN_OR_RETURN(torch::Tensor tey, ReadIdx(tey_path));
       if (trx.dim() != 3 || trx.size(0) != try_.size(0) || tex.dim() != 3 ||
           tex.size(0) != tey.size(0) || trx.size(1) != 28 || trx.size(2) != 28) {
         return InvalidArgument("IDX files under " + path + " have unexpected shapes");
@@ -143,10 +249,12 @@ Result<std::shared_ptr<const Dataset>> LoadDataset(const nlohmann::json& data_se
     } else {
       return InvalidArgument("unknown dataset '" + dataset + "'");
     }
-    d.train_x = d.train_x.to(device);
-    d.train_y = d.train_y.to(device);
-    d.test_x = d.test_x.to(device);
-    d.test_y = d.test_y.to(device);
+    if (!d.val_x.defined()) {
+      RETURN_IF_ERROR(SplitValidation(d, data.value("val_fraction", 0.1), split_seed));
+    }
+    for (torch::Tensor* t : {&d.train_x, &d.train_y, &d.val_x, &d.val_y, &d.test_x, &d.test_y}) {
+      *t = t->to(device);
+    }
   } catch (const c10::Error& e) {
     return Internal(std::string("loading dataset: ") + e.what_without_backtrace());
   }

@@ -1,11 +1,13 @@
-// Datasets as device-resident tensors: Fashion-MNIST / MNIST IDX .gz files and a
-// seeded synthetic set. Thread-safety: LoadDataset is safe to call from several
-// threads; the returned Dataset is immutable and shared.
+// Datasets as device-resident tensors: Fashion-MNIST / MNIST IDX .gz files, a
+// seeded synthetic set, and NumPy arrays (.npy files or one .npz), each with a
+// train / validation / test split. Thread-safety: LoadDataset is safe to call
+// from several threads; the returned Dataset is immutable and shared.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -14,12 +16,17 @@
 
 namespace compsweep::experiments {
 
-// Images are float32 [N, 1, 28, 28], normalised with the dataset's mean/std;
-// labels are int64 [N]. All four tensors live on `device`.
+// x: float32 images [N, C, H, W] (IDX and synthetic: [N, 1, 28, 28], normalised
+// with the dataset's mean/std; NumPy N x H x W gains C = 1), float32 rows
+// [N, F], or int64 token ids [N, T]; labels are int64 [N]. Every decision of a
+// trial (distillation targets, pruning importance, calibration) reads train or
+// val; test is evaluated once, at the end. All tensors live on `device`.
 struct Dataset {
-  torch::Tensor train_x, train_y, test_x, test_y;
+  torch::Tensor train_x, train_y, val_x, val_y, test_x, test_y;
   int64_t num_classes = 10;
   std::string name;
+  // One example's shape (x's shape without N).
+  std::vector<int64_t> ExampleShape() const;
 };
 
 // Reads one IDX file (gzip-compressed or plain) into a uint8 tensor of its shape.
@@ -30,11 +37,17 @@ Result<torch::Tensor> ReadIdx(const std::string& path);
 // `seed`.
 Dataset MakeSyntheticDataset(int64_t train_size, int64_t test_size, uint64_t seed);
 
-// Loads settings["data"] ({dataset, path, train_subset, test_subset}) onto
-// `device`. Subsets take the first N samples (the files are already shuffled).
-// Results are cached per process, keyed by all of the above, so a worker pays
-// for decoding once.
-Result<std::shared_ptr<const Dataset>> LoadDataset(const nlohmann::json& data_settings,
-                                                   const torch::Device& device);
+// Loads settings["data"] (see TrialSettings in common/sweep_spec.h; defaults
+// from the settings schema) onto `device`. Subsets take the first N samples
+// (the files are already shuffled). Without a val split, val_fraction of the
+// (subset) training examples are held out, chosen by a permutation seeded with
+// `split_seed` (the sweep's seed), so every trial and the teacher of a sweep
+// see the same split. NumPy files are checked (common/data_files.h: shapes,
+// dtypes, label range) and each opened only after settings::CheckFileToOpen
+// with `path_roots`. Results are cached per process, keyed by all of the
+// above, so a worker pays for decoding once.
+Result<std::shared_ptr<const Dataset>> LoadDataset(
+    const nlohmann::json& data_settings, const torch::Device& device, uint64_t split_seed = 0,
+    const std::vector<std::string>& path_roots = {"/usr/share/datasets"});
 
 }  // namespace compsweep::experiments

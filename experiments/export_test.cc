@@ -57,9 +57,14 @@ TEST(TorchScriptTest, UserModelThroughThePipeline) {
   s["student"]["torchscript"] = user;
   RunContext ctx;
   ctx.artifact_dir = TempDir("user_trial");
+  // The worker opens a model only under an allowed folder (or relative).
+  auto refused = RunTrial(s, "", ctx);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("student.torchscript"), std::string::npos);
+  ctx.path_roots = {std::filesystem::path(user).parent_path().string()};
   auto r = RunTrial(s, "", ctx);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_GT((*r)["accuracy"].get<double>(), 0.5);
+  EXPECT_GT((*r)["val_accuracy"].get<double>(), 0.5);
   EXPECT_EQ((*r)["params"].get<int64_t>(), 64 * 784 + 64 + 640 + 10);
   EXPECT_NEAR((*r)["sparsity"].get<double>(), 0.7, 1e-3);
   const std::string artifact = (*r)["artifact_path"];

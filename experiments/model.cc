@@ -4,6 +4,8 @@
 
 #include <torch/script.h>
 
+#include "common/settings_schema.h"
+
 namespace compsweep::experiments {
 namespace {
 
@@ -21,10 +23,12 @@ json Bn(int64_t c) { return {{"type", "bn"}, {"c", c}}; }
 json Simple(const char* type) { return {{"type", type}}; }
 json MaxPool(int64_t k) { return {{"type", "maxpool"}, {"k", k}}; }
 
-json SmallCnn(int64_t c1, int64_t c2, int64_t fc) {
-  return json::array({Conv(1, c1, 3, 1, 1), Simple("relu"), MaxPool(2), Conv(c1, c2, 3, 1, 1),
-                      Simple("relu"), MaxPool(2), Simple("flatten"), Linear(c2 * 7 * 7, fc),
-                      Simple("relu"), Linear(fc, 10)});
+json SmallCnn(int64_t in, int64_t c1, int64_t c2, int64_t fc, int64_t h, int64_t w,
+              int64_t classes) {
+  return json::array({Conv(in, c1, 3, 1, 1), Simple("relu"), MaxPool(2), Conv(c1, c2, 3, 1, 1),
+                      Simple("relu"), MaxPool(2), Simple("flatten"),
+                      Linear(c2 * (h / 2 / 2) * (w / 2 / 2), fc), Simple("relu"),
+                      Linear(fc, classes)});
 }
 
 // ResNet basic block: conv-bn-relu-conv-bn (+ projection shortcut when shape changes).
@@ -241,26 +245,47 @@ torch::Tensor SpecNetImpl::forward(torch::Tensor x) {
   return x;
 }
 
-Result<json> ArchSpec(const std::string& arch) {
+Result<json> ArchSpec(const std::string& arch, const std::vector<int64_t>& example_shape,
+                      int64_t num_classes) {
+  const bool rows = example_shape.size() == 1;
+  if (example_shape.empty() || example_shape.size() > 3) {
+    return InvalidArgument("arch " + arch + " cannot take examples of " +
+                           std::to_string(example_shape.size()) + " dimensions");
+  }
+  // [F] -> (F, 1, 1): rows go through the same flatten as images.
+  const int64_t c = example_shape.size() == 3 ? example_shape[0] : rows ? example_shape[0] : 1;
+  const int64_t h = rows ? 1 : example_shape[example_shape.size() - 2];
+  const int64_t w = rows ? 1 : example_shape.back();
+  const int64_t k = num_classes;
+  const bool conv = arch != "mlp" && arch != "lenet-300-100";
+  if (conv && rows) {
+    return InvalidArgument("arch " + arch +
+                           " takes images (N x H x W or N x C x H x W); the data has "
+                           "rows of " +
+                           std::to_string(example_shape[0]) +
+                           " values (N x F): use arch mlp (its input follows the data) or a "
+                           "torchscript model");
+  }
   json layers;
-  if (arch == "mlp" || arch == "lenet-300-100") {
-    layers = json::array({Simple("flatten"), Linear(784, 300), Simple("relu"), Linear(300, 100),
-                          Simple("relu"), Linear(100, 10)});
+  if (!conv) {
+    layers = json::array({Simple("flatten"), Linear(c * h * w, 300), Simple("relu"),
+                          Linear(300, 100), Simple("relu"), Linear(100, k)});
   } else if (arch == "lenet5") {
-    layers = json::array({Conv(1, 6, 5, 1, 2), Simple("relu"), MaxPool(2), Conv(6, 16, 5),
-                          Simple("relu"), MaxPool(2), Simple("flatten"), Linear(400, 120),
-                          Simple("relu"), Linear(120, 84), Simple("relu"), Linear(84, 10)});
+    layers = json::array({Conv(c, 6, 5, 1, 2), Simple("relu"), MaxPool(2), Conv(6, 16, 5),
+                          Simple("relu"), MaxPool(2), Simple("flatten"),
+                          Linear(16 * ((h / 2 - 4) / 2) * ((w / 2 - 4) / 2), 120), Simple("relu"),
+                          Linear(120, 84), Simple("relu"), Linear(84, k)});
   } else if (arch == "cnn-small") {
-    layers = SmallCnn(16, 32, 128);
+    layers = SmallCnn(c, 16, 32, 128, h, w, k);
   } else if (arch == "cnn-wide") {
-    layers = SmallCnn(32, 64, 256);
+    layers = SmallCnn(c, 32, 64, 256, h, w, k);
   } else if (arch == "resnet-small") {
     layers =
-        json::array({Conv(1, 16, 3, 1, 1, 1, false), Bn(16), Simple("relu"), BasicBlock(16, 16, 1),
+        json::array({Conv(c, 16, 3, 1, 1, 1, false), Bn(16), Simple("relu"), BasicBlock(16, 16, 1),
                      Simple("relu"), BasicBlock(16, 32, 2), Simple("relu"), BasicBlock(32, 64, 2),
-                     Simple("relu"), Simple("gap"), Linear(64, 10)});
+                     Simple("relu"), Simple("gap"), Linear(64, k)});
   } else if (arch == "mobilenetv2") {
-    layers = json::array({Conv(1, 16, 3, 1, 1, 1, false), Bn(16), Simple("relu6")});
+    layers = json::array({Conv(c, 16, 3, 1, 1, 1, false), Bn(16), Simple("relu6")});
     InvertedResidual(layers, 16, 16, 1, 1);
     InvertedResidual(layers, 16, 24, 2, 6);
     InvertedResidual(layers, 24, 24, 1, 6);
@@ -268,13 +293,24 @@ Result<json> ArchSpec(const std::string& arch) {
     InvertedResidual(layers, 32, 32, 1, 6);
     InvertedResidual(layers, 32, 64, 1, 6);
     for (const json& l : {Conv(64, 128, 1, 1, 0, 1, false), Bn(128), Simple("relu6"), Simple("gap"),
-                          Linear(128, 10)}) {
+                          Linear(128, k)}) {
       layers.push_back(l);
     }
   } else {
     return InvalidArgument("unknown arch '" + arch + "'");
   }
-  return json{{"input", {1, 28, 28}}, {"layers", layers}, {"arch", arch}};
+  // Every layer must see at least one pixel (pooling halves, 5x5 convs shrink).
+  int64_t tc = c, th = h, tw = w, macs = 0;
+  Trace(layers, tc, th, tw, macs);
+  bool too_small = th < 1 || tw < 1;
+  for (const json& l : layers) {
+    if (l.at("type") == "linear" && l.at("in").get<int64_t>() < 1) too_small = true;
+  }
+  if (too_small) {
+    return InvalidArgument("arch " + arch + " needs larger images than " + std::to_string(h) +
+                           " x " + std::to_string(w) + " (its pooling leaves nothing)");
+  }
+  return json{{"input", {c, h, w}}, {"layers", layers}, {"arch", arch}};
 }
 
 int64_t SpecMacs(const json& spec) {
@@ -303,11 +339,24 @@ Result<std::unique_ptr<Model>> BuildModel(const json& spec, uint64_t seed) {
   }
 }
 
-Result<std::unique_ptr<Model>> BuildModelFromSettings(const json& section, uint64_t seed) {
+Result<std::unique_ptr<Model>> BuildModelFromSettings(const json& section, uint64_t seed,
+                                                      const DataShape& data,
+                                                      const std::vector<std::string>& path_roots,
+                                                      const std::string& role) {
   if (section.contains("torchscript")) {
-    return BuildModel(json{{"torchscript", section.at("torchscript")}}, seed);
+    const std::string field = role + ".torchscript";
+    ASSIGN_OR_RETURN(
+        std::string path,
+        settings::CheckFileToOpen(field, section.at("torchscript").get<std::string>(), path_roots));
+    return BuildModel(json{{"torchscript", path}}, seed);
   }
-  ASSIGN_OR_RETURN(json spec, ArchSpec(section.value("arch", "cnn-small")));
+  if (!data.floating) {
+    return InvalidArgument("arch " + section.value("arch", std::string("cnn-small")) +
+                           " takes float inputs; integer inputs (token ids, N x T int64) need a "
+                           "torchscript model (e.g. with an embedding layer)");
+  }
+  ASSIGN_OR_RETURN(json spec, ArchSpec(section.value("arch", "cnn-small"), data.example_shape,
+                                       data.num_classes));
   return BuildModel(spec, seed);
 }
 

@@ -64,15 +64,36 @@ class Model {
 };
 
 // Returns the spec of a zoo architecture: mlp (LeNet-300-100), lenet5,
-// cnn-small, cnn-wide, resnet-small, mobilenetv2.
-Result<nlohmann::json> ArchSpec(const std::string& arch);
+// cnn-small, cnn-wide, resnet-small, mobilenetv2, for examples of
+// `example_shape` ([F] rows, [H, W] or [C, H, W] images) and `num_classes`
+// outputs. mlp takes any shape (its input size follows the data); the conv
+// archs need images large enough for their pooling, and refuse rows with a
+// message that says so. The spec's "input" is [C, H, W] ([F, 1, 1] for rows).
+Result<nlohmann::json> ArchSpec(const std::string& arch,
+                                const std::vector<int64_t>& example_shape = {1, 28, 28},
+                                int64_t num_classes = 10);
+
+// What the data tells the model zoo: one example's shape, the label count,
+// and whether x is float (integer x are token ids).
+struct DataShape {
+  std::vector<int64_t> example_shape = {1, 28, 28};
+  int64_t num_classes = 10;
+  bool floating = true;
+};
 
 // Builds a freshly initialised model from a spec (init seeded with `seed`; the
 // global torch seed is set under a process-wide lock).
 Result<std::unique_ptr<Model>> BuildModel(const nlohmann::json& spec, uint64_t seed);
 
-// Builds from a settings section: {"arch": name} or {"torchscript": path}.
-Result<std::unique_ptr<Model>> BuildModelFromSettings(const nlohmann::json& section, uint64_t seed);
+// Builds from a settings section: {"arch": name} or {"torchscript": path}, a
+// zoo arch shaped for `data`. A TorchScript path is checked first with
+// settings::CheckFileToOpen (relative without '..' or under `path_roots`, a
+// regular file once links are resolved); `role` ("student", "teacher") names
+// it in errors.
+Result<std::unique_ptr<Model>> BuildModelFromSettings(
+    const nlohmann::json& section, uint64_t seed, const DataShape& data = {},
+    const std::vector<std::string>& path_roots = {"/usr/share/datasets"},
+    const std::string& role = "student");
 
 // MACs of a spec at batch 1 (conv: Cout*Hout*Wout*(Cin/groups)*k*k; linear: in*out;
 // batch norm, activations and pooling are not counted).

@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include "common/settings_schema.h"
 #include "experiments/artifact.h"
 #include "experiments/data.h"
 #include "experiments/int8.h"
@@ -73,6 +74,14 @@ Counts CountModel(Model& model) {
   return c;
 }
 
+DataShape ShapeOf(const Dataset& data) {
+  DataShape shape;
+  shape.example_shape = data.ExampleShape();
+  shape.num_classes = data.num_classes;
+  shape.floating = data.train_x.is_floating_point();
+  return shape;
+}
+
 std::vector<std::string> PipelineStages(const json& settings) {
   std::vector<std::string> stages;
   if (settings.contains("pipeline")) {
@@ -94,18 +103,24 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
     }
     has_distill |= s == "distill";
   }
-  ASSIGN_OR_RETURN(auto data, LoadDataset(settings.value("data", json::object()), device));
-  const json student = settings.value("student", json::object());
-  ASSIGN_OR_RETURN(std::unique_ptr<Model> model, BuildModelFromSettings(student, seed));
+  ASSIGN_OR_RETURN(
+      auto data, LoadDataset(settings.value("data", json::object()), device, seed, ctx.path_roots));
+  // Defaults and checks of every section come from the one settings table.
+  ASSIGN_OR_RETURN(const json student,
+                   settings::Resolve("student", settings.value("student", json())));
+  ASSIGN_OR_RETURN(const json distill,
+                   settings::Resolve("distill", settings.value("distill", json())));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Model> model,
+      BuildModelFromSettings(student, seed, ShapeOf(*data), ctx.path_roots, "student"));
   model->To(device);
   const Counts original = CountModel(*model);
   const int64_t macs = model->Macs();
 
   TrainOptions base;
-  base.batch_size = student.value("batch_size", int64_t{128});
+  base.batch_size = student["batch_size"].get<int64_t>();
   base.seed = seed;
 
-  const json distill = settings.value("distill", json::object());
   torch::Tensor teacher_logits;
   if (has_distill) {
     if (teacher_path.empty()) return InvalidArgument("pipeline has distill but no teacher");
@@ -115,11 +130,11 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   auto distill_options = [&](const std::string& phase, Masks& masks) {
     TrainOptions o = base;
     o.phase = phase;
-    o.epochs = distill.value("epochs", 2);
-    o.lr = distill.value("lr", 1e-3);
+    o.epochs = distill["epochs"].get<int>();
+    o.lr = distill["lr"].get<double>();
     o.teacher_logits = teacher_logits;
-    o.temperature = distill.value("temperature", 4.0);
-    o.alpha = distill.value("alpha", 0.7);
+    o.temperature = distill["temperature"].get<double>();
+    o.alpha = distill["alpha"].get<double>();
     o.seed = seed * 31 + 1;
     o.hooks.after_step = [&masks] { masks.Apply(); };
     return o;
@@ -135,8 +150,8 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   } else {
     TrainOptions o = base;
     o.phase = "student";
-    o.epochs = student.value("epochs", 2);
-    o.lr = student.value("lr", 1e-3);
+    o.epochs = student["epochs"].get<int>();
+    o.lr = student["lr"].get<double>();
     RETURN_IF_ERROR(Train(*model, *data, o, ctx));
   }
   for (size_t i = first_stage; i < stages.size(); ++i) {
@@ -162,9 +177,14 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   }
   const double train_seconds = SecondsSince(t0);
 
-  const EvalResult eval = Evaluate(*model, data->test_x, data->test_y);
+  // Validation: what objectives and the Pareto front read. Test: once, reported only.
+  const EvalResult val = Evaluate(*model, data->val_x, data->val_y);
+  const EvalResult test = Evaluate(*model, data->test_x, data->test_y);
   if (ctx.on_progress) {
-    ctx.on_progress({{"phase", "evaluate"}, {"accuracy", eval.accuracy}, {"loss", eval.loss}});
+    ctx.on_progress({{"phase", "evaluate"},
+                     {"val_accuracy", val.accuracy},
+                     {"val_loss", val.loss},
+                     {"test_accuracy", test.accuracy}});
   }
 
   std::string dir = ctx.artifact_dir;
@@ -203,24 +223,28 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
           {float_forward, [&](const torch::Tensor& x) { return m.Forward(x); }}, one);
       float_latency_ms = med[0];
       latency_ms = med[1];
-      torch::Tensor test_x = data->test_x.cpu(), test_y = data->test_y.cpu();
-      int64_t correct = 0;
-      for (int64_t start = 0; start < test_x.size(0); start += 500) {
-        const int64_t len = std::min<int64_t>(500, test_x.size(0) - start);
-        correct += m.Forward(test_x.narrow(0, start, len))
-                       .argmax(1)
-                       .eq(test_y.narrow(0, start, len))
-                       .sum()
-                       .item<int64_t>();
-      }
-      int8_metrics = {{"int8_accuracy", static_cast<double>(correct) / test_x.size(0)},
+      auto int8_accuracy = [&m](const torch::Tensor& x_any, const torch::Tensor& y_any) {
+        torch::Tensor x = x_any.cpu(), y = y_any.cpu();
+        int64_t correct = 0;
+        for (int64_t start = 0; start < x.size(0); start += 500) {
+          const int64_t len = std::min<int64_t>(500, x.size(0) - start);
+          correct += m.Forward(x.narrow(0, start, len))
+                         .argmax(1)
+                         .eq(y.narrow(0, start, len))
+                         .sum()
+                         .item<int64_t>();
+        }
+        return static_cast<double>(correct) / static_cast<double>(x.size(0));
+      };
+      int8_metrics = {{"int8_val_accuracy", int8_accuracy(data->val_x, data->val_y)},
+                      {"int8_test_accuracy", int8_accuracy(data->test_x, data->test_y)},
                       {"qengine", m.engine()}};
       // Strings in the result are not kept as trial values; a progress event
       // is stored whole, so the engine stays with the trial's record.
       if (ctx.on_progress) {
         ctx.on_progress({{"phase", "int8"},
                          {"qengine", m.engine()},
-                         {"int8_accuracy", int8_metrics["int8_accuracy"]}});
+                         {"int8_val_accuracy", int8_metrics["int8_val_accuracy"]}});
       }
     } else {
       int8_metrics = {{"int8_error", int8.status().ToString()}};
@@ -232,8 +256,11 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   }
   model->SetTraining(false);
   torch::Tensor batch = data->test_x.narrow(0, 0, std::min<int64_t>(256, data->test_x.size(0)));
-  if (batch.size(0) < 256)
-    batch = batch.repeat({(256 + batch.size(0) - 1) / batch.size(0), 1, 1, 1}).narrow(0, 0, 256);
+  if (batch.size(0) < 256) {
+    std::vector<int64_t> times(static_cast<size_t>(batch.dim()), 1);
+    times[0] = (256 + batch.size(0) - 1) / batch.size(0);
+    batch = batch.repeat(times).narrow(0, 0, 256);
+  }
   const double throughput =
       Throughput([&](const torch::Tensor& x) { return model->Forward(x); }, batch);
   quiet.reset();
@@ -241,8 +268,10 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   const Counts final_counts = CountModel(*model);
   const int64_t dense_bytes = 4 * original.float_state;
   json metrics = {
-      {"accuracy", eval.accuracy},
-      {"loss", eval.loss},
+      {"val_accuracy", val.accuracy},
+      {"val_loss", val.loss},
+      {"test_accuracy", test.accuracy},
+      {"test_loss", test.loss},
       {"size_bytes", info.bytes},
       {"dense_size_bytes", dense_bytes},
       {"compression_ratio", static_cast<double>(dense_bytes) / static_cast<double>(info.bytes)},
@@ -264,7 +293,7 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
       {"artifact_path", artifact_path},
       // Extra: float kernels' latency (equal to latency_ms unless int8 ran).
       {"float_latency_ms", float_latency_ms},
-      {"int8", int8_metrics.contains("int8_accuracy")},
+      {"int8", int8_metrics.contains("int8_val_accuracy")},
   };
   metrics.update(int8_metrics);
   return metrics;
@@ -285,27 +314,31 @@ Result<json> TrainTeacher(const json& settings, const std::string& out_path,
                           const RunContext& ctx) {
   try {
     ASSIGN_OR_RETURN(torch::Device device, ParseDevice(ctx.device));
-    ASSIGN_OR_RETURN(auto data, LoadDataset(settings.value("data", json::object()), device));
-    const json teacher = settings.value("teacher", json::object());
     const uint64_t seed = settings.value("seed", uint64_t{0});
-    ASSIGN_OR_RETURN(std::unique_ptr<Model> model, BuildModelFromSettings(teacher, seed + 1000003));
+    ASSIGN_OR_RETURN(auto data, LoadDataset(settings.value("data", json::object()), device, seed,
+                                            ctx.path_roots));
+    ASSIGN_OR_RETURN(const json teacher,
+                     settings::Resolve("teacher", settings.value("teacher", json())));
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<Model> model,
+        BuildModelFromSettings(teacher, seed + 1000003, ShapeOf(*data), ctx.path_roots, "teacher"));
     model->To(device);
     TrainOptions o;
     o.phase = "teacher";
-    o.epochs = teacher.value("epochs", 2);
-    o.lr = teacher.value("lr", 1e-3);
-    o.batch_size = teacher.value("batch_size", int64_t{128});
+    o.epochs = teacher["epochs"].get<int>();
+    o.lr = teacher["lr"].get<double>();
+    o.batch_size = teacher["batch_size"].get<int64_t>();
     o.seed = seed + 1000003;
     const auto t0 = Clock::now();
     RETURN_IF_ERROR(Train(*model, *data, o, ctx));
     const double train_seconds = SecondsSince(t0);
-    const EvalResult eval = Evaluate(*model, data->test_x, data->test_y);
+    const EvalResult val = Evaluate(*model, data->val_x, data->val_y);
+    const EvalResult test = Evaluate(*model, data->test_x, data->test_y);
     RETURN_IF_ERROR(EnsureParentDir(out_path));
     RETURN_IF_ERROR(SaveModel(*model, out_path));
-    return json{{"accuracy", eval.accuracy},
-                {"loss", eval.loss},
-                {"params", CountParameters(*model)},
-                {"train_seconds", train_seconds}};
+    return json{{"val_accuracy", val.accuracy},      {"val_loss", val.loss},
+                {"test_accuracy", test.accuracy},    {"test_loss", test.loss},
+                {"params", CountParameters(*model)}, {"train_seconds", train_seconds}};
   } catch (const c10::Error& e) {
     return Internal(std::string("training teacher: ") + e.what_without_backtrace());
   } catch (const std::exception& e) {

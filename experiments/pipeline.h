@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -29,10 +30,15 @@ struct RunContext {
   // process on the same machine is in the middle of a training step. The guard
   // is released when the returned token is destroyed.
   std::function<std::shared_ptr<void>(bool exclusive)> cpu_guard;
+  // Folders absolute data and model paths may lie under (the worker's
+  // --path-root; the coordinator checks sweeps against the same rule). Files
+  // are checked again here, once symbolic links are resolved, before opening.
+  std::vector<std::string> path_roots = {"/usr/share/datasets"};
 };
 
 // Trains the teacher given by settings["teacher"] on settings["data"] and saves it
-// to out_path (written atomically). Returns {accuracy, params, train_seconds}.
+// to out_path (written atomically). Returns {val_accuracy, val_loss,
+// test_accuracy, test_loss, params, train_seconds}.
 Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::string& out_path,
                                     const RunContext& ctx);
 
@@ -40,7 +46,9 @@ Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::s
 // teacher_path when the pipeline has "distill"; teacher_path is empty otherwise),
 // applies the pipeline's stages in order, writes the compact artifact into
 // ctx.artifact_dir and measures it. Returns the metrics named in ARCHITECTURE.md:
-// accuracy, loss, size_bytes, dense_size_bytes, compression_ratio, params,
+// val_accuracy, val_loss (the validation split: what objectives and the Pareto
+// front read), test_accuracy, test_loss (the test split, evaluated once here at
+// the end and reported only), size_bytes, dense_size_bytes, compression_ratio, params,
 // nonzero_params, sparsity, macs, effective_macs, latency_ms, throughput,
 // train_seconds, plus "artifact_path".
 //
@@ -64,7 +72,8 @@ Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::s
 // it equals macs there); dense_size_bytes = 4 * float parameters and buffers
 // of the original student; latency_ms = batch-1 CPU median of the deployed
 // artifact, on LibTorch's int8 kernels for 8-bit linear symmetric models
-// (then also float_latency_ms, int8_accuracy and qengine, the quantized engine
+// (then also float_latency_ms, int8_val_accuracy, int8_test_accuracy and
+// qengine, the quantized engine
 // used, also sent as a progress event {phase: int8, qengine}; "int8" says
 // which). Such a trial fails when this LibTorch has no quantized engine.
 Result<nlohmann::json> RunTrial(const nlohmann::json& settings, const std::string& teacher_path,

@@ -59,13 +59,16 @@ json PipelineTest::teacher_metrics_;
 TEST_F(PipelineTest, TeacherIsSavedAndLearns) {
   EXPECT_TRUE(std::filesystem::exists(teacher_path_));
   EXPECT_FALSE(std::filesystem::exists(teacher_path_ + ".tmp"));
-  EXPECT_GT(teacher_metrics_["accuracy"].get<double>(), 0.5);
+  EXPECT_GT(teacher_metrics_["test_accuracy"].get<double>(), 0.5);
+  EXPECT_GT(teacher_metrics_["val_accuracy"].get<double>(), 0.5);
   auto t = LoadModel(teacher_path_, torch::kCPU);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   auto data = LoadDataset(Settings()["data"], torch::kCPU);
   ASSERT_TRUE(data.ok());
+  // LoadDataset without the sweep seed splits differently; the teacher's test
+  // split is the same whatever the validation split.
   EXPECT_NEAR(Evaluate(**t, (*data)->test_x, (*data)->test_y).accuracy,
-              teacher_metrics_["accuracy"].get<double>(), 1e-9);
+              teacher_metrics_["test_accuracy"].get<double>(), 1e-9);
 }
 
 TEST_F(PipelineTest, RunTrialReturnsAllMetrics) {
@@ -76,13 +79,16 @@ TEST_F(PipelineTest, RunTrialReturnsAllMetrics) {
   auto r = RunTrial(Settings(), teacher_path_, ctx);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const json& m = *r;
-  for (const char* key : {"accuracy", "loss", "size_bytes", "dense_size_bytes", "compression_ratio",
-                          "params", "nonzero_params", "sparsity", "macs", "effective_macs",
-                          "latency_ms", "throughput", "train_seconds", "artifact_path"}) {
+  for (const char* key :
+       {"val_accuracy", "val_loss", "test_accuracy", "test_loss", "size_bytes", "dense_size_bytes",
+        "compression_ratio", "params", "nonzero_params", "sparsity", "macs", "effective_macs",
+        "latency_ms", "throughput", "train_seconds", "artifact_path"}) {
     EXPECT_TRUE(m.contains(key)) << key;
   }
   EXPECT_GT(progress_events, 0);
-  EXPECT_GT(m["accuracy"].get<double>(), 0.5);
+  EXPECT_GT(m["val_accuracy"].get<double>(), 0.5);
+  EXPECT_GT(m["test_accuracy"].get<double>(), 0.5);
+  EXPECT_FALSE(m.contains("accuracy"));  // every accuracy says which split it is
   const std::string path = m["artifact_path"];
   EXPECT_EQ(m["size_bytes"].get<int64_t>(), static_cast<int64_t>(std::filesystem::file_size(path)));
   EXPECT_EQ(m["params"].get<int64_t>(), 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10);
@@ -99,7 +105,7 @@ TEST_F(PipelineTest, RunTrialReturnsAllMetrics) {
   ASSERT_TRUE(back.ok());
   auto data = LoadDataset(Settings()["data"], torch::kCPU);
   EXPECT_NEAR(Evaluate(**back, (*data)->test_x, (*data)->test_y).accuracy,
-              m["accuracy"].get<double>(), 1e-9);
+              m["test_accuracy"].get<double>(), 1e-9);
 }
 
 TEST_F(PipelineTest, SameSeedSameResult) {
@@ -114,8 +120,9 @@ TEST_F(PipelineTest, SameSeedSameResult) {
   auto rb = RunTrial(s, teacher_path_, b);
   ASSERT_TRUE(ra.ok()) << ra.status().ToString();
   ASSERT_TRUE(rb.ok());
-  EXPECT_EQ((*ra)["accuracy"], (*rb)["accuracy"]);
-  EXPECT_EQ((*ra)["loss"], (*rb)["loss"]);
+  EXPECT_EQ((*ra)["val_accuracy"], (*rb)["val_accuracy"]);
+  EXPECT_EQ((*ra)["test_accuracy"], (*rb)["test_accuracy"]);
+  EXPECT_EQ((*ra)["val_loss"], (*rb)["val_loss"]);
   EXPECT_EQ((*ra)["size_bytes"], (*rb)["size_bytes"]);
   // Distillation after pruning keeps the masks.
   EXPECT_NEAR((*ra)["sparsity"].get<double>(), 0.8, 1e-3);
@@ -170,7 +177,8 @@ TEST_F(PipelineTest, StructuredPruningShrinksModelAndMacs) {
   EXPECT_EQ((*back)->Spec()["layers"][0]["out"], 8);
   // 8-bit linear: measured on the int8 kernels.
   EXPECT_TRUE(m["int8"].get<bool>()) << m.dump();
-  EXPECT_NEAR(m["int8_accuracy"].get<double>(), m["accuracy"].get<double>(), 0.05);
+  EXPECT_NEAR(m["int8_val_accuracy"].get<double>(), m["val_accuracy"].get<double>(), 0.05);
+  EXPECT_NEAR(m["int8_test_accuracy"].get<double>(), m["test_accuracy"].get<double>(), 0.05);
   // The engine it ran on, in the result and in a progress event the store keeps.
   EXPECT_EQ(m["qengine"], *SelectQuantizedEngine());
   ASSERT_EQ(int8_events.size(), 1u);
@@ -190,7 +198,9 @@ TEST(DataTest, FashionMnistSubset) {
       {{"dataset", "fashion-mnist"}, {"path", path}, {"train_subset", 1000}, {"test_subset", 500}},
       torch::kCPU);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
-  EXPECT_EQ((*d)->train_x.sizes(), torch::IntArrayRef({1000, 1, 28, 28}));
+  // val_fraction 0.1 (the default) of the 1000 training images are held out.
+  EXPECT_EQ((*d)->train_x.sizes(), torch::IntArrayRef({900, 1, 28, 28}));
+  EXPECT_EQ((*d)->val_x.sizes(), torch::IntArrayRef({100, 1, 28, 28}));
   EXPECT_EQ((*d)->test_y.size(0), 500);
   // Normalised: mean near 0, std near 1.
   EXPECT_NEAR((*d)->train_x.mean().item<double>(), 0.0, 0.1);
@@ -203,9 +213,15 @@ TEST(DataTest, FashionMnistSubset) {
 }
 
 TEST(DataTest, MissingFilesAreNotFound) {
-  auto d = LoadDataset({{"dataset", "fashion-mnist"}, {"path", "/nonexistent"}}, torch::kCPU);
+  auto d = LoadDataset({{"dataset", "fashion-mnist"}, {"path", "/usr/share/datasets/nonexistent"}},
+                       torch::kCPU);
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.status().code(), StatusCode::kNotFound);
+  // A folder outside the allowed roots is refused before anything is opened.
+  d = LoadDataset({{"dataset", "mnist-idx"}, {"path", "/etc"}}, torch::kCPU);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("outside the allowed folder"), std::string::npos)
+      << d.status().ToString();
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "common/settings_schema.h"
 #include "common/status.h"
 #include "experiments/data.h"
 #include "experiments/model.h"
@@ -20,18 +21,28 @@
 
 namespace compsweep::experiments {
 
+// Defaults are the settings table's (common/settings_schema.h), as for a sweep
+// file, also for a default-constructed config.
 struct PruneConfig {
-  std::string method = "magnitude";  // magnitude | taylor | gradient
-  double final_sparsity = 0.8;
-  double initial_sparsity = 0.0;
-  std::string schedule = "gradual";          // one-shot | iterative | gradual
-  std::string granularity = "unstructured";  // unstructured | structured
-  std::string scope = "layer";               // layer | global
-  int rounds = 3;
-  int finetune_epochs = 1;
-  double lr = 5e-4;
+  std::string method = Default<std::string>("method");  // magnitude | taylor | gradient
+  double final_sparsity = Default<double>("final_sparsity");
+  double initial_sparsity = Default<double>("initial_sparsity");
+  std::string schedule = Default<std::string>("schedule");        // one-shot | iterative | gradual
+  std::string granularity = Default<std::string>("granularity");  // unstructured | structured
+  std::string scope = Default<std::string>("scope");              // layer | global
+  int rounds = Default<int>("rounds");
+  int finetune_epochs = Default<int>("finetune_epochs");
+  double lr = Default<double>("lr");
 
+  // Reads settings["prune"]: checked against the table (types, ranges,
+  // choices; unknown keys are errors), missing keys take its defaults.
   static Result<PruneConfig> FromJson(const nlohmann::json& j);
+
+ private:
+  template <typename T>
+  static T Default(const char* key) {
+    return settings::Default("prune", key).get<T>();
+  }
 };
 
 // Masks over model tensors (weights, and for structured pruning also the bias

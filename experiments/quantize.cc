@@ -26,32 +26,16 @@ int Levels(const std::string& scheme, int bits) {
 }  // namespace
 
 Result<QuantConfig> QuantConfig::FromJson(const nlohmann::json& j) {
+  ASSIGN_OR_RETURN(const nlohmann::json r, settings::Resolve("quantize", j));
   QuantConfig c;
-  try {
-    c.scheme = j.value("scheme", c.scheme);
-    c.bits = j.value("bits", c.bits);
-    c.mode = j.value("mode", c.mode);
-    c.granularity = j.value("granularity", c.granularity);
-    c.symmetric = j.value("symmetric", c.symmetric);
-    c.calibration = j.value("calibration", c.calibration);
-    c.qat_epochs = j.value("qat_epochs", c.qat_epochs);
-    c.lr = j.value("lr", c.lr);
-  } catch (const nlohmann::json::exception& e) {
-    return InvalidArgument(std::string("quantize settings: ") + e.what());
-  }
-  if (c.scheme != "linear" && c.scheme != "log2" && c.scheme != "pow2") {
-    return InvalidArgument("quantize.scheme must be linear, log2 or pow2");
-  }
-  if (c.bits < 2 || c.bits > 8) return InvalidArgument("quantize.bits must be in [2, 8]");
-  if (c.mode != "ptq" && c.mode != "qat")
-    return InvalidArgument("quantize.mode must be ptq or qat");
-  if (c.granularity != "per-channel" && c.granularity != "per-tensor") {
-    return InvalidArgument("quantize.granularity must be per-channel or per-tensor");
-  }
-  if (c.calibration != "minmax" && c.calibration != "percentile" && c.calibration != "mse") {
-    return InvalidArgument("quantize.calibration must be minmax, percentile or mse");
-  }
-  if (c.qat_epochs < 0) return InvalidArgument("quantize.qat_epochs must be >= 0");
+  c.scheme = r["scheme"].get<std::string>();
+  c.bits = r["bits"].get<int>();
+  c.mode = r["mode"].get<std::string>();
+  c.granularity = r["granularity"].get<std::string>();
+  c.symmetric = r["symmetric"].get<bool>();
+  c.calibration = r["calibration"].get<std::string>();
+  c.qat_epochs = r["qat_epochs"].get<int>();
+  c.lr = r["lr"].get<double>();
   return c;
 }
 

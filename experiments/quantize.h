@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "common/settings_schema.h"
 #include "common/status.h"
 #include "experiments/data.h"
 #include "experiments/model.h"
@@ -18,18 +19,28 @@
 
 namespace compsweep::experiments {
 
+// Defaults are the settings table's (common/settings_schema.h), as for a sweep
+// file, also for a default-constructed config.
 struct QuantConfig {
-  std::string scheme = "linear";            // linear | log2 | pow2
-  int bits = 8;                             // 2..8
-  std::string mode = "ptq";                 // ptq | qat
-  std::string granularity = "per-channel";  // per-channel | per-tensor
-  bool symmetric = true;                    // linear only; false = affine (zero point)
-  std::string calibration = "minmax";       // activations: minmax | percentile | mse
-  int qat_epochs = 1;
-  double lr = 5e-4;
+  std::string scheme = Default<std::string>("scheme");            // linear | log2 | pow2
+  int bits = Default<int>("bits");                                // 2..8
+  std::string mode = Default<std::string>("mode");                // ptq | qat
+  std::string granularity = Default<std::string>("granularity");  // per-channel | per-tensor
+  bool symmetric = Default<bool>("symmetric");  // linear only; false = affine (zero point)
+  std::string calibration = Default<std::string>("calibration");  // minmax | percentile | mse
+  int qat_epochs = Default<int>("qat_epochs");
+  double lr = Default<double>("lr");
 
   bool per_channel() const { return granularity == "per-channel"; }
+  // Reads settings["quantize"]: checked against the table (types, ranges,
+  // choices; unknown keys are errors), missing keys take its defaults.
   static Result<QuantConfig> FromJson(const nlohmann::json& j);
+
+ private:
+  template <typename T>
+  static T Default(const char* key) {
+    return settings::Default("quantize", key).get<T>();
+  }
 };
 
 // Integer codes of one weight tensor plus what is needed to dequantize them.

@@ -97,7 +97,8 @@ void FindGroups(const json& layers, const std::string& prefix, int64_t c, int64_
 std::vector<Group> Groups(const json& spec) {
   std::vector<Group> groups;
   const auto& in = spec.at("input");
-  FindGroups(spec.at("layers"), "", in[0], in[1], in[2], groups);
+  FindGroups(spec.at("layers"), "", in.at(0), in.size() > 1 ? in[1].get<int64_t>() : 1,
+             in.size() > 2 ? in[2].get<int64_t>() : 1, groups);
   return groups;
 }
 

@@ -267,7 +267,7 @@ data:
 teacher: {arch: cnn-wide, epochs: $tepochs, lr: 0.001, batch_size: 128}
 student: {arch: cnn-small, epochs: $epochs, lr: 0.001, batch_size: 128}
 pipeline: [distill, prune, quantize]
-objectives: {accuracy: maximize, size_bytes: minimize, latency_ms: minimize}
+objectives: {val_accuracy: maximize, size_bytes: minimize, latency_ms: minimize}
 distill: {epochs: 1}
 prune: {schedule: gradual, finetune_epochs: 1}
 parameters:
@@ -338,7 +338,7 @@ for name in names:
     db = sqlite3.connect("%s/%s.db" % (work, name))
     rows = db.execute(
         "SELECT t.number, t.state, t.started_ms, t.finished_ms, t.params, "
-        "(SELECT value FROM trial_values v WHERE v.trial_id = t.id AND v.metric = 'accuracy') "
+        "(SELECT value FROM trial_values v WHERE v.trial_id = t.id AND v.metric = 'val_accuracy') "
         "FROM trials t WHERE t.kind = 'trial' ORDER BY t.number").fetchall()
     teacher = db.execute("SELECT started_ms, finished_ms FROM trials WHERE kind = 'teacher'").fetchone()
     ok = [r for r in rows if r[1] == "succeeded"]

@@ -26,6 +26,7 @@ PKGS=(
   libyaml-cpp-dev libboost-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
+  python3-numpy  # examples/numpy/make_data.py, common/testdata/make_npy_fixtures.py
 )
 if ((with_browser)); then
   PKGS+=(chromium clang-format)  # the browser test and the style check

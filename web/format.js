@@ -1,7 +1,8 @@
 // Units and labels for compsweep's fixed metric names (see ARCHITECTURE.md).
 // Pure functions: usable from the page and from node (tests).
 
-const PERCENT = new Set(['accuracy', 'sparsity']);
+// Fractions shown as percent: every accuracy (val_, test_, int8_) and sparsity.
+const isPercent = (metric) => metric.endsWith('accuracy') || metric === 'sparsity';
 
 export function isBytes(metric) {
   return metric === 'size_bytes' || metric.endsWith('_bytes');
@@ -57,7 +58,7 @@ export function formatDuration(ms) {
 export function formatMetric(metric, v) {
   if (v == null || (typeof v === 'number' && !Number.isFinite(v))) return '–';
   if (typeof v !== 'number') return String(v);
-  if (PERCENT.has(metric)) return `${(v * 100).toFixed(2)} %`;
+  if (isPercent(metric)) return `${(v * 100).toFixed(2)} %`;
   if (isBytes(metric)) return formatBytes(v);
   if (metric.endsWith('_ms')) return formatMs(v);
   if (metric.endsWith('_seconds')) return formatDuration(v * 1000);
@@ -70,17 +71,17 @@ export function formatMetric(metric, v) {
 // Tick labels for a chart axis showing the metric (shorter than formatMetric).
 export function axisTick(metric, v) {
   if (v == null) return '';
-  if (PERCENT.has(metric)) return `${+(v * 100).toFixed(1)}%`;
+  if (isPercent(metric)) return `${+(v * 100).toFixed(1)}%`;
   if (isBytes(metric)) return formatBytes(v);
   if (metric.endsWith('_ms')) return `${+v.toPrecision(3)} ms`;
   if (metric.endsWith('macs') || metric.endsWith('params')) return formatSi(v);
   return `${+v.toPrecision(4)}`;
 }
 
-// Axis title: "accuracy (%)", "size (bytes, KB/MB)", "latency (ms)".
+// Axis title: "val_accuracy (%)", "size (bytes, KB/MB)", "latency (ms)".
 export function axisLabel(metric, maximize) {
   const arrow = maximize == null ? '' : maximize ? ' ↑ better' : ' ↓ better';
-  if (PERCENT.has(metric)) return `${metric} (%)${arrow}`;
+  if (isPercent(metric)) return `${metric} (%)${arrow}`;
   if (isBytes(metric)) return `${metric.replace(/_bytes$/, '').replace(/_/g, ' ')} (B/KB/MB)${arrow}`;
   if (metric.endsWith('_ms')) return `${metric.replace(/_ms$/, '')} (ms)${arrow}`;
   if (metric === 'throughput') return `throughput (samples/s)${arrow}`;

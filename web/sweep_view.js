@@ -6,7 +6,7 @@ import { STATES, markRefreshed, progressBar, renderWorkers, setCrumbs, stateBadg
 
 const SCATTER_LIMIT = 20000;  // succeeded trials fetched for the scatter
 const PAGE = 100;             // rows per table page
-const EXTRA_METRICS = ['accuracy', 'size_bytes', 'latency_ms', 'compression_ratio', 'sparsity'];
+const EXTRA_METRICS = ['val_accuracy', 'test_accuracy', 'size_bytes', 'latency_ms', 'compression_ratio', 'sparsity'];
 
 // Per-sweep UI choices survive refreshes and navigation.
 const choices = new Map();
@@ -175,7 +175,7 @@ export class SweepView {
     if (!this.alive) return;
     const dir = (m) => {
       const o = axesFront.objectives.find((q) => q.metric === m) || this.objectives().find((q) => q.metric === m);
-      return o ? o.maximize : m === 'accuracy' || m === 'throughput';
+      return o ? o.maximize : m.endsWith('accuracy') || m === 'throughput';
     };
     const points = trials.trials.map((t) => ({ id: t.id, number: t.number, params: t.params, x: t.metrics[x], y: t.metrics[y] }));
     this.pareto.update({ points, frontIds: new Set(axesFront.front_ids), xMetric: x, yMetric: y, xMax: dir(x), yMax: dir(y), logX: this.sel.logX });

@@ -34,7 +34,7 @@ class FakeRunner : public JobRunner {
       return out;
     }
     hooks.progress({{"epoch", 1}});
-    out.metrics = {{"accuracy", 0.5 + job.trial_id / 100.0}};
+    out.metrics = {{"val_accuracy", 0.5 + job.trial_id / 100.0}};
     out.model = "model-of-" + std::to_string(job.trial_id);
     if (!job.artifact_dir.empty()) {
       fs::create_directories(job.artifact_dir);

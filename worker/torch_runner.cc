@@ -81,6 +81,7 @@ class TorchRunner : public JobRunner {
     rc.cancelled = hooks.cancelled;
     rc.on_progress = hooks.progress;
     rc.cpu_guard = MakeCpuGuard(opts_.cpu_lock);
+    if (!opts_.path_roots.empty()) rc.path_roots = opts_.path_roots;
     JobOutcome out;
     try {
       const auto t0 = std::chrono::steady_clock::now();

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,10 @@ struct WorkerOptions {
   // result is acknowledged the local copy (cache_dir/artifacts/<trial>-<attempt>)
   // is deleted unless this is set.
   bool keep_artifacts = false;
+  // Folders absolute data and model paths may lie under (empty: the default,
+  // /usr/share/datasets); each file is checked again, once links are resolved,
+  // before it is opened (see experiments::RunContext::path_roots).
+  std::vector<std::string> path_roots;
   // CurveZMQ (common/curve_keys.h), all Z85 or all empty: this worker's key pair
   // and the coordinator's public key.
   std::string curve_public_key;

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <torch/version.h>
 
+#include "common/settings_schema.h"
 #include "experiments/artifact.h"
 #include "experiments/data.h"
 #include "experiments/int8.h"
@@ -24,22 +25,27 @@ namespace ex = compsweep::experiments;
 
 int main(int argc, char** argv) {
   CLI::App app{"Batch-1 CPU latency of an 8-bit model on int8 and float kernels"};
-  std::string write, artifact, arch = "cnn-small", calibration = "minmax";
+  namespace settings = compsweep::settings;
+  std::string write, artifact, arch = "cnn-small",
+                               calibration = settings::Default("quantize", "calibration");
   int threads = 1, runs = 30;
   auto* w = app.add_option("--write", write, "make the model and write its artifact here");
   auto* a = app.add_option("--artifact", artifact, "time this artifact (model.csa)")
                 ->check(CLI::ExistingFile);
   w->excludes(a);
-  app.add_option("--arch", arch, "zoo architecture for --write")->capture_default_str();
+  app.add_option("--arch", arch, "zoo architecture for --write")
+      ->capture_default_str()
+      ->check(CLI::IsMember(settings::Architectures()));
   app.add_option("--threads", threads, "LibTorch threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   app.add_option("--runs", runs, "timed calls per block (3 blocks)")
       ->capture_default_str()
       ->check(CLI::Range(5, 100000));
+  // Choices and default from the settings table, as quantize.calibration in a sweep.
   app.add_option("--calibration", calibration, "activation ranges")
       ->capture_default_str()
-      ->check(CLI::IsMember({"minmax", "percentile", "mse"}));
+      ->check(CLI::IsMember(settings::Choices("quantize", "calibration")));
   CLI11_PARSE(app, argc, argv);
   if (write.empty() == artifact.empty()) {
     std::cerr << "give exactly one of --write FILE or --artifact FILE\n";

@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include "common/settings_schema.h"
 #include "experiments/pipeline.h"
 
 namespace {
@@ -29,7 +30,7 @@ struct Options {
   std::string data = "/usr/share/datasets/fashion-mnist";
   int64_t train_subset = 0;  // 0 = all 60,000
   int64_t test_subset = 0;   // 0 = all 10,000
-  int epochs = 2;
+  int epochs = compsweep::settings::Default("student", "epochs").get<int>();
   int threads = 2;
   std::string work = "/tmp/compsweep_results";
   std::string out = "docs/results.md";
@@ -88,8 +89,8 @@ class Runner {
       std::cerr << label << ": " << r.status().ToString() << "\n";
       std::exit(1);
     }
-    std::cerr << "[" << Fixed(secs, 1) << " s] " << label << ": accuracy " << (*r)["accuracy"]
-              << ", size " << (*r)["size_bytes"] << "\n";
+    std::cerr << "[" << Fixed(secs, 1) << " s] " << label << ": test accuracy "
+              << (*r)["test_accuracy"] << ", size " << (*r)["size_bytes"] << "\n";
     (*r)["wall_seconds"] = secs;
     log_.push_back({{"label", label}, {"settings", settings}, {"metrics", *r}});
     return *r;
@@ -157,7 +158,8 @@ int main(int argc, char** argv) {
   md << "## 1. Baselines (float32, " << o.epochs << " epochs, Adam 1e-3, batch 128)\n\n"
      << "No learning-rate schedule, augmentation or tuning: short runs for comparing "
         "techniques, not for the best accuracy of each model.\n\n"
-     << "| model | params | MACs | accuracy | artifact size | latency (batch 1) | train time |\n"
+     << "| model | params | MACs | test accuracy | artifact size | latency (batch 1) | train time "
+        "|\n"
      << "|---|---:|---:|---:|---:|---:|---:|\n";
   json base;
   for (const char* arch :
@@ -165,7 +167,7 @@ int main(int argc, char** argv) {
     json m = run.Run(std::string("baseline ") + arch, run.Base(arch));
     base[arch] = m;
     md << "| " << arch << (std::string(arch) == "mlp" ? " (LeNet-300-100)" : "") << " | "
-       << m["params"] << " | " << m["macs"] << " | " << Pct(m["accuracy"]) << " | " << Kb(m)
+       << m["params"] << " | " << m["macs"] << " | " << Pct(m["test_accuracy"]) << " | " << Kb(m)
        << " | " << Fixed(m["latency_ms"], 3) << " ms | " << Fixed(m["train_seconds"], 1)
        << " s |\n";
   }
@@ -185,9 +187,9 @@ int main(int argc, char** argv) {
     s["prune"] = Runner::Prune(0.9, schedule, "unstructured");
     json m = run.Run(std::string("mlp prune 90% ") + schedule, s);
     md << "| " << schedule << (std::string(schedule) == "iterative" ? " (3 rounds)" : "") << " | "
-       << Pct(m["accuracy"]) << " | "
-       << Delta(m["accuracy"].get<double>() - base["mlp"]["accuracy"].get<double>()) << " | "
-       << m["nonzero_params"] << " of " << m["params"] << " | " << Kb(m) << " | "
+       << Pct(m["test_accuracy"]) << " | "
+       << Delta(m["test_accuracy"].get<double>() - base["mlp"]["test_accuracy"].get<double>())
+       << " | " << m["nonzero_params"] << " of " << m["params"] << " | " << Kb(m) << " | "
        << Fixed(m["compression_ratio"], 1) << "x |\n";
   }
 
@@ -206,8 +208,8 @@ int main(int argc, char** argv) {
       s["quantize"] = Runner::Quant("linear", 8, "ptq");
       s["quantize"]["calibration"] = calibration;
       json m = run.Run(std::string("int8 ptq ") + arch + " " + calibration, s);
-      const double acc_float = base[arch]["accuracy"];
-      const double acc_int8 = m.value("int8_accuracy", m["accuracy"].get<double>());
+      const double acc_float = base[arch]["test_accuracy"];
+      const double acc_int8 = m.value("int8_test_accuracy", m["test_accuracy"].get<double>());
       md << "| " << arch << " | " << calibration << " | " << Pct(acc_float) << " | "
          << Pct(acc_int8) << " | " << Delta(acc_int8 - acc_float) << " | "
          << Fixed(m["float_latency_ms"], 3) << " ms | " << Fixed(m["latency_ms"], 3) << " ms | "
@@ -231,16 +233,16 @@ int main(int argc, char** argv) {
     json p = run.Run(std::string("4-bit ptq ") + scheme, s);
     s["quantize"]["mode"] = "qat";
     json q = run.Run(std::string("4-bit qat ") + scheme, s);
-    const double acc0 = base["cnn-small"]["accuracy"];
-    md << "| " << scheme << " | " << Pct(p["accuracy"]) << " | "
-       << Delta(p["accuracy"].get<double>() - acc0) << " | " << Pct(q["accuracy"]) << " | "
-       << Delta(q["accuracy"].get<double>() - acc0) << " | " << Kb(p) << " |\n";
+    const double acc0 = base["cnn-small"]["test_accuracy"];
+    md << "| " << scheme << " | " << Pct(p["test_accuracy"]) << " | "
+       << Delta(p["test_accuracy"].get<double>() - acc0) << " | " << Pct(q["test_accuracy"])
+       << " | " << Delta(q["test_accuracy"].get<double>() - acc0) << " | " << Kb(p) << " |\n";
   }
 
   // 5. Distillation.
   const std::string teacher = run.Teacher();
   md << "\n## 5. Knowledge distillation (teacher cnn-wide, " << o.epochs
-     << " epochs: " << Pct(run.teacher_metrics()["accuracy"]) << ")\n\n"
+     << " epochs: " << Pct(run.teacher_metrics()["test_accuracy"]) << ")\n\n"
      << "Loss (1 - alpha) CE + alpha T^2 KL; same epochs and seed with and without the "
         "teacher.\n\n"
      << "| student | hard labels | distilled T=4, alpha=0.7 | change | distilled T=2, alpha=0.5 | "
@@ -252,10 +254,10 @@ int main(int argc, char** argv) {
     json a = run.Run(std::string("distill T4 ") + arch, s, teacher);
     s["distill"] = run.Distill(2, 0.5);
     json b = run.Run(std::string("distill T2 ") + arch, s, teacher);
-    const double acc0 = base[arch]["accuracy"];
-    md << "| " << arch << " | " << Pct(acc0) << " | " << Pct(a["accuracy"]) << " | "
-       << Delta(a["accuracy"].get<double>() - acc0) << " | " << Pct(b["accuracy"]) << " | "
-       << Delta(b["accuracy"].get<double>() - acc0) << " |\n";
+    const double acc0 = base[arch]["test_accuracy"];
+    md << "| " << arch << " | " << Pct(acc0) << " | " << Pct(a["test_accuracy"]) << " | "
+       << Delta(a["test_accuracy"].get<double>() - acc0) << " | " << Pct(b["test_accuracy"])
+       << " | " << Delta(b["test_accuracy"].get<double>() - acc0) << " |\n";
   }
 
   // 6. Structured pruning.
@@ -264,15 +266,15 @@ int main(int argc, char** argv) {
      << "|---:|---:|---:|---:|---:|---:|---:|\n";
   {
     const json& b = base["cnn-small"];
-    md << "| 0% | " << Pct(b["accuracy"]) << " | - | " << b["params"] << " | " << b["macs"] << " | "
-       << Fixed(b["latency_ms"], 3) << " ms | " << Kb(b) << " |\n";
+    md << "| 0% | " << Pct(b["test_accuracy"]) << " | - | " << b["params"] << " | " << b["macs"]
+       << " | " << Fixed(b["latency_ms"], 3) << " ms | " << Kb(b) << " |\n";
     for (double sp : {0.25, 0.5, 0.75}) {
       json s = run.Base("cnn-small");
       s["pipeline"] = {"prune"};
       s["prune"] = Runner::Prune(sp, "one-shot", "structured");
       json m = run.Run("structured " + Fixed(sp, 2), s);
-      md << "| " << Fixed(100 * sp, 0) << "% | " << Pct(m["accuracy"]) << " | "
-         << Delta(m["accuracy"].get<double>() - b["accuracy"].get<double>()) << " | "
+      md << "| " << Fixed(100 * sp, 0) << "% | " << Pct(m["test_accuracy"]) << " | "
+         << Delta(m["test_accuracy"].get<double>() - b["test_accuracy"].get<double>()) << " | "
          << m["nonzero_params"] << " | " << m["effective_macs"] << " | "
          << Fixed(m["latency_ms"], 3) << " ms | " << Kb(m) << " |\n";
     }
@@ -285,7 +287,7 @@ int main(int argc, char** argv) {
      << "| pipeline | accuracy | change vs float baseline | size | compression | latency |\n"
      << "|---|---:|---:|---:|---:|---:|\n";
   {
-    const double acc0 = base["cnn-small"]["accuracy"];
+    const double acc0 = base["cnn-small"]["test_accuracy"];
     struct Combo {
       std::string label;
       double sparsity;
@@ -300,8 +302,8 @@ int main(int argc, char** argv) {
       s["prune"] = Runner::Prune(c.sparsity, "gradual", "unstructured");
       s["quantize"] = Runner::Quant(c.scheme, c.bits, "ptq");
       json m = run.Run("combined " + c.label, s, teacher);
-      md << "| " << c.label << " | " << Pct(m["accuracy"]) << " | "
-         << Delta(m["accuracy"].get<double>() - acc0) << " | " << Kb(m) << " | "
+      md << "| " << c.label << " | " << Pct(m["test_accuracy"]) << " | "
+         << Delta(m["test_accuracy"].get<double>() - acc0) << " | " << Kb(m) << " | "
          << Fixed(m["compression_ratio"], 1) << "x | " << Fixed(m["latency_ms"], 3) << " ms"
          << (m.value("int8", false) ? " (int8)" : "") << " |\n";
     }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -25,6 +26,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   app.add_option("--device", device, "cpu | cuda | cuda:N")->capture_default_str();
   app.add_option("--out", out, "folder for the artifact and the teacher")->capture_default_str();
+  std::vector<std::string> roots;
+  app.add_option("--path-root", roots,
+                 "folder absolute data/model paths may lie under (default /usr/share/datasets)");
   CLI11_PARSE(app, argc, argv);
   std::ifstream f(settings_path);
   nlohmann::json settings = nlohmann::json::parse(f, nullptr, false);
@@ -36,6 +40,7 @@ int main(int argc, char** argv) {
   RunContext ctx;
   ctx.device = device;
   ctx.artifact_dir = out;
+  if (!roots.empty()) ctx.path_roots = roots;
   ctx.on_progress = [](const nlohmann::json& p) { std::cerr << p.dump() << "\n"; };
   bool distill = false;
   for (const auto& s : settings.value("pipeline", nlohmann::json::array()))

@@ -86,7 +86,7 @@ def sweep_yaml(name, trials):
             "data: {dataset: synthetic, train_subset: 64, test_subset: 32}\n"
             "student: {arch: mlp, epochs: 1, batch_size: 64}\n"
             "pipeline: [quantize]\n"
-            "objectives: {accuracy: maximize, size_bytes: minimize}\n"
+            "objectives: {val_accuracy: maximize, size_bytes: minimize}\n"
             "quantize: {bits: 4}\n"
             "parameters:\n"
             f"  quantize.lr: {{values: [{lrs}]}}\n")
@@ -339,7 +339,7 @@ def check_cluster(cl, expected_trials, report):
                            "ON t.id = v.trial_id WHERE t.kind = 'trial' "
                            "AND v.metric = 'size_bytes'"))
     acc = {r[0] for r in cl.query("SELECT trial_id FROM trial_values "
-                                  "WHERE metric = 'accuracy'")}
+                                  "WHERE metric = 'val_accuracy'")}
     missing_values = [t for t in trial_ids if t not in values or t not in acc]
     if missing_values:
         fails.append(f"{len(missing_values)} trials without accuracy/size_bytes values")

@@ -88,7 +88,7 @@ data: {dataset: synthetic, train_subset: 64, test_subset: 32}
 teacher: {arch: mlp, epochs: 1}
 student: {arch: mlp, epochs: 1}
 pipeline: [distill, prune, quantize]
-objectives: {accuracy: maximize, size_bytes: minimize, latency_ms: minimize}
+objectives: {val_accuracy: maximize, size_bytes: minimize, latency_ms: minimize}
 parameters:
   prune.final_sparsity: {values: [0.5, 0.9]}
   quantize.bits: {values: [8, 4, 2]}
@@ -120,7 +120,7 @@ void MakeDatabase(World* w) {
     if (n % 4 == 0) continue;  // stays running
     const double acc = 0.5 + 0.05 * n;
     (*store)->TrialSucceeded(row.id, 1,
-                             json{{"accuracy", acc},
+                             json{{"val_accuracy", acc},
                                   {"size_bytes", 1000 * (8 - n)},
                                   {"latency_ms", 0.1 * n},
                                   {"loss", 1.0 / n}});

@@ -62,7 +62,7 @@ class IntegrationTest : public ::testing::Test {
                     "t.id = a.trial_id WHERE t.kind='trial' AND a.state='succeeded'"),
               expected_trials);
     EXPECT_EQ(Count("SELECT COUNT(*) FROM trials t WHERE kind='trial' AND NOT EXISTS (SELECT 1 "
-                    "FROM trial_values v WHERE v.trial_id=t.id AND v.metric='accuracy')"),
+                    "FROM trial_values v WHERE v.trial_id=t.id AND v.metric='val_accuracy')"),
               0);
     EXPECT_EQ(Count("SELECT COUNT(*) FROM sweeps WHERE state='done'"), 1);
   }
@@ -136,7 +136,7 @@ TEST_F(IntegrationTest, CoordinatorAndTwoWorkersCompleteASweep) {
   // Results are readable straight from the file, without the coordinator.
   Process results({"results", "1", "--db", db_, "--pareto", "--format", "json"}, Path("res.log"));
   ASSERT_EQ(results.Wait(30s), 0);
-  EXPECT_NE(results.Output().find("\"accuracy\""), std::string::npos);
+  EXPECT_NE(results.Output().find("\"val_accuracy\""), std::string::npos);
   // The coordinator keeps every succeeded trial's model, sent with its result: one
   // file per trial whose bytes are the trial's size_bytes.
   EXPECT_EQ(Count("SELECT COUNT(*) FROM artifacts a JOIN trial_values v ON v.trial_id = "

@@ -356,7 +356,7 @@ not_once=$(sql "SELECT t.id || ' x' || (SELECT COUNT(*) FROM trial_attempts a
                   WHERE a.trial_id = t.id AND a.state = 'succeeded') != 1")
 [[ -z "$not_once" ]] || fail "trials not succeeded exactly once (trial xN): $not_once"
 values=$(sql "SELECT COUNT(*) FROM trials t WHERE t.sweep_id=$SWEEP AND t.kind='trial'
-              AND EXISTS (SELECT 1 FROM trial_values v WHERE v.trial_id=t.id AND v.metric='accuracy')")
+              AND EXISTS (SELECT 1 FROM trial_values v WHERE v.trial_id=t.id AND v.metric='val_accuracy')")
 [[ "$values" == "$TRIALS" ]] || fail "only $values of $TRIALS trials have an accuracy"
 elsewhere=$(sql "SELECT COUNT(*) FROM trials t WHERE t.sweep_id=$SWEEP
                  AND t.worker NOT LIKE '$WPREFIX%'")
