@@ -79,6 +79,10 @@ expect 2 "$tmp/path/compsweep-worker worker --help\` exited with status 4" \
   --db "$tmp/a.db"
 
 # 4. The coordinator and its clients, over real sockets and a real SQLite file.
+# The log exists before the coordinator starts: the background job creates it
+# only once scheduled, and the first sed below can come sooner (it did, under
+# load, and set -e ended the test).
+: >"$tmp/coord.log"
 "$bin" coordinator --db "$tmp/c.db" --bind 'tcp://127.0.0.1:*' --http 127.0.0.1:0 \
   --token secret >"$tmp/coord.log" 2>&1 &
 coord_pid=$!
