@@ -3,8 +3,8 @@
 // ask/tell protocol on stdin/stdout, for the replay benchmark in bench/search/.
 // One JSON object per input line, one answer line per command:
 //   {"cmd":"init","parameters":{name:{"values":[..]}|{"value":x}|{"distribution":..,"min":..,"max":..,"q":..}},
-//    "maximize":[bool..],"seed":N,"run_cap":N,"adaptive":bool,   (false: uniform random, no repeats)
-//    "population_size":N?,"initial_random":N?,
+//    "maximize":[bool..],"seed":N,"run_cap":N,"adaptive":bool,   (false: uniform random, no
+//    repeats) "population_size":N?,"initial_random":N?,
 //    "asha":{"min_epochs":1,"eta":3,"max_epochs":9,"tie_break":"hypervolume"|"epsilon-net"|"crowding"}?}
 //                                                    -> {"ok":true}
 //   {"cmd":"propose","n":N}                          -> {"points":[{..params..}, ..]}
@@ -71,9 +71,10 @@ class Session {
     if (c == "init") return Init(cmd);
     if (c == "hv") {
       const auto points = cmd.at("points").get<std::vector<std::vector<double>>>();
-      return {{"hv", compsweep::PrefixHypervolumes(points, cmd.at("maximize").get<std::vector<bool>>(),
-                                                   cmd.at("ref").get<std::vector<double>>(),
-                                                   cmd.at("lengths").get<std::vector<size_t>>())}};
+      return {
+          {"hv", compsweep::PrefixHypervolumes(points, cmd.at("maximize").get<std::vector<bool>>(),
+                                               cmd.at("ref").get<std::vector<double>>(),
+                                               cmd.at("lengths").get<std::vector<size_t>>())}};
     }
     if (!proposer_) return {{"error", "init first"}};
     if (c == "propose") return {{"points", proposer_->Propose(cmd.at("n").get<int>())}};
@@ -89,7 +90,8 @@ class Session {
       return {{"stop", d == RungDecision::kStop}};
     }
     if (c == "save") {
-      return {{"state", {{"search", proposer_->ToJson()}, {"asha", asha_ ? asha_->ToJson() : json()}}}};
+      return {
+          {"state", {{"search", proposer_->ToJson()}, {"asha", asha_ ? asha_->ToJson() : json()}}}};
     }
     if (c == "restore") {
       const json& st = cmd.at("state");

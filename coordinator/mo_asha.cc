@@ -113,7 +113,8 @@ nlohmann::json MoAsha::ToJson() const {
 
 Result<MoAsha> MoAsha::FromJson(const nlohmann::json& state) {
   try {
-    if (state.at("version").get<int>() != 1) return InvalidArgument("mo-asha state: unknown version");
+    if (state.at("version").get<int>() != 1)
+      return InvalidArgument("mo-asha state: unknown version");
     MoAshaOptions o;
     o.min_epochs = state.at("min_epochs").get<int>();
     o.eta = state.at("eta").get<int>();

@@ -114,7 +114,8 @@ TEST(MoAsha, StateRoundTripTakesTheSameDecisions) {
   EXPECT_EQ(b.ToJson(), state);
   EXPECT_EQ(b.rungs(), a.rungs());
   EXPECT_EQ(b.options().tie_break, TieBreak::kEpsilonNet);
-  EXPECT_EQ(b.OnEpoch(5, 1, {0.9, 1}), RungDecision::kStop) << "the recorded verdict, not re-judged";
+  EXPECT_EQ(b.OnEpoch(5, 1, {0.9, 1}), RungDecision::kStop)
+      << "the recorded verdict, not re-judged";
   EXPECT_EQ(b.RecordedAt(1), 5u);
   for (int64_t t = 6; t < 14; ++t) {
     const std::vector<double> m = {0.05 * static_cast<double>(t % 7) + 0.4,

@@ -77,7 +77,8 @@ std::vector<double> CrowdingDistances(const Points& points, const std::vector<si
   return dist;
 }
 
-std::vector<double> HypervolumeContributions(const Points& points, const std::vector<size_t>& members,
+std::vector<double> HypervolumeContributions(const Points& points,
+                                             const std::vector<size_t>& members,
                                              const std::vector<bool>& maximize,
                                              const std::vector<double>& ref) {
   Points all;
@@ -173,8 +174,9 @@ std::vector<size_t> MultiObjectiveOrder(const Points& points, const std::vector<
   for (int r : rank) {
     if (r != kUnranked) max_rank = std::max(max_rank, r);
   }
-  const std::vector<double> ref =
-      tie_break == TieBreak::kHypervolume ? NadirReference(points, maximize) : std::vector<double>{};
+  const std::vector<double> ref = tie_break == TieBreak::kHypervolume
+                                      ? NadirReference(points, maximize)
+                                      : std::vector<double>{};
   std::vector<size_t> order;
   order.reserve(points.size());
   for (int f = 0; f <= max_rank; ++f) {
@@ -191,7 +193,8 @@ std::vector<size_t> MultiObjectiveOrder(const Points& points, const std::vector<
                                           : CrowdingDistances(points, members);
     std::vector<size_t> pos(members.size());
     std::iota(pos.begin(), pos.end(), 0);
-    std::stable_sort(pos.begin(), pos.end(), [&](size_t a, size_t b) { return score[a] > score[b]; });
+    std::stable_sort(pos.begin(), pos.end(),
+                     [&](size_t a, size_t b) { return score[a] > score[b]; });
     for (size_t p : pos) order.push_back(members[p]);
   }
   for (size_t i = 0; i < points.size(); ++i) {

@@ -33,7 +33,8 @@ std::vector<double> CrowdingDistances(const Points& points, const std::vector<si
 // by another member, or not better than ref everywhere, contributes 0; of exact
 // duplicates each contributes 0. Exact for any number of objectives (common/pareto.h),
 // meant for the 2 and 3 of a sweep.
-std::vector<double> HypervolumeContributions(const Points& points, const std::vector<size_t>& members,
+std::vector<double> HypervolumeContributions(const Points& points,
+                                             const std::vector<size_t>& members,
                                              const std::vector<bool>& maximize,
                                              const std::vector<double>& ref);
 
@@ -52,9 +53,9 @@ std::vector<double> NadirReference(const Points& points, const std::vector<bool>
                                    double margin = 0.1);
 
 enum class TieBreak {
-  kEpsilonNet,    // as Syne Tune's MO-ASHA
-  kHypervolume,   // larger exclusive contribution first (ref: NadirReference of all points)
-  kCrowding,      // larger crowding distance first (NSGA-II)
+  kEpsilonNet,   // as Syne Tune's MO-ASHA
+  kHypervolume,  // larger exclusive contribution first (ref: NadirReference of all points)
+  kCrowding,     // larger crowding distance first (NSGA-II)
 };
 
 // Indices of all points, best first: by front, then within a front by the tie

@@ -39,8 +39,7 @@ std::vector<double> MetricsFrom(const nlohmann::json& a) {
 Nsga2::Nsga2(const SearchSpace& space, const Nsga2Options& options)
     : space_(space), options_(options), rng_(options.seed) {
   if (options_.population_size <= 0) {
-    options_.population_size =
-        static_cast<int>(std::clamp<int64_t>(options_.run_cap / 4, 8, 32));
+    options_.population_size = static_cast<int>(std::clamp<int64_t>(options_.run_cap / 4, 8, 32));
   }
   if (options_.initial_random <= 0) options_.initial_random = options_.population_size;
   if (options_.mutation_prob <= 0) {
@@ -269,7 +268,8 @@ nlohmann::json Nsga2::ToJson() const {
   nlohmann::json pending = nlohmann::json::array();
   for (const std::string& key : pending_order_) pending.push_back(pending_.at(key));
   nlohmann::json done = nlohmann::json::array();
-  for (const Done& d : done_) done.push_back({{"genes", d.genes}, {"metrics", MetricsJson(d.metrics)}});
+  for (const Done& d : done_)
+    done.push_back({{"genes", d.genes}, {"metrics", MetricsJson(d.metrics)}});
   const Nsga2Options& o = options_;
   return {{"version", 1},
           {"names", std::move(names)},

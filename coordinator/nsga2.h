@@ -40,9 +40,9 @@ struct Nsga2Options {
   int population_size = 0;     // 0: clamp(run_cap / 4, 8, 32)
   int initial_random = 0;      // 0: population_size
   double crossover_prob = 0.9;
-  double mutation_prob = 0;    // per gene; 0: 1 / (number of non-fixed genes)
-  double eta_crossover = 15;   // SBX distribution index
-  double eta_mutation = 20;    // polynomial mutation distribution index
+  double mutation_prob = 0;   // per gene; 0: 1 / (number of non-fixed genes)
+  double eta_crossover = 15;  // SBX distribution index
+  double eta_mutation = 20;   // polynomial mutation distribution index
   uint64_t seed = 0;
 };
 
@@ -79,8 +79,8 @@ class Nsga2 {
   };
   Nsga2(const SearchSpace& space, const Nsga2Options& options);
 
-  double Unit();                 // uniform in [0, 1)
-  uint64_t Index(uint64_t n);    // uniform in [0, n)
+  double Unit();               // uniform in [0, 1)
+  uint64_t Index(uint64_t n);  // uniform in [0, n)
   Genes RandomGenes();
   Genes Child(const std::vector<size_t>& population, const std::vector<int>& rank,
               const std::vector<double>& crowding);
@@ -96,10 +96,10 @@ class Nsga2 {
   Nsga2Options options_;
   std::mt19937_64 rng_;
   int64_t proposed_ = 0;
-  std::vector<Done> done_;                // told, in order
-  std::map<std::string, Genes> pending_;  // proposed, not told: key -> genes
-  std::set<std::string> seen_;            // every key proposed or told
-  std::set<std::string> told_;            // the keys of done_
+  std::vector<Done> done_;                  // told, in order
+  std::map<std::string, Genes> pending_;    // proposed, not told: key -> genes
+  std::set<std::string> seen_;              // every key proposed or told
+  std::set<std::string> told_;              // the keys of done_
   std::vector<std::string> pending_order_;  // proposal order of pending_ (for ToJson)
 };
 

@@ -171,7 +171,8 @@ Result<Genes> SearchSpace::ToGenes(const nlohmann::json& params) const {
       x = std::round(k);
     }
     const double slack = g.kind == GeneSpec::Kind::kContinuous ? 1e-9 * (1 + std::abs(x)) : 0;
-    if (!(x >= g.lo - slack && x <= g.hi + slack)) return InvalidArgument(g.name + ": out of range");
+    if (!(x >= g.lo - slack && x <= g.hi + slack))
+      return InvalidArgument(g.name + ": out of range");
     if (g.kind == GeneSpec::Kind::kInteger && std::round(x) != x)
       return InvalidArgument(g.name + ": not an integer step");
     genes[i] = std::clamp(x, g.lo, g.hi);

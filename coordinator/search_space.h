@@ -27,9 +27,9 @@ struct GeneSpec {
   enum class Kind { kFixed, kOrdinal, kCategorical, kContinuous, kInteger };
   std::string name;  // the dotted parameter name
   Kind kind = Kind::kFixed;
-  double lo = 0, hi = 0;  // gene bounds (inclusive)
-  bool log = false;       // continuous gene holds log(value)
-  double q = 0;           // > 0: integer gene holds k, the value is k * q
+  double lo = 0, hi = 0;               // gene bounds (inclusive)
+  bool log = false;                    // continuous gene holds log(value)
+  double q = 0;                        // > 0: integer gene holds k, the value is k * q
   std::vector<nlohmann::json> values;  // fixed (1) / ordinal / categorical
 };
 

@@ -80,9 +80,8 @@ TEST(SearchSpace, GenesOfEveryKind) {
 }
 
 TEST(SearchSpace, FiniteSpacesEnumerate) {
-  auto space = SearchSpace::Create({{"a", Values({1, 2, 3})},
-                                    {"b", Values({"x", "y"})},
-                                    {"c", Dist("q_uniform", 0, 1, 0.5)}});
+  auto space = SearchSpace::Create(
+      {{"a", Values({1, 2, 3})}, {"b", Values({"x", "y"})}, {"c", Dist("q_uniform", 0, 1, 0.5)}});
   ASSERT_TRUE(space.ok());
   ASSERT_EQ(space->Cardinality(), 18u);
   std::set<std::string> seen;

@@ -201,7 +201,7 @@ class SyneTunePeer(Method):
     def __init__(self, table: Table, seed: int) -> None:
         import numpy as np
         from syne_tune.config_space import choice
-        from syne_tune.optimizer.schedulers.multiobjective import MOASHA
+        from syne_tune.optimizer.schedulers.multiobjective.moasha import MOASHA
         logging.getLogger("syne_tune").setLevel(logging.WARNING)
         np.random.seed(seed)  # MOASHA samples configurations and brackets from numpy's global RNG
         self.names = [m for m, _ in OBJECTIVES]
@@ -266,7 +266,7 @@ def simulate(table: Table, method: Method, workers: int, budget: int) -> list[tu
             if cfg in started:
                 method.duplicate(params, table.final(cfg))
                 idle_asks += 1
-                if idle_asks > 20 * len(table.params):
+                if idle_asks > 200:  # a peer stuck on configurations it has run
                     exhausted = True
                 continue
             idle_asks = 0
