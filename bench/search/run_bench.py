@@ -9,7 +9,9 @@ Methods: full grid (shuffled order), random (no repeats), compsweep's NSGA-II,
 compsweep's MO-ASHA (random proposals), both combined (our methods through
 build/bench/search_cli), Syne Tune's MOASHA, Optuna's NSGAIISampler and
 TPESampler (ask/tell). A peer proposing a configuration it already started is
-answered at no cost (Optuna is told that configuration's final metrics), which
+answered at no cost (Optuna: 0.15 x the table's configurations in a row, or
+as many in all as the table has, end its run; Syne Tune, which samples with
+replacement: 15x and 60x) (Optuna is told that configuration's final metrics), which
 only favours the peers.
 
 Usage: run_bench.py [--table PATH] [--seeds 10] [--workers 4] [--max-fraction 0.5]
@@ -107,6 +109,10 @@ class Cli:
 class Method:
     """One search method as the simulator drives it."""
     stops_early = False
+    # Repeated proposals (answered at no cost) tolerated in a row and in all, as
+    # multiples of the table's configurations, before the run ends.
+    repeats_in_a_row = 0.15
+    repeats_in_all = 1.0
 
     def ask(self) -> Optional[dict[str, Any]]:
         raise NotImplementedError
@@ -197,6 +203,10 @@ class OptunaPeer(Method):
 
 class SyneTunePeer(Method):
     stops_early = True
+    # MOASHA samples uniformly with replacement; a repeat costs nothing here, so
+    # let it draw until it has seen (almost) every configuration.
+    repeats_in_a_row = 15.0
+    repeats_in_all = 60.0
 
     def __init__(self, table: Table, seed: int) -> None:
         import numpy as np
@@ -253,6 +263,7 @@ def simulate(table: Table, method: Method, workers: int, budget: int) -> list[tu
     used = 0
     next_id = 0
     idle_asks = 0
+    repeats = 0
     exhausted = False
     if isinstance(method, SyneTunePeer):
         method.trials_epochs = table.max_epochs  # type: ignore[attr-defined]
@@ -266,7 +277,10 @@ def simulate(table: Table, method: Method, workers: int, budget: int) -> list[tu
             if cfg in started:
                 method.duplicate(params, table.final(cfg))
                 idle_asks += 1
-                if idle_asks > 200:  # a peer stuck on configurations it has run
+                repeats += 1
+                # A peer stuck on configurations it has run ends its run here.
+                n = len(table.params)
+                if idle_asks > method.repeats_in_a_row * n or repeats > method.repeats_in_all * n:
                     exhausted = True
                 continue
             idle_asks = 0
