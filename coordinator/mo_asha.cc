@@ -83,6 +83,28 @@ RungDecision MoAsha::OnEpoch(int64_t trial, int epoch, const std::vector<double>
   return d;
 }
 
+std::optional<std::pair<int64_t, int>> MoAsha::PromoteStopped() {
+  for (auto rung = order_.rbegin(); rung != order_.rend(); ++rung) {
+    const int epoch = rung->first;
+    const std::vector<int64_t>& ids = rung->second;
+    auto& records = records_.at(epoch);
+    Points points;
+    points.reserve(ids.size());
+    for (int64_t id : ids) points.push_back(records.at(id).metrics);
+    const std::vector<size_t> order =
+        MultiObjectiveOrder(points, options_.maximize, options_.tie_break);
+    const size_t n = ids.size();
+    for (size_t p = 0; p < n && p * static_cast<size_t>(options_.eta) <= n; ++p) {
+      Record& r = records.at(ids[order[p]]);
+      if (r.decision == RungDecision::kStop) {
+        r.decision = RungDecision::kContinue;
+        return std::make_pair(ids[order[p]], epoch);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 size_t MoAsha::RecordedAt(int epoch) const {
   auto it = records_.find(epoch);
   return it == records_.end() ? 0 : it->second.size();

@@ -26,6 +26,8 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -70,6 +72,13 @@ class MoAsha {
   // repeated report for the same trial and rung (a re-run attempt) returns the
   // first verdict again and records nothing. Off a rung: kContinue.
   RungDecision OnEpoch(int64_t trial, int epoch, const std::vector<double>& metrics);
+
+  // ASHA's promotion, for when no new trial can be started (the proposer ran dry):
+  // a trial stopped at a rung that now ranks within the rule there (trials that
+  // arrived after it ranked below it). Highest rung first, best position first.
+  // Its verdict becomes kContinue and it should resume from that rung's epoch
+  // (from its checkpoint); later rungs judge it as usual. nullopt: none qualifies.
+  std::optional<std::pair<int64_t, int>> PromoteStopped();
 
   // Trials recorded at rung `epoch` (0 if it is not a rung).
   size_t RecordedAt(int epoch) const;

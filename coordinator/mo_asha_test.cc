@@ -99,6 +99,28 @@ TEST(MoAsha, AsynchronousDecisionsWithFewTrialsAtARung) {
   EXPECT_EQ(asha.OnEpoch(2, 9, {0.1, 1e9}), RungDecision::kContinue);
 }
 
+// Promotion once the proposer ran dry: a stopped trial whose rung filled up with
+// worse trials after it comes back, from the highest rung first.
+TEST(MoAsha, PromotesStoppedTrialsThatNowRankHighEnough) {
+  MoAsha asha = Make(1, 3, 9);
+  EXPECT_EQ(asha.PromoteStopped(), std::nullopt) << "nothing recorded";
+  EXPECT_EQ(asha.OnEpoch(1, 1, {0.80, 100}), RungDecision::kContinue);
+  EXPECT_EQ(asha.OnEpoch(2, 1, {0.70, 200}), RungDecision::kStop);  // position 1 of 2
+  EXPECT_EQ(asha.PromoteStopped(), std::nullopt) << "still outranked: 1 * 3 > 2";
+  EXPECT_EQ(asha.OnEpoch(3, 1, {0.10, 900}), RungDecision::kStop);  // position 2 of 3
+  // Now trial 2 sits at position 1 of 3: 1 * 3 <= 3.
+  EXPECT_EQ(asha.PromoteStopped(), std::make_optional(std::make_pair(int64_t{2}, 1)));
+  EXPECT_EQ(asha.PromoteStopped(), std::nullopt) << "trial 3 stays stopped (2 * 3 > 3)";
+  EXPECT_EQ(asha.OnEpoch(2, 1, {0.70, 200}), RungDecision::kContinue) << "its verdict now";
+  // At rung 3 (higher), a stopped trial is promoted before any at rung 1.
+  EXPECT_EQ(asha.OnEpoch(1, 3, {0.85, 100}), RungDecision::kContinue);
+  EXPECT_EQ(asha.OnEpoch(2, 3, {0.75, 200}), RungDecision::kStop);
+  for (int64_t t = 4; t < 8; ++t) asha.OnEpoch(t, 1, {0.01 * static_cast<double>(t), 990});
+  EXPECT_EQ(asha.OnEpoch(3, 3, {0.20, 900}), RungDecision::kStop)
+      << "a worse late record at rung 3";
+  EXPECT_EQ(asha.PromoteStopped(), std::make_optional(std::make_pair(int64_t{2}, 3)));
+}
+
 TEST(MoAsha, StateRoundTripTakesTheSameDecisions) {
   MoAsha a = Make(1, 2, 8, TieBreak::kEpsilonNet);
   a.OnEpoch(1, 1, {0.5, 300});
