@@ -9,6 +9,7 @@
 //                                                    -> {"ok":true}
 //   {"cmd":"propose","n":N}                          -> {"points":[{..params..}, ..]}
 //   {"cmd":"report","trial":ID,"epoch":E,"metrics":[..]} -> {"stop":bool}   (needs asha)
+//   {"cmd":"promote","any":bool} -> {"trial":ID,"epoch":E} or {"trial":null}   (needs asha)
 //   {"cmd":"tell","params":{..},"metrics":[..]}      -> {"ok":true}   (null metric: failed/stopped)
 //   {"cmd":"save"} -> {"state":{..}};  {"cmd":"restore","state":{..}} -> {"ok":true}
 //   {"cmd":"hv","points":[[..]..],"maximize":[..],"ref":[..],"lengths":[..]} -> {"hv":[..]}
@@ -88,6 +89,11 @@ class Session {
       const RungDecision d = asha_->OnEpoch(cmd.at("trial").get<int64_t>(),
                                             cmd.at("epoch").get<int>(), Metrics(cmd.at("metrics")));
       return {{"stop", d == RungDecision::kStop}};
+    }
+    if (c == "promote") {
+      const auto p = asha_ ? asha_->PromoteStopped(cmd.value("any", false)) : std::nullopt;
+      if (!p) return {{"trial", nullptr}};
+      return {{"trial", p->first}, {"epoch", p->second}};
     }
     if (c == "save") {
       return {

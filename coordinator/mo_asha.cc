@@ -83,7 +83,10 @@ RungDecision MoAsha::OnEpoch(int64_t trial, int epoch, const std::vector<double>
   return d;
 }
 
-std::optional<std::pair<int64_t, int>> MoAsha::PromoteStopped() {
+std::optional<std::pair<int64_t, int>> MoAsha::PromoteStopped(bool any) {
+  Record* best = nullptr;
+  std::pair<int64_t, int> best_id;
+  double best_fraction = 2;
   for (auto rung = order_.rbegin(); rung != order_.rend(); ++rung) {
     const int epoch = rung->first;
     const std::vector<int64_t>& ids = rung->second;
@@ -94,15 +97,24 @@ std::optional<std::pair<int64_t, int>> MoAsha::PromoteStopped() {
     const std::vector<size_t> order =
         MultiObjectiveOrder(points, options_.maximize, options_.tie_break);
     const size_t n = ids.size();
-    for (size_t p = 0; p < n && p * static_cast<size_t>(options_.eta) <= n; ++p) {
+    for (size_t p = 0; p < n; ++p) {
       Record& r = records.at(ids[order[p]]);
-      if (r.decision == RungDecision::kStop) {
+      if (r.decision != RungDecision::kStop) continue;
+      if (p * static_cast<size_t>(options_.eta) <= n) {
         r.decision = RungDecision::kContinue;
         return std::make_pair(ids[order[p]], epoch);
       }
+      const double fraction = static_cast<double>(p) / static_cast<double>(n);
+      if (fraction < best_fraction) {  // strict: an equal one at a lower rung loses
+        best_fraction = fraction;
+        best = &r;
+        best_id = {ids[order[p]], epoch};
+      }
     }
   }
-  return std::nullopt;
+  if (!any || best == nullptr) return std::nullopt;
+  best->decision = RungDecision::kContinue;
+  return best_id;
 }
 
 size_t MoAsha::RecordedAt(int epoch) const {

@@ -78,7 +78,10 @@ class MoAsha {
   // arrived after it ranked below it). Highest rung first, best position first.
   // Its verdict becomes kContinue and it should resume from that rung's epoch
   // (from its checkpoint); later rungs judge it as usual. nullopt: none qualifies.
-  std::optional<std::pair<int64_t, int>> PromoteStopped();
+  // With `any`, when none qualifies, the stopped trial with the best relative
+  // position p / n over all rungs (ties: the higher rung) comes back instead, so
+  // workers that would idle keep refining the front in rank order.
+  std::optional<std::pair<int64_t, int>> PromoteStopped(bool any = false);
 
   // Trials recorded at rung `epoch` (0 if it is not a rung).
   size_t RecordedAt(int epoch) const;

@@ -119,6 +119,12 @@ TEST(MoAsha, PromotesStoppedTrialsThatNowRankHighEnough) {
   EXPECT_EQ(asha.OnEpoch(3, 3, {0.20, 900}), RungDecision::kStop)
       << "a worse late record at rung 3";
   EXPECT_EQ(asha.PromoteStopped(), std::make_optional(std::make_pair(int64_t{2}, 3)));
+  EXPECT_EQ(asha.PromoteStopped(), std::make_optional(std::make_pair(int64_t{3}, 1)))
+      << "position 2 of 7 at rung 1";
+  EXPECT_EQ(asha.PromoteStopped(), std::nullopt);
+  // `any`: the best relative position left: trial 3 at rung 3 (2 of 3 = 0.67)
+  // loses to trial 4..7's best at rung 1 (trial 7 at position 3 of 7 = 0.43).
+  EXPECT_EQ(asha.PromoteStopped(true), std::make_optional(std::make_pair(int64_t{7}, 1)));
 }
 
 TEST(MoAsha, StateRoundTripTakesTheSameDecisions) {

@@ -129,6 +129,10 @@ class Method:
     def duplicate(self, params: dict[str, Any], final: list[float]) -> None:
         pass
 
+    def resume(self) -> Optional[int]:
+        """A stopped trial to resume from where it stopped, once ask() ran dry."""
+        return None
+
     def close(self) -> None:
         pass
 
@@ -145,9 +149,11 @@ class Grid(Method):
 
 class Ours(Method):
     def __init__(self, table: Table, seed: int, cli: Path, adaptive: bool, asha: bool,
-                 tie_break: str = "hypervolume") -> None:
+                 tie_break: str = "hypervolume", promote: bool = True) -> None:
         self.cli = Cli(cli)
         self.stops_early = asha
+        self.promote = asha and promote
+        self.told: set[int] = set()
         self.cli.call(cmd="init", parameters={k: {"values": v} for k, v in table.space.items()},
                       maximize=[m for _, m in OBJECTIVES], seed=seed, run_cap=len(table.params),
                       adaptive=adaptive,
@@ -162,11 +168,21 @@ class Ours(Method):
         return bool(self.cli.call(cmd="report", trial=trial, epoch=epoch, metrics=metrics)["stop"])
 
     def complete(self, trial: int, params: dict[str, Any], metrics: list[float]) -> None:
-        self.cli.call(cmd="tell", params=params, metrics=metrics)
+        if trial not in self.told:  # a resumed trial was told once, when it stopped
+            self.cli.call(cmd="tell", params=params, metrics=metrics)
 
     def stopped(self, trial: int, params: dict[str, Any]) -> None:
         # Partial metrics are not the trial's result: told as failed, never a parent.
-        self.cli.call(cmd="tell", params=params, metrics=[None] * len(OBJECTIVES))
+        if trial not in self.told:
+            self.told.add(trial)
+            self.cli.call(cmd="tell", params=params, metrics=[None] * len(OBJECTIVES))
+
+    def resume(self) -> Optional[int]:
+        if not self.promote:
+            return None
+        # Idle workers resume the best-ranked stopped trials (ASHA's promotion, then rank order).
+        trial = self.cli.call(cmd="promote", any=True)["trial"]
+        return None if trial is None else int(trial)
 
     def close(self) -> None:
         self.cli.close()
@@ -258,6 +274,7 @@ def simulate(table: Table, method: Method, workers: int, budget: int) -> list[tu
     """Returns (compute used when it finished, final metrics) of each trial trained
     to the end, in completion order."""
     running: list[list[Any]] = []  # [trial id, config, params, epochs done]
+    stopped: dict[int, list[Any]] = {}  # early-stopped trials, resumable from their epoch
     started: set[str] = set()
     completed: list[tuple[int, list[float]]] = []
     used = 0
@@ -289,6 +306,11 @@ def simulate(table: Table, method: Method, workers: int, budget: int) -> list[tu
                 method.started(next_id)
             running.append([next_id, cfg, params, 0])
             next_id += 1
+        while exhausted and len(running) < workers:
+            trial = method.resume()
+            if trial is None:
+                break
+            running.append(stopped.pop(trial))
         if not running:
             break
         for tr in list(running):
@@ -304,6 +326,7 @@ def simulate(table: Table, method: Method, workers: int, budget: int) -> list[tu
             elif method.stops_early and method.report(tr[0], tr[3], m):
                 method.stopped(tr[0], tr[2])
                 running.remove(tr)
+                stopped[tr[0]] = tr
     return completed
 
 
@@ -317,7 +340,8 @@ def nadir_reference(points: list[list[float]], margin: float = 0.1) -> list[floa
     return ref
 
 
-METHODS = ["grid", "random", "nsga2", "mo-asha", "nsga2+mo-asha", "mo-asha-epsnet",
+METHODS = ["grid", "random", "nsga2", "mo-asha", "nsga2+mo-asha", "mo-asha-nopromote",
+           "mo-asha-epsnet",
            "syne-tune-moasha", "optuna-nsga2", "optuna-tpe"]
 
 
@@ -330,6 +354,8 @@ def make(name: str, table: Table, seed: int, cli: Path) -> Method:
         return Ours(table, seed, cli, adaptive=True, asha=False)
     if name == "mo-asha":
         return Ours(table, seed, cli, adaptive=False, asha=True)
+    if name == "mo-asha-nopromote":
+        return Ours(table, seed, cli, adaptive=False, asha=True, promote=False)
     if name == "mo-asha-epsnet":
         return Ours(table, seed, cli, adaptive=False, asha=True, tie_break="epsilon-net")
     if name == "nsga2+mo-asha":
