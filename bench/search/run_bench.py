@@ -36,7 +36,7 @@ from typing import Any, Optional
 ROOT = Path(__file__).resolve().parents[2]
 OBJECTIVES: list[tuple[str, bool]] = [("val_accuracy", True), ("size_bytes", False),
                                       ("latency_ms", False)]
-REPORT_FRACTIONS = [0.05, 0.1, 0.2, 0.3, 0.5]
+REPORT_FRACTIONS = [0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
 
 
 def canon(params: dict[str, Any]) -> str:
@@ -64,7 +64,8 @@ class Table:
                 r = json.loads(line)
                 cfg = r["config"]
                 t.params[cfg] = r["params"]
-                t.metrics.setdefault(cfg, {})[int(r["epoch"])] = [float(r[m]) for m, _ in OBJECTIVES]
+                values = [float(r[m]) for m, _ in OBJECTIVES]
+                t.metrics.setdefault(cfg, {})[int(r["epoch"])] = values
         t.max_epochs = max(max(e) for e in t.metrics.values())
         for cfg, p in t.params.items():
             if len(t.metrics[cfg]) != t.max_epochs:
@@ -132,6 +133,9 @@ class Method:
     def resume(self) -> Optional[int]:
         """A stopped trial to resume from where it stopped, once ask() ran dry."""
         return None
+
+    def started(self, trial: int) -> None:
+        """The configuration of the last ask() runs as `trial`."""
 
     def close(self) -> None:
         pass
@@ -236,6 +240,7 @@ class SyneTunePeer(Method):
                             metrics=self.names, do_minimize=True, time_attr="epoch",
                             max_t=table.max_epochs, grace_period=1, reduction_factor=3,
                             random_seed=seed)
+        self.max_epochs = table.max_epochs
         self.trials: dict[int, Any] = {}
         self.pending: Optional[Any] = None
         self.next_id = 0
@@ -264,13 +269,15 @@ class SyneTunePeer(Method):
         return r
 
     def report(self, trial: int, epoch: int, metrics: list[float]) -> bool:
-        return self.sched.on_trial_result(self.trials[trial], self._result(epoch, metrics)) == "STOP"
+        decision = self.sched.on_trial_result(self.trials[trial], self._result(epoch, metrics))
+        return decision == "STOP"
 
     def complete(self, trial: int, params: dict[str, Any], metrics: list[float]) -> None:
-        self.sched.on_trial_complete(self.trials[trial], self._result(self.trials_epochs, metrics))
+        self.sched.on_trial_complete(self.trials[trial], self._result(self.max_epochs, metrics))
 
 
-def simulate(table: Table, method: Method, workers: int, budget: int) -> list[tuple[int, list[float]]]:
+def simulate(table: Table, method: Method, workers: int,
+             budget: int) -> list[tuple[int, list[float]]]:
     """Returns (compute used when it finished, final metrics) of each trial trained
     to the end, in completion order."""
     running: list[list[Any]] = []  # [trial id, config, params, epochs done]
@@ -282,8 +289,6 @@ def simulate(table: Table, method: Method, workers: int, budget: int) -> list[tu
     idle_asks = 0
     repeats = 0
     exhausted = False
-    if isinstance(method, SyneTunePeer):
-        method.trials_epochs = table.max_epochs  # type: ignore[attr-defined]
     while used < budget:
         while len(running) < workers and not exhausted:
             params = method.ask()
@@ -302,8 +307,7 @@ def simulate(table: Table, method: Method, workers: int, budget: int) -> list[tu
                 continue
             idle_asks = 0
             started.add(cfg)
-            if isinstance(method, SyneTunePeer):
-                method.started(next_id)
+            method.started(next_id)
             running.append([next_id, cfg, params, 0])
             next_id += 1
         while exhausted and len(running) < workers:
@@ -371,7 +375,8 @@ def make(name: str, table: Table, seed: int, cli: Path) -> Method:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--table", type=Path, default=Path(__file__).with_name("example_table.jsonl.gz"))
+    ap.add_argument("--table", type=Path,
+                    default=Path(__file__).with_name("example_table.jsonl.gz"))
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--max-fraction", type=float, default=0.5)
@@ -411,7 +416,8 @@ def main() -> None:
     hv_cli.close()
 
     fractions = [s / grid_compute for s in steps]
-    summary = {"table": str(args.table), "configs": len(table.params), "max_epochs": table.max_epochs,
+    summary = {"table": str(args.table), "configs": len(table.params),
+               "max_epochs": table.max_epochs,
                "grid_compute_epochs": grid_compute, "workers": args.workers, "seeds": args.seeds,
                "reference": ref, "full_grid_hv": full_hv, "fractions": fractions,
                "curves": curves, "wall_s": wall}

@@ -30,7 +30,8 @@ from pathlib import Path
 def read_rows(db: Path, sweep: int, metrics: list[str], epoch_key: str) -> list[dict]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     trials = con.execute(
-        "SELECT id, params, attempt FROM trials WHERE sweep_id = ? AND kind = 'trial' ORDER BY number",
+        "SELECT id, params, attempt FROM trials"
+        " WHERE sweep_id = ? AND kind = 'trial' ORDER BY number",
         (sweep,)).fetchall()
     out: list[dict] = []
     for trial_id, params_text, attempt in trials:
