@@ -141,7 +141,15 @@ void Answer(const cc::HttpRequest& req) {
     Die("status " + std::to_string(code) + " for " + std::string(req.method_string()) + " " +
         std::string(req.target()) + ": " + res.body());
   }
-  if (res.body().find(kSecret) != std::string::npos) {
+  // The marker in a response is a leak unless the request carried it itself: an
+  // error may quote the request's target, and the fuzzer learns the marker from
+  // this very comparison (it did: "no sweep 'FUZZ-SECRET-...'" was a false alarm).
+  bool asked_for_marker = req.target().find(kSecret) != std::string::npos ||
+                          req.body().find(kSecret) != std::string::npos;
+  for (const auto& field : req) {
+    asked_for_marker |= field.value().find(kSecret) != std::string::npos;
+  }
+  if (!asked_for_marker && res.body().find(kSecret) != std::string::npos) {
     Die("a file outside the static folder was served for " + std::string(req.target()));
   }
   if (res.body().size() > (4u << 20)) {
