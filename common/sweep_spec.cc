@@ -254,21 +254,42 @@ std::string Diagnostic::ToString() const {
   return out.empty() ? message : out + ": " + message;
 }
 
+namespace {
+
+// The first byte of text that is not UTF-8, or that is a control character YAML
+// does not allow (C0 other than tab, LF and CR; DEL), or npos.
+size_t FirstUnreadableByte(const std::string& text) {
+  const size_t utf8 = FirstInvalidUtf8(text);
+  for (size_t i = 0; i < std::min(utf8, text.size()); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) return i;
+  }
+  return utf8;
+}
+
+}  // namespace
+
 ParseOutcome ParseSweepText(const std::string& text, const std::string& filename,
                             const ValidateOptions& options) {
   ParseOutcome out;
-  // YAML is Unicode text; a stray byte would pass yaml-cpp and then make the
-  // JSON of the settings throw when a trial is hashed or stored.
-  if (const size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
+  // YAML is Unicode text of printable characters. Anything else passes yaml-cpp
+  // 0.7 as bytes (or worse: around a NUL it produced bytes that were not in the
+  // file), and then the JSON of the settings throws when a trial is hashed.
+  if (const size_t bad = FirstUnreadableByte(text); bad != std::string_view::npos) {
     const size_t newline = bad == 0 ? std::string::npos : text.rfind('\n', bad - 1);
     Diagnostic d;
     d.file = filename;
     d.line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + bad, '\n'));
     d.column = 1 + static_cast<int>(newline == std::string::npos ? bad : bad - newline - 1);
+    const auto byte = static_cast<unsigned char>(text[bad]);
     char hex[8];
-    std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned char>(text[bad]));
-    d.message = std::string("not UTF-8 text: byte ") + hex +
-                " starts no valid UTF-8 character (a sweep file is UTF-8, as YAML requires)";
+    std::snprintf(hex, sizeof(hex), "0x%02X", byte);
+    d.message = byte < 0x80 ? std::string("control character ") + hex +
+                                  " (a sweep file is YAML text: tab, newline and printable "
+                                  "characters only)"
+                            : std::string("not UTF-8 text: byte ") + hex +
+                                  " starts no valid UTF-8 character (a sweep file is UTF-8, as "
+                                  "YAML requires)";
     out.errors.push_back(std::move(d));
     return out;
   }
@@ -414,7 +435,16 @@ Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
   }
   std::vector<TrialConfig> trials;
   trials.reserve(static_cast<size_t>(count));
-  if (!ExpandInto(spec, &stop, &trials)) {
+  bool finished = false;
+  try {
+    finished = ExpandInto(spec, &stop, &trials);
+  } catch (const nlohmann::json::exception& e) {
+    // ParseSweepText refuses text that is not UTF-8 or holds control characters,
+    // so this is not expected; a request must not end the coordinator if it is.
+    return InvalidArgument(std::string("the sweep's settings cannot be written as JSON: ") +
+                           e.what());
+  }
+  if (!finished) {
     return Cancelled("expanding the sweep was stopped after " + std::to_string(trials.size()) +
                      " of " + std::to_string(count) + " trials");
   }

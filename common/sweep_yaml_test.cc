@@ -82,6 +82,28 @@ TEST(SweepYamlTest, BytesThatAreNotUtf8AreAnErrorWithTheirPosition) {
   EXPECT_FALSE(ExpandTrials(*fine.spec).empty());
 }
 
+// Found by sweep_fuzz (388,484 executions into its next run): a program sweep
+// whose command held NUL and 0x1C bytes around a valid 3-byte character; from it
+// yaml-cpp made a string with a 0xA0 byte that is not in the file, and
+// ExpandTrials threw on it. YAML allows no such control characters.
+TEST(SweepYamlTest, ControlCharactersAreAnErrorWithTheirPosition) {
+  for (const char c : {'\0', '\x1c', '\x7f', '\x08'}) {
+    std::string text = "name: a\nmethod: grid\nprogram: [python3, train.py]\n";
+    text.insert(text.find("train.py"), 1, c);
+    ParseOutcome out = ParseWithin(text, std::chrono::seconds(30));
+    EXPECT_FALSE(out.spec.has_value());
+    ASSERT_EQ(out.errors.size(), 1u) << static_cast<int>(c);
+    EXPECT_EQ(out.errors[0].line, 3);
+    EXPECT_EQ(out.errors[0].column, 20);
+    EXPECT_NE(out.errors[0].message.find("control character"), std::string::npos)
+        << out.errors[0].message;
+  }
+  // Tabs, CR LF line ends are YAML.
+  ParseOutcome ok = ParseWithin("name: a\r\nmethod: grid\t# tab\r\nprogram: [python3, t.py]\r\n",
+                                std::chrono::seconds(30));
+  EXPECT_TRUE(ok.errors.empty()) << ok.errors.front().ToString();
+}
+
 TEST(SweepYamlTest, EmptyDocumentsAfterTheFirstDoNotCount) {
   // As upstream's fix: the stream ends at the first empty document.
   ParseOutcome out = ParseWithin("name: a\n---\n,\n", std::chrono::seconds(30));
