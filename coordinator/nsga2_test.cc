@@ -6,26 +6,13 @@
 #include <gtest/gtest.h>
 
 #include "common/pareto.h"
+#include "coordinator/param_spec_test_util.h"
 
 namespace compsweep::coordinator {
 namespace {
 
-ParamSpec Values(std::vector<nlohmann::json> v) {
-  ParamSpec p;
-  p.kind = ParamSpec::Kind::kValues;
-  p.values = std::move(v);
-  return p;
-}
-
-ParamSpec Dist(const std::string& d, double lo, double hi, double q = 1) {
-  ParamSpec p;
-  p.kind = ParamSpec::Kind::kDistribution;
-  p.distribution = d;
-  p.min = lo;
-  p.max = hi;
-  p.q = q;
-  return p;
-}
+using testing::Dist;
+using testing::Values;
 
 // ZDT1 in x1, x2 (both minimized), with nuisance parameters of every other kind.
 SearchSpace MixedSpace() {
