@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -76,7 +77,21 @@ class ProgramRunnerTest : public ::testing::Test {
   std::atomic<bool> cancel_{false};
 };
 
-bool Alive(pid_t pid) { return kill(pid, 0) == 0; }
+// A killed process whose parent has gone stays a zombie until the reaper
+// (init, or whatever PID 1 is in a container) collects it; under load or with
+// a PID 1 that reaps slowly that can take long. A zombie runs nothing, so it
+// counts as gone.
+bool Alive(pid_t pid) {
+  if (kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  // Format: "pid (comm) S ..."; comm may hold spaces or parentheses.
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return true;
+  const char state = line[close + 2];
+  return state != 'Z' && state != 'X';
+}
 
 pid_t ReadPid(const fs::path& file) {
   std::ifstream in(file);
