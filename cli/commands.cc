@@ -75,6 +75,29 @@ int RunValidate(const std::string& file, bool allow_large,
   const int64_t n = CountTrials(*out.spec);
   std::cout << file << ": valid; sweep '" << out.spec->name << "' expands to " << n << " trial(s) ("
             << out.spec->method << ")\n";
+  const SweepSpec& spec = *out.spec;
+  if (spec.method == "nsga2") {
+    std::cout << "search: NSGA-II proposes up to " << spec.run_cap
+              << " trials, a first population at once, then one for each finished trial "
+                 "(and more while workers are idle)\n";
+  }
+  if (spec.early_terminate) {
+    const auto& et = *spec.early_terminate;
+    std::string rungs;
+    for (int r : RungEpochs(et, et.max_epochs > 0 ? et.max_epochs : 1000000)) {
+      if (r > 1000) break;
+      rungs += (rungs.empty() ? "" : ", ") + std::to_string(r);
+    }
+    std::cout << "early stopping: " << et.type << ", rungs at epochs " << rungs
+              << " (below each trial's own length); at each rung a trial continues only when "
+                 "it ranks in the best 1/"
+              << et.eta << " of those recorded there\n";
+    if (spec.method != "nsga2" && n <= 100000) {
+      int64_t epochs = 0;
+      for (const auto& t : ExpandTrials(spec)) epochs += TrialEpochs(t.settings);
+      std::cout << "training epochs without early stopping: " << epochs << "\n";
+    }
+  }
   if (out.spec->data.contains("format")) {
     data_files::Summary s;
     data_files::Check(out.spec->data, opts.path_roots, &s);

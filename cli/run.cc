@@ -76,7 +76,8 @@ void DrawProgress(const coordinator::SweepProgress& p, int64_t done_at_start, do
     return it == p.counts.end() ? int64_t{0} : it->second;
   };
   const int64_t ok = get("succeeded"), failed = get("failed") + get("cancelled");
-  const int64_t running = get("running"), done = ok + failed;
+  const int64_t stopped = get("stopped");  // early stopping (mo-asha)
+  const int64_t running = get("running"), done = ok + failed + stopped;
   const int64_t total = std::max<int64_t>(p.total, 1);
   const int width = 30;
   const int filled = static_cast<int>(width * done / total);
@@ -90,10 +91,12 @@ void DrawProgress(const coordinator::SweepProgress& p, int64_t done_at_start, do
     eta = "0:00";
   }
   std::fprintf(
-      stderr, "%s[%s] %lld/%lld done (%lld ok, %lld failed), %lld running, elapsed %s, ETA %s%s",
+      stderr, "%s[%s] %lld/%lld done (%lld ok, %lld failed%s), %lld running, elapsed %s, ETA %s%s",
       tty ? "\r" : "", bar.c_str(), static_cast<long long>(done), static_cast<long long>(p.total),
-      static_cast<long long>(ok), static_cast<long long>(failed), static_cast<long long>(running),
-      Duration(elapsed).c_str(), eta.c_str(), tty ? "   " : "\n");
+      static_cast<long long>(ok), static_cast<long long>(failed),
+      stopped > 0 ? (", " + std::to_string(stopped) + " stopped early").c_str() : "",
+      static_cast<long long>(running), Duration(elapsed).c_str(), eta.c_str(),
+      tty ? "   " : "\n");
   std::fflush(stderr);
 }
 
@@ -221,7 +224,7 @@ int RunEmbedded(const RunArgs& args) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (done_at_start < 0) {
       done_at_start = 0;
-      for (const char* k : {"succeeded", "failed", "cancelled"}) {
+      for (const char* k : {"succeeded", "failed", "cancelled", "stopped"}) {
         auto it = p->counts.find(k);
         if (it != p->counts.end()) done_at_start += it->second;
       }

@@ -348,7 +348,7 @@ ParseOutcome ParseSweepFile(const std::string& path, const ValidateOptions& opti
 }
 
 int64_t CountTrials(const SweepSpec& spec) {
-  if (spec.method == "random") return spec.run_cap;
+  if (spec.method == "random" || spec.method == "nsga2") return spec.run_cap;
   int64_t count = 1;
   for (const auto& [name, ps] : spec.parameters) {
     const int64_t n = static_cast<int64_t>(GridPoints(ps).size());
@@ -360,6 +360,30 @@ int64_t CountTrials(const SweepSpec& spec) {
 }
 
 namespace {
+
+TrialConfig MakeTrial(const SweepSpec& spec, const json& base, json params) {
+  const bool program = !spec.program.is_null();
+  TrialConfig t;
+  t.settings = base;
+  for (const auto& [name, value] : params.items()) {
+    if (program) {
+      ApplyProgramParam(name, value, &t.settings);
+    } else {
+      ApplyParam(name, value, &t.settings);
+    }
+  }
+  if (spec.early_terminate && !program) {
+    std::vector<std::string> metrics;
+    for (const auto& o : spec.objectives) metrics.push_back(o.metric);
+    t.settings["rungs"] = {
+        {"epochs", RungEpochs(*spec.early_terminate, TrialEpochs(t.settings))},
+        {"metrics", metrics}};
+  }
+  t.params = std::move(params);
+  t.settings_text = t.settings.dump();
+  t.hash = CanonicalTextHash(t.settings_text);
+  return t;
+}
 
 // Expands into *trials; returns false when stop() said so first (asked every
 // kCancelCheckEvery trials, so a stop is seen within milliseconds).
@@ -373,20 +397,11 @@ bool ExpandInto(const SweepSpec& spec, const std::function<bool()>* stop,
   int64_t emitted = 0;
   auto stopped = [&] { return stop && ++emitted % kCancelCheckEvery == 0 && (*stop)(); };
   auto emit = [&](json params) {
-    TrialConfig t;
-    t.settings = base;
-    for (const auto& [name, value] : params.items()) {
-      if (program) {
-        ApplyProgramParam(name, value, &t.settings);
-      } else {
-        ApplyParam(name, value, &t.settings);
-      }
-    }
-    t.params = std::move(params);
-    t.settings_text = t.settings.dump();
-    t.hash = CanonicalTextHash(t.settings_text);
+    TrialConfig t = MakeTrial(spec, base, std::move(params));
     if (seen.insert(t.hash).second) trials->push_back(std::move(t));
   };
+  // An adaptive method proposes its trials as results come in (the coordinator).
+  if (spec.method == "nsga2") return true;
 
   if (spec.method == "random") {
     std::mt19937_64 rng(spec.seed);
@@ -449,6 +464,71 @@ Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
                      " of " + std::to_string(count) + " trials");
   }
   return trials;
+}
+
+Result<TrialConfig> TrialFromParams(const SweepSpec& spec, const nlohmann::json& params) {
+  if (!params.is_object()) return InvalidArgument("params must be an object");
+  for (const auto& [name, value] : params.items()) {
+    if (!spec.parameters.count(name)) return InvalidArgument("unknown parameter '" + name + "'");
+  }
+  for (const auto& [name, ps] : spec.parameters) {
+    if (!params.contains(name)) return InvalidArgument("missing parameter '" + name + "'");
+  }
+  const json base = spec.program.is_null() ? BaseSettings(spec) : ProgramBaseSettings(spec);
+  try {
+    return MakeTrial(spec, base, params);
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidArgument(std::string("the trial's settings cannot be written as JSON: ") +
+                           e.what());
+  }
+}
+
+const std::vector<std::string>& RungMetricNames() {
+  static const std::vector<std::string> kNames = {"val_accuracy", "val_loss", "size_bytes",
+                                                  "latency_ms"};
+  return kNames;
+}
+
+std::vector<int> RungEpochs(const EarlyTerminate& et, int limit) {
+  std::vector<int> rungs;
+  if (et.min_epochs < 1 || et.eta < 2) return rungs;
+  const int64_t cap = et.max_epochs > 0 ? std::min(et.max_epochs, limit) : limit;
+  for (int64_t r = et.min_epochs; r < cap; r *= et.eta) rungs.push_back(static_cast<int>(r));
+  return rungs;
+}
+
+int TrialEpochs(const nlohmann::json& settings) {
+  auto epochs = [&](const char* section, const char* key) {
+    const json& s = settings.value(section, json::object());
+    return s.is_object() && s.contains(key) && s[key].is_number_integer() ? s[key].get<int>() : 0;
+  };
+  std::vector<std::string> stages;
+  for (const auto& st : settings.value("pipeline", json::array())) {
+    if (st.is_string()) stages.push_back(st.get<std::string>());
+  }
+  int total = 0;
+  size_t first = 0;
+  if (!stages.empty() && stages[0] == "distill") {
+    total += epochs("distill", "epochs");
+    first = 1;
+  } else {
+    total += epochs("student", "epochs");
+  }
+  for (size_t i = first; i < stages.size(); ++i) {
+    if (stages[i] == "distill") {
+      total += epochs("distill", "epochs");
+    } else if (stages[i] == "prune") {
+      const json& p = settings.value("prune", json::object());
+      const bool iterative = p.is_object() && p.value("schedule", std::string()) == "iterative";
+      total += epochs("prune", "finetune_epochs") * (iterative ? epochs("prune", "rounds") : 1);
+    } else if (stages[i] == "quantize") {
+      const json& q = settings.value("quantize", json::object());
+      if (q.is_object() && q.value("mode", std::string()) == "qat") {
+        total += epochs("quantize", "qat_epochs");
+      }
+    }
+  }
+  return total;
 }
 
 std::string CanonicalHash(const nlohmann::json& value) { return CanonicalTextHash(value.dump()); }

@@ -39,12 +39,30 @@ struct Objective {
   bool maximize = false;
 };
 
+// `early_terminate: {type: mo-asha, min_epochs, eta, max_epochs, tie_break}`:
+// multi-objective asynchronous successive halving (coordinator/mo_asha.h).
+// Rungs sit at min_epochs * eta^k below max_epochs (0: no cap but each trial's
+// own length); a trial's settings carry the rungs it reaches as
+// {"rungs": {"epochs": [...], "metrics": [objective names]}}.
+struct EarlyTerminate {
+  std::string type = "mo-asha";
+  int min_epochs = 1;
+  int eta = 3;
+  int max_epochs = 0;
+  std::string tie_break = "hypervolume";  // hypervolume | epsilon-net
+};
+
+// Objectives a rung can measure on the model as it stands (the worker's probe).
+const std::vector<std::string>& RungMetricNames();
+
 struct SweepSpec {
   std::string name;
   std::string source_file;
   std::string yaml_text;        // the original text, stored with the sweep
-  std::string method = "grid";  // grid | random
-  int64_t run_cap = 0;          // random: number of trials to draw
+  std::string method = "grid";  // grid | random | nsga2
+  int64_t run_cap = 0;          // random: number of trials to draw; nsga2: trials to propose
+  int population_size = 0;      // nsga2: 0 = clamp(run_cap / 4, 8, 32)
+  std::optional<EarlyTerminate> early_terminate;
   uint64_t seed = 0;
   int max_retries = 2;
   std::string device = "any";         // any | cpu | cuda : which workers may run the trials
@@ -142,7 +160,8 @@ ParseOutcome ParseSweepText(const std::string& text, const std::string& filename
                             const ValidateOptions& options = {});
 ParseOutcome ParseSweepFile(const std::string& path, const ValidateOptions& options = {});
 
-// Number of trials the sweep expands to (grid: product of value counts; random: run_cap).
+// Number of trials the sweep expands to (grid: product of value counts; random
+// and nsga2: run_cap).
 int64_t CountTrials(const SweepSpec& spec);
 
 // Deterministic expansion; duplicate configs (same hash) are dropped.
@@ -160,6 +179,18 @@ std::vector<TrialConfig> ExpandTrials(const SweepSpec& spec);
 // before anything is expanded.
 Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
                                               const std::function<bool()>& stop);
+
+// One trial from a flat params object (as ExpandTrials builds each point; an
+// adaptive method's proposals go through it too). InvalidArgument when a name
+// is not a parameter of the sweep or one is missing.
+Result<TrialConfig> TrialFromParams(const SweepSpec& spec, const nlohmann::json& params);
+
+// The rung epochs of `early_terminate` below `limit` (exclusive), ascending.
+std::vector<int> RungEpochs(const EarlyTerminate& et, int limit);
+
+// Training epochs a built-in trial runs (first stage, then distill, prune
+// fine-tuning (x rounds when iterative) and QAT), from its settings.
+int TrialEpochs(const nlohmann::json& settings);
 
 // Hash of the canonical (sorted-key, compact) JSON dump: 16 hex chars of xxh64.
 std::string CanonicalHash(const nlohmann::json& value);

@@ -499,7 +499,7 @@ TEST(SweepValidateTest, MisspelledMethodDoesNotCascade) {
       "data: {dataset: synthetic}\nstudent: {arch: mlp}\npipeline: [prune]\n"
       "parameters:\n  prune.final_sparsity: {distribution: uniform, min: 0.1, max: 0.9}\n");
   Diagnostic d = OnlyError(outcome);
-  EXPECT_EQ(d.message, "method must be one of grid, random; got 'randon'; did you mean 'random'?");
+  EXPECT_EQ(d.message, "method must be one of grid, random, nsga2; got 'randon'; did you mean 'random'?");
 }
 
 TEST(SweepValidateTest, DataRules) {
@@ -878,6 +878,97 @@ TEST(SweepHashTest, TeacherKeyDependsOnTeacherOnly) {
   other.replace(other.find("teacher: {arch: mlp}"), 20, "teacher: {arch: lenet5}");
   EXPECT_NE(TeacherKey(MustParse(other)), key);
   EXPECT_NE(TeacherKey(MustParse(text + "seed: 5\n")), key);
+}
+
+// ---- method: nsga2 and early_terminate -----------------------------------------
+
+const char kSearchHead[] =
+    "data: {dataset: synthetic}\n"           // 1
+    "student: {arch: mlp, epochs: 4}\n"      // 2
+    "pipeline: [prune, quantize]\n"          // 3
+    "parameters:\n"                          // 4
+    "  prune.final_sparsity: {distribution: uniform, min: 0.1, max: 0.9}\n";  // 5
+
+TEST(SweepSearchTest, Nsga2NeedsRunCapAndSeedAndExpandsNothingUpFront) {
+  const SweepSpec spec =
+      MustParse(std::string(kSearchHead) + "method: nsga2\nrun_cap: 30\nseed: 1\n");
+  EXPECT_EQ(spec.method, "nsga2");
+  EXPECT_EQ(CountTrials(spec), 30);
+  EXPECT_TRUE(ExpandTrials(spec).empty()) << "proposed by the coordinator from results";
+  auto t = TrialFromParams(spec, {{"prune.final_sparsity", 0.25}});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->settings["prune"]["final_sparsity"], 0.25);
+  EXPECT_FALSE(t->settings.contains("rungs"));
+  EXPECT_FALSE(TrialFromParams(spec, json::object()).ok()) << "missing parameter";
+  EXPECT_FALSE(TrialFromParams(spec, {{"prune.final_sparsity", 0.25}, {"x", 1}}).ok());
+
+  Diagnostic d = OnlyError(Parse(std::string(kSearchHead) + "method: nsga2\nseed: 1\n"));
+  EXPECT_EQ(d.ToString(), "sweep.yaml:6:9: method: nsga2 needs run_cap (the number of trials to "
+                          "propose)");
+  d = OnlyError(Parse(std::string(kSearchHead) + "method: grid\n"));
+  EXPECT_THAT(d.message, HasSubstr("distribution needs method: random or nsga2"));
+  d = OnlyError(Parse(std::string(kSearchHead) + "method: nsga3\n"));
+  EXPECT_EQ(d.line, 6);
+  EXPECT_THAT(d.message, HasSubstr("nsga2"));
+}
+
+TEST(SweepSearchTest, Nsga2RefusesTeacherParameters) {
+  Diagnostic d = OnlyError(Parse(
+      "method: nsga2\nrun_cap: 8\nseed: 1\ndata: {dataset: synthetic}\nteacher: {arch: mlp}\n"
+      "student: {arch: mlp}\npipeline: [distill]\nparameters:\n"
+      "  teacher.epochs: {values: [1, 2]}\n"));
+  EXPECT_EQ(d.line, 9);
+  EXPECT_THAT(d.message, HasSubstr("does not search teacher settings"));
+}
+
+TEST(SweepSearchTest, EarlyTerminateGivesEachTrialItsRungs) {
+  const SweepSpec spec = MustParse(
+      "data: {dataset: synthetic}\nstudent: {arch: mlp, epochs: 4}\npipeline: [prune, quantize]\n"
+      "quantize: {mode: qat, qat_epochs: 2}\n"
+      "early_terminate: {type: mo-asha, min_epochs: 1, eta: 2}\n"
+      "parameters:\n  prune.finetune_epochs: {values: [0, 3]}\n");
+  ASSERT_TRUE(spec.early_terminate.has_value());
+  EXPECT_EQ(spec.early_terminate->eta, 2);
+  const auto trials = ExpandTrials(spec);
+  ASSERT_EQ(trials.size(), 2u);
+  // 4 + 0 + 2 = 6 epochs: rungs 1, 2, 4; 4 + 3 + 2 = 9: also 8.
+  EXPECT_EQ(TrialEpochs(trials[0].settings), 6);
+  EXPECT_EQ(trials[0].settings["rungs"]["epochs"], json({1, 2, 4}));
+  EXPECT_EQ(TrialEpochs(trials[1].settings), 9);
+  EXPECT_EQ(trials[1].settings["rungs"]["epochs"], json({1, 2, 4, 8}));
+  EXPECT_EQ(trials[1].settings["rungs"]["metrics"], json({"val_accuracy", "size_bytes"}));
+
+  EarlyTerminate capped;
+  capped.eta = 3;
+  capped.max_epochs = 9;
+  EXPECT_EQ(RungEpochs(capped, 100), (std::vector<int>{1, 3}));
+  EXPECT_EQ(RungEpochs(capped, 3), (std::vector<int>{1}));
+  json iterative = {{"pipeline", {"prune"}},
+                    {"student", {{"epochs", 2}}},
+                    {"prune", {{"schedule", "iterative"}, {"rounds", 3}, {"finetune_epochs", 2}}}};
+  EXPECT_EQ(TrialEpochs(iterative), 8);
+}
+
+TEST(SweepSearchTest, EarlyTerminateErrorsNameTheirPlace) {
+  const std::string head =
+      "data: {dataset: synthetic}\nstudent: {arch: mlp}\npipeline: []\n";  // lines 1-3
+  Diagnostic d = OnlyError(Parse(head + "early_terminate: {type: hyperband}\n"));
+  EXPECT_EQ(d.line, 4);
+  EXPECT_THAT(d.message, HasSubstr("mo-asha"));
+  d = OnlyError(Parse(head + "early_terminate: {type: mo-asha, eta: 1}\n"));
+  EXPECT_THAT(d.ToString(), HasSubstr("sweep.yaml:4:"));
+  EXPECT_THAT(d.message, HasSubstr("eta must be >= 2"));
+  d = OnlyError(Parse(head + "early_terminate: {min_epochs: 2}\n"));
+  EXPECT_THAT(d.message, HasSubstr("needs 'type'"));
+  d = OnlyError(Parse(head + "early_terminate: {type: mo-asha, min_epochs: 3, max_epochs: 2}\n"));
+  EXPECT_THAT(d.message, HasSubstr("no rung"));
+  d = OnlyError(Parse(head + "objectives: {throughput: maximize}\n" +
+                      "early_terminate: {type: mo-asha}\n"));
+  EXPECT_EQ(d.line, 5);
+  EXPECT_THAT(d.message, HasSubstr("'throughput' is not measured at a rung"));
+  d = OnlyError(Parse("program: [python3, train.py]\nobjectives: {val_accuracy: maximize}\n"
+                      "early_terminate: {type: mo-asha}\n"));
+  EXPECT_THAT(d.message, HasSubstr("built-in pipeline only"));
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ using nlohmann::json;
 const std::vector<std::string> kTopKeys = {"name",        "method",   "run_cap",    "seed",
                                            "max_retries", "device",   "data",       "teacher",
                                            "student",     "pipeline", "objectives", "distill",
-                                           "prune",       "quantize", "parameters", "program"};
+                                           "prune",       "quantize", "parameters", "program",
+                                           "early_terminate"};
 const std::vector<std::string> kParamKeys = {"value", "values", "distribution", "min", "max", "q"};
 const std::vector<std::string> kDistributions = {"uniform", "int_uniform", "log_uniform_values",
                                                  "q_uniform"};
@@ -97,6 +98,7 @@ class Validator {
   void ParseTopLevel(const std::map<std::string, Entry>& top, const YAML::Node& root,
                      SweepSpec* spec);
   void ParseMethod(const std::map<std::string, Entry>& top, SweepSpec* spec);
+  void ParseEarlyTerminate(const Entry& e, SweepSpec* spec);
   void ParsePipeline(const Entry* e, const YAML::Node& root, SweepSpec* spec);
   void ParseData(const Entry* e, const YAML::Node& root, SweepSpec* spec);
   std::optional<json> ParseDataFiles(const Entry& e, const std::string& format);
@@ -297,6 +299,7 @@ void Validator::ParseTopLevel(const std::map<std::string, Entry>& top, const YAM
     if (const Entry* e = Find(top, stage)) ParseStageSection(*e, stage, spec);
   }
   if (const Entry* e = Find(top, "parameters")) ParseParameters(*e, spec);
+  if (const Entry* e = Find(top, "early_terminate")) ParseEarlyTerminate(*e, spec);
 
   CheckModelHasArch(student, "student", *spec);
   if (wants_teacher) CheckModelHasArch(teacher, "teacher", *spec);
@@ -306,7 +309,7 @@ void Validator::ParseTopLevel(const std::map<std::string, Entry>& top, const YAM
 void Validator::ParseMethod(const std::map<std::string, Entry>& top, SweepSpec* spec) {
   const Entry* method = Find(top, "method");
   if (method) {
-    auto v = ReadChoice(*method, "method", {"grid", "random"});
+    auto v = ReadChoice(*method, "method", {"grid", "random", "nsga2"});
     method_known_ = v.has_value();
     if (v) method_ = *v;
   }
@@ -333,9 +336,78 @@ void Validator::ParseMethod(const std::map<std::string, Entry>& top, SweepSpec* 
       ErrorAtValue(*method, "method: random needs run_cap (the number of trials to draw)");
     }
     if (!seed) ErrorAtValue(*method, "method: random needs seed (so that the draws repeat)");
+  } else if (method_ == "nsga2") {
+    if (!run_cap) {
+      ErrorAtValue(*method, "method: nsga2 needs run_cap (the number of trials to propose)");
+    }
+    if (!seed) ErrorAtValue(*method, "method: nsga2 needs seed (so that the proposals repeat)");
   } else if (run_cap) {
-    ErrorAtKey(*run_cap, "run_cap is only used with method: random (a grid runs every point)");
+    ErrorAtKey(*run_cap,
+               "run_cap is only used with method: random or nsga2 (a grid runs every point)");
   }
+}
+
+void Validator::ParseEarlyTerminate(const Entry& e, SweepSpec* spec) {
+  if (!ExpectMapping(e, "early_terminate", "{type: mo-asha, min_epochs: 1, eta: 3}")) return;
+  static const std::vector<std::string> kKeys = {"type", "min_epochs", "eta", "max_epochs",
+                                                 "tie_break"};
+  std::map<std::string, Entry> keys;
+  for (Entry& k : ReadMapping(e.value, "in early_terminate", &kKeys)) keys.emplace(k.key, k);
+  EarlyTerminate et;
+  bool ok = true;
+  if (const Entry* t = Find(keys, "type")) {
+    if (auto v = ReadChoice(*t, "early_terminate type", {"mo-asha"})) {
+      et.type = *v;
+    } else {
+      ok = false;
+    }
+  } else {
+    ErrorAtKey(e, "early_terminate needs 'type' (e.g. type: mo-asha)");
+    ok = false;
+  }
+  auto read_int = [&](const char* key, int64_t min, int* out) {
+    const Entry* k = Find(keys, key);
+    if (!k) return;
+    auto v = ReadInt(*k, std::string("early_terminate.") + key, min);
+    if (!v || *v > 1000000) {
+      if (v) ErrorAtValue(*k, std::string("early_terminate.") + key + " is too large");
+      ok = false;
+      return;
+    }
+    *out = static_cast<int>(*v);
+  };
+  read_int("min_epochs", 1, &et.min_epochs);
+  read_int("eta", 2, &et.eta);
+  read_int("max_epochs", 1, &et.max_epochs);
+  if (const Entry* t = Find(keys, "tie_break")) {
+    if (auto v = ReadChoice(*t, "early_terminate tie_break", {"hypervolume", "epsilon-net"})) {
+      et.tie_break = *v;
+    } else {
+      ok = false;
+    }
+  }
+  if (et.max_epochs > 0 && et.max_epochs <= et.min_epochs) {
+    ErrorAtValue(*Find(keys, "max_epochs"),
+                 "early_terminate.max_epochs must be above min_epochs (" +
+                     std::to_string(et.min_epochs) + "): there would be no rung");
+    ok = false;
+  }
+  if (program_) {
+    ErrorAtKey(e,
+               "early_terminate works with the built-in pipeline only for now (its workers "
+               "measure each rung); a program sweep cannot use it yet");
+    ok = false;
+  }
+  const auto& rung_metrics = RungMetricNames();
+  for (const auto& o : spec->objectives) {
+    if (std::find(rung_metrics.begin(), rung_metrics.end(), o.metric) == rung_metrics.end()) {
+      ErrorAtKey(e, "early_terminate ranks trials at each rung on the objectives, but objective " +
+                        Quote(o.metric) + " is not measured at a rung (those are " +
+                        JoinWords(rung_metrics) + ")");
+      ok = false;
+    }
+  }
+  if (ok) spec->early_terminate = et;
 }
 
 void Validator::ParsePipeline(const Entry* e, const YAML::Node& root, SweepSpec* spec) {
@@ -715,7 +787,10 @@ void Validator::ParseParameters(const Entry& e, SweepSpec* spec) {
       ErrorAtKey(k, k.key + " cannot be swept; set it under " + rule->section + ":");
       continue;
     }
-    if (rule->section == "teacher" && pipeline_known_ && !pipeline_.count("distill")) {
+    if (rule->section == "teacher" && method_ == "nsga2") {
+      ErrorAtKey(k, "method: nsga2 does not search teacher settings (" + Quote(k.key) +
+                        "): the sweep trains one teacher; set it under teacher:");
+    } else if (rule->section == "teacher" && pipeline_known_ && !pipeline_.count("distill")) {
       ErrorAtKey(k, "parameter " + Quote(k.key) +
                         " but 'distill' is not in pipeline (only distill uses the teacher)");
     } else if (rule->section != "student" && rule->section != "teacher" &&
@@ -819,8 +894,9 @@ bool Validator::ParseDistribution(const std::string& name, const std::map<std::s
   auto dist = ReadChoice(d, "distribution", kDistributions);
   if (!dist) return false;
   ps->distribution = *dist;
-  if (method_known_ && method_ != "random") {
-    ErrorAtValue(d, "distribution needs method: random (a grid takes 'value' or 'values')");
+  if (method_known_ && method_ == "grid") {
+    ErrorAtValue(d,
+                 "distribution needs method: random or nsga2 (a grid takes 'value' or 'values')");
   }
   if (rule && rule->type != ValueType::kNumber && rule->type != ValueType::kInt) {
     ErrorAtValue(d, name + " takes " +

@@ -156,7 +156,10 @@ void Core::AddToScheduler(const TrialRow& row) {
   meta.teacher = row.kind == "teacher";
   meta.teacher_id = row.teacher_id;
   meta.hash = row.hash;
-  meta_[row.id] = meta;
+  if (auto d = search_.find(row.sweep_id); d != search_.end() && d->second->adaptive()) {
+    meta.params = row.params;
+  }
+  meta_[row.id] = std::move(meta);
   TrialSlot slot;
   slot.id = row.id;
   slot.sweep_id = row.sweep_id;
@@ -177,6 +180,25 @@ void Core::AddToScheduler(const TrialRow& row) {
 }
 
 Status Core::Recover() {
+  // Searches first: trials of adaptive sweeps keep their params for the proposer.
+  ASSIGN_OR_RETURN(auto states, store_->LoadSearchStates());
+  for (const auto& st : states) {
+    ValidateOptions vopts;
+    vopts.allow_large = true;
+    if (!options_.path_roots.empty()) vopts.path_roots = options_.path_roots;
+    ParseOutcome parsed = ParseSweepText(st.spec_yaml, st.source_file, vopts);
+    Result<std::unique_ptr<SearchDriver>> driver =
+        parsed.spec ? SearchDriver::Restore(*parsed.spec, st.state)
+                    : Result<std::unique_ptr<SearchDriver>>(InvalidArgument(
+                          parsed.errors.empty() ? "unreadable" : parsed.errors[0].ToString()));
+    if (!driver.ok()) {
+      // Its queued and running trials still finish; it proposes nothing more.
+      spdlog::error("coordinator: sweep {}: cannot restore its search ({}); no new trials",
+                    st.sweep_id, driver.status().ToString());
+      continue;
+    }
+    search_[st.sweep_id] = std::move(*driver);
+  }
   ASSIGN_OR_RETURN(auto rows, store_->LoadActiveTrials());
   ASSIGN_OR_RETURN(auto sweeps, store_->ActiveSweeps());
   for (const auto& s : sweeps) remaining_[s.id] = 0;
@@ -188,7 +210,7 @@ Status Core::Recover() {
   for (auto& row : rows) {
     if (row.kind == "teacher" && row.state == TrialState::kSucceeded) {
       if (fs::exists(ArtifactPath(row.hash))) {
-        TrialMeta meta{row.sweep_id, true, std::nullopt, row.hash};
+        TrialMeta meta{row.sweep_id, true, std::nullopt, row.hash, {}};
         meta_[row.id] = meta;
         // Known as succeeded, so its dependents are not blocked.
         TrialSlot slot;
@@ -319,6 +341,22 @@ SubmitOutcome Core::SubmitUnless(const std::string& yaml_text, const std::string
     return out;
   }
   std::vector<TrialConfig> trials = std::move(*expanded);
+  std::unique_ptr<SearchDriver> driver;
+  if (SearchDriver::Needed(spec)) {
+    auto created = SearchDriver::Create(spec);
+    if (!created.ok()) {
+      out.status = created.status();
+      return out;
+    }
+    driver = std::move(*created);
+    // An adaptive sweep starts with a first population; the rest is proposed
+    // from results. Deterministic (seeded), so a resubmission hashes alike.
+    if (driver->adaptive()) {
+      for (auto& [number, trial] : driver->Propose(driver->in_flight_target())) {
+        trials.push_back(std::move(trial));
+      }
+    }
+  }
   const std::string spec_hash = SpecHash(spec, trials);
   out.trials = static_cast<int64_t>(trials.size());
   OnCore([&] {
@@ -335,6 +373,15 @@ SubmitOutcome Core::SubmitUnless(const std::string& yaml_text, const std::string
     }
     out.sweep_id = *created;
     remaining_[out.sweep_id] = 0;
+    if (driver) {
+      // Saved at once: a sweep row never exists without its search state.
+      store_->SaveSearchState(out.sweep_id, driver->ToJson());
+      if (Status st = store_->Flush(); !st.ok()) {
+        spdlog::error("coordinator: sweep {}: saving its search state: {}", out.sweep_id,
+                      st.ToString());
+      }
+      search_[out.sweep_id] = std::move(driver);
+    }
     auto rows = store_->LoadActiveTrials(out.sweep_id);
     if (!rows.ok()) {
       out.status = rows.status();
@@ -371,6 +418,11 @@ Status Core::Cancel(int64_t sweep_id) {
     }
     store_->CancelSweep(sweep_id);
     remaining_.erase(sweep_id);
+    if (search_.count(sweep_id)) {
+      store_->SaveSearchState(sweep_id, search_[sweep_id]->ToJson());
+      search_.erase(sweep_id);
+      search_dirty_.erase(sweep_id);
+    }
     Publish("sweep_updated", {{"sweep_id", sweep_id}, {"state", "cancelled"}});
   });
   return result;
@@ -516,6 +568,12 @@ void Core::Run() {
 }
 
 void Core::Commit() {
+  for (int64_t sweep : search_dirty_) {
+    if (auto d = search_.find(sweep); d != search_.end()) {
+      store_->SaveSearchState(sweep, d->second->ToJson());
+    }
+  }
+  search_dirty_.clear();
   const Status st = store_->Flush();
   if (!st.ok()) {
     SetHealth(/*commit=*/true, st.message());
@@ -630,11 +688,15 @@ void Core::Handle(const std::string& worker, const std::string& user_key, const 
       auto st = scheduler_.StateOf(id);
       auto meta = meta_.find(id);
       if (st && *st == TrialState::kRunning && meta != meta_.end()) {
-        store_->TrialProgress(id, attempt, msg.body["data"]);
+        const nlohmann::json& data = msg.body["data"];
+        store_->TrialProgress(id, attempt, data);
         Publish("trial_progress", {{"trial_id", id},
                                    {"sweep_id", meta->second.sweep_id},
                                    {"attempt", attempt},
-                                   {"data", msg.body["data"]}});
+                                   {"data", data}});
+        if (data.is_object() && data.contains("rung") && !search_.empty()) {
+          OnRung(id, attempt, data["rung"]);
+        }
       }
       break;
     }
@@ -786,6 +848,7 @@ void Core::RecordSuccess(const std::string& worker, int64_t id, int attempt,
   store_->TrialSucceeded(id, attempt, metrics);
   auto meta_it = meta_.find(id);
   const bool teacher = meta_it != meta_.end() && meta_it->second.teacher;
+  if (!teacher) SearchEnded(id, &metrics);
   if (teacher) {
     store_->AddArtifact(meta_it->second.hash, "teacher", model_bytes, path, id);
     scheduler_.TeacherDone(id, true);
@@ -872,8 +935,11 @@ void Core::OnFailed(const std::string& worker, const nlohmann::json& body, bool 
     if (meta != meta_.end() && meta->second.teacher) {
       for (int64_t dep : scheduler_.TeacherDone(id, false)) {
         store_->SetTrialState(dep, TrialState::kFailed, "teacher failed: " + error);
+        SearchEnded(dep, nullptr);
         TrialTerminal(dep);
       }
+    } else {
+      SearchEnded(id, nullptr);
     }
     TrialTerminal(id);
   }
@@ -925,13 +991,121 @@ void Core::TrialTerminal(int64_t trial_id) {
   if (it == remaining_.end()) return;
   if (--it->second <= 0) {
     remaining_.erase(it);
+    if (auto d = search_.find(sweep); d != search_.end()) {
+      store_->SaveSearchState(sweep, d->second->ToJson());
+      search_.erase(d);
+      search_dirty_.erase(sweep);
+    }
     store_->SweepState(sweep, "done");
     spdlog::info("coordinator: sweep {} done", sweep);
     Publish("sweep_updated", {{"sweep_id", sweep}, {"state", "done"}});
   }
 }
 
+void Core::SearchEnded(int64_t trial_id, const nlohmann::json* metrics) {
+  if (search_.empty()) return;
+  auto meta = meta_.find(trial_id);
+  if (meta == meta_.end()) return;
+  const int64_t sweep = meta->second.sweep_id;
+  auto d = search_.find(sweep);
+  if (d == search_.end() || !d->second->adaptive()) return;
+  d->second->Tell(meta->second.params, metrics);
+  search_dirty_.insert(sweep);
+  Refill(sweep, 1);
+}
+
+int64_t Core::Refill(int64_t sweep_id, int64_t n) {
+  auto d = search_.find(sweep_id);
+  if (n <= 0 || d == search_.end() || !d->second->adaptive() || !remaining_.count(sweep_id)) {
+    return 0;
+  }
+  SearchDriver& driver = *d->second;
+  const SweepSpec& spec = driver.spec();
+  std::optional<int64_t> teacher_id;
+  bool distills = false;
+  for (const auto& stage : spec.pipeline) distills |= stage == "distill";
+  if (distills && spec.program.is_null()) {
+    auto t = store_->SweepTeacherId(sweep_id);
+    if (!t.ok() || !t->has_value()) return 0;
+    teacher_id = **t;
+    // A failed teacher fails its dependents: propose nothing more.
+    auto st = scheduler_.StateOf(*teacher_id);
+    if (!st || *st == TrialState::kFailed || *st == TrialState::kCancelled) return 0;
+  }
+  int64_t added = 0;
+  for (auto& [number, trial] : driver.Propose(static_cast<int>(std::min<int64_t>(n, 1 << 16)))) {
+    auto id = store_->AddTrial(sweep_id, number, trial, teacher_id);
+    if (!id.ok()) {
+      spdlog::error("coordinator: sweep {}: {}", sweep_id, id.status().ToString());
+      break;
+    }
+    TrialRow row;
+    row.id = *id;
+    row.sweep_id = sweep_id;
+    row.kind = "trial";
+    row.hash = trial.hash;
+    row.max_retries = spec.max_retries;
+    row.device = spec.device;
+    row.teacher_id = teacher_id;
+    row.params = trial.params;
+    AddToScheduler(row);
+    remaining_[sweep_id]++;
+    ++added;
+    Publish("trial_added", {{"trial_id", *id}, {"sweep_id", sweep_id}, {"number", number}});
+  }
+  if (added > 0) {
+    search_dirty_.insert(sweep_id);
+    spdlog::info("coordinator: sweep {}: nsga2 proposed {} trial(s) ({} of run_cap {})", sweep_id,
+                 added, driver.proposed(), spec.run_cap);
+  }
+  return added;
+}
+
+void Core::OnRung(int64_t trial_id, int attempt, const nlohmann::json& rung) {
+  auto meta = meta_.find(trial_id);
+  if (meta == meta_.end() || meta->second.teacher) return;
+  const int64_t sweep = meta->second.sweep_id;
+  auto d = search_.find(sweep);
+  if (d == search_.end() || !d->second->early_stopping()) return;
+  if (!rung.is_object() || !rung.contains("epoch") || !rung["epoch"].is_number_integer() ||
+      !rung.contains("metrics") || !rung["metrics"].is_object()) {
+    ++dropped_;
+    spdlog::warn("coordinator: trial {}: malformed rung report dropped", trial_id);
+    return;
+  }
+  const int epoch = rung["epoch"].get<int>();
+  const nlohmann::json& metrics = rung["metrics"];
+  const RungDecision decision = d->second->OnRung(trial_id, epoch, metrics);
+  search_dirty_.insert(sweep);
+  if (decision != RungDecision::kStop) return;
+  auto a = scheduler_.StopRunning(trial_id, attempt);
+  if (!a) return;
+  nlohmann::json stopped = metrics;
+  stopped["stopped_at_epoch"] = epoch;
+  store_->TrialStopped(trial_id, attempt, stopped);
+  // The CANCEL goes after the commit: a worker never drops work the database
+  // still counts as running.
+  after_commit_.emplace_back(
+      a->worker,
+      protocol::Encode(Message{MsgType::kCancel, {{"trial_id", trial_id}, {"attempt", attempt}}, ""}));
+  spdlog::info("coordinator: trial {} stopped at epoch {} by mo-asha", trial_id, epoch);
+  Publish("trial_finished", {{"trial_id", trial_id},
+                             {"sweep_id", sweep},
+                             {"state", "stopped"},
+                             {"kind", "trial"},
+                             {"metrics", stopped}});
+  SearchEnded(trial_id, nullptr);
+  TrialTerminal(trial_id);
+}
+
 void Core::Dispatch() {
+  if (!search_.empty()) {
+    // Keep every free worker slot busy: adaptive sweeps propose for idle slots.
+    int64_t idle = scheduler_.IdleSlots();
+    for (auto it = search_.begin(); idle > 0 && it != search_.end(); ++it) {
+      idle -= Refill(it->first, idle);
+    }
+  }
   for (const auto& a : scheduler_.Schedule()) {
     const TrialMeta& meta = meta_[a.trial_id];
     auto settings = store_->TrialSettingsText(a.trial_id);

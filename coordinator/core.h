@@ -44,6 +44,7 @@
 #include "coordinator/control.h"
 #include "coordinator/event_hub.h"
 #include "coordinator/scheduler.h"
+#include "coordinator/search_driver.h"
 #include "coordinator/store.h"
 
 namespace compsweep::coordinator {
@@ -141,6 +142,14 @@ class Core : public CoordinatorControl {
   void RefreshCurveClients();
   void ApplyRequeues(const std::vector<Requeue>& requeues, const std::string& reason);
   void TrialTerminal(int64_t trial_id);
+  // Adaptive search and early stopping (search_driver.h) -------------------
+  // A trial of a searched sweep ended (metrics null: failed or stopped): the
+  // proposer learns it and proposes one trial in its place.
+  void SearchEnded(int64_t trial_id, const nlohmann::json* metrics);
+  // Adds up to n proposed trials to an adaptive sweep; returns how many.
+  int64_t Refill(int64_t sweep_id, int64_t n);
+  // A worker's rung report {epoch, metrics}: MO-ASHA continues or stops the trial.
+  void OnRung(int64_t trial_id, int attempt, const nlohmann::json& rung);
   void Dispatch();
   void Tick();
   // Commits the batch; on success sends what waited for it (ACKs, TASKs, events).
@@ -190,6 +199,7 @@ class Core : public CoordinatorControl {
     bool teacher = false;
     std::optional<int64_t> teacher_id;
     std::string hash;
+    nlohmann::json params;  // adaptive sweeps only: what the proposer is told
   };
   std::unordered_map<int64_t, TrialMeta> meta_;     // released when a trial is terminal
   std::unordered_map<int64_t, int64_t> remaining_;  // sweep -> unfinished trial rows
@@ -215,6 +225,10 @@ class Core : public CoordinatorControl {
     bool logged = false;
   };
   std::unordered_map<int, SilentConnection> silent_fds_;
+  // Sweeps with adaptive search or early stopping; their state is saved before
+  // each commit that changed it (search_dirty_).
+  std::unordered_map<int64_t, std::unique_ptr<SearchDriver>> search_;
+  std::set<int64_t> search_dirty_;
   int64_t next_tick_ms_ = 0;
   std::set<std::string> curve_clients_;  // Z85 public keys admitted
   std::set<std::string> curve_refused_;  // logged once each

@@ -491,5 +491,158 @@ TEST_F(CoreTest, FinishedTrialsAreReleasedFromMemory) {
   EXPECT_EQ(core_->TrackedTrials(), std::make_pair(size_t{0}, size_t{0}));
 }
 
+// ---- adaptive search and early stopping --------------------------------------
+
+const char* kNsgaSweep = R"(name: nsga-core-test
+method: nsga2
+run_cap: 10
+seed: 7
+data: {dataset: synthetic, train_subset: 64, test_subset: 32}
+student: {arch: mlp, epochs: 1}
+pipeline: [prune, quantize]
+objectives: {val_accuracy: maximize, size_bytes: minimize}
+parameters:
+  prune.final_sparsity: {distribution: uniform, min: 0.1, max: 0.9}
+  quantize.bits: {values: [2, 4, 8]}
+)";
+
+// A made-up trade-off: sparser and fewer bits is smaller and less accurate.
+Message NsgaResult(const Message& task) {
+  const auto& s = task.body["settings"];
+  const double sparsity = s["prune"]["final_sparsity"].get<double>();
+  const int bits = s["quantize"]["bits"].get<int>();
+  return Message{MsgType::kResult,
+                 {{"trial_id", task.body["trial_id"]},
+                  {"attempt", task.body["attempt"]},
+                  {"metrics",
+                   {{"val_accuracy", 0.9 - 0.3 * sparsity * sparsity - 0.02 * (8 - bits)},
+                    {"size_bytes", 1000.0 * (1 - sparsity) * bits}}}},
+                 ""};
+}
+
+TEST_F(CoreTest, Nsga2SweepProposesFromResultsUpToRunCapAcrossARestart) {
+  auto sub = core_->Submit(kNsgaSweep, "nsga.yaml", false);
+  ASSERT_TRUE(sub.status.ok()) << sub.status.ToString();
+  // The first population (clamp(run_cap / 4, 8, 32) = 8), not the whole run_cap.
+  EXPECT_EQ(sub.trials, 8);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial'"), 8);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM search_state WHERE sweep_id=" +
+                  std::to_string(sub.sweep_id)),
+            1);
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  int done = 0;
+  bool hello = true;
+  while (true) {
+    auto task = TakeTask(w, "w", hello);
+    hello = false;
+    if (!task) break;
+    w.Send(NsgaResult(*task));
+    ASSERT_TRUE(w.Expect(MsgType::kAck));
+    if (++done == 5) {
+      RestartCore();  // the search continues from its saved state
+      hello = true;
+    }
+  }
+  EXPECT_EQ(done, 10);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial'"), 10) << "run_cap";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='succeeded'"), 10);
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT hash) FROM trials WHERE kind='trial'"), 10);
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT number) FROM trials WHERE kind='trial'"), 10);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM sweeps WHERE state='done'"), 1);
+  // Proposals stay in the declared space.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND "
+                  "(json_extract(params, '$.\"prune.final_sparsity\"') NOT BETWEEN 0.1 AND 0.9 "
+                  "OR json_extract(params, '$.\"quantize.bits\"') NOT IN (2, 4, 8))"),
+            0);
+}
+
+TEST_F(CoreTest, Nsga2SweepIsRefusedWithoutRunCap) {
+  std::string text = kNsgaSweep;
+  text.replace(text.find("run_cap: 10\n"), 12, "");
+  auto sub = core_->Submit(text, "nsga.yaml", false);
+  ASSERT_FALSE(sub.status.ok());
+  ASSERT_FALSE(sub.errors.empty());
+  EXPECT_NE(sub.errors[0].ToString().find("nsga.yaml:2:9: method: nsga2 needs run_cap"),
+            std::string::npos)
+      << sub.errors[0].ToString();
+}
+
+const char* kAshaSweep = R"(name: asha-core-test
+data: {dataset: synthetic, train_subset: 64, test_subset: 32}
+student: {arch: mlp, epochs: 3}
+pipeline: []
+objectives: {val_accuracy: maximize}
+early_terminate: {type: mo-asha, min_epochs: 1, eta: 2}
+parameters:
+  student.lr: {values: [0.1, 0.01, 0.001]}
+)";
+
+Message Rung(const Message& task, int epoch, double accuracy) {
+  return Message{MsgType::kProgress,
+                 {{"trial_id", task.body["trial_id"]},
+                  {"attempt", task.body["attempt"]},
+                  {"data",
+                   {{"phase", "rung"},
+                    {"rung", {{"epoch", epoch}, {"metrics", {{"val_accuracy", accuracy}}}}}}}},
+                 ""};
+}
+
+TEST_F(CoreTest, MoAshaStopsAnOutrankedTrialAtItsRungAndKeepsItsMetrics) {
+  auto sub = core_->Submit(kAshaSweep, "asha.yaml", false);
+  ASSERT_TRUE(sub.status.ok()) << sub.status.ToString();
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  // Three trials of 3 epochs: rungs at 1 and 2 (eta 2, below the last epoch).
+  const std::vector<double> at_rung = {0.9, 0.5, 0.1};
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto task = TakeTask(w, "w", i == 0);
+    ASSERT_TRUE(task);
+    EXPECT_EQ(task->body["settings"]["rungs"]["epochs"], nlohmann::json({1, 2}));
+    EXPECT_EQ(task->body["settings"]["rungs"]["metrics"], nlohmann::json({"val_accuracy"}));
+    const int64_t id = task->body["trial_id"].get<int64_t>();
+    ids.push_back(id);
+    w.Send(Rung(*task, 1, at_rung[i]));
+    if (i < 2) {
+      // First at the rung, then 2nd of 2 (p * eta <= n): both continue. The
+      // core reads the rung report before the result (one socket, in order), so
+      // a result stored as current proves the trial was not stopped.
+      w.Send(Result(id, 1, at_rung[i] + 0.01));
+      auto ack = w.Expect(MsgType::kAck);
+      ASSERT_TRUE(ack);
+      EXPECT_EQ(ack->body["stored"], true) << "trial " << i << " continues";
+    } else {
+      // 3rd of 3: 2 * 2 > 3, stopped; its worker is told to stop.
+      auto cancel = w.Expect(MsgType::kCancel);
+      ASSERT_TRUE(cancel);
+      EXPECT_EQ(cancel->body["trial_id"], id);
+      // A result that raced the CANCEL is stale: acknowledged, not recorded.
+      w.Send(Result(id, 1, 0.99));
+      auto ack = w.Expect(MsgType::kAck);
+      ASSERT_TRUE(ack);
+      EXPECT_EQ(ack->body["stored"], false);
+    }
+  }
+  const std::string stopped = std::to_string(ids[2]);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE state='stopped' AND id=" + stopped), 1);
+  SQLite::Database db((dir_ / "core.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_DOUBLE_EQ(db.execAndGet("SELECT value FROM trial_values WHERE metric='val_accuracy' AND "
+                                 "trial_id=" + stopped)
+                       .getDouble(),
+                   0.1);
+  EXPECT_EQ(db.execAndGet("SELECT value FROM trial_values WHERE metric='stopped_at_epoch' AND "
+                          "trial_id=" + stopped)
+                .getInt(),
+            1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE state='stopped'"), 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE state='succeeded' AND kind='trial'"), 2);
+  auto p = core_->Progress(sub.sweep_id);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->state, "done");
+  // The rule's records are saved: a restarted coordinator repeats its verdicts.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM search_state WHERE json_extract(state, '$.mo_asha') IS "
+                  "NOT NULL"),
+            1);
+}
+
 }  // namespace
 }  // namespace compsweep::coordinator

@@ -120,6 +120,28 @@ std::vector<Assignment> Scheduler::CancelSweep(int64_t sweep_id) {
   return running;
 }
 
+std::optional<Assignment> Scheduler::StopRunning(int64_t id, int attempt) {
+  auto it = trials_.find(id);
+  if (it == trials_.end()) return std::nullopt;
+  TrialInfo& t = it->second;
+  if (t.state != TrialState::kRunning || t.slot.attempt != attempt) return std::nullopt;
+  Assignment a{t.worker, id, attempt, t.task_seq};
+  auto w = workers_.find(t.worker);
+  if (w != workers_.end()) w->second.trials.erase(id);
+  running_.erase(id);
+  t.state = TrialState::kStopped;
+  t.worker.clear();
+  return a;
+}
+
+int64_t Scheduler::IdleSlots() const {
+  int64_t free = 0;
+  for (const auto& [id, w] : workers_) {
+    if (w.introduced) free += std::max(0, w.wanted);
+  }
+  return std::max<int64_t>(0, free - static_cast<int64_t>(queued_count_));
+}
+
 bool Scheduler::Retry(int64_t id) {
   auto it = trials_.find(id);
   if (it == trials_.end()) return false;

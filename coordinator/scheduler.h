@@ -87,7 +87,15 @@ class Scheduler {
   std::vector<Assignment> CancelSweep(int64_t sweep_id);
   // Re-queues a failed or cancelled trial with a fresh retry budget. False otherwise.
   bool Retry(int64_t id);
+  // Early stopping ended the running attempt `attempt` of a trial: it becomes
+  // stopped (terminal) and leaves its worker. Returns the assignment (to send a
+  // CANCEL), or nullopt when the trial does not run with that attempt.
+  std::optional<Assignment> StopRunning(int64_t id, int attempt);
   size_t queued() const { return queued_count_; }
+  // Slots announced free by introduced workers (READY) minus the trials queued
+  // for them: how many more trials could start now. An adaptive sweep proposes
+  // that many so that no worker waits for results.
+  int64_t IdleSlots() const;
   size_t running() const { return running_.size(); }
 
   // Workers -----------------------------------------------------------------

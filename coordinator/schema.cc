@@ -101,6 +101,16 @@ CREATE TABLE events (
   data     TEXT NOT NULL
 );
 )sql",
+      // v2: the state of a sweep's adaptive search (method: nsga2) and early
+      // stopping (early_terminate), written in the commit of the result or
+      // rung report that changed it, so a restarted coordinator continues it.
+      R"sql(
+CREATE TABLE search_state (
+  sweep_id   INTEGER PRIMARY KEY REFERENCES sweeps(id),
+  state      TEXT NOT NULL,            -- JSON, coordinator/search_driver.h
+  updated_ms INTEGER NOT NULL
+);
+)sql",
   };
   return kMigrations;
 }

@@ -177,6 +177,7 @@ Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<Tria
     ev.bind(4, nlohmann::json({{"trials", trials.size()}, {"name", spec.name}}).dump());
     ev.exec();
     tx.commit();
+    last_trial_id_ = -1;  // AddTrial reads the new maximum
     return sweep_id;
   } catch (const SQLite::Exception& e) {
     return IoError(std::string("creating sweep: ") + e.what());
@@ -197,7 +198,8 @@ Result<std::vector<SweepRow>> Store::ActiveSweeps() {
 namespace {
 constexpr const char* kTrialColumns =
     "SELECT t.id, t.sweep_id, t.kind, t.hash, t.state, t.attempt, t.retries, s.max_retries, "
-    "s.device, t.teacher_id, t.worker FROM trials t JOIN sweeps s ON s.id = t.sweep_id ";
+    "s.device, t.teacher_id, t.worker, t.params FROM trials t JOIN sweeps s ON s.id = "
+    "t.sweep_id ";
 
 TrialRow ReadTrial(SQLite::Statement& st) {
   TrialRow r;
@@ -212,6 +214,8 @@ TrialRow ReadTrial(SQLite::Statement& st) {
   r.device = st.getColumn(8).getString();
   if (!st.getColumn(9).isNull()) r.teacher_id = st.getColumn(9).getInt64();
   if (!st.getColumn(10).isNull()) r.worker = st.getColumn(10).getString();
+  r.params = nlohmann::json::parse(st.getColumn(11).getString(), nullptr, /*allow_exceptions=*/false);
+  if (r.params.is_discarded()) r.params = nlohmann::json::object();
   return r;
 }
 }  // namespace
@@ -272,6 +276,9 @@ Result<std::vector<int64_t>> Store::FailedTrialIds(int64_t sweep_id) {
 }
 
 Result<std::string> Store::TrialSettingsText(int64_t trial_id) {
+  if (auto it = unflushed_settings_.find(trial_id); it != unflushed_settings_.end()) {
+    return it->second;
+  }
   try {
     auto& st = Stmt("SELECT settings FROM trials WHERE id = ?");
     st.bind(1, trial_id);
@@ -282,7 +289,121 @@ Result<std::string> Store::TrialSettingsText(int64_t trial_id) {
   }
 }
 
+Result<std::vector<SearchStateRow>> Store::LoadSearchStates() {
+  std::vector<SearchStateRow> out;
+  try {
+    SQLite::Statement st(*db_,
+                         "SELECT s.id, s.spec_yaml, s.source_file, q.state FROM search_state q "
+                         "JOIN sweeps s ON s.id = q.sweep_id WHERE s.state = 'active' ORDER BY "
+                         "s.id");
+    while (st.executeStep()) {
+      SearchStateRow r;
+      r.sweep_id = st.getColumn(0).getInt64();
+      r.spec_yaml = st.getColumn(1).getString();
+      r.source_file = st.getColumn(2).getString();
+      r.state = nlohmann::json::parse(st.getColumn(3).getString(), nullptr, false);
+      out.push_back(std::move(r));
+    }
+  } catch (const std::exception& e) {
+    return IoError(std::string("loading search states: ") + e.what());
+  }
+  return out;
+}
+
+Result<std::optional<int64_t>> Store::SweepTeacherId(int64_t sweep_id) {
+  try {
+    auto& st = Stmt("SELECT id FROM trials WHERE sweep_id = ? AND kind = 'teacher' ORDER BY id");
+    st.bind(1, sweep_id);
+    if (!st.executeStep()) return std::optional<int64_t>();
+    return std::optional<int64_t>(st.getColumn(0).getInt64());
+  } catch (const std::exception& e) {
+    return IoError(std::string("finding the teacher: ") + e.what());
+  }
+}
+
 // ---- batched writes ---------------------------------------------------------
+
+Result<int64_t> Store::AddTrial(int64_t sweep_id, int64_t number, const TrialConfig& trial,
+                                std::optional<int64_t> teacher_id) {
+  if (last_trial_id_ < 0) {
+    // Batched inserts above any committed row: nothing else writes trials
+    // (CreateSweep commits this batch first and then forgets the maximum).
+    try {
+      last_trial_id_ = db_->execAndGet("SELECT COALESCE(MAX(id), 0) FROM trials").getInt64();
+    } catch (const std::exception& e) {
+      return IoError(std::string("allocating a trial id: ") + e.what());
+    }
+  }
+  const int64_t id = ++last_trial_id_;
+  const int64_t now = clock_->WallMs();
+  std::string settings = trial.settings_text.empty() ? trial.settings.dump() : trial.settings_text;
+  unflushed_settings_[id] = settings;
+  batch_.push_back([this, id, sweep_id, number, hash = trial.hash, params = trial.params.dump(),
+                    settings = std::move(settings), teacher_id, now](SQLite::Database&) {
+    auto& st = Stmt(
+        "INSERT INTO trials(id, sweep_id, number, kind, hash, params, settings, state, "
+        "teacher_id, queued_ms) VALUES (?,?,?,'trial',?,?,?,'queued',?,?)");
+    st.bind(1, id);
+    st.bind(2, sweep_id);
+    st.bind(3, number);
+    st.bind(4, hash);
+    st.bind(5, params);
+    st.bind(6, settings);
+    if (teacher_id) {
+      st.bind(7, *teacher_id);
+    } else {
+      st.bind(7);
+    }
+    st.bind(8, now);
+    st.exec();
+  });
+  return id;
+}
+
+void Store::TrialStopped(int64_t trial_id, int attempt, const nlohmann::json& metrics) {
+  const int64_t now = clock_->WallMs();
+  std::vector<std::pair<std::string, double>> values;
+  for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+    if (it.value().is_number()) values.emplace_back(it.key(), it.value().get<double>());
+  }
+  batch_.push_back([this, trial_id, attempt, values = std::move(values), now](SQLite::Database&) {
+    auto& st = Stmt(
+        "UPDATE trials SET state = 'stopped', worker = NULL, finished_ms = ?, error = NULL "
+        "WHERE id = ? AND attempt = ?");
+    st.bind(1, now);
+    st.bind(2, trial_id);
+    st.bind(3, attempt);
+    st.exec();
+    auto& a = Stmt(
+        "UPDATE trial_attempts SET state = 'stopped', finished_ms = ? WHERE trial_id = ? AND "
+        "attempt = ?");
+    a.bind(1, now);
+    a.bind(2, trial_id);
+    a.bind(3, attempt);
+    a.exec();
+    for (const auto& [metric, value] : values) {
+      auto& v = Stmt("INSERT OR REPLACE INTO trial_values(trial_id, metric, value) VALUES (?,?,?)");
+      v.bind(1, trial_id);
+      v.bind(2, metric);
+      v.bind(3, value);
+      v.exec();
+    }
+  });
+}
+
+void Store::SaveSearchState(int64_t sweep_id, const nlohmann::json& state) {
+  const int64_t now = clock_->WallMs();
+  batch_.push_back([this, sweep_id, text = state.dump(), now](SQLite::Database&) {
+    auto& st = Stmt(
+        "INSERT INTO search_state(sweep_id, state, updated_ms) VALUES (?,?,?) ON "
+        "CONFLICT(sweep_id) DO UPDATE SET state = excluded.state, updated_ms = "
+        "excluded.updated_ms");
+    st.bind(1, sweep_id);
+    st.bind(2, text);
+    st.bind(3, now);
+    st.exec();
+  });
+}
 
 void Store::TrialStarted(int64_t trial_id, int attempt, const std::string& worker) {
   const int64_t now = clock_->WallMs();
@@ -567,6 +688,7 @@ Status Store::Flush() {
                    e.what());
   }
   batch_.clear();
+  unflushed_settings_.clear();
   for (const auto& [id, ts] : seen_) seen_written_[id] = ts;
   seen_.clear();
   return Status::Ok();

@@ -38,6 +38,15 @@ struct TrialRow {
   std::optional<int64_t> teacher_id;
   std::string worker;  // the worker of a running attempt
   nlohmann::json settings;
+  nlohmann::json params;  // the flat swept parameters (trials only)
+};
+
+// A sweep whose search state was saved (coordinator/search_driver.h).
+struct SearchStateRow {
+  int64_t sweep_id = 0;
+  std::string spec_yaml;
+  std::string source_file;
+  nlohmann::json state;
 };
 
 struct SweepRow {
@@ -74,10 +83,23 @@ class Store {
   // Settings of a trial as the JSON text stored with it (for TASK messages, which
   // carry it as it is: see protocol::RawField).
   Result<std::string> TrialSettingsText(int64_t trial_id);
+  // Search states of active sweeps, by sweep id.
+  Result<std::vector<SearchStateRow>> LoadSearchStates();
+  // The id of the sweep's teacher row, if it has one (an adaptive sweep has at most one).
+  Result<std::optional<int64_t>> SweepTeacherId(int64_t sweep_id);
   // Drops per-trial memory (progress counter) once a trial is finished.
   void Forget(int64_t trial_id) { progress_seq_.erase(trial_id); }
 
   // Batched (committed by Flush) -------------------------------------------------
+  // A trial proposed after its sweep was created (an adaptive method): queued,
+  // with the id returned (allocated here: the store is the only writer). Its
+  // settings are readable through TrialSettingsText before the commit.
+  Result<int64_t> AddTrial(int64_t sweep_id, int64_t number, const TrialConfig& trial,
+                   std::optional<int64_t> teacher_id);
+  // Early stopping ended a running attempt: state stopped, with the metrics
+  // measured where it was stopped.
+  void TrialStopped(int64_t trial_id, int attempt, const nlohmann::json& metrics);
+  void SaveSearchState(int64_t sweep_id, const nlohmann::json& state);
   void TrialStarted(int64_t trial_id, int attempt, const std::string& worker);
   void TrialSucceeded(int64_t trial_id, int attempt, const nlohmann::json& metrics);
   // A lost or failed attempt; new_state is queued (retry) or failed (no retries left).
@@ -125,6 +147,8 @@ class Store {
   std::unordered_map<std::string, int64_t> seen_written_;  // worker -> last written to workers
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> stmts_;
   std::unordered_map<int64_t, int> progress_seq_;
+  int64_t last_trial_id_ = -1;  // -1: not read yet (AddTrial allocates above it)
+  std::unordered_map<int64_t, std::string> unflushed_settings_;  // AddTrial, until Flush
 };
 
 }  // namespace compsweep::coordinator

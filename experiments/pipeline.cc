@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -91,8 +92,63 @@ std::vector<std::string> PipelineStages(const json& settings) {
 }
 
 // The body of RunTrial; exceptions are turned into a Status by the caller.
+// Measures the model at the rung epochs of settings["rungs"] (see RunTrial).
+class RungProbe {
+ public:
+  RungProbe(const json& settings, const RunContext& ctx) : ctx_(ctx) {
+    const json rungs = settings.value("rungs", json::object());
+    if (!rungs.is_object()) return;
+    for (const auto& e : rungs.value("epochs", json::array())) {
+      if (e.is_number_integer()) epochs_.push_back(e.get<int>());
+    }
+    for (const auto& m : rungs.value("metrics", json::array())) {
+      if (m.is_string()) metrics_.push_back(m.get<std::string>());
+    }
+  }
+  bool active() const { return !epochs_.empty() && ctx_.on_progress != nullptr; }
+  bool Wants(const std::string& metric) const {
+    return std::find(metrics_.begin(), metrics_.end(), metric) != metrics_.end();
+  }
+
+  // After every training epoch of the trial.
+  Status EpochEnded(Model& model, const Dataset& data, const std::string& scratch_path) {
+    ++epoch_;
+    if (std::find(epochs_.begin(), epochs_.end(), epoch_) == epochs_.end()) return Status::Ok();
+    json m = json::object();
+    const EvalResult val = Evaluate(model, data.val_x, data.val_y);
+    m["val_accuracy"] = val.accuracy;
+    m["val_loss"] = val.loss;
+    if (Wants("size_bytes")) {
+      // Bytes really written: the compact artifact of the model as it stands.
+      RETURN_IF_ERROR(EnsureParentDir(scratch_path));
+      ASSIGN_OR_RETURN(ArtifactInfo info, WriteArtifact(model, QuantizedWeights{}, scratch_path));
+      std::error_code ec;
+      std::filesystem::remove(scratch_path, ec);
+      m["size_bytes"] = info.bytes;
+    }
+    if (Wants("latency_ms")) {
+      std::shared_ptr<void> quiet = ctx_.cpu_guard ? ctx_.cpu_guard(true) : nullptr;
+      model.SetTraining(false);
+      torch::NoGradGuard no_grad;
+      torch::Tensor one = data.val_x.narrow(0, 0, 1);
+      m["latency_ms"] = MedianLatencyMs([&](const torch::Tensor& x) { return model.Forward(x); },
+                                        one);
+    }
+    ctx_.on_progress({{"phase", "rung"}, {"rung", {{"epoch", epoch_}, {"metrics", m}}}});
+    return Status::Ok();
+  }
+
+ private:
+  const RunContext& ctx_;
+  std::vector<int> epochs_;
+  std::vector<std::string> metrics_;
+  int epoch_ = 0;
+};
+
 Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
-                          const RunContext& ctx) {
+                          const RunContext& outer_ctx) {
+  // The trial's own context: the same, plus the rung probe after each epoch.
+  RunContext ctx = outer_ctx;
   ASSIGN_OR_RETURN(torch::Device device, ParseDevice(ctx.device));
   const uint64_t seed = settings.value("seed", uint64_t{0});
   const std::vector<std::string> stages = PipelineStages(settings);
@@ -116,6 +172,16 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   model->To(device);
   const Counts original = CountModel(*model);
   const int64_t macs = model->Macs();
+  RungProbe probe(settings, outer_ctx);
+  Status probe_status;
+  if (probe.active()) {
+    std::string scratch = ctx.artifact_dir.empty() ? ctx.cache_dir + "/artifacts" : ctx.artifact_dir;
+    scratch += "/rung.csa";
+    ctx.on_epoch_end = [&probe, &probe_status, &model, &data, scratch] {
+      if (!probe_status.ok()) return;
+      probe_status = probe.EpochEnded(*model, *data, scratch);
+    };
+  }
 
   TrainOptions base;
   base.batch_size = student["batch_size"].get<int64_t>();
@@ -168,6 +234,8 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
       quant = config;
     }
   }
+  RETURN_IF_ERROR(probe_status);
+  ctx.on_epoch_end = nullptr;
   // Stages after quantize may have moved weights off the grid: the deployed
   // weights are always the final quantization.
   masks.Apply();

@@ -22,6 +22,10 @@ struct RunContext {
   std::string artifact_dir;                    // where the compact artifact of the trial is written
   // Called from the job thread; must be cheap. Keys: phase, epoch, step, loss, accuracy, ...
   std::function<void(const nlohmann::json&)> on_progress;
+  // Called by the training loop after each epoch (after its progress event);
+  // RunTrial uses it to measure the model at MO-ASHA rungs. The model may be
+  // switched to eval mode inside; the loop switches it back.
+  std::function<void()> on_epoch_end;
   // Polled between steps; when it returns true the run stops with StatusCode::kCancelled.
   std::function<bool()> cancelled;
   // Optional host-wide CPU coordination (the worker provides it): each training
@@ -51,6 +55,16 @@ Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::s
 // the end and reported only), size_bytes, dense_size_bytes, compression_ratio, params,
 // nonzero_params, sparsity, macs, effective_macs, latency_ms, throughput,
 // train_seconds, plus "artifact_path".
+//
+// Rungs (early stopping, settings["rungs"] = {epochs: [...], metrics: [...]}):
+// the epochs are counted over the whole trial (first stage, then each later
+// stage's training epochs; common/sweep_spec.h TrialEpochs). At the end of a
+// listed epoch the model as it stands then is measured -- val_accuracy and
+// val_loss on the validation split, size_bytes of its compact artifact as it
+// would be written then (float until the quantize stage has run, masks
+// applied), latency_ms at batch 1 on CPU -- and sent as a progress event
+// {phase: rung, rung: {epoch, metrics}}. Training goes on meanwhile; the
+// coordinator cancels the trial if MO-ASHA stops it.
 //
 // Stage semantics: when the pipeline starts with "distill", the student is
 // trained from scratch with the distillation loss for distill.epochs (and not

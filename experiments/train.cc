@@ -76,6 +76,10 @@ Status Train(Model& model, const Dataset& data, const TrainOptions& options,
                          {"step", step},
                          {"loss", loss_sum.item<double>() / std::max<int64_t>(1, batches)}});
       }
+      if (ctx.on_epoch_end) {
+        ctx.on_epoch_end();
+        model.SetTraining(true);
+      }
     }
   } catch (const c10::Error& e) {
     return Internal(options.phase + ": " + e.what_without_backtrace());

@@ -401,5 +401,42 @@ TEST_F(IntegrationTest, ValidateReportsErrorsWithPositions) {
   EXPECT_NE(ok.Output().find("9 trial"), std::string::npos);
 }
 
+TEST_F(IntegrationTest, Nsga2WithMoAshaProposesAndStopsTrialsEndToEnd) {
+  const std::string yaml = Src("tests/integration/data/nsga-asha-synthetic.yaml");
+  Process run({"run", yaml, "--db", db_, "--workers", "2", "--no-serve", "--cache-dir",
+               Path("cache"), "--heartbeat-ms", "200"},
+              Path("run.log"));
+  ASSERT_EQ(run.Wait(300s), 0) << run.Output();
+  // run_cap trials proposed in all (8 at once, the rest from results), each
+  // ended once: succeeded, or stopped at a rung with the metrics measured there.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial'"), 10);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state NOT IN "
+                  "('succeeded','stopped')"),
+            0);
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT hash) FROM trials WHERE kind='trial'"), 10);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM sweeps WHERE state='done'"), 1);
+  // Epochs 2 (distill) + 2 (prune): rungs at 1 and 2; every trial reached rung 1,
+  // measured by its worker with real bytes written.
+  EXPECT_GE(Count("SELECT COUNT(DISTINCT trial_id) FROM trial_progress WHERE "
+                  "json_extract(data, '$.phase') = 'rung' AND json_extract(data, "
+                  "'$.rung.epoch') = 1 AND json_extract(data, '$.rung.metrics.size_bytes') > 0 "
+                  "AND json_extract(data, '$.rung.metrics.val_accuracy') BETWEEN 0 AND 1"),
+            10);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_progress WHERE json_extract(data, '$.phase') = "
+                  "'rung' AND json_extract(data, '$.rung.epoch') NOT IN (1, 2)"),
+            0)
+      << "the last epoch (4) is never a rung";
+  // A stopped trial keeps the rung's metrics and where it stopped.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials t WHERE state='stopped' AND NOT EXISTS (SELECT 1 "
+                  "FROM trial_values v WHERE v.trial_id=t.id AND v.metric='stopped_at_epoch' "
+                  "AND v.value IN (1, 2))"),
+            0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials t WHERE state='succeeded' AND kind='trial' AND "
+                  "NOT EXISTS (SELECT 1 FROM trial_values v WHERE v.trial_id=t.id AND "
+                  "v.metric='test_accuracy')"),
+            0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM search_state"), 1);
+}
+
 }  // namespace
 }  // namespace compsweep::testing
