@@ -95,8 +95,7 @@ void DrawProgress(const coordinator::SweepProgress& p, int64_t done_at_start, do
       tty ? "\r" : "", bar.c_str(), static_cast<long long>(done), static_cast<long long>(p.total),
       static_cast<long long>(ok), static_cast<long long>(failed),
       stopped > 0 ? (", " + std::to_string(stopped) + " stopped early").c_str() : "",
-      static_cast<long long>(running), Duration(elapsed).c_str(), eta.c_str(),
-      tty ? "   " : "\n");
+      static_cast<long long>(running), Duration(elapsed).c_str(), eta.c_str(), tty ? "   " : "\n");
   std::fflush(stderr);
 }
 

@@ -375,9 +375,8 @@ TrialConfig MakeTrial(const SweepSpec& spec, const json& base, json params) {
   if (spec.early_terminate && !program) {
     std::vector<std::string> metrics;
     for (const auto& o : spec.objectives) metrics.push_back(o.metric);
-    t.settings["rungs"] = {
-        {"epochs", RungEpochs(*spec.early_terminate, TrialEpochs(t.settings))},
-        {"metrics", metrics}};
+    t.settings["rungs"] = {{"epochs", RungEpochs(*spec.early_terminate, TrialEpochs(t.settings))},
+                           {"metrics", metrics}};
   }
   t.params = std::move(params);
   t.settings_text = t.settings.dump();

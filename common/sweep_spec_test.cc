@@ -499,7 +499,8 @@ TEST(SweepValidateTest, MisspelledMethodDoesNotCascade) {
       "data: {dataset: synthetic}\nstudent: {arch: mlp}\npipeline: [prune]\n"
       "parameters:\n  prune.final_sparsity: {distribution: uniform, min: 0.1, max: 0.9}\n");
   Diagnostic d = OnlyError(outcome);
-  EXPECT_EQ(d.message, "method must be one of grid, random, nsga2; got 'randon'; did you mean 'random'?");
+  EXPECT_EQ(d.message,
+            "method must be one of grid, random, nsga2; got 'randon'; did you mean 'random'?");
 }
 
 TEST(SweepValidateTest, DataRules) {
@@ -883,10 +884,10 @@ TEST(SweepHashTest, TeacherKeyDependsOnTeacherOnly) {
 // ---- method: nsga2 and early_terminate -----------------------------------------
 
 const char kSearchHead[] =
-    "data: {dataset: synthetic}\n"           // 1
-    "student: {arch: mlp, epochs: 4}\n"      // 2
-    "pipeline: [prune, quantize]\n"          // 3
-    "parameters:\n"                          // 4
+    "data: {dataset: synthetic}\n"                                            // 1
+    "student: {arch: mlp, epochs: 4}\n"                                       // 2
+    "pipeline: [prune, quantize]\n"                                           // 3
+    "parameters:\n"                                                           // 4
     "  prune.final_sparsity: {distribution: uniform, min: 0.1, max: 0.9}\n";  // 5
 
 TEST(SweepSearchTest, Nsga2NeedsRunCapAndSeedAndExpandsNothingUpFront) {
@@ -903,8 +904,9 @@ TEST(SweepSearchTest, Nsga2NeedsRunCapAndSeedAndExpandsNothingUpFront) {
   EXPECT_FALSE(TrialFromParams(spec, {{"prune.final_sparsity", 0.25}, {"x", 1}}).ok());
 
   Diagnostic d = OnlyError(Parse(std::string(kSearchHead) + "method: nsga2\nseed: 1\n"));
-  EXPECT_EQ(d.ToString(), "sweep.yaml:6:9: method: nsga2 needs run_cap (the number of trials to "
-                          "propose)");
+  EXPECT_EQ(d.ToString(),
+            "sweep.yaml:6:9: method: nsga2 needs run_cap (the number of trials to "
+            "propose)");
   d = OnlyError(Parse(std::string(kSearchHead) + "method: grid\n"));
   EXPECT_THAT(d.message, HasSubstr("distribution needs method: random or nsga2"));
   d = OnlyError(Parse(std::string(kSearchHead) + "method: nsga3\n"));
@@ -913,10 +915,10 @@ TEST(SweepSearchTest, Nsga2NeedsRunCapAndSeedAndExpandsNothingUpFront) {
 }
 
 TEST(SweepSearchTest, Nsga2RefusesTeacherParameters) {
-  Diagnostic d = OnlyError(Parse(
-      "method: nsga2\nrun_cap: 8\nseed: 1\ndata: {dataset: synthetic}\nteacher: {arch: mlp}\n"
-      "student: {arch: mlp}\npipeline: [distill]\nparameters:\n"
-      "  teacher.epochs: {values: [1, 2]}\n"));
+  Diagnostic d = OnlyError(
+      Parse("method: nsga2\nrun_cap: 8\nseed: 1\ndata: {dataset: synthetic}\nteacher: {arch: mlp}\n"
+            "student: {arch: mlp}\npipeline: [distill]\nparameters:\n"
+            "  teacher.epochs: {values: [1, 2]}\n"));
   EXPECT_EQ(d.line, 9);
   EXPECT_THAT(d.message, HasSubstr("does not search teacher settings"));
 }
@@ -962,11 +964,12 @@ TEST(SweepSearchTest, EarlyTerminateErrorsNameTheirPlace) {
   EXPECT_THAT(d.message, HasSubstr("needs 'type'"));
   d = OnlyError(Parse(head + "early_terminate: {type: mo-asha, min_epochs: 3, max_epochs: 2}\n"));
   EXPECT_THAT(d.message, HasSubstr("no rung"));
-  d = OnlyError(Parse(head + "objectives: {throughput: maximize}\n" +
-                      "early_terminate: {type: mo-asha}\n"));
+  d = OnlyError(
+      Parse(head + "objectives: {throughput: maximize}\n" + "early_terminate: {type: mo-asha}\n"));
   EXPECT_EQ(d.line, 5);
   EXPECT_THAT(d.message, HasSubstr("'throughput' is not measured at a rung"));
-  d = OnlyError(Parse("program: [python3, train.py]\nobjectives: {val_accuracy: maximize}\n"
+  d =
+      OnlyError(Parse("program: [python3, train.py]\nobjectives: {val_accuracy: maximize}\n"
                       "early_terminate: {type: mo-asha}\n"));
   EXPECT_THAT(d.message, HasSubstr("built-in pipeline only"));
 }

@@ -20,11 +20,10 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kTopKeys = {"name",        "method",   "run_cap",    "seed",
-                                           "max_retries", "device",   "data",       "teacher",
-                                           "student",     "pipeline", "objectives", "distill",
-                                           "prune",       "quantize", "parameters", "program",
-                                           "early_terminate"};
+const std::vector<std::string> kTopKeys = {
+    "name",  "method",   "run_cap",    "seed",     "max_retries",    "device",
+    "data",  "teacher",  "student",    "pipeline", "objectives",     "distill",
+    "prune", "quantize", "parameters", "program",  "early_terminate"};
 const std::vector<std::string> kParamKeys = {"value", "values", "distribution", "min", "max", "q"};
 const std::vector<std::string> kDistributions = {"uniform", "int_uniform", "log_uniform_values",
                                                  "q_uniform"};

@@ -1086,8 +1086,8 @@ void Core::OnRung(int64_t trial_id, int attempt, const nlohmann::json& rung) {
   // The CANCEL goes after the commit: a worker never drops work the database
   // still counts as running.
   after_commit_.emplace_back(
-      a->worker,
-      protocol::Encode(Message{MsgType::kCancel, {{"trial_id", trial_id}, {"attempt", attempt}}, ""}));
+      a->worker, protocol::Encode(Message{
+                     MsgType::kCancel, {{"trial_id", trial_id}, {"attempt", attempt}}, ""}));
   spdlog::info("coordinator: trial {} stopped at epoch {} by mo-asha", trial_id, epoch);
   Publish("trial_finished", {{"trial_id", trial_id},
                              {"sweep_id", sweep},

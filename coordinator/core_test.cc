@@ -526,9 +526,8 @@ TEST_F(CoreTest, Nsga2SweepProposesFromResultsUpToRunCapAcrossARestart) {
   // The first population (clamp(run_cap / 4, 8, 32) = 8), not the whole run_cap.
   EXPECT_EQ(sub.trials, 8);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial'"), 8);
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM search_state WHERE sweep_id=" +
-                  std::to_string(sub.sweep_id)),
-            1);
+  EXPECT_EQ(
+      Count("SELECT COUNT(*) FROM search_state WHERE sweep_id=" + std::to_string(sub.sweep_id)), 1);
   FakeWorker w(ctx_, core_->endpoint(), "w");
   int done = 0;
   bool hello = true;
@@ -626,11 +625,13 @@ TEST_F(CoreTest, MoAshaStopsAnOutrankedTrialAtItsRungAndKeepsItsMetrics) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE state='stopped' AND id=" + stopped), 1);
   SQLite::Database db((dir_ / "core.db").string(), SQLite::OPEN_READONLY);
   EXPECT_DOUBLE_EQ(db.execAndGet("SELECT value FROM trial_values WHERE metric='val_accuracy' AND "
-                                 "trial_id=" + stopped)
+                                 "trial_id=" +
+                                 stopped)
                        .getDouble(),
                    0.1);
   EXPECT_EQ(db.execAndGet("SELECT value FROM trial_values WHERE metric='stopped_at_epoch' AND "
-                          "trial_id=" + stopped)
+                          "trial_id=" +
+                          stopped)
                 .getInt(),
             1);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trial_attempts WHERE state='stopped'"), 1);

@@ -214,7 +214,8 @@ TrialRow ReadTrial(SQLite::Statement& st) {
   r.device = st.getColumn(8).getString();
   if (!st.getColumn(9).isNull()) r.teacher_id = st.getColumn(9).getInt64();
   if (!st.getColumn(10).isNull()) r.worker = st.getColumn(10).getString();
-  r.params = nlohmann::json::parse(st.getColumn(11).getString(), nullptr, /*allow_exceptions=*/false);
+  r.params =
+      nlohmann::json::parse(st.getColumn(11).getString(), nullptr, /*allow_exceptions=*/false);
   if (r.params.is_discarded()) r.params = nlohmann::json::object();
   return r;
 }

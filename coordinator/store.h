@@ -95,7 +95,7 @@ class Store {
   // with the id returned (allocated here: the store is the only writer). Its
   // settings are readable through TrialSettingsText before the commit.
   Result<int64_t> AddTrial(int64_t sweep_id, int64_t number, const TrialConfig& trial,
-                   std::optional<int64_t> teacher_id);
+                           std::optional<int64_t> teacher_id);
   // Early stopping ended a running attempt: state stopped, with the metrics
   // measured where it was stopped.
   void TrialStopped(int64_t trial_id, int attempt, const nlohmann::json& metrics);

@@ -131,8 +131,8 @@ class RungProbe {
       model.SetTraining(false);
       torch::NoGradGuard no_grad;
       torch::Tensor one = data.val_x.narrow(0, 0, 1);
-      m["latency_ms"] = MedianLatencyMs([&](const torch::Tensor& x) { return model.Forward(x); },
-                                        one);
+      m["latency_ms"] =
+          MedianLatencyMs([&](const torch::Tensor& x) { return model.Forward(x); }, one);
     }
     ctx_.on_progress({{"phase", "rung"}, {"rung", {{"epoch", epoch_}, {"metrics", m}}}});
     return Status::Ok();
@@ -175,7 +175,8 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   RungProbe probe(settings, outer_ctx);
   Status probe_status;
   if (probe.active()) {
-    std::string scratch = ctx.artifact_dir.empty() ? ctx.cache_dir + "/artifacts" : ctx.artifact_dir;
+    std::string scratch =
+        ctx.artifact_dir.empty() ? ctx.cache_dir + "/artifacts" : ctx.artifact_dir;
     scratch += "/rung.csa";
     ctx.on_epoch_end = [&probe, &probe_status, &model, &data, scratch] {
       if (!probe_status.ok()) return;
