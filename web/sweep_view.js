@@ -159,7 +159,7 @@ export class SweepView {
       }
       return fresh;
     };
-    if (!full && this.trials.size > 0 && this.trials.size <= want) {
+    if (!full && this.loaded && this.trials.size <= want) {
       const missing = want - this.trials.size;
       if (missing === 0) return;
       const page = await get(`/api/sweeps/${this.id}/trials${qs({ state: 'succeeded', sort: 'finished_ms', order: 'desc', limit: Math.min(SCATTER_LIMIT, missing + MARGIN) })}`);
@@ -172,7 +172,7 @@ export class SweepView {
     this.trials = new Map();
     this.tracker = null;
     add(page.trials);
-    this.totalSucceeded = page.total;
+    this.loaded = true;
   }
 
   // Trials just added: the hypervolume tracker takes them one by one.
