@@ -45,6 +45,9 @@ demo: build
 	mkdir -p out
 	./$(BUILD_DIR)/compsweep run examples/quickstart.yaml --workers 2 --threads 1 \
 	  --db out/quickstart.db --cache-dir out/cache --port 8321
+	@echo
+	@echo "The sweep is over; its dashboard stays viewable, read-only, from the file:"
+	@echo "  ./$(BUILD_DIR)/compsweep dashboard --db out/quickstart.db"
 
 # Every stage CI runs, in this order (about 50 min on a fresh 2-core machine):
 #   test-main     build with Debian's LibTorch 1.13, every unit, integration and browser test

@@ -121,6 +121,20 @@ struct ResultsArgs {
 };
 int RunResults(const ResultsArgs& args);
 
+// `compsweep dashboard --db FILE` (alias `ui`): serves the dashboard over the
+// database read-only until SIGINT/SIGTERM.
+struct DashboardArgs {
+  std::string db;
+  std::string bind = "127.0.0.1";
+  int port = 8321;  // taken when busy: any free port (0 asks for one at once)
+  std::string token;
+  std::string static_dir;
+};
+int RunDashboard(const DashboardArgs& args);
+// OK when `db` is an existing compsweep database that opens read-only;
+// NotFound / InvalidArgument otherwise, with a message ready to print.
+Status CheckCompsweepDatabase(const std::string& db);
+
 struct ExportArgs {
   int64_t trial = 0;
   std::string db;

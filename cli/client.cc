@@ -1,18 +1,19 @@
 // submit / status / cancel against a running coordinator's HTTP API (Boost.Beast client),
-// and status read straight from a SQLite file.
+// and status read straight from a SQLite file through the API's query layer.
 #include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "cli/cli.h"
+#include "coordinator/api_queries.h"
+#include "coordinator/api_readers.h"
 #include "coordinator/http_util.h"
 
 namespace compsweep::cli {
@@ -152,37 +153,39 @@ void PrintSweepLine(const nlohmann::json& s) {
 
 int RunStatus(const std::string& sweep, const ClientArgs& c, const std::string& db) {
   if (!db.empty()) {
-    try {
-      SQLite::Database conn(db, SQLite::OPEN_READONLY);
-      conn.setBusyTimeout(5000);
-      SQLite::Statement st(conn,
-                           "SELECT id, name, state FROM sweeps WHERE ? = '' OR id = ? ORDER BY id");
-      st.bind(1, sweep);
-      st.bind(2, sweep);
-      int found = 0;
-      while (st.executeStep()) {
-        nlohmann::json s = {{"id", st.getColumn(0).getInt64()},
-                            {"name", st.getColumn(1).getString()},
-                            {"state", st.getColumn(2).getString()},
-                            {"counts", nlohmann::json::object()}};
-        SQLite::Statement cnt(conn,
-                              "SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? AND kind = "
-                              "'trial' GROUP BY state");
-        cnt.bind(1, st.getColumn(0).getInt64());
-        while (cnt.executeStep())
-          s["counts"][cnt.getColumn(0).getString()] = cnt.getColumn(1).getInt64();
-        PrintSweepLine(s);
-        ++found;
-      }
-      if (!sweep.empty() && found == 0) {
-        std::cerr << "no sweep " << sweep << " in " << db << "\n";
-        return 1;
-      }
-      return 0;
-    } catch (const std::exception& e) {
-      std::cerr << "reading " << db << ": " << e.what() << "\n";
+    // The HTTP API's queries on a read-only connection: the same lines as from a
+    // coordinator.
+    coordinator::ReaderPool pool(db, 0);
+    auto lease = pool.Acquire();
+    if (!lease.ok()) {
+      std::cerr << lease.status().message() << "\n";
       return 1;
     }
+    coordinator::ReadSnapshot snapshot(lease->db());
+    if (sweep.empty()) {
+      auto all = coordinator::ListSweeps(lease->db());
+      if (!all.ok()) {
+        std::cerr << "reading " << db << ": " << all.status().message() << "\n";
+        return 1;
+      }
+      for (const auto& s : (*all)["sweeps"]) PrintSweepLine(s);  // newest first, as the API
+      return 0;
+    }
+    auto id = coordinator::ParseId(sweep);
+    if (!id) {
+      std::cerr << "sweep id must be a number, got '" << sweep << "'\n";
+      return 2;
+    }
+    auto one = coordinator::GetSweep(lease->db(), *id);
+    if (!one.ok()) {
+      std::cerr << (one.status().code() == StatusCode::kNotFound
+                        ? "no sweep " + sweep + " in " + db
+                        : "reading " + db + ": " + one.status().message())
+                << "\n";
+      return 1;
+    }
+    PrintSweepLine(*one);
+    return 0;
   }
   auto reply = HttpJson(c, "GET", sweep.empty() ? "/api/sweeps" : "/api/sweeps/" + sweep);
   if (!reply.ok()) {

@@ -6,10 +6,9 @@
 #include <string>
 #include <vector>
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include "cli/cli.h"
 #include "coordinator/api_queries.h"
+#include "coordinator/api_readers.h"
 #include "coordinator/artifact_paths.h"
 
 namespace compsweep::cli {
@@ -22,27 +21,33 @@ int RunExport(const ExportArgs& args) {
   std::vector<std::string> tried;
   if (!args.db.empty()) {
     try {
-      SQLite::Database db(args.db, SQLite::OPEN_READONLY);
-      SQLite::Statement st(db,
-                           "SELECT settings, attempt, state FROM trials WHERE id = ? AND kind = "
-                           "'trial'");
-      st.bind(1, args.trial);
-      if (!st.executeStep()) {
-        std::cerr << "no trial " << args.trial << " in " << args.db << "\n";
+      // Read through the HTTP API's query layer, on a read-only connection.
+      coordinator::ReaderPool pool(args.db, 0);
+      auto lease = pool.Acquire();
+      if (!lease.ok()) {
+        std::cerr << lease.status().message() << "\n";
         return 1;
       }
-      if (st.getColumn(2).getString() != "succeeded") {
-        std::cerr << "trial " << args.trial << " is " << st.getColumn(2).getString()
-                  << ", not succeeded\n";
+      SQLite::Database& db = lease->db();
+      auto trial = coordinator::GetTrial(db, args.trial);
+      if (!trial.ok() || (*trial)["kind"] != "trial") {
+        if (trial.ok() || trial.status().code() == StatusCode::kNotFound) {
+          std::cerr << "no trial " << args.trial << " in " << args.db << "\n";
+        } else {
+          std::cerr << "reading " << args.db << ": " << trial.status().message() << "\n";
+        }
         return 1;
       }
-      settings = nlohmann::json::parse(st.getColumn(0).getString());
-      const int attempt = st.getColumn(1).getInt();
-      SQLite::Statement size(
-          db, "SELECT value FROM trial_values WHERE trial_id = ? AND metric = 'size_bytes'");
-      size.bind(1, args.trial);
-      if (size.executeStep() && !size.getColumn(0).isNull()) {
-        recorded_size = static_cast<int64_t>(size.getColumn(0).getDouble());
+      const std::string state = (*trial)["state"].get<std::string>();
+      if (state != "succeeded") {
+        std::cerr << "trial " << args.trial << " is " << state << ", not succeeded\n";
+        return 1;
+      }
+      settings = (*trial)["settings"];
+      const int attempt = (*trial)["attempt"].get<int>();
+      const auto& metrics = (*trial)["metrics"];
+      if (metrics.contains("size_bytes") && metrics["size_bytes"].is_number()) {
+        recorded_size = static_cast<int64_t>(metrics["size_bytes"].get<double>());
       }
       if (artifact.empty()) {
         // 1. The copy the coordinator keeps: where it wrote it (relative to the

@@ -118,6 +118,19 @@ int main(int argc, char** argv) {
   exp->add_option("--artifact", ea.artifact, "artifact file (model.csa) to export directly");
   exp->add_option("--out", ea.out, "TorchScript file to write")->capture_default_str();
 
+  // dashboard
+  DashboardArgs da;
+  auto* dash = app.add_subcommand(
+      "dashboard", "Serve the dashboard over a database, read-only (no coordinator, no workers)");
+  dash->alias("ui");
+  dash->add_option("--db", da.db, "SQLite file a sweep wrote (opened read-only)")->required();
+  dash->add_option("--port", da.port, "HTTP port (0 = any free port; a busy one falls back to any)")
+      ->capture_default_str();
+  dash->add_option("--bind", da.bind, "address to serve on (not loopback: needs --token)")
+      ->capture_default_str();
+  dash->add_option("--token", da.token, "API token (or env COMPSWEEP_TOKEN)");
+  dash->add_option("--static", da.static_dir, "dashboard folder");
+
   // run
   RunArgs run;
   auto* runc =
@@ -176,5 +189,9 @@ int main(int argc, char** argv) {
   }
   if (*runc) return RunEmbedded(run);
   if (*exp) return RunExport(ea);
+  if (*dash) {
+    if (da.token.empty()) da.token = client.token;
+    return RunDashboard(da);
+  }
   return 2;
 }

@@ -1,5 +1,6 @@
-// results and status read straight from the SQLite file (no coordinator needed),
-// plus table/csv/json formatting shared with `run`.
+// results read straight from the SQLite file (no coordinator needed) through the
+// HTTP API's query layer (coordinator/api_queries.h), plus table/csv/json
+// formatting shared with `run`.
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
@@ -7,11 +8,10 @@
 #include <map>
 #include <sstream>
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include "cli/cli.h"
 #include "common/pareto.h"
-#include "coordinator/schema.h"
+#include "coordinator/api_queries.h"
+#include "coordinator/api_readers.h"
 
 namespace compsweep::cli {
 
@@ -71,52 +71,29 @@ std::string CsvEscape(const std::string& s) {
 }  // namespace
 
 Result<nlohmann::json> ReadObjectivesFromDb(const std::string& db, int64_t sweep_id) {
-  try {
-    SQLite::Database conn(db, SQLite::OPEN_READONLY);
-    conn.setBusyTimeout(5000);
-    SQLite::Statement st(conn, "SELECT objectives FROM sweeps WHERE id = ?");
-    st.bind(1, sweep_id);
-    if (!st.executeStep()) return NotFound("no sweep " + std::to_string(sweep_id) + " in " + db);
-    return nlohmann::json::parse(st.getColumn(0).getString());
-  } catch (const std::exception& e) {
-    return IoError("reading " + db + ": " + e.what());
+  coordinator::ReaderPool pool(db, 0);
+  ASSIGN_OR_RETURN(auto lease, pool.Acquire());
+  auto objectives = coordinator::SweepObjectives(lease.db(), sweep_id);
+  if (!objectives.ok()) {
+    if (objectives.status().code() == StatusCode::kNotFound) {
+      return NotFound("no sweep " + std::to_string(sweep_id) + " in " + db);
+    }
+    return IoError("reading " + db + ": " + objectives.status().message());
   }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& o : *objectives) out.push_back({{"metric", o.metric}, {"maximize", o.maximize}});
+  return out;
 }
 
 Result<nlohmann::json> ReadTrialsFromDb(const std::string& db, int64_t sweep_id) {
-  nlohmann::json out = nlohmann::json::array();
-  try {
-    SQLite::Database conn(db, SQLite::OPEN_READONLY);
-    conn.setBusyTimeout(5000);
-    std::map<int64_t, size_t> index;
-    SQLite::Statement st(conn,
-                         "SELECT id, number, state, attempt, params, worker, error FROM trials "
-                         "WHERE sweep_id = ? AND kind = 'trial' ORDER BY number");
-    st.bind(1, sweep_id);
-    while (st.executeStep()) {
-      nlohmann::json t = {{"id", st.getColumn(0).getInt64()},
-                          {"number", st.getColumn(1).getInt64()},
-                          {"state", st.getColumn(2).getString()},
-                          {"attempt", st.getColumn(3).getInt()},
-                          {"params", nlohmann::json::parse(st.getColumn(4).getString())},
-                          {"metrics", nlohmann::json::object()}};
-      if (!st.getColumn(6).isNull()) t["error"] = st.getColumn(6).getString();
-      index[t["id"].get<int64_t>()] = out.size();
-      out.push_back(std::move(t));
-    }
-    SQLite::Statement vals(conn,
-                           "SELECT v.trial_id, v.metric, v.value FROM trial_values v JOIN trials t "
-                           "ON t.id = v.trial_id WHERE t.sweep_id = ? AND t.kind = 'trial'");
-    vals.bind(1, sweep_id);
-    while (vals.executeStep()) {
-      auto it = index.find(vals.getColumn(0).getInt64());
-      if (it == index.end() || vals.getColumn(2).isNull()) continue;
-      out[it->second]["metrics"][vals.getColumn(1).getString()] = vals.getColumn(2).getDouble();
-    }
-  } catch (const std::exception& e) {
-    return IoError("reading " + db + ": " + e.what());
-  }
-  return out;
+  coordinator::ReaderPool pool(db, 0);
+  ASSIGN_OR_RETURN(auto lease, pool.Acquire());
+  coordinator::ReadSnapshot snapshot(lease.db());
+  coordinator::TrialQuery query;  // every state, by number, no limit: what the API pages through
+  auto page = coordinator::ListTrials(lease.db(), sweep_id, query);
+  if (!page.ok())
+    return Status(page.status().code(), "reading " + db + ": " + page.status().message());
+  return std::move((*page)["trials"]);
 }
 
 std::vector<size_t> ParetoIndices(const nlohmann::json& trials, const nlohmann::json& objectives) {

@@ -266,7 +266,9 @@ int RunEmbedded(const RunArgs& args) {
       }
       std::cout << "):\n";
       PrintTrials(front, *objectives, "table");
-      std::cout << "all trials: compsweep results " << sub.sweep_id << " --db " << db << std::endl;
+      std::cout << "all trials: compsweep results " << sub.sweep_id << " --db " << db << "\n"
+                << "dashboard, any time later (read-only): compsweep dashboard --db " << db
+                << std::endl;
     }
     if (http && args.keep_serving) {
       std::cout << "dashboard still at http://127.0.0.1:" << http->port() << "/ ; Ctrl-C to stop"

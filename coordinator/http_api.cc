@@ -319,205 +319,285 @@ HttpResponse ApiHandler::Route(const HttpRequest& req, const std::function<bool(
   return static_files_.Serve(req, path);
 }
 
+const std::vector<ApiHandler::RouteEntry>& ApiHandler::Routes() {
+  // method, pattern, reads (a read connection in a snapshot), writes, handler.
+  static const std::vector<RouteEntry> kRoutes = {
+      {"GET", "/api/health", false, false, &ApiHandler::Health},
+      {"GET", "/api/events", false, false, &ApiHandler::EventBacklog},
+      {"GET", "/api/workers", true, false, &ApiHandler::Workers},
+      {"GET", "/api/sweeps", true, false, &ApiHandler::SweepList},
+      {"POST", "/api/sweeps", false, true, &ApiHandler::SubmitSweep},
+      {"GET", "/api/sweeps/{id}", true, false, &ApiHandler::SweepDocument},
+      {"POST", "/api/sweeps/{id}/cancel", false, true, &ApiHandler::CancelSweep},
+      {"POST", "/api/sweeps/{id}/retry-failed", false, true, &ApiHandler::RetryFailed},
+      {"GET", "/api/sweeps/{id}/trials", true, false, &ApiHandler::SweepTrials},
+      {"GET", "/api/sweeps/{id}/trials.csv", true, false, &ApiHandler::SweepTrials},
+      {"GET", "/api/sweeps/{id}/trials.json", true, false, &ApiHandler::SweepTrials},
+      {"GET", "/api/sweeps/{id}/pareto", true, false, &ApiHandler::SweepPareto},
+      {"GET", "/api/sweeps/{id}/pareto.csv", true, false, &ApiHandler::SweepPareto},
+      {"GET", "/api/sweeps/{id}/pareto.json", true, false, &ApiHandler::SweepPareto},
+      {"GET", "/api/sweeps/{id}/hypervolume", true, false, &ApiHandler::SweepHypervolume},
+      {"GET", "/api/trials/{id}", true, false, &ApiHandler::TrialDocument},
+      {"GET", "/api/trials/{id}/model.csa", true, false, &ApiHandler::TrialModel},
+  };
+  return kRoutes;
+}
+
+namespace {
+
+// Whether the path's segments fit the pattern's ("{id}" fits any one segment).
+bool PatternFits(const std::vector<std::string>& pattern, const std::vector<std::string>& seg) {
+  if (pattern.size() != seg.size()) return false;
+  for (size_t i = 0; i < seg.size(); ++i) {
+    if (pattern[i] != "{id}" && pattern[i] != seg[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 HttpResponse ApiHandler::RouteApi(const HttpRequest& req, const std::string& path,
                                   const std::string& query, const std::function<bool()>& stop) {
-  const std::vector<std::string> seg = Segments(path);  // seg[0] == "api"
+  const std::vector<std::string> seg = Segments(path);
   const auto q = ParseQuery(query);
   const http::verb m = req.method();
-  const bool get = m == http::verb::get || m == http::verb::head;
-  const bool post = m == http::verb::post;
-  auto not_found = [&] { return ErrorResponse(req, http::status::not_found, "no route " + path); };
-  if (seg.size() < 2) return not_found();
-  const std::string& area = seg[1];
-
-  if (area == "health" && seg.size() == 2) {
-    if (!get) return MethodNotAllowed(req, "GET");
-    // Degraded (503) while the core cannot store what workers send, e.g. on a full
-    // disk; ?probe=liveness answers 200 all the same, since restarting the process
-    // does not free the disk (for a Kubernetes liveness probe).
-    const CoreHealth core = control_ ? control_->Health() : CoreHealth{};
-    json body{{"status", core.degraded ? "degraded" : "ok"},
-              {"time_ms", NowMs()},
-              {"events", hub_ ? hub_->last_seq() : 0},
-              {"pending_acks", core.pending_acks}};
-    if (core.degraded) {
-      body["reason"] = core.reason;
-      body["degraded_since_ms"] = core.since_ms;
+  const char* method = m == http::verb::get || m == http::verb::head ? "GET"
+                       : m == http::verb::post                       ? "POST"
+                                                                     : "";
+  // The patterns split once; Routes() never changes.
+  static const std::vector<std::vector<std::string>> kPatterns = [] {
+    std::vector<std::vector<std::string>> out;
+    for (const RouteEntry& r : Routes()) out.push_back(Segments(r.pattern));
+    return out;
+  }();
+  const RouteEntry* route = nullptr;
+  const std::vector<std::string>* pattern = nullptr;
+  std::string allow;
+  for (size_t i = 0; i < Routes().size(); ++i) {
+    if (!PatternFits(kPatterns[i], seg)) continue;
+    const RouteEntry& r = Routes()[i];
+    if (allow.find(r.method) == std::string::npos)
+      allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+    if (route == nullptr && std::string(r.method) == method) {
+      route = &r;
+      pattern = &kPatterns[i];
     }
-    auto lease = readers_.Acquire();
-    if (lease.ok()) {
-      try {
-        body["schema_version"] = lease->db().execAndGet("PRAGMA user_version").getInt();
-        body["db"] = true;
-      } catch (const SQLite::Exception& e) {
-        body["db"] = false;
-        body["db_error"] = e.what();
-      }
-    } else {
-      body["db"] = false;
-      body["db_error"] = lease.status().message();
-    }
-    const bool liveness = q.count("probe") && q.at("probe") == "liveness";
-    return JsonResponse(
-        req, core.degraded && !liveness ? http::status::service_unavailable : http::status::ok,
-        body);
   }
-
-  if (area == "events" && seg.size() == 2) {
-    if (!get) return MethodNotAllowed(req, "GET");
-    std::string body = "retry: 2000\n\n";
-    if (hub_) {
-      bool complete = true;
-      for (const Event& e : hub_->EventsAfter(LastEventId(req), &complete)) body += FormatEvent(e);
-      if (!complete) body = "event: resync\ndata: {}\n\n" + body;
-    }
-    return TextResponse(req, http::status::ok, "text/event-stream", std::move(body));
+  if (allow.empty()) return ErrorResponse(req, http::status::not_found, "no route " + path);
+  if (route == nullptr) return MethodNotAllowed(req, allow.c_str());
+  if (route->writes && options_.read_only) {
+    return ErrorResponse(req, http::status::forbidden,
+                         "this dashboard serves " + options_.db_path +
+                             " read-only (compsweep dashboard); submit, cancel and retry through "
+                             "a coordinator (compsweep run / compsweep coordinator)");
   }
-
-  // Mutations go to the coordinator core.
-  if (area == "sweeps" && seg.size() == 2 && post) {
-    if (!control_)
-      return ErrorResponse(req, http::status::service_unavailable, "no coordinator attached");
-    const bool allow_large =
-        q.count("allow_large") && q.at("allow_large") != "0" && q.at("allow_large") != "false";
-    std::string filename = q.count("filename") ? q.at("filename") : "request.yaml";
-    if (req.body().empty()) {
-      Diagnostic d;
-      d.file = filename.substr(0, 256);
-      d.message = "the sweep file is empty (send the sweep YAML as the request body)";
-      return JsonResponse(req, http::status::bad_request,
-                          json{{"errors", DiagnosticsJson({d})}, {"error", d.ToString()}});
-    }
-    SubmitOutcome out = control_->SubmitUnless(req.body(), filename, allow_large,
-                                               [&stop] { return stop && stop(); });
-    if (!out.errors.empty()) {
-      json body{{"errors", DiagnosticsJson(out.errors)}, {"error", out.errors.front().ToString()}};
-      return JsonResponse(req, http::status::bad_request, body);
-    }
-    if (out.status.code() == StatusCode::kCancelled) {
-      return ErrorResponse(req, http::status::service_unavailable,
-                           "the submit was stopped (the coordinator is stopping or the client went "
-                           "away); submit the sweep again");
-    }
-    if (!out.status.ok()) return FromStatus(req, out.status);
-    return JsonResponse(
-        req, http::status::created,
-        json{{"id", out.sweep_id}, {"trials", out.trials}, {"resumed", out.resumed}});
+  Call call{req, seg, q, stop};
+  for (size_t i = 0; i < seg.size(); ++i) {
+    if ((*pattern)[i] != "{id}") continue;
+    auto id = ParseId(seg[i]);
+    if (!id) return ErrorResponse(req, http::status::bad_request, "bad id '" + seg[i] + "'");
+    call.id = *id;
   }
-  if (area == "sweeps" && seg.size() == 4 && (seg[3] == "cancel" || seg[3] == "retry-failed")) {
-    if (!post) return MethodNotAllowed(req, "POST");
-    auto id = ParseId(seg[2]);
-    if (!id) return ErrorResponse(req, http::status::bad_request, "bad sweep id '" + seg[2] + "'");
-    if (!control_)
-      return ErrorResponse(req, http::status::service_unavailable, "no coordinator attached");
-    if (seg[3] == "cancel") {
-      Status st = control_->Cancel(*id);
-      if (!st.ok()) return FromStatus(req, st);
-      return JsonResponse(req, http::status::ok, json{{"id", *id}, {"cancelled", true}});
-    }
-    Result<int64_t> n = control_->RetryFailed(*id);
-    if (!n.ok()) return FromStatus(req, n.status());
-    return JsonResponse(req, http::status::ok, json{{"id", *id}, {"requeued", *n}});
-  }
-
-  // Everything else reads.
-  const bool known =
-      (area == "sweeps" && seg.size() <= 4) ||
-      (area == "trials" && (seg.size() == 3 || (seg.size() == 4 && seg[3] == "model.csa"))) ||
-      (area == "workers" && seg.size() == 2);
-  if (!known) return not_found();
-  if (!get) return MethodNotAllowed(req, area == "sweeps" && seg.size() == 2 ? "GET, POST" : "GET");
-
-  std::optional<int64_t> id;
-  if (seg.size() >= 3) {
-    id = ParseId(seg[2]);
-    if (!id) return ErrorResponse(req, http::status::bad_request, "bad id '" + seg[2] + "'");
-  }
+  if (!route->reads) return (this->*(route->handler))(call);
   auto lease = readers_.Acquire();
   if (!lease.ok()) return FromStatus(req, lease.status());
-  SQLite::Database& db = lease->db();
-  ReadSnapshot snapshot(db);
+  ReadSnapshot snapshot(lease->db());
+  call.lease = &*lease;
+  return (this->*(route->handler))(call);
+}
 
-  if (area == "workers") {
-    auto r = ListWorkers(db, NowMs());
-    return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
+HttpResponse ApiHandler::Health(Call& call) {
+  // Degraded (503) while the core cannot store what workers send, e.g. on a full
+  // disk; ?probe=liveness answers 200 all the same, since restarting the process
+  // does not free the disk (for a Kubernetes liveness probe).
+  const CoreHealth core = control_ ? control_->Health() : CoreHealth{};
+  json body{{"status", core.degraded ? "degraded" : "ok"},
+            {"time_ms", NowMs()},
+            {"events", hub_ ? hub_->last_seq() : 0},
+            {"pending_acks", core.pending_acks},
+            {"read_only", options_.read_only}};
+  if (core.degraded) {
+    body["reason"] = core.reason;
+    body["degraded_since_ms"] = core.since_ms;
   }
-  if (area == "trials" && seg.size() == 4) {  // the trial's compact model, as kept
-    auto path = TrialArtifactPath(db, *id);
-    if (!path.ok()) return FromStatus(req, path.status());
-    std::ifstream in(*path, std::ios::binary);
-    if (!in) return ErrorResponse(req, http::status::not_found, "model file missing: " + *path);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    return Download(req, "application/octet-stream", bytes.str(),
-                    "trial-" + std::to_string(*id) + ".csa");
-  }
-  if (area == "trials") {
-    auto r = GetTrial(db, *id);
-    return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
-  }
-  // area == "sweeps"
-  if (seg.size() == 2) {
-    auto r = ListSweeps(db);
-    return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
-  }
-  if (seg.size() == 3) {
-    auto r = GetSweep(db, *id);
-    if (!r.ok()) return FromStatus(req, r.status());
-    json body = std::move(*r);
-    // The hypervolume of the current front over the sweep's objectives.
-    auto declared = SweepObjectives(db, *id);
-    if (declared.ok() && !declared->empty()) {
-      auto objectives = ResolveObjectives(*declared, "");
-      auto pareto =
-          objectives.ok() ? ParetoDocument(*lease, *id, *objectives) : objectives.status();
-      if (pareto.ok()) {
-        body["hypervolume"] = (*pareto)["hypervolume"];
-        body["hypervolume"]["objectives"] = (*pareto)["objectives"];
-        body["hypervolume"]["front_size"] = (*pareto)["front_ids"].size();
-        body["hypervolume"]["considered"] = (*pareto)["considered"];
-      }
+  auto lease = readers_.Acquire();
+  if (lease.ok()) {
+    try {
+      body["schema_version"] = lease->db().execAndGet("PRAGMA user_version").getInt();
+      body["db"] = true;
+    } catch (const SQLite::Exception& e) {
+      body["db"] = false;
+      body["db_error"] = e.what();
     }
-    if (!body.contains("hypervolume")) body["hypervolume"] = nullptr;
-    return JsonResponse(req, http::status::ok, body);
+  } else {
+    body["db"] = false;
+    body["db_error"] = lease.status().message();
   }
-  const std::string& leaf = seg[3];
-  const std::string base = "sweep-" + std::to_string(*id);
-  if (leaf == "trials" || leaf == "trials.csv" || leaf == "trials.json") {
-    auto tq = ParseTrialQuery(q, leaf == "trials");
-    if (!tq.ok()) return FromStatus(req, tq.status());
-    auto r = ListTrials(db, *id, *tq);
-    if (!r.ok()) return FromStatus(req, r.status());
-    if (leaf == "trials") return JsonResponse(req, http::status::ok, *r);
-    if (leaf == "trials.json") {
-      return Download(req, "application/json",
-                      r->dump(2, ' ', false, json::error_handler_t::replace),
-                      base + "-trials.json");
+  const bool liveness = call.query.count("probe") && call.query.at("probe") == "liveness";
+  return JsonResponse(
+      call.req, core.degraded && !liveness ? http::status::service_unavailable : http::status::ok,
+      body);
+}
+
+HttpResponse ApiHandler::EventBacklog(Call& call) {
+  std::string body = "retry: 2000\n\n";
+  if (hub_) {
+    bool complete = true;
+    for (const Event& e : hub_->EventsAfter(LastEventId(call.req), &complete)) {
+      body += FormatEvent(e);
     }
-    return Download(req, "text/csv; charset=utf-8", TrialsCsv(*r), base + "-trials.csv");
+    if (!complete) body = "event: resync\ndata: {}\n\n" + body;
   }
-  if (leaf == "pareto" || leaf == "pareto.csv" || leaf == "pareto.json" || leaf == "hypervolume") {
-    auto declared = SweepObjectives(db, *id);
-    if (!declared.ok()) return FromStatus(req, declared.status());
-    const std::string spec = q.count("objectives") ? q.at("objectives") : "";
-    auto objectives = ResolveObjectives(*declared, spec);
-    if (!objectives.ok()) return FromStatus(req, objectives.status());
-    if (leaf == "hypervolume") {
-      auto r = Cached(*lease, CacheKey("hypervolume", *id, *objectives),
-                      [&] { return HypervolumeSeriesJson(db, *id, *objectives, &readers_); });
-      return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
-    }
-    auto r = ParetoDocument(*lease, *id, *objectives);
-    if (!r.ok()) return FromStatus(req, r.status());
-    if (leaf == "pareto") return JsonResponse(req, http::status::ok, *r);
-    if (leaf == "pareto.json") {
-      return Download(req, "application/json",
-                      r->dump(2, ' ', false, json::error_handler_t::replace),
-                      base + "-pareto.json");
-    }
-    return Download(req, "text/csv; charset=utf-8", ParetoCsv(*r), base + "-pareto.csv");
+  return TextResponse(call.req, http::status::ok, "text/event-stream", std::move(body));
+}
+
+HttpResponse ApiHandler::SubmitSweep(Call& call) {
+  const HttpRequest& req = call.req;
+  const auto& q = call.query;
+  if (!control_)
+    return ErrorResponse(req, http::status::service_unavailable, "no coordinator attached");
+  const bool allow_large =
+      q.count("allow_large") && q.at("allow_large") != "0" && q.at("allow_large") != "false";
+  std::string filename = q.count("filename") ? q.at("filename") : "request.yaml";
+  if (req.body().empty()) {
+    Diagnostic d;
+    d.file = filename.substr(0, 256);
+    d.message = "the sweep file is empty (send the sweep YAML as the request body)";
+    return JsonResponse(req, http::status::bad_request,
+                        json{{"errors", DiagnosticsJson({d})}, {"error", d.ToString()}});
   }
-  return not_found();
+  const auto& stop = call.stop;
+  SubmitOutcome out =
+      control_->SubmitUnless(req.body(), filename, allow_large, [&stop] { return stop && stop(); });
+  if (!out.errors.empty()) {
+    json body{{"errors", DiagnosticsJson(out.errors)}, {"error", out.errors.front().ToString()}};
+    return JsonResponse(req, http::status::bad_request, body);
+  }
+  if (out.status.code() == StatusCode::kCancelled) {
+    return ErrorResponse(req, http::status::service_unavailable,
+                         "the submit was stopped (the coordinator is stopping or the client went "
+                         "away); submit the sweep again");
+  }
+  if (!out.status.ok()) return FromStatus(req, out.status);
+  return JsonResponse(req, http::status::created,
+                      json{{"id", out.sweep_id}, {"trials", out.trials}, {"resumed", out.resumed}});
+}
+
+HttpResponse ApiHandler::CancelSweep(Call& call) {
+  if (!control_) {
+    return ErrorResponse(call.req, http::status::service_unavailable, "no coordinator attached");
+  }
+  Status st = control_->Cancel(call.id);
+  if (!st.ok()) return FromStatus(call.req, st);
+  return JsonResponse(call.req, http::status::ok, json{{"id", call.id}, {"cancelled", true}});
+}
+
+HttpResponse ApiHandler::RetryFailed(Call& call) {
+  if (!control_) {
+    return ErrorResponse(call.req, http::status::service_unavailable, "no coordinator attached");
+  }
+  Result<int64_t> n = control_->RetryFailed(call.id);
+  if (!n.ok()) return FromStatus(call.req, n.status());
+  return JsonResponse(call.req, http::status::ok, json{{"id", call.id}, {"requeued", *n}});
+}
+
+namespace {
+HttpResponse JsonOrError(const HttpRequest& req, const Result<json>& r) {
+  return r.ok() ? JsonResponse(req, http::status::ok, *r) : FromStatus(req, r.status());
+}
+}  // namespace
+
+HttpResponse ApiHandler::Workers(Call& call) {
+  return JsonOrError(call.req, ListWorkers(call.lease->db(), NowMs()));
+}
+
+HttpResponse ApiHandler::TrialDocument(Call& call) {
+  return JsonOrError(call.req, GetTrial(call.lease->db(), call.id));
+}
+
+HttpResponse ApiHandler::TrialModel(Call& call) {  // the trial's compact model, as kept
+  auto path = TrialArtifactPath(call.lease->db(), call.id);
+  if (!path.ok()) return FromStatus(call.req, path.status());
+  std::ifstream in(*path, std::ios::binary);
+  if (!in) return ErrorResponse(call.req, http::status::not_found, "model file missing: " + *path);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return Download(call.req, "application/octet-stream", bytes.str(),
+                  "trial-" + std::to_string(call.id) + ".csa");
+}
+
+HttpResponse ApiHandler::SweepList(Call& call) {
+  return JsonOrError(call.req, ListSweeps(call.lease->db()));
+}
+
+HttpResponse ApiHandler::SweepDocument(Call& call) {
+  SQLite::Database& db = call.lease->db();
+  auto r = GetSweep(db, call.id);
+  if (!r.ok()) return FromStatus(call.req, r.status());
+  json body = std::move(*r);
+  // The hypervolume of the current front over the sweep's objectives.
+  auto declared = SweepObjectives(db, call.id);
+  if (declared.ok() && !declared->empty()) {
+    auto objectives = ResolveObjectives(*declared, "");
+    auto pareto =
+        objectives.ok() ? ParetoDocument(*call.lease, call.id, *objectives) : objectives.status();
+    if (pareto.ok()) {
+      body["hypervolume"] = (*pareto)["hypervolume"];
+      body["hypervolume"]["objectives"] = (*pareto)["objectives"];
+      body["hypervolume"]["front_size"] = (*pareto)["front_ids"].size();
+      body["hypervolume"]["considered"] = (*pareto)["considered"];
+    }
+  }
+  if (!body.contains("hypervolume")) body["hypervolume"] = nullptr;
+  return JsonResponse(call.req, http::status::ok, body);
+}
+
+HttpResponse ApiHandler::SweepTrials(Call& call) {
+  const std::string& leaf = call.seg[3];
+  auto tq = ParseTrialQuery(call.query, leaf == "trials");
+  if (!tq.ok()) return FromStatus(call.req, tq.status());
+  auto r = ListTrials(call.lease->db(), call.id, *tq);
+  if (!r.ok()) return FromStatus(call.req, r.status());
+  if (leaf == "trials") return JsonResponse(call.req, http::status::ok, *r);
+  const std::string base = "sweep-" + std::to_string(call.id);
+  if (leaf == "trials.json") {
+    return Download(call.req, "application/json",
+                    r->dump(2, ' ', false, json::error_handler_t::replace), base + "-trials.json");
+  }
+  return Download(call.req, "text/csv; charset=utf-8", TrialsCsv(*r), base + "-trials.csv");
+}
+
+namespace {
+// The objectives a Pareto route asks for (?objectives=, else the sweep's).
+Result<std::vector<Objective>> RequestedObjectives(SQLite::Database& db, int64_t sweep_id,
+                                                   const std::map<std::string, std::string>& q) {
+  ASSIGN_OR_RETURN(std::vector<Objective> declared, SweepObjectives(db, sweep_id));
+  return ResolveObjectives(declared, q.count("objectives") ? q.at("objectives") : "");
+}
+}  // namespace
+
+HttpResponse ApiHandler::SweepPareto(Call& call) {
+  auto objectives = RequestedObjectives(call.lease->db(), call.id, call.query);
+  if (!objectives.ok()) return FromStatus(call.req, objectives.status());
+  auto r = ParetoDocument(*call.lease, call.id, *objectives);
+  if (!r.ok()) return FromStatus(call.req, r.status());
+  const std::string& leaf = call.seg[3];
+  if (leaf == "pareto") return JsonResponse(call.req, http::status::ok, *r);
+  const std::string base = "sweep-" + std::to_string(call.id);
+  if (leaf == "pareto.json") {
+    return Download(call.req, "application/json",
+                    r->dump(2, ' ', false, json::error_handler_t::replace), base + "-pareto.json");
+  }
+  return Download(call.req, "text/csv; charset=utf-8", ParetoCsv(*r), base + "-pareto.csv");
+}
+
+HttpResponse ApiHandler::SweepHypervolume(Call& call) {
+  SQLite::Database& db = call.lease->db();
+  auto objectives = RequestedObjectives(db, call.id, call.query);
+  if (!objectives.ok()) return FromStatus(call.req, objectives.status());
+  auto r = Cached(*call.lease, CacheKey("hypervolume", call.id, *objectives),
+                  [&] { return HypervolumeSeriesJson(db, call.id, *objectives, &readers_); });
+  return JsonOrError(call.req, r);
 }
 
 }  // namespace compsweep::coordinator

@@ -1,7 +1,7 @@
 // The HTTP API as a pure function of the request: routing, parameter checks,
 // authorization and JSON/CSV rendering, with no socket in sight (the server's
-// sessions do the I/O; tests call HandleRequest directly). Routes are listed in
-// docs/dashboard.md.
+// sessions do the I/O; tests call HandleRequest directly). The routes are one
+// table of (method, pattern, handler) in http_api.cc, listed in docs/dashboard.md.
 // Thread-safety: HandleRequest may run on several threads at once; each call borrows
 // its own read-only SQLite connection. With a hub, Pareto documents come from live
 // in-memory columns (api_columns.h) that the hub's events keep current.
@@ -9,9 +9,11 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "coordinator/api_cache.h"
@@ -41,6 +43,10 @@ struct ApiOptions {
   // in-memory columns kept current by the hub's events, reading SQLite only to
   // load a sweep. Off, or without a hub, every such request reads SQLite.
   bool live_columns = true;
+  // A dashboard over a database that no coordinator of this process writes
+  // (`compsweep dashboard --db FILE`): every route that would change something
+  // answers 403 saying so, and /api/health reports "read_only": true.
+  bool read_only = false;
 };
 
 class ApiHandler {
@@ -81,9 +87,41 @@ class ApiHandler {
   LiveColumns* live_columns() { return columns_.get(); }
 
  private:
+  // One request as its route handler sees it.
+  struct Call {
+    const HttpRequest& req;
+    const std::vector<std::string>& seg;  // path segments; seg[0] == "api"
+    const std::map<std::string, std::string>& query;
+    const std::function<bool()>& stop;
+    int64_t id = 0;                      // the pattern's {id}, parsed
+    ReaderPool::Lease* lease = nullptr;  // routes that read: a connection in a snapshot
+  };
+  using Handler = HttpResponse (ApiHandler::*)(Call& call);
+  struct RouteEntry {
+    const char* method;   // "GET" (HEAD too) or "POST"
+    const char* pattern;  // "/api/sweeps/{id}/pareto": literal segments and {id}
+    bool reads;           // borrows a read connection (ReadSnapshot) for the handler
+    bool writes;          // refused by a read-only dashboard
+    Handler handler;
+  };
+  static const std::vector<RouteEntry>& Routes();
+
   HttpResponse Route(const HttpRequest& req, const std::function<bool()>& stop);
   HttpResponse RouteApi(const HttpRequest& req, const std::string& path, const std::string& query,
                         const std::function<bool()>& stop);
+  HttpResponse Health(Call& call);
+  HttpResponse EventBacklog(Call& call);
+  HttpResponse SubmitSweep(Call& call);
+  HttpResponse CancelSweep(Call& call);
+  HttpResponse RetryFailed(Call& call);
+  HttpResponse Workers(Call& call);
+  HttpResponse TrialDocument(Call& call);
+  HttpResponse TrialModel(Call& call);
+  HttpResponse SweepList(Call& call);
+  HttpResponse SweepDocument(Call& call);
+  HttpResponse SweepTrials(Call& call);
+  HttpResponse SweepPareto(Call& call);
+  HttpResponse SweepHypervolume(Call& call);
   int64_t NowMs() const;
   // compute() through the cache, for documents that depend on the database only.
   Result<nlohmann::json> Cached(ReaderPool::Lease& lease, const std::string& key,

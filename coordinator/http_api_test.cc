@@ -571,6 +571,42 @@ TEST_F(HttpApiTest, SubmitCancelRetry) {
             http::status::method_not_allowed);
 }
 
+// The route table: a path that fits a route but not its method is a 405 whose
+// Allow lists the methods the path has; a read-only dashboard refuses every
+// route that writes, with a message that says why, and still reads.
+TEST_F(HttpApiTest, RouteTableAndReadOnlyDashboard) {
+  SmallSweep();
+  ApiHandler api = MakeHandler();
+  HttpResponse res = api.HandleRequest(MakeRequest(http::verb::delete_, "/api/sweeps"));
+  EXPECT_EQ(res.result(), http::status::method_not_allowed);
+  EXPECT_EQ(res[http::field::allow], "GET, POST");
+  res = api.HandleRequest(MakeRequest(http::verb::put, "/api/sweeps/1/pareto.csv"));
+  EXPECT_EQ(res[http::field::allow], "GET");
+  res = Get(api, "/api/sweeps/1/retry-failed");
+  EXPECT_EQ(res[http::field::allow], "POST");
+  EXPECT_EQ(BodyJson(Get(api, "/api/health"))["read_only"], false);
+
+  ApiOptions o;
+  o.db_path = db_->path();
+  o.static_dir = web_.string();
+  o.read_only = true;
+  ApiHandler ro(o, nullptr, nullptr);
+  for (const char* t : {"/api/sweeps", "/api/sweeps/1/cancel", "/api/sweeps/1/retry-failed"}) {
+    res = ro.HandleRequest(MakeRequest(http::verb::post, t, "name: x\n"));
+    EXPECT_EQ(res.result(), http::status::forbidden) << t;
+    EXPECT_NE(BodyJson(res)["error"].get<std::string>().find("read-only"), std::string::npos) << t;
+  }
+  EXPECT_EQ(control_.cancelled, std::vector<int64_t>{});
+  res = ro.HandleRequest(MakeRequest(http::verb::get, "/api/health"));
+  EXPECT_EQ(BodyJson(res)["read_only"], true);
+  res = ro.HandleRequest(MakeRequest(http::verb::get, "/api/sweeps/1/trials"));
+  EXPECT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(BodyJson(res)["total"], 5);
+  res = ro.HandleRequest(MakeRequest(http::verb::get, "/api/sweeps/1/pareto"));
+  EXPECT_EQ(res.result(), http::status::ok);
+  EXPECT_FALSE(BodyJson(res)["front_ids"].empty());
+}
+
 TEST_F(HttpApiTest, ExceptionsBecome500) {
   control_.throw_on_submit = true;
   ApiHandler api = MakeHandler();

@@ -462,6 +462,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpOptions& option
   api.static_dir = options.static_dir;
   api.token = options.token;
   api.loopback_hosts_only = address.is_loopback() && options.token.empty();
+  api.read_only = options.read_only;
   auto server = std::make_unique<HttpServerImpl>(options, std::move(api), control, hub);
   RETURN_IF_ERROR(server->Listen(tcp::endpoint(address, static_cast<uint16_t>(options.port))));
   return std::unique_ptr<HttpServer>(std::move(server));

@@ -20,6 +20,8 @@ struct HttpOptions {
   std::string static_dir;  // dashboard files (web/dist or web/)
   std::string token;       // required when bind is not loopback
   int threads = 1;
+  // Serve the database read-only: no route changes anything (ApiOptions::read_only).
+  bool read_only = false;
 };
 
 class HttpServer {

@@ -44,6 +44,12 @@ if ((with_browser)) && [[ -f tests/e2e/package-lock.json ]]; then
     (cd tests/e2e && npm ci --no-audit --no-fund)
   fi
 fi
-if [[ -f web/package-lock.json && ! -d web/node_modules ]]; then
-  command -v npm >/dev/null 2>&1 && (cd web && npm ci --no-audit --no-fund) || true
+# web/: uPlot (served to the page) and uvu (its unit tests, make test-main);
+# a node_modules from before uvu was added is brought up to the lock file.
+if [[ -f web/package-lock.json && ! -d web/node_modules/uvu ]]; then
+  if ((with_browser)); then
+    (cd web && npm ci --no-audit --no-fund)
+  else
+    command -v npm >/dev/null 2>&1 && (cd web && npm ci --no-audit --no-fund) || true
+  fi
 fi

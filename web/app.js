@@ -5,6 +5,7 @@
 import { ApiError, debounce, get, post, setToken, token } from './api.js';
 import { escapeHtml } from './charts.js';
 import { formatTime } from './format.js';
+import { metricLabel } from './labels.js';
 import { SweepView } from './sweep_view.js';
 import { TrialView } from './trial_view.js';
 import { markRefreshed, progressBar, renderWorkers, setCrumbs, stateBadge } from './ui.js';
@@ -23,7 +24,7 @@ class HomeView {
     main.innerHTML = `
       <section class="panel"><h2>Sweeps</h2><div id="sweeps" data-testid="sweep-list"><p class="muted">Loading…</p></div></section>
       <section class="panel" id="workers" data-testid="worker-panel"></section>
-      <section class="panel" data-testid="submit-form">
+      ${window.__dashboard.readOnly ? '<section class="panel muted" data-testid="read-only-note">A read-only view of a database (<code>compsweep dashboard</code>): sweeps are submitted to a coordinator.</section>' : `<section class="panel" data-testid="submit-form">
         <h2>Submit a sweep</h2>
         <textarea id="yaml" data-testid="submit-yaml" spellcheck="false" placeholder="name: my-sweep&#10;method: grid&#10;..."></textarea>
         <div class="controls">
@@ -32,9 +33,11 @@ class HomeView {
           <button class="primary" id="submit" data-testid="submit-button">Submit</button>
         </div>
         <div id="submit-result" data-testid="submit-result"></div>
-      </section>`;
-    main.querySelector('#token').value = token();
-    main.querySelector('#submit').addEventListener('click', () => this.submit());
+      </section>`}`;
+    if (!window.__dashboard.readOnly) {
+      main.querySelector('#token').value = token();
+      main.querySelector('#submit').addEventListener('click', () => this.submit());
+    }
     this.refresh();
   }
 
@@ -60,14 +63,14 @@ class HomeView {
     if (!sweeps.length) {
       el.innerHTML = '<p class="muted">No sweeps yet. Submit one below or run <code>compsweep run SWEEP.yaml</code>.</p>';
     } else {
-      el.innerHTML = `<table><thead><tr><th>id</th><th>name</th><th>state</th><th>progress</th><th>succeeded / total</th><th>failed</th><th>objectives</th><th>created</th></tr></thead><tbody>${sweeps
+      el.innerHTML = `<div class="table-wrap"><table><thead><tr><th>id</th><th>name</th><th>state</th><th>progress</th><th>succeeded / total</th><th>failed</th><th>objectives</th><th>created</th></tr></thead><tbody>${sweeps
         .map((s) => `<tr class="clickable" data-testid="sweep-row" data-sweep-id="${s.id}" data-href="#/sweeps/${s.id}">
           <td><a href="#/sweeps/${s.id}">${s.id}</a></td><td><a href="#/sweeps/${s.id}">${escapeHtml(s.name)}</a></td>
           <td>${stateBadge(s.state)}</td><td>${s.total ? progressBar(s.counts, s.total, true) : ''}</td>
           <td class="num">${s.counts.succeeded} / ${s.total}</td><td class="num">${s.counts.failed}</td>
-          <td>${(s.objectives || []).map((o) => `${escapeHtml(o.metric)} ${o.maximize ? '↑' : '↓'}`).join(', ')}</td>
+          <td>${(s.objectives || []).map((o) => `${escapeHtml(metricLabel(o.metric))} ${o.maximize ? '↑' : '↓'}`).join(', ')}</td>
           <td>${formatTime(s.created_ms)}</td></tr>`)
-        .join('')}</tbody></table>`;
+        .join('')}</tbody></table></div>`;
       el.querySelectorAll('tr[data-href]').forEach((tr) =>
         tr.addEventListener('click', (e) => {
           if (e.target.tagName !== 'A') location.hash = tr.dataset.href;
@@ -163,5 +166,12 @@ if (typeof window.uPlot === 'undefined') {
   window.uPlot = null;
 }
 
-route();
-connect();
+// A read-only server (compsweep dashboard --db FILE) says so in /api/health;
+// the page then offers no submit, cancel or retry.
+get('/api/health')
+  .then((h) => { window.__dashboard.readOnly = Boolean(h && h.read_only); })
+  .catch(() => {})
+  .finally(() => {
+    route();
+    connect();
+  });

@@ -3,6 +3,7 @@
 // chart mirrors what it plotted into DOM attributes (data-points, data-front-ids)
 // that tests and assistive tools can read.
 import { axisLabel, axisTick, formatMetric, formatParam } from './format.js';
+import { metricLabel, paramLabel } from './labels.js';
 
 const FRONT = '#d9480f';
 const DOMINATED = 'rgba(71, 85, 105, 0.28)';
@@ -15,8 +16,9 @@ function padded(u, min, max) {
   return [min - span * 0.06, max + span * 0.06];
 }
 
+// The chart takes its container's width (never more: no horizontal overflow).
 function sizeOf(el, height) {
-  return { width: Math.max(320, el.clientWidth || 640), height };
+  return { width: Math.max(200, el.clientWidth || 640), height };
 }
 
 // 2-D front of the points (each {x, y}) for the given directions, sorted by x.
@@ -37,8 +39,54 @@ export function front2d(points, maxX, maxY) {
   return out.sort((a, b) => a.x - b.x);
 }
 
-// Pareto scatter: every succeeded trial as a faded dot, the front highlighted and
-// joined by a step line. `points`: [{id, x, y, params}]; `frontIds`: Set of ids.
+// Colours of the colour-by categories (colour-blind safe, Okabe-Ito order).
+export const PALETTE = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#000000'];
+
+// Categories of a setting over the points: each distinct value, in order, when
+// there are at most PALETTE.length of them; else numbers fall into equal-count
+// ranges. Returns {categories: [{key, label, color}], of(point) -> index}.
+export function categorize(points, param, formatValue) {
+  if (!param) {
+    return { categories: [{ key: 'all', label: 'trial', color: DOMINATED_STROKE }], of: () => 0 };
+  }
+  const value = (p) => (p.params || {})[param];
+  const distinct = [...new Set(points.map((p) => JSON.stringify(value(p) ?? null)))].map((j) => JSON.parse(j));
+  const numeric = distinct.every((v) => typeof v === 'number');
+  distinct.sort((a, b) => (numeric ? a - b : String(a).localeCompare(String(b))));
+  if (distinct.length <= PALETTE.length) {
+    const index = new Map(distinct.map((v, i) => [JSON.stringify(v), i]));
+    return {
+      categories: distinct.map((v, i) => ({ key: JSON.stringify(v), label: v == null ? 'not set' : formatValue(param, v), color: PALETTE[i] })),
+      of: (p) => index.get(JSON.stringify(value(p) ?? null)),
+    };
+  }
+  // Many numbers: PALETTE.length ranges with about as many points each.
+  const vals = points.map(value).filter((v) => typeof v === 'number').sort((a, b) => a - b);
+  const n = PALETTE.length;
+  const edges = [];
+  for (let i = 1; i < n; i++) edges.push(vals[Math.floor((i * vals.length) / n)]);
+  const uniq = [...new Set(edges)];
+  const bins = [vals[0], ...uniq];
+  return {
+    categories: bins.map((lo, i) => ({
+      key: `range${i}`,
+      label: i + 1 < bins.length ? `${formatValue(param, lo)} – <${formatValue(param, bins[i + 1])}` : `≥ ${formatValue(param, lo)}`,
+      color: PALETTE[i],
+    })),
+    of: (p) => {
+      const v = value(p);
+      if (typeof v !== 'number') return 0;
+      let i = 0;
+      while (i + 1 < bins.length && v >= bins[i + 1]) i++;
+      return i;
+    },
+  };
+}
+
+// Pareto scatter: every succeeded trial as a dot coloured by its category (a
+// setting chosen by the user, or one grey), the front of the two axes ringed
+// and joined by a step line, optional reference lines (baselines).
+// `points`: [{id, number, x, y, params, metrics}]; `frontIds`: Set of ids.
 export class ParetoChart {
   constructor(el, { onClick }) {
     this.el = el;
@@ -52,52 +100,87 @@ export class ParetoChart {
     el.appendChild(this.tooltip);
     this.host = document.createElement('div');
     el.appendChild(this.host);
+    this.legend = document.createElement('div');
+    this.legend.className = 'legend chart-legend';
+    this.legend.dataset.testid = 'pareto-legend';
+    el.appendChild(this.legend);
   }
 
-  update({ points, frontIds, xMetric, yMetric, xMax, yMax, logX }) {
-    if (!window.uPlot) {
-      this.updateMirrorOnly(points, frontIds, xMetric, yMetric);
-      return;
-    }
-    const sorted = points
+  // opts: {points, frontIds, xMetric, yMetric, xMax, yMax, logX, colorBy,
+  //   colorLabel, formatValue, objectives: [{metric}], references: [{label, x, y}]}
+  update(opts) {
+    const { points, frontIds, xMetric, yMetric, xMax, yMax, logX } = opts;
+    const shown = points
       .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
       .sort((a, b) => a.x - b.x || a.id - b.id);
-    this.points = sorted;
-    const xs = sorted.map((p) => p.x);
-    const dominated = sorted.map((p) => (frontIds.has(p.id) ? null : p.y));
-    const front = sorted.map((p) => (frontIds.has(p.id) ? p.y : null));
-    const key = `${xMetric}|${yMetric}|${logX ? 1 : 0}`;
+    this.points = shown;
+    this.opts = opts;
     // Mirror of what is drawn (see docs/dashboard.md).
-    this.el.dataset.points = sorted.map((p) => p.id).join(',');
-    this.el.dataset.frontIds = sorted.filter((p) => frontIds.has(p.id)).map((p) => p.id).join(',');
-    this.el.dataset.count = String(sorted.length);
+    this.el.dataset.points = shown.map((p) => p.id).join(',');
+    this.el.dataset.frontIds = shown.filter((p) => frontIds.has(p.id)).map((p) => p.id).join(',');
+    this.el.dataset.count = String(shown.length);
     this.el.dataset.x = xMetric;
     this.el.dataset.y = yMetric;
-    const data = [xs, dominated, front];
+    this.el.dataset.colorBy = opts.colorBy || '';
+    const cat = categorize(shown, opts.colorBy, opts.formatValue || ((k, v) => String(v)));
+    this.renderLegend(cat, shown, opts);
+    if (!window.uPlot) return;
+    const xs = shown.map((p) => p.x);
+    const idx = shown.map((p) => cat.of(p));
+    const data = [xs, ...cat.categories.map((c, i) => shown.map((p, j) => (idx[j] === i ? p.y : null))),
+      shown.map((p) => (frontIds.has(p.id) ? p.y : null))];
+    const refs = opts.references || [];
+    const key = `${xMetric}|${yMetric}|${logX ? 1 : 0}|${opts.colorBy || ''}|${cat.categories.map((c) => c.key).join(',')}|${refs.map((r) => `${r.label}:${r.x}:${r.y}`).join(',')}`;
     if (this.plot && this.key === key) {
       this.plot.setData(data);
       return;
     }
     if (this.plot) this.plot.destroy();
     this.key = key;
-    const opts = {
+    const drawRefs = (u) => {
+      const ctx = u.ctx;
+      ctx.save();
+      ctx.setLineDash([6, 4]);
+      ctx.lineWidth = 1.5 * devicePixelRatio;
+      ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+      refs.forEach((r, i) => {
+        ctx.strokeStyle = ctx.fillStyle = i === 0 ? '#7c3aed' : '#0f766e';
+        if (Number.isFinite(r.y)) {
+          const py = u.valToPos(r.y, 'y', true);
+          ctx.beginPath();
+          ctx.moveTo(u.bbox.left, py);
+          ctx.lineTo(u.bbox.left + u.bbox.width, py);
+          ctx.stroke();
+          ctx.fillText(r.label, u.bbox.left + 4 * devicePixelRatio, py - 4 * devicePixelRatio);
+        }
+        if (Number.isFinite(r.x)) {
+          const px = u.valToPos(r.x, 'x', true);
+          ctx.beginPath();
+          ctx.moveTo(px, u.bbox.top);
+          ctx.lineTo(px, u.bbox.top + u.bbox.height);
+          ctx.stroke();
+        }
+      });
+      ctx.restore();
+    };
+    const uopts = {
       ...sizeOf(this.el, 380),
       scales: { x: logX ? { time: false, distr: 3 } : { time: false, range: padded }, y: { range: padded } },
       legend: { show: false },
       cursor: { points: { show: false }, drag: { x: true, y: true } },
+      hooks: { draw: [drawRefs] },
       axes: [
         { label: axisLabel(xMetric, xMax), values: (u, ticks) => ticks.map((v) => axisTick(xMetric, v)), size: 50 },
         { label: axisLabel(yMetric, yMax), values: (u, ticks) => ticks.map((v) => axisTick(yMetric, v)), size: 70 },
       ],
       series: [
         {},
-        {
-          label: 'dominated',
-          stroke: DOMINATED_STROKE,
-          fill: DOMINATED,
+        ...cat.categories.map((c) => ({
+          label: c.label,
+          stroke: c.color,
           paths: () => null,
-          points: { show: true, size: 7, stroke: DOMINATED_STROKE, fill: DOMINATED, width: 1 },
-        },
+          points: { show: true, size: 7, stroke: c.color, fill: opts.colorBy ? c.color : DOMINATED, width: 1 },
+        })),
         {
           label: 'Pareto front',
           stroke: FRONT,
@@ -105,13 +188,13 @@ export class ParetoChart {
           spanGaps: true,
           // The staircase follows the boundary of the dominated region.
           paths: uPlot.paths.stepped({ align: xMax ? -1 : 1 }),
-          points: { show: true, size: 9, stroke: FRONT, fill: '#fff4ec', width: 2 },
+          points: { show: true, size: 11, stroke: FRONT, fill: 'rgba(0,0,0,0)', width: 2 },
         },
       ],
     };
-    this.plot = new uPlot(opts, data, this.host);
+    this.plot = new uPlot(uopts, data, this.host);
     const over = this.plot.over;
-    over.addEventListener('mousemove', (e) => this.hover(e, xMetric, yMetric));
+    over.addEventListener('mousemove', (e) => this.hover(e));
     over.addEventListener('mouseleave', () => { this.tooltip.hidden = true; });
     over.addEventListener('click', (e) => {
       const p = this.nearest(e);
@@ -119,14 +202,14 @@ export class ParetoChart {
     });
   }
 
-  // Without the chart library the data attributes still describe the points.
-  updateMirrorOnly(points, frontIds, xMetric, yMetric) {
-    const shown = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
-    this.el.dataset.points = shown.map((p) => p.id).join(',');
-    this.el.dataset.frontIds = shown.filter((p) => frontIds.has(p.id)).map((p) => p.id).join(',');
-    this.el.dataset.count = String(shown.length);
-    this.el.dataset.x = xMetric;
-    this.el.dataset.y = yMetric;
+  renderLegend(cat, shown, opts) {
+    const counts = new Array(cat.categories.length).fill(0);
+    shown.forEach((p) => { counts[cat.of(p)] += 1; });
+    const title = opts.colorBy ? `<b>${escapeHtml(opts.colorLabel || opts.colorBy)}:</b>` : '';
+    const items = cat.categories.map((c, i) => `<span class="legend-item" data-value="${escapeHtml(c.label)}"><span class="dot" style="background:${opts.colorBy ? c.color : DOMINATED};border:1px solid ${c.color}"></span>${escapeHtml(c.label)} (${counts[i]})</span>`).join('');
+    const front = `<span class="legend-item" data-value="front" title="no other trial is better on both axes"><span class="dot ring"></span>on the front of the two axes</span>`;
+    const refs = (opts.references || []).map((r, i) => `<span class="legend-item" data-value="${escapeHtml(r.label)}"><span class="dash" style="border-color:${i === 0 ? '#7c3aed' : '#0f766e'}"></span>${escapeHtml(r.label)}</span>`).join('');
+    this.legend.innerHTML = `${title}${items}${front}${refs}`;
   }
 
   nearest(e) {
@@ -149,25 +232,26 @@ export class ParetoChart {
     return best;
   }
 
-  hover(e, xMetric, yMetric) {
+  hover(e) {
     const p = this.nearest(e);
     if (!p) {
       this.tooltip.hidden = true;
       this.plot.over.style.cursor = '';
       return;
     }
+    const { xMetric, yMetric, objectives = [], formatValue } = this.opts;
     this.plot.over.style.cursor = 'pointer';
-    const params = Object.entries(p.params || {})
-      .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(formatParam(v))}</td></tr>`)
+    const shownMetrics = [...new Set([yMetric, xMetric, ...objectives.map((o) => o.metric)])];
+    const metrics = shownMetrics
+      .map((m) => `<tr><td>${escapeHtml(metricLabel(m))}</td><td>${escapeHtml(formatMetric(m, (p.metrics || {})[m] ?? (m === xMetric ? p.x : m === yMetric ? p.y : null)))}</td></tr>`)
       .join('');
-    this.tooltip.innerHTML =
-      `<b>trial ${p.id}</b> (#${p.number})<br>` +
-      `${escapeHtml(yMetric)}: ${escapeHtml(formatMetric(yMetric, p.y))}<br>` +
-      `${escapeHtml(xMetric)}: ${escapeHtml(formatMetric(xMetric, p.x))}` +
-      `<table>${params}</table>`;
+    const params = Object.entries(p.params || {})
+      .map(([k, v]) => `<tr><td>${escapeHtml(paramLabel(k))}</td><td>${escapeHtml(formatValue ? formatValue(k, v) : formatParam(v))}</td></tr>`)
+      .join('');
+    this.tooltip.innerHTML = `<b>trial ${p.id}</b> (#${p.number})<table>${metrics}</table><table>${params}</table>`;
     this.tooltip.dataset.trialId = String(p.id);
     const rect = this.el.getBoundingClientRect();
-    this.tooltip.style.left = `${Math.min(e.clientX - rect.left + 14, rect.width - 220)}px`;
+    this.tooltip.style.left = `${Math.max(0, Math.min(e.clientX - rect.left + 14, rect.width - 270))}px`;
     this.tooltip.style.top = `${e.clientY - rect.top + 14}px`;
     this.tooltip.hidden = false;
   }

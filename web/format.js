@@ -1,5 +1,6 @@
 // Units and labels for compsweep's fixed metric names (see ARCHITECTURE.md).
 // Pure functions: usable from the page and from node (tests).
+import { metricLabel } from './labels.js';
 
 // Fractions shown as percent: every accuracy (val_, test_, int8_) and sparsity.
 const isPercent = (metric) => metric.endsWith('accuracy') || metric === 'sparsity';
@@ -78,14 +79,15 @@ export function axisTick(metric, v) {
   return `${+v.toPrecision(4)}`;
 }
 
-// Axis title: "val_accuracy (%)", "size (bytes, KB/MB)", "latency (ms)".
+// Axis title: "Validation accuracy (%) ↑ better", "Size (B/KB/MB)", "Latency (ms)".
 export function axisLabel(metric, maximize) {
   const arrow = maximize == null ? '' : maximize ? ' ↑ better' : ' ↓ better';
-  if (isPercent(metric)) return `${metric} (%)${arrow}`;
-  if (isBytes(metric)) return `${metric.replace(/_bytes$/, '').replace(/_/g, ' ')} (B/KB/MB)${arrow}`;
-  if (metric.endsWith('_ms')) return `${metric.replace(/_ms$/, '')} (ms)${arrow}`;
-  if (metric === 'throughput') return `throughput (samples/s)${arrow}`;
-  return `${metric}${arrow}`;
+  const name = metricLabel(metric);
+  if (isPercent(metric)) return `${name} (%)${arrow}`;
+  if (isBytes(metric)) return `${name} (B/KB/MB)${arrow}`;
+  if (metric.endsWith('_ms')) return `${name} (ms)${arrow}`;
+  if (metric === 'throughput') return `${name} (samples/s)${arrow}`;
+  return `${name}${arrow}`;
 }
 
 export function formatParam(v) {
@@ -105,4 +107,15 @@ export function formatAge(ms) {
   if (ms == null) return '–';
   if (ms < 1000) return `${ms} ms ago`;
   return `${formatDuration(ms)} ago`;
+}
+
+// A parameter's value, formatted like the metric it sets: a sparsity target as
+// a percent (as the measured sparsity), bits as an integer, words as words.
+export function formatParamValue(name, v) {
+  if (v == null) return '–';
+  if (typeof v === 'number' && /sparsity$/.test(name)) return formatMetric('sparsity', v);
+  if (typeof v === 'number') return formatNumber(v);
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
 }

@@ -1,29 +1,38 @@
 // Sweep view: progress, Pareto scatter, hypervolume over time, trial table, workers.
 import { ApiError, get, post, qs } from './api.js';
 import { LineChart, ParetoChart, escapeHtml } from './charts.js';
-import { axisLabel, formatDuration, formatMetric, formatNumber, formatParam } from './format.js';
+import { axisLabel, formatDuration, formatMetric, formatParamValue } from './format.js';
+import { HypervolumeTracker, baselinesOf, describeBox, hypervolumeSeries, referenceBox } from './hypervolume.js';
+import { metricLabel, paramLabel } from './labels.js';
+import { PickerPanel } from './picker_view.js';
 import { STATES, markRefreshed, progressBar, renderWorkers, setCrumbs, stateBadge } from './ui.js';
 
-const SCATTER_LIMIT = 20000;  // succeeded trials fetched for the scatter
+const SCATTER_LIMIT = 200000;  // succeeded trials held for the scatter (the API's largest page)
 const PAGE = 100;             // rows per table page
 const EXTRA_METRICS = ['val_accuracy', 'test_accuracy', 'size_bytes', 'latency_ms', 'compression_ratio', 'sparsity'];
 
 // Per-sweep UI choices survive refreshes and navigation.
 const choices = new Map();
 
+// How many succeeded trials the page asks for per live batch beyond the count
+// it misses (trials finishing in the same millisecond, reordering).
+const MARGIN = 50;
+
 export class SweepView {
   constructor(main, id) {
     this.main = main;
     this.id = id;
     this.alive = true;
-    this.sel = choices.get(id) || { x: null, y: null, logX: false, sort: 'number', order: 'asc', state: '', offset: 0 };
+    this.trials = new Map();  // succeeded trials by id: {id, number, params, metrics, finished_ms}
+    this.sel = choices.get(id) || { x: null, y: null, colorBy: '', logX: false, sort: 'number', order: 'asc', state: '', offset: 0 };
     choices.set(id, this.sel);
+    const readOnly = window.__dashboard && window.__dashboard.readOnly;
     setCrumbs(`/ <a href="#/sweeps/${id}">sweep ${id}</a>`);
     main.innerHTML = `
       <div data-testid="sweep-view" data-sweep-id="${id}">
         <div class="controls"><h1 id="title">Sweep ${id}</h1>
-          <button id="cancel" data-testid="cancel-button">Cancel sweep</button>
-          <button id="retry" data-testid="retry-button">Retry failed</button>
+          ${readOnly ? '<span class="muted" data-testid="read-only-note">read-only view (compsweep dashboard)</span>' : `<button id="cancel" data-testid="cancel-button">Cancel sweep</button>
+          <button id="retry" data-testid="retry-button">Retry failed</button>`}
           <span id="action-result" class="muted"></span></div>
         <section class="panel" id="progress" data-testid="progress"></section>
         <div class="grid">
@@ -32,18 +41,17 @@ export class SweepView {
             <div class="controls">
               <label>x <select id="x" data-testid="x-select"></select></label>
               <label>y <select id="y" data-testid="y-select"></select></label>
+              <label>colour by <select id="color" data-testid="color-select"></select></label>
               <label><input type="checkbox" id="logx"> log x</label>
-              <span class="legend"><span><span class="dot" style="background:#d9480f"></span>front of the two shown metrics</span>
-              <span><span class="dot" style="background:rgba(71,85,105,.35)"></span>dominated</span></span>
             </div>
             <div id="pareto-chart" class="chart" data-testid="pareto-chart"></div>
             <p class="muted" id="scatter-note"></p>
           </section>
           <div>
+            <section class="panel" id="picker" data-testid="picker"></section>
             <section class="panel"><h2>Hypervolume over time</h2>
               <div id="hv-chart" class="chart" data-testid="hv-chart"></div>
               <p class="muted" id="hv-note"></p></section>
-            <section class="panel" id="workers" data-testid="worker-panel"></section>
           </div>
         </div>
         <section class="panel">
@@ -53,30 +61,37 @@ export class SweepView {
             <span class="downloads" id="downloads"></span></div>
           <div class="table-wrap"><table data-testid="trial-table" id="trial-table"></table></div>
           <div class="pager" id="pager"></div>
+          <p class="muted" id="front-note" data-testid="front-note"></p>
         </section>
+        <section class="panel" id="workers" data-testid="worker-panel"></section>
         <section class="panel"><details><summary>Sweep file</summary><pre id="spec" data-testid="spec-yaml"></pre></details></section>
       </div>`;
     this.pareto = new ParetoChart(main.querySelector('#pareto-chart'), {
       onClick: (trialId) => { location.hash = `#/trials/${trialId}`; },
     });
-    this.hv = new LineChart(main.querySelector('#hv-chart'), { time: true, height: 200, xLabel: 'time', legend: false });
+    this.hv = new LineChart(main.querySelector('#hv-chart'), {
+      time: true, height: 200, xLabel: 'time', legend: false,
+      scales: { y: { label: 'share of the box', tick: (v) => `${+(v * 100).toFixed(1)}%`, range: (u, lo, hi) => [0, Math.max(0.05, Math.min(1, hi * 1.1))] } },
+    });
+    this.picker = new PickerPanel(main.querySelector('#picker'), this);
     const onAxis = () => {
       this.sel.x = main.querySelector('#x').value;
       this.sel.y = main.querySelector('#y').value;
+      this.sel.colorBy = main.querySelector('#color').value;
       this.sel.logX = main.querySelector('#logx').checked;
       this.refreshPareto();
     };
-    main.querySelector('#x').addEventListener('change', onAxis);
-    main.querySelector('#y').addEventListener('change', onAxis);
-    main.querySelector('#logx').addEventListener('change', onAxis);
+    ['#x', '#y', '#color', '#logx'].forEach((q) => main.querySelector(q).addEventListener('change', onAxis));
     main.querySelector('#state-filter').value = this.sel.state;
     main.querySelector('#state-filter').addEventListener('change', (e) => {
       this.sel.state = e.target.value;
       this.sel.offset = 0;
       this.refreshTable();
     });
-    main.querySelector('#cancel').addEventListener('click', () => this.action('cancel'));
-    main.querySelector('#retry').addEventListener('click', () => this.action('retry-failed'));
+    if (!readOnly) {
+      main.querySelector('#cancel').addEventListener('click', () => this.action('cancel'));
+      main.querySelector('#retry').addEventListener('click', () => this.action('retry-failed'));
+    }
     main.querySelector('#downloads').innerHTML = ['trials.csv', 'trials.json', 'pareto.csv', 'pareto.json']
       .map((f) => `<a href="/api/sweeps/${id}/${f}" download data-testid="download-${f.replace('.', '-')}">${f}</a>`)
       .join('');
@@ -114,42 +129,127 @@ export class SweepView {
       return undefined;
     }
     if (!this.alive) return undefined;
+    const resync = !events || events.some((e) => e.kind === 'resync');
+    await this.loadTrials(resync);
+    if (!this.alive) return undefined;
+    this.updateHypervolume();
     this.renderHeader();
     // The table marks front trials, so it follows the Pareto refresh.
-    await Promise.all([this.refreshPareto().then(() => this.refreshTable()), this.refreshHv(), this.refreshWorkers()]);
+    await Promise.all([this.refreshPareto().then(() => this.refreshTable()), this.refreshWorkers()]);
+    this.refreshHv();
+    this.picker.render();
     markRefreshed();
     return undefined;
   }
 
-  renderHeader() {
-    const s = this.sweep;
-    this.main.querySelector('#title').innerHTML = `${escapeHtml(s.name)} <small class="muted">#${s.id}</small> ${stateBadge(s.state)}`;
-    const counts = STATES.map((st) => `<div class="count" data-testid="count-${st}"><b>${s.counts[st] || 0}</b>${st}</div>`).join('');
-    const hv = s.hypervolume;
-    const hvText = hv && hv.value != null
-      ? `<div class="count" data-testid="hypervolume" title="reference point: ${escapeHtml(JSON.stringify(hv.reference))}"><b>${formatNumber(hv.value)}</b>hypervolume (${(hv.objectives || []).map((o) => escapeHtml(o.metric)).join(', ')}), front of ${hv.front_size}</div>`
-      : '';
-    const teacher = (s.teachers || []).map((t) => `teacher ${stateBadge(t.state)}`).join(' ');
-    this.main.querySelector('#progress').innerHTML = `
-      <div class="counts"><div class="count" data-testid="count-total"><b>${s.total}</b>trials</div>${counts}${hvText}</div>
-      ${s.total ? progressBar(s.counts, s.total) : ''}
-      <p class="muted">${teacher}</p>`;
-    this.main.querySelector('#spec').textContent = s.spec_yaml || '';
-    this.main.querySelector('#cancel').disabled = s.state !== 'active';
+  // Keeps this.trials equal to the sweep's succeeded trials. A live refresh asks
+  // only for the newest ones it misses (by finish time); a full load happens
+  // on the first visit, on a resync, and when the newest ones do not close the
+  // gap (a retried trial finishing out of order).
+  async loadTrials(full) {
+    const want = this.sweep.counts.succeeded || 0;
+    const stats = window.__dashboard && (window.__dashboard.loads = window.__dashboard.loads || { full: 0, incremental: 0, rows: 0 });
+    const add = (rows) => {
+      const fresh = [];
+      for (const t of rows) {
+        if (this.trials.has(t.id)) continue;
+        const row = { id: t.id, number: t.number, params: t.params, metrics: t.metrics, finished_ms: t.finished_ms };
+        this.trials.set(t.id, row);
+        fresh.push(row);
+      }
+      return fresh;
+    };
+    if (!full && this.loaded && this.trials.size <= want) {
+      const missing = want - this.trials.size;
+      if (missing === 0) return;
+      const page = await get(`/api/sweeps/${this.id}/trials${qs({ state: 'succeeded', sort: 'finished_ms', order: 'desc', limit: Math.min(SCATTER_LIMIT, missing + MARGIN) })}`);
+      if (stats) { stats.incremental += 1; stats.rows += page.trials.length; }
+      this.applyNew(add(page.trials));
+      if (this.trials.size === want) return;
+    }
+    const page = await get(`/api/sweeps/${this.id}/trials${qs({ state: 'succeeded', limit: SCATTER_LIMIT })}`);
+    if (stats) { stats.full += 1; stats.rows += page.trials.length; }
+    this.trials = new Map();
+    this.tracker = null;
+    add(page.trials);
+    this.loaded = true;
+  }
+
+  // Trials just added: the hypervolume tracker takes them one by one.
+  applyNew(rows) {
+    if (!this.tracker) return;
+    rows.sort((a, b) => (a.finished_ms ?? 0) - (b.finished_ms ?? 0) || a.id - b.id).forEach((t) => this.tracker.add(t));
+  }
+
+  baselines() {
+    return baselinesOf(this.sweep);
   }
 
   objectives() {
     return (this.sweep && Array.isArray(this.sweep.objectives) ? this.sweep.objectives : []);
   }
 
+  // The share of the fixed box (hypervolume.js) that the sweep's front holds.
+  updateHypervolume() {
+    const trials = [...this.trials.values()];
+    const box = this.objectives().length ? referenceBox(this.objectives(), trials, this.baselines().student) : null;
+    const key = JSON.stringify(box);
+    if (!box) {
+      this.box = null;
+      this.tracker = null;
+      return;
+    }
+    if (!this.tracker || key !== this.boxKey) {
+      this.box = box;
+      this.boxKey = key;
+      this.tracker = new HypervolumeTracker(this.objectives(), box);
+      trials.sort((a, b) => (a.finished_ms ?? 0) - (b.finished_ms ?? 0) || a.id - b.id).forEach((t) => this.tracker.add(t));
+    }
+  }
+
+  renderHeader() {
+    const s = this.sweep;
+    this.main.querySelector('#title').innerHTML = `${escapeHtml(s.name)} <small class="muted">#${s.id}</small> ${stateBadge(s.state)}`;
+    const counts = STATES.map((st) => `<div class="count" data-testid="count-${st}"><b>${s.counts[st] || 0}</b>${st}</div>`).join('');
+    let hvText = '';
+    let boxLine = '';
+    if (this.tracker) {
+      const share = this.tracker.share();
+      hvText = `<div class="count" data-testid="hypervolume" data-share="${share}"><b>${(share * 100).toFixed(1)} %</b>hypervolume, front of ${this.tracker.front.length}</div>`;
+      boxLine = `<p class="muted" data-testid="hv-box">Hypervolume: the share of the box ${escapeHtml(describeBox(this.box, metricLabel, formatMetric))} that the front dominates (100 % = a perfect model, zero size and latency); the box does not move as trials arrive.</p>`;
+    }
+    const { student, teacher } = this.baselines();
+    const base = [teacher && `teacher ${stateBadge(teacher.state || 'succeeded')} ${this.accuracyText(teacher)}`,
+      student && `dense student ${this.accuracyText(student)}`].filter(Boolean);
+    const teachers = (s.teachers || []).filter((t) => !t.metrics).map((t) => `teacher ${stateBadge(t.state)}`);
+    this.main.querySelector('#progress').innerHTML = `
+      <div class="counts"><div class="count" data-testid="count-total"><b>${s.total}</b>trials</div>${counts}${hvText}</div>
+      ${s.total ? progressBar(s.counts, s.total) : ''}
+      ${boxLine}
+      <p class="muted" data-testid="baselines">${[...base, ...teachers].join(' · ')}</p>`;
+    this.main.querySelector('#spec').textContent = s.spec_yaml || '';
+    const cancel = this.main.querySelector('#cancel');
+    if (cancel) cancel.disabled = s.state !== 'active';
+  }
+
+  accuracyMetric() {
+    const o = this.objectives().find((q) => q.maximize && q.metric.endsWith('accuracy'));
+    return o ? o.metric : 'val_accuracy';
+  }
+
+  accuracyText(row) {
+    const m = this.accuracyMetric();
+    return row.metrics && row.metrics[m] != null ? `${metricLabel(m)} ${formatMetric(m, row.metrics[m])}` : '';
+  }
+
   async refreshPareto() {
     const sweepId = this.id;
-    const trials = await get(`/api/sweeps/${sweepId}/trials${qs({ state: 'succeeded', limit: SCATTER_LIMIT })}`);
-    if (!this.alive) return;
+    const trials = [...this.trials.values()];
     const metrics = new Set(this.objectives().map((o) => o.metric));
-    for (const t of trials.trials) Object.keys(t.metrics || {}).forEach((m) => metrics.add(m));
+    for (const t of trials) Object.keys(t.metrics || {}).forEach((m) => metrics.add(m));
     const names = [...metrics];
-    if (!names.length) {
+    const paramNames = [...new Set(trials.flatMap((t) => Object.keys(t.params || {})))].sort();
+    if (!names.length || !trials.length) {
       this.main.querySelector('#scatter-note').textContent = 'No succeeded trials yet.';
       this.pareto.el.dataset.count = '0';
       this.pareto.el.dataset.points = '';
@@ -157,11 +257,14 @@ export class SweepView {
       return;
     }
     this.chooseAxes(names);
-    const fill = (sel, value) => {
-      sel.innerHTML = names.map((m) => `<option ${m === value ? 'selected' : ''}>${escapeHtml(m)}</option>`).join('');
+    if (this.sel.colorBy && !paramNames.includes(this.sel.colorBy)) this.sel.colorBy = '';
+    const fill = (sel, value, list, labelOf) => {
+      sel.innerHTML = list.map((m) => `<option value="${escapeHtml(m)}" ${m === value ? 'selected' : ''}>${escapeHtml(labelOf(m))}</option>`).join('');
     };
-    fill(this.main.querySelector('#x'), this.sel.x);
-    fill(this.main.querySelector('#y'), this.sel.y);
+    const objectiveFirst = [...this.objectives().map((o) => o.metric).filter((m) => names.includes(m)), ...names.filter((m) => !this.objectives().some((o) => o.metric === m)).sort()];
+    fill(this.main.querySelector('#x'), this.sel.x, objectiveFirst, metricLabel);
+    fill(this.main.querySelector('#y'), this.sel.y, objectiveFirst, metricLabel);
+    fill(this.main.querySelector('#color'), this.sel.colorBy, ['', ...paramNames], (p) => (p ? paramLabel(p) : 'none'));
     this.main.querySelector('#logx').checked = this.sel.logX;
     const { x, y } = this.sel;
     let axesFront = { front_ids: [], objectives: [] };
@@ -177,14 +280,24 @@ export class SweepView {
       const o = axesFront.objectives.find((q) => q.metric === m) || this.objectives().find((q) => q.metric === m);
       return o ? o.maximize : m.endsWith('accuracy') || m === 'throughput';
     };
-    const points = trials.trials.map((t) => ({ id: t.id, number: t.number, params: t.params, x: t.metrics[x], y: t.metrics[y] }));
-    this.pareto.update({ points, frontIds: new Set(axesFront.front_ids), xMetric: x, yMetric: y, xMax: dir(x), yMax: dir(y), logX: this.sel.logX });
+    const points = trials.map((t) => ({ id: t.id, number: t.number, params: t.params, metrics: t.metrics, x: t.metrics[x], y: t.metrics[y] }));
+    const { student, teacher } = this.baselines();
+    const references = [];
+    for (const [row, name] of [[student, 'dense student'], [teacher, 'teacher']]) {
+      if (row && row.metrics && (row.metrics[x] != null || row.metrics[y] != null)) references.push({ label: name, x: row.metrics[x], y: row.metrics[y] });
+    }
+    this.pareto.update({
+      points, frontIds: new Set(axesFront.front_ids), xMetric: x, yMetric: y, xMax: dir(x), yMax: dir(y), logX: this.sel.logX,
+      colorBy: this.sel.colorBy, colorLabel: this.sel.colorBy ? paramLabel(this.sel.colorBy) : '', formatValue: formatParamValue,
+      objectives: this.objectives(), references,
+    });
     // The front over all of the sweep's objectives (what `compsweep results --pareto` prints).
     this.sweepFront = new Set(sweepFront.front_ids);
     this.pareto.el.dataset.sweepFrontIds = sweepFront.front_ids.join(',');
-    const note = trials.total > trials.trials.length ? `Showing ${trials.trials.length} of ${trials.total} succeeded trials. ` : '';
+    const total = this.sweep.counts.succeeded || 0;
+    const note = total > trials.length ? `Showing ${trials.length} of ${total} succeeded trials. ` : '';
     this.main.querySelector('#scatter-note').textContent =
-      `${note}${this.pareto.el.dataset.count} trials plotted; ${axesFront.front_ids.length} on the front of ${x} × ${y}. Click a point for its details.`;
+      `${note}${this.pareto.el.dataset.count} trials plotted; ${axesFront.front_ids.length} on the front of ${metricLabel(x)} × ${metricLabel(y)} (ringed, joined by the step line: no other trial is better on both axes). Click a point for its details.`;
   }
 
   chooseAxes(names) {
@@ -199,17 +312,15 @@ export class SweepView {
     }
   }
 
-  async refreshHv() {
-    if (!this.objectives().length) return;
-    const hv = await get(`/api/sweeps/${this.id}/hypervolume`);
-    if (!this.alive) return;
-    const xs = hv.series.map((p) => p.t / 1000);
-    this.hv.update(xs, [{ label: 'hypervolume', values: hv.series.map((p) => p.value), color: '#2563eb' }]);
-    const metrics = hv.objectives.map((o) => `${o.metric} ${o.maximize ? '↑' : '↓'}`).join(', ');
-    const ref = hv.objectives.map((o, i) => `${o.metric} ${formatMetric(o.metric, hv.reference[i])}`).join(', ');
-    this.main.querySelector('#hv-note').textContent = hv.series.length
-      ? `Over ${metrics}; reference point ${ref} (see docs/dashboard.md).`
-      : 'No succeeded trials yet.';
+  refreshHv() {
+    const note = this.main.querySelector('#hv-note');
+    if (!this.box) {
+      note.textContent = 'No succeeded trials yet.';
+      return;
+    }
+    const series = hypervolumeSeries(this.objectives(), this.box, [...this.trials.values()]);
+    this.hv.update(series.map((p) => p.t / 1000), [{ label: 'hypervolume', values: series.map((p) => p.share), color: '#2563eb' }]);
+    note.textContent = `Share of the reference box above, after each trial that changed the front (${series.length} changes).`;
   }
 
   async refreshTable() {
@@ -220,23 +331,29 @@ export class SweepView {
     const paramNames = [...new Set(page.trials.flatMap((t) => Object.keys(t.params || {})))].sort();
     const present = new Set(page.trials.flatMap((t) => Object.keys(t.metrics || {})));
     const metricNames = [...new Set([...objectiveMetrics, ...EXTRA_METRICS])].filter((m) => present.has(m) || objectiveMetrics.includes(m));
-    const head = (key, label, sortable = true) => {
+    const { student } = this.baselines();
+    const accMetric = this.accuracyMetric();
+    const baseAcc = student && student.metrics ? student.metrics[accMetric] : null;
+    const head = (key, label, sortable = true, title = '') => {
       const cls = [sortable ? 'sortable' : '', sort === key ? 'sorted' : '', sort === key && order === 'asc' ? 'asc' : ''].join(' ');
-      return `<th class="${cls}" ${sortable ? `data-sort="${escapeHtml(key)}"` : ''}>${escapeHtml(label)}</th>`;
+      return `<th class="${cls}" ${sortable ? `data-sort="${escapeHtml(key)}"` : ''} title="${escapeHtml(title || key)}">${escapeHtml(label)}</th>`;
     };
     const front = this.sweepFront || new Set();
-    const rows = page.trials.map((t) => `<tr class="clickable${front.has(t.id) ? ' front' : ''}" data-testid="trial-row" data-trial-id="${t.id}">
-      <td class="num">${t.id}</td><td class="num">${t.number}</td><td>${stateBadge(t.state)}</td>
-      ${paramNames.map((p) => `<td>${escapeHtml(formatParam((t.params || {})[p]))}</td>`).join('')}
-      ${metricNames.map((m) => `<td class="num">${escapeHtml(formatMetric(m, (t.metrics || {})[m]))}</td>`).join('')}
+    const rows = page.trials.map((t) => {
+      const acc = (t.metrics || {})[accMetric];
+      const drop = baseAcc != null && acc != null ? `<td class="num">${((baseAcc - acc) * 100).toFixed(2)} pt</td>` : (baseAcc != null ? '<td class="num">–</td>' : '');
+      return `<tr class="clickable${front.has(t.id) ? ' front' : ''}" data-testid="trial-row" data-trial-id="${t.id}">
+      <td class="num">${t.id}</td><td class="center" title="${front.has(t.id) ? 'on the Pareto front of the sweep\'s objectives' : ''}">${front.has(t.id) ? '★' : ''}</td><td>${stateBadge(t.state)}</td>
+      ${paramNames.map((p) => `<td class="num">${escapeHtml(formatParamValue(p, (t.params || {})[p]))}</td>`).join('')}
+      ${metricNames.map((m) => `<td class="num">${escapeHtml(formatMetric(m, (t.metrics || {})[m]))}</td>`).join('')}${drop}
       <td class="num">${formatDuration(t.duration_ms)}</td><td class="num">${t.attempt}</td><td>${escapeHtml(t.worker || '–')}</td>
-      <td>${front.has(t.id) ? '★' : ''}</td><td class="errors">${escapeHtml((t.error || '').slice(0, 80))}</td></tr>`).join('');
+      <td class="errors clip" title="${escapeHtml(t.error || '')}">${escapeHtml((t.error || '').slice(0, 80))}</td></tr>`;
+    }).join('');
     const table = this.main.querySelector('#trial-table');
-    table.innerHTML = `<thead><tr>${head('id', 'id')}${head('number', '#')}${head('state', 'state')}
-      ${paramNames.map((p) => head(p, p, false)).join('')}
-      ${metricNames.map((m) => head(m, axisLabel(m))).join('')}
-      ${head('duration_ms', 'duration')}${head('attempt', 'attempts')}${head('worker', 'worker')}
-      <th title="on the Pareto front of the sweep's objectives">front</th>${head('error', 'error')}</tr></thead><tbody>${rows}</tbody>`;
+    table.innerHTML = `<thead><tr>${head('id', 'id')}<th title="on the Pareto front of the sweep's objectives">front</th>${head('state', 'state')}
+      ${paramNames.map((p) => head(p, paramLabel(p), false, p)).join('')}
+      ${metricNames.map((m) => head(m, axisLabel(m), true, m)).join('')}${baseAcc != null ? `<th title="dense student's ${escapeHtml(accMetric)} minus the trial's">${escapeHtml(metricLabel('accuracy_drop'))}</th>` : ''}
+      ${head('duration_ms', 'duration')}${head('attempt', 'attempts')}${head('worker', 'worker')}${head('error', 'error')}</tr></thead><tbody>${rows}</tbody>`;
     table.querySelectorAll('th[data-sort]').forEach((th) => th.addEventListener('click', () => {
       const key = th.dataset.sort;
       this.sel.order = this.sel.sort === key && this.sel.order === 'asc' ? 'desc' : 'asc';
@@ -246,6 +363,9 @@ export class SweepView {
     table.querySelectorAll('tr[data-trial-id]').forEach((tr) => tr.addEventListener('click', () => {
       location.hash = `#/trials/${tr.dataset.trialId}`;
     }));
+    const objs = this.objectives().map((o) => `${metricLabel(o.metric)} ${o.maximize ? '↑' : '↓'}`).join(', ');
+    this.main.querySelector('#front-note').textContent =
+      `★ front: on the Pareto front of the sweep's objectives (${objs}): no other trial is at least as good on all of them and better on one (what compsweep results --pareto prints).`;
     const pager = this.main.querySelector('#pager');
     const last = Math.min(page.total, offset + page.trials.length);
     pager.innerHTML = `<button id="prev" ${offset === 0 ? 'disabled' : ''}>‹ prev</button>

@@ -2,18 +2,19 @@
 // (from the trial's progress series).
 import { get } from './api.js';
 import { LineChart, escapeHtml } from './charts.js';
-import { formatDuration, formatMetric, formatNumber, formatParam, formatTime } from './format.js';
+import { formatDuration, formatMetric, formatNumber, formatParamValue, formatTime } from './format.js';
+import { metricLabel, paramLabel } from './labels.js';
 import { markRefreshed, setCrumbs, stateBadge } from './ui.js';
 
 const COLORS = ['#d9480f', '#2563eb', '#15803d', '#7c3aed', '#b45309', '#0f766e', '#be185d'];
 const NOT_SERIES = new Set(['epoch', 'epochs', 'step', 'steps', 'seq', 'ts_ms', 'attempt', 'batch', 'total_steps']);
 
-function kvTable(obj, fmt) {
+function kvTable(obj, fmt, labelOf) {
   const rows = Object.entries(obj || {})
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td class="num">${escapeHtml(fmt(k, v))}</td></tr>`)
+    .map(([k, v]) => `<tr><td title="${escapeHtml(k)}">${escapeHtml(labelOf(k))}</td><td class="num">${escapeHtml(fmt(k, v))}</td></tr>`)
     .join('');
-  return rows ? `<table>${rows}</table>` : '<p class="muted">none</p>';
+  return rows ? `<div class="table-wrap"><table>${rows}</table></div>` : '<p class="muted">none</p>';
 }
 
 export class TrialView {
@@ -62,14 +63,14 @@ export class TrialView {
       <dt>config hash</dt><dd><code>${escapeHtml(t.hash)}</code></dd>
       ${t.artifact ? `<dt>model</dt><dd><a href="${escapeHtml(t.artifact.download)}" download data-testid="model-download">trial-${t.id}.csa</a> (${escapeHtml(formatMetric('size_bytes', t.artifact.size_bytes))}, compact format); TorchScript: <code>${escapeHtml(t.artifact.export)}</code></dd>` : ''}
       ${t.error ? `<dt>error</dt><dd class="errors" data-testid="trial-error">${escapeHtml(t.error)}</dd>` : ''}</dl>`;
-    this.main.querySelector('#metrics').innerHTML = kvTable(t.metrics, formatMetric);
-    this.main.querySelector('#params').innerHTML = kvTable(t.params, (k, v) => formatParam(v));
+    this.main.querySelector('#metrics').innerHTML = kvTable(t.metrics, formatMetric, metricLabel);
+    this.main.querySelector('#params').innerHTML = kvTable(t.params, formatParamValue, paramLabel);
     this.main.querySelector('#settings').textContent = JSON.stringify(t.settings, null, 2);
     this.main.querySelector('#attempts').innerHTML = t.attempts.length
-      ? `<table><tr><th>attempt</th><th>worker</th><th>state</th><th>started</th><th>duration</th><th>error</th></tr>${t.attempts
+      ? `<div class="table-wrap"><table><tr><th>attempt</th><th>worker</th><th>state</th><th>started</th><th>duration</th><th>error</th></tr>${t.attempts
         .map((a) => `<tr><td>${a.attempt}</td><td>${escapeHtml(a.worker || '–')}</td><td>${stateBadge(a.state)}</td>
           <td>${formatTime(a.started_ms)}</td><td>${formatDuration(a.finished_ms != null && a.started_ms != null ? a.finished_ms - a.started_ms : null)}</td>
-          <td class="errors">${escapeHtml(a.error || '')}</td></tr>`).join('')}</table>`
+          <td class="errors">${escapeHtml(a.error || '')}</td></tr>`).join('')}</table></div>`
       : '<p class="muted">none recorded</p>';
     this.renderCurves(t.progress);
     markRefreshed();

@@ -110,10 +110,43 @@ expect 0 "trial(s) re-queued" "$bin" retry 1 --coordinator "$url" --token secret
 expect 0 "queued" "$bin" results 1 --format csv --db "$tmp/c.db"
 n="$(grep -c ',queued,' "$tmp/out" || true)"
 [[ "$n" == 4 ]] || fail "after retry, results --db shows $n queued trials, wanted 4"
+# status from the file and from the coordinator: one query layer, the same lines.
+"$bin" status --coordinator "$url" >"$tmp/status-http" 2>&1 || fail "status --coordinator failed"
+"$bin" status --db "$tmp/c.db" >"$tmp/status-db" 2>&1 || fail "status --db failed"
+diff "$tmp/status-http" "$tmp/status-db" || fail "status --db differs from status --coordinator"
+grep -qF "queued=4" "$tmp/status-db" || fail "status --db: $(cat "$tmp/status-db")"
+echo "ok: status --db prints what status --coordinator prints"
+expect 1 "no sweep 9 in" "$bin" status 9 --db "$tmp/c.db"
 kill -TERM "$coord_pid"
 rc=0
 wait "$coord_pid" || rc=$?
 coord_pid=""
 [[ "$rc" == 0 ]] || fail "coordinator exited $rc after SIGTERM"
 echo "ok: coordinator stopped cleanly"
+
+# 5. The read-only dashboard over the file the coordinator left: reads answer,
+#    writes are refused with the reason, and the file is not changed.
+expect 2 "no such file" "$bin" dashboard --db "$tmp/missing.db"
+before="$(sha256sum "$tmp/c.db" | cut -d' ' -f1)"
+"$bin" dashboard --db "$tmp/c.db" --port 0 >"$tmp/dash.log" 2>&1 &
+dash_pid=$!
+coord_pid="$dash_pid"  # killed by cleanup if a check below fails
+dash_url=""
+for _ in $(seq 1 100); do
+  dash_url="$(grep -o 'http://127.0.0.1:[0-9]*' "$tmp/dash.log" || true)"
+  [[ -n "$dash_url" ]] && break
+  sleep 0.1
+done
+[[ -n "$dash_url" ]] || { cat "$tmp/dash.log" >&2; fail "compsweep dashboard printed no address"; }
+expect 0 "queued=4" "$bin" status 1 --coordinator "$dash_url"
+expect 1 "read-only" "$bin" cancel 1 --coordinator "$dash_url" --token secret
+expect 1 "read-only" "$bin" submit "$sweep" --coordinator "$dash_url"
+kill -INT "$dash_pid"
+rc=0
+wait "$dash_pid" || rc=$?
+coord_pid=""
+[[ "$rc" == 0 ]] || fail "compsweep dashboard exited $rc after SIGINT"
+after="$(sha256sum "$tmp/c.db" | cut -d' ' -f1)"
+[[ "$before" == "$after" ]] || fail "the read-only dashboard changed $tmp/c.db"
+echo "ok: compsweep dashboard serves $tmp/c.db read-only"
 echo "PASS"

@@ -181,7 +181,68 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
     }
   }
   assert.ok(hovered, 'tooltip appears over a point');
-  assert.match(await page.locator('[data-testid=pareto-tooltip]').textContent(), /quantize\.bits/);
+  assert.match(await page.locator('[data-testid=pareto-tooltip]').textContent(), /Bits/);
+  // Every objective is in the tooltip, under its human name.
+  for (const o of sweep.objectives) {
+    assert.ok((await page.locator('[data-testid=pareto-tooltip]').textContent()).includes({ val_accuracy: 'Validation accuracy', size_bytes: 'Size', latency_ms: 'Latency' }[o.metric] || o.metric), o.metric);
+  }
+
+  // Colour by a setting: the legend lists that setting's values, with counts
+  // that add up to the plotted points.
+  const legendValues = async () => page.locator('[data-testid=pareto-legend] .legend-item').evaluateAll((els) => els.map((e) => e.dataset.value));
+  const before = await legendValues();
+  await page.selectOption('[data-testid=color-select]', 'quantize.bits');
+  await waitFor('the legend to follow colour-by', async () => (await chart.getAttribute('data-color-by')) === 'quantize.bits');
+  const byBits = await legendValues();
+  assert.notDeepEqual(byBits, before);
+  assert.deepEqual(byBits.filter((v) => v !== 'front'), ['4', '8']);
+  await page.selectOption('[data-testid=color-select]', 'prune.final_sparsity');
+  await waitFor('the legend by sparsity', async () => (await legendValues()).includes('50.00 %'));
+  assert.deepEqual((await legendValues()).filter((v) => v !== 'front'), ['50.00 %', '90.00 %']);
+  await page.selectOption('[data-testid=color-select]', '');
+
+  // The picker returns the trial the budgets select, checked against the CLI:
+  // the most accurate succeeded trial of size <= the median size (ties: smaller).
+  const all = JSON.parse((await run(bin, ['results', String(sweepId), '--db', db, '--format', 'json'])).stdout)
+    .filter((t) => t.state === 'succeeded');
+  const sizes = all.map((t) => t.metrics.size_bytes).sort((a, b) => a - b);
+  const budget = sizes[Math.floor((sizes.length - 1) / 2)];
+  const expected = all.filter((t) => t.metrics.size_bytes <= budget)
+    .sort((a, b) => b.metrics.val_accuracy - a.metrics.val_accuracy || a.metrics.size_bytes - b.metrics.size_bytes || a.id - b.id)[0];
+  await page.fill('[data-testid=budget-size]', String(budget / 1000));
+  await waitFor('the picker card', async () =>
+    (await page.locator('[data-testid=picker-card]').first().getAttribute('data-trial-id')) === String(expected.id));
+  const card = page.locator('[data-testid=picker-card]').first();
+  assert.match(await card.locator('[data-testid=picker-yaml]').textContent(), /quantize\.bits: \{value: \d+\}/);
+  assert.equal(await card.locator('[data-testid=picker-command]').textContent(),
+    `compsweep run tiny-synthetic-trial-${expected.id}.yaml --workers 1`);
+  const picked = await fetch(base + await card.locator('[data-testid=picker-model]').getAttribute('href'));
+  assert.equal((await picked.arrayBuffer()).byteLength, expected.metrics.size_bytes, 'the card downloads the picked model');
+  await page.fill('[data-testid=budget-size]', '0.001');
+  await page.locator('[data-testid=picker-empty]').waitFor();
+  await page.fill('[data-testid=budget-size]', '');
+
+  // The hypervolume is a share of a stated box.
+  const share = Number(await page.locator('[data-testid=hypervolume]').getAttribute('data-share'));
+  assert.ok(share > 0 && share <= 1, `share ${share}`);
+  assert.match(await page.locator('[data-testid=hv-box]').textContent(), /Validation accuracy 0–100 %, Size 0 B–[\d.]+ [KM]B \(the uncompressed student\)/);
+
+  // No horizontal overflow of the page at 800 and 1400 px, sweep and trial pages.
+  for (const width of [800, 1400]) {
+    await page.setViewportSize({ width, height: 1000 });
+    for (const hash of [`#/sweeps/${sweepId}`, `#/trials/${cliFront[0]}`]) {
+      await page.evaluate((h) => { location.hash = h; }, hash);
+      await page.locator(hash.startsWith('#/sweeps') ? '[data-testid=pareto-chart] canvas' : '[data-testid=trial-metrics] table').first().waitFor();
+      await page.waitForTimeout(400);  // the resize debounce
+      const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+      assert.ok(scroll <= client, `${hash} at ${width} px: page is ${scroll} px wide in ${client}`);
+    }
+  }
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  await page.evaluate((id) => { location.hash = `#/sweeps/${id}`; }, sweepId);
+  await waitFor('the sweep again', async () => Number(await chart.getAttribute('data-count')) === succeeded.length);
+  // The favicon is served (no 404 in the console).
+  assert.equal((await fetch(`${base}/favicon.svg`)).status, 200);
 
   // Submit a bigger sweep through the API while the page is open at the address
   // the new sweep will get: its points must appear through live events alone.
@@ -206,6 +267,12 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
   assert.equal(submitted.id, nextId);
   await waitFor('new points to appear', async () =>
     Number(await page.locator(`[data-testid=sweep-view][data-sweep-id="${nextId}"] [data-testid=pareto-chart]`).getAttribute('data-count')) === 6);
+  // Incremental updates kept the plotted points equal to the succeeded trials.
+  const moreIds = (await api(`/api/sweeps/${nextId}/trials?state=succeeded`)).trials.map((t) => t.id).sort((a, b) => a - b);
+  const moreChart = page.locator(`[data-testid=sweep-view][data-sweep-id="${nextId}"] [data-testid=pareto-chart]`);
+  assert.deepEqual(ids(await moreChart.getAttribute('data-points')), moreIds);
+  const loads = await page.evaluate(() => window.__dashboard.loads);
+  assert.ok(loads && loads.incremental > 0, `live refreshes loaded only new trials: ${JSON.stringify(loads)}`);
   const counts = await page.evaluate(() => window.__counts);
   assert.ok(counts.some((c) => c < 6), `points appeared while watching: ${counts}`);
   assert.equal(await page.evaluate(() => window.__dashboard.loadedAt), loadedAt, 'no reload');
@@ -238,6 +305,41 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
   if (process.env.SCREENSHOT_OUT) fs.copyFileSync(shot, process.env.SCREENSHOT_OUT);
   assert.deepEqual(errors, [], 'no JavaScript errors on the page');
   await page.close();
+});
+
+test('compsweep dashboard serves an existing database read-only', { skip, timeout: 60000 }, async () => {
+  const dash = spawn(bin, ['dashboard', '--db', db, '--port', '0', '--static', path.join(repo, 'web')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  try {
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no address: ${log}`)), 20000);
+      dash.stdout.on('data', (c) => {
+        log += c.toString();
+        const m = log.match(/dashboard: (http:\/\/127\.0\.0\.1:\d+)\//);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+      dash.stderr.on('data', (c) => { log += c.toString(); });
+    });
+    assert.match(log, /read-only/);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${url}/#/sweeps/1`);
+    const want = (await (await fetch(`${url}/api/sweeps/1/trials?state=succeeded`)).json()).trials.map((t) => t.id).sort((a, b) => a - b);
+    assert.ok(want.length > 0);
+    const chart = page.locator('[data-testid=pareto-chart]');
+    await waitFor('the read-only page to plot the sweep', async () => Number(await chart.getAttribute('data-count')) === want.length, 30000);
+    assert.deepEqual(ids(await chart.getAttribute('data-points')), want);
+    await page.locator('[data-testid=read-only-note]').waitFor();
+    assert.equal(await page.locator('[data-testid=cancel-button]').count(), 0, 'no cancel button on a read-only page');
+    const refused = await fetch(`${url}/api/sweeps/1/cancel`, { method: 'POST' });
+    assert.equal(refused.status, 403);
+    assert.match((await refused.json()).error, /read-only/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    dash.kill('SIGINT');
+  }
 });
 
 test('the HTTP server refuses path traversal from a real client', { skip }, async () => {
