@@ -125,7 +125,7 @@ struct ExportArgs {
   int64_t trial = 0;
   std::string db;
   std::string cache_dir = ".cache/compsweep";
-  std::string artifact;  // overrides the path derived from db + cache_dir
+  std::string artifact;                // overrides the path derived from db + cache_dir
   std::string format = "torchscript";  // torchscript | onnx | csa
   std::string out;                     // default: model.pt, model.onnx or model.csa
 };

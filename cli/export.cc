@@ -18,11 +18,11 @@ namespace compsweep::cli {
 int RunExport(const ExportArgs& args) {
   namespace fs = std::filesystem;
   std::string artifact = args.artifact;
-  const std::string out = !args.out.empty()            ? args.out
-                          : args.format == "onnx"      ? "model.onnx"
-                          : args.format == "csa"       ? "model.csa"
-                                                       : "model.pt";
-  std::optional<int64_t> recorded_size;  // the trial's size_bytes: its model's bytes
+  const std::string out = !args.out.empty()       ? args.out
+                          : args.format == "onnx" ? "model.onnx"
+                          : args.format == "csa"  ? "model.csa"
+                                                  : "model.pt";
+  std::optional<int64_t> recorded_size;    // the trial's size_bytes: its model's bytes
   std::optional<int64_t> recorded_deploy;  // deploy_size_bytes_<format> of the trial
   std::vector<std::string> tried;
   if (!args.db.empty()) {
@@ -48,8 +48,8 @@ int RunExport(const ExportArgs& args) {
       if (size.executeStep() && !size.getColumn(0).isNull()) {
         recorded_size = static_cast<int64_t>(size.getColumn(0).getDouble());
       }
-      SQLite::Statement dsize(
-          db, "SELECT value FROM trial_values WHERE trial_id = ? AND metric = ?");
+      SQLite::Statement dsize(db,
+                              "SELECT value FROM trial_values WHERE trial_id = ? AND metric = ?");
       dsize.bind(1, args.trial);
       dsize.bind(2, "deploy_size_bytes_" + args.format);
       if (args.format != "csa" && dsize.executeStep() && !dsize.getColumn(0).isNull()) {
@@ -123,7 +123,8 @@ int RunExport(const ExportArgs& args) {
               << "\n";
     const nlohmann::json& in = o.metadata.value("input", nlohmann::json::object());
     if (!in.empty()) {
-      std::cout << "  input: " << in.value("dtype", "?") << " " << in.value("shape", nlohmann::json()).dump()
+      std::cout << "  input: " << in.value("dtype", "?") << " "
+                << in.value("shape", nlohmann::json()).dump()
                 << "; preprocessing: " << in.value("preprocessing", "?") << "\n";
     }
     for (const std::string& note : o.notes) std::cout << "  note: " << note << "\n";

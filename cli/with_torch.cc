@@ -9,8 +9,7 @@ bool BuiltWithTorch() { return true; }
 
 Result<ExportOutcome> WriteExport(const std::string& artifact, const std::string& format,
                                   const std::string& out) {
-  ASSIGN_OR_RETURN(experiments::ExportReport r,
-                   experiments::ExportArtifact(artifact, format, out));
+  ASSIGN_OR_RETURN(experiments::ExportReport r, experiments::ExportArtifact(artifact, format, out));
   ExportOutcome o;
   o.bytes = r.bytes;
   o.int8 = r.int8;

@@ -5,8 +5,9 @@
 // architecture; it may carry a "deploy" object (what a runnable copy needs
 // beyond the weights: "input", the raw input's preprocessing as InputSpec's
 // JSON; "int8", the int8 network's activation quantization as
-// Int8Model::ActivationParams). docs/artifact-format.md is the byte-level spec. Tensors appear in the model's parameter-then-buffer order
-// (shapes come from the spec). Each record is a u8 kind, then:
+// Int8Model::ActivationParams). docs/artifact-format.md is the byte-level spec. Tensors appear in
+// the model's parameter-then-buffer order (shapes come from the spec). Each record is a u8 kind,
+// then:
 //   kind 0 float32 dense:   numel * 4 bytes
 //   kind 1 float32 sparse:  positions, nnz * 4 bytes
 //   kind 2 quantized dense: quant header, ceil(numel * b / 8) bytes of codes

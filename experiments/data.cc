@@ -44,7 +44,6 @@ Result<std::vector<unsigned char>> ReadAllGz(const std::string& path) {
   return out;
 }
 
-
 torch::Tensor ToTensor(const npy::Array& a) {
   const torch::ScalarType type = a.header.dtype == npy::DType::kFloat32 ? torch::kFloat32
                                  : a.header.dtype == npy::DType::kUInt8 ? torch::kUInt8
@@ -74,7 +73,9 @@ InputSpec NumpyInputSpec(const torch::Tensor& x, const nlohmann::json& data) {
   in.shape.assign(x.sizes().begin() + 1, x.sizes().end());
   if (in.shape.size() == 2) in.shape.insert(in.shape.begin(), 1);
   if (in.dtype == "int64") return in;
-  in.scale = data.contains("scale") ? data["scale"].get<double>() : in.dtype == "uint8" ? 1.0 / 255 : 1.0;
+  in.scale = data.contains("scale") ? data["scale"].get<double>()
+             : in.dtype == "uint8"  ? 1.0 / 255
+                                    : 1.0;
   in.mean = data.value("mean", 0.0);
   in.std = data.value("std", 1.0);
   return in;
@@ -138,7 +139,8 @@ Status SplitValidation(Dataset& d, double fraction, uint64_t seed) {
 }  // namespace
 
 torch::Tensor InputSpec::Apply(const torch::Tensor& raw) const {
-  if (dtype == "int64" || identity()) return raw.scalar_type() == torch::kInt64 ? raw : raw.to(torch::kFloat32);
+  if (dtype == "int64" || identity())
+    return raw.scalar_type() == torch::kInt64 ? raw : raw.to(torch::kFloat32);
   return raw.to(torch::kFloat32).mul(scale).sub(mean).div(std);
 }
 

@@ -100,8 +100,9 @@ Result<DeployGraph> BuildDeployGraph(Model& model, const QuantizedWeights& codes
                                      const json& deploy) {
   SpecNetImpl* net = model.spec_net();
   if (net == nullptr) {
-    return FailedPrecondition("only zoo architectures export to a deploy graph (a TorchScript "
-                              "user model is exported as TorchScript only)");
+    return FailedPrecondition(
+        "only zoo architectures export to a deploy graph (a TorchScript "
+        "user model is exported as TorchScript only)");
   }
   if (!deploy.is_object() || !deploy.contains("input")) {
     return FailedPrecondition(
@@ -139,9 +140,12 @@ Result<DeployGraph> BuildDeployGraph(Model& model, const QuantizedWeights& codes
         const std::string layer = name.substr(0, name.rfind('.'));
         if (!act.contains(layer)) {
           all_int8 = false;
-          g.notes.push_back("8-bit linear weights, but the artifact has no int8 activation "
-                            "parameters for " + layer + ": exported as float32 weights "
-                            "(dequantized codes)");
+          g.notes.push_back(
+              "8-bit linear weights, but the artifact has no int8 activation "
+              "parameters for " +
+              layer +
+              ": exported as float32 weights "
+              "(dequantized codes)");
           break;
         }
       }
@@ -153,8 +157,9 @@ Result<DeployGraph> BuildDeployGraph(Model& model, const QuantizedWeights& codes
                         "dequantized as float32 (same values, 4 bytes each)");
     }
     if (!g.int8 && !codes.empty() && other.empty() && g.notes.empty()) {
-      g.notes.push_back("quantized weights that do not cover every layer: stored dequantized as "
-                        "float32");
+      g.notes.push_back(
+          "quantized weights that do not cover every layer: stored dequantized as "
+          "float32");
     }
     if (total > 0 && zeros > total / 100) {
       g.notes.push_back(Percent(static_cast<double>(zeros) / static_cast<double>(total)) +

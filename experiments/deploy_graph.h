@@ -23,10 +23,10 @@ namespace compsweep::experiments {
 struct DeployOp {
   enum class Kind { kConv, kLinear, kAffine, kRelu, kRelu6, kMaxPool, kGap, kFlatten, kResidual };
   Kind kind = Kind::kRelu;
-  std::string name;             // the spec's layer name ("l0", "l4_body.l1")
-  torch::Tensor weight, bias;   // conv/linear, float32 (bias may be undefined)
+  std::string name;            // the spec's layer name ("l0", "l4_body.l1")
+  torch::Tensor weight, bias;  // conv/linear, float32 (bias may be undefined)
   int64_t stride = 1, pad = 0, groups = 1, k = 0;
-  bool fused_relu = false;      // conv/linear followed by ReLU
+  bool fused_relu = false;  // conv/linear followed by ReLU
   // int8 conv/linear: int8 codes (weight's shape), float64 scales (one per
   // output channel, or one), and the uint8 activation quantization.
   torch::Tensor codes, w_scale;

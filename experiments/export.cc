@@ -2,9 +2,9 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 
 #include <torch/csrc/jit/frontend/resolver.h>
@@ -40,9 +40,9 @@ std::string Ident(const std::string& name) {
 // LibTorch's quantized operators (quantized::conv2d_relu, ...), which Python
 // spells torch.ops.quantized.*.
 struct QuantizedOpsResolver : torch::jit::NativeResolver {
-  std::shared_ptr<torch::jit::SugaredValue> resolveValue(const std::string& name,
-                                                         torch::jit::GraphFunction& m,
-                                                         const torch::jit::SourceRange& loc) override {
+  std::shared_ptr<torch::jit::SugaredValue> resolveValue(
+      const std::string& name, torch::jit::GraphFunction& m,
+      const torch::jit::SourceRange& loc) override {
     if (name == "quantized") return std::make_shared<torch::jit::BuiltinModule>("quantized");
     return NativeResolver::resolveValue(name, m, loc);
   }
@@ -220,11 +220,13 @@ Result<ExportReport> SaveUserTorchScript(Model& model, const json& deploy,
   if (deploy.contains("input")) {
     ASSIGN_OR_RETURN(g.input, InputSpec::FromJson(deploy.at("input")));
   } else {
-    g.notes.push_back("the artifact records no input preprocessing: the model takes inputs as "
-                      "the trial's data gave them");
+    g.notes.push_back(
+        "the artifact records no input preprocessing: the model takes inputs as "
+        "the trial's data gave them");
   }
-  g.notes.push_back("a TorchScript user model: its weights are stored as float32 (any "
-                    "quantization dequantized)");
+  g.notes.push_back(
+      "a TorchScript user model: its weights are stored as float32 (any "
+      "quantization dequantized)");
   torch::jit::Module m("CompsweepExport");
   m.register_module("net", inner);
   std::ostringstream src;
@@ -295,8 +297,9 @@ Result<ExportReport> ExportArtifact(const std::string& artifact_path, const std:
   ASSIGN_OR_RETURN(std::unique_ptr<Model> model, ReadArtifact(artifact_path, &codes, &deploy));
   if (model->spec_net() == nullptr) {
     if (format == "onnx") {
-      return FailedPrecondition("a TorchScript user model exports as TorchScript only (compsweep "
-                                "writes ONNX for its zoo architectures)");
+      return FailedPrecondition(
+          "a TorchScript user model exports as TorchScript only (compsweep "
+          "writes ONNX for its zoo architectures)");
     }
     try {
       return SaveUserTorchScript(*model, deploy, out_path);

@@ -140,8 +140,8 @@ std::string WriteZooArtifact(const std::string& arch, const std::string& scheme,
     deploy["int8"] = (*int8)->ActivationParams();
     *int8_out = std::move(*int8);
   }
-  const std::string path = TempDir("zoo") + "/" + arch + "-" + scheme + std::to_string(bits) +
-                           ".csa";
+  const std::string path =
+      TempDir("zoo") + "/" + arch + "-" + scheme + std::to_string(bits) + ".csa";
   EXPECT_TRUE(WriteArtifact(*model, *codes, path, deploy).ok());
   return path;
 }
@@ -159,7 +159,8 @@ TEST(ExportTest, Int8TorchScriptComputesWhatInt8ModelComputedFromRawInputs) {
     EXPECT_EQ(report->metadata["input"]["dtype"], "uint8");
     torch::jit::ExtraFilesMap extra = {{"compsweep.json", ""}};
     torch::jit::Module m = torch::jit::load(pt, c10::nullopt, extra);
-    EXPECT_EQ(json::parse(extra["compsweep.json"])["input"]["shape"], json::parse(R"(["N",1,28,28])"));
+    EXPECT_EQ(json::parse(extra["compsweep.json"])["input"]["shape"],
+              json::parse(R"(["N",1,28,28])"));
     // The file holds LibTorch's packed int8 weights, not float tensors.
     bool packed = false;
     for (const auto& a : m.named_attributes(false)) {

@@ -149,8 +149,8 @@ class OnnxEmitter {
             // Weight codes: int8, one scale per output channel (axis 0).
             const int64_t c = op.w_scale.numel();
             torch::Tensor ws = op.w_scale.to(torch::kFloat);
-            const std::vector<Attr> axis = op.per_channel ? std::vector<Attr>{{"axis", int64_t{0}}}
-                                                          : std::vector<Attr>{};
+            const std::vector<Attr> axis =
+                op.per_channel ? std::vector<Attr>{{"axis", int64_t{0}}} : std::vector<Attr>{};
             const std::string wsn = Init(op.name + "_w_scale", op.per_channel ? ws : ws[0]);
             const std::string wzp =
                 Init(op.name + "_w_zp", op.per_channel ? torch::zeros({c}, torch::kChar)
@@ -253,8 +253,7 @@ class OnnxEmitter {
   int next_ = 0;
 };
 
-void ValueInfo(onnx::ValueInfoProto* vi, const std::string& name, int32_t elem,
-               const json& shape) {
+void ValueInfo(onnx::ValueInfoProto* vi, const std::string& name, int32_t elem, const json& shape) {
   vi->set_name(name);
   onnx::TypeProto_Tensor* t = vi->mutable_type()->mutable_tensor_type();
   t->set_elem_type(elem);
@@ -275,7 +274,8 @@ Result<ExportReport> SaveOnnx(const DeployGraph& graph, const std::string& out_p
   onnx::ModelProto model;
   model.set_ir_version(7);  // what opset 13 needs; runtimes from 2020 on read it
   model.set_producer_name("compsweep");
-  model.set_doc_string("compsweep export: " + meta.at("input").at("preprocessing").get<std::string>());
+  model.set_doc_string("compsweep export: " +
+                       meta.at("input").at("preprocessing").get<std::string>());
   onnx::OperatorSetIdProto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(kOpset);
@@ -291,8 +291,7 @@ Result<ExportReport> SaveOnnx(const DeployGraph& graph, const std::string& out_p
               : dtype == "int64" ? onnx::TensorProto::INT64
                                  : onnx::TensorProto::FLOAT,
               meta.at("input").at("shape"));
-    ValueInfo(g->add_output(), "logits", onnx::TensorProto::FLOAT,
-              meta.at("output").at("shape"));
+    ValueInfo(g->add_output(), "logits", onnx::TensorProto::FLOAT, meta.at("output").at("shape"));
     OnnxEmitter(g).Emit(graph);
   } catch (const c10::Error& e) {
     return Internal("exporting ONNX: " + std::string(e.what_without_backtrace()));

@@ -260,9 +260,7 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   }
   // The shipped TorchScript takes raw inputs: the raw example behind `one`.
   const torch::Tensor raw_one = RawInput(one, data->input);
-  auto ts_forward = [&](const torch::Tensor&) {
-    return shipped_ts.forward({raw_one}).toTensor();
-  };
+  auto ts_forward = [&](const torch::Tensor&) { return shipped_ts.forward({raw_one}).toTensor(); };
   double ts_latency_ms = 0;
 
   // Quiet machine while timing: other training steps on this host wait (see RunContext).
