@@ -74,7 +74,9 @@ test-main: setup-test
 # a venv over Debian's python3 (--system-site-packages: its python3-torch, pandas,
 # pytest), the package installed from python/ by pip without any index (nothing
 # is downloaded; setuptools and wheel are Debian's). The tests start
-# $(BUILD_DIR)/compsweep as a real coordinator and worker.
+# $(BUILD_DIR)/compsweep as a real coordinator and worker. The export round trip
+# (tests/test_export_roundtrip.py) adds the pinned onnx and onnxruntime pip
+# packages (scripts/setup_export_check.sh, python/requirements-export.txt).
 PY_VENV ?= .venv-python
 .PHONY: test-python
 test-python:
@@ -82,6 +84,7 @@ test-python:
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS) --target compsweep
 	test -x $(PY_VENV)/bin/python || /usr/bin/python3 -m venv --system-site-packages $(PY_VENV)
+	./scripts/setup_export_check.sh $(PY_VENV)
 	$(PY_VENV)/bin/python -m pip install --quiet --no-index --no-build-isolation --no-deps \
 	  --force-reinstall ./python
 	cd python && COMPSWEEP_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) \

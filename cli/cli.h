@@ -139,14 +139,22 @@ struct ExportArgs {
   int64_t trial = 0;
   std::string db;
   std::string cache_dir = ".cache/compsweep";
-  std::string artifact;  // overrides the path derived from db + cache_dir
-  std::string out = "model.pt";
+  std::string artifact;                // overrides the path derived from db + cache_dir
+  std::string format = "torchscript";  // torchscript | onnx | csa
+  std::string out;                     // default: model.pt, model.onnx or model.csa
 };
 int RunExport(const ExportArgs& args);
-// Converts a trial's model file to TorchScript (experiments::ExportTorchScript);
+// What an export wrote (experiments::ExportReport without LibTorch types).
+struct ExportOutcome {
+  int64_t bytes = 0;
+  bool int8 = false;
+  std::vector<std::string> notes;
+  nlohmann::json metadata;
+};
+// Writes a trial's model file as `format` (experiments::ExportArtifact);
 // FailedPrecondition without LibTorch.
-Status WriteTorchScript(const nlohmann::json& settings, const std::string& artifact,
-                        const std::string& out);
+Result<ExportOutcome> WriteExport(const std::string& artifact, const std::string& format,
+                                  const std::string& out);
 
 // Shared helpers --------------------------------------------------------------
 // Trials of a sweep read from a SQLite file: [{id, number, state, attempt, params, metrics}].

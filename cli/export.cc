@@ -1,5 +1,6 @@
-// `compsweep export`: writes a finished trial's compressed model as TorchScript
-// for deployment (torch.jit.load / torch::jit::load).
+// `compsweep export`: writes a finished trial's compressed model for deployment
+// as TorchScript (torch.jit.load / torch::jit::load), ONNX (ONNX Runtime) or
+// the compact .csa itself, and says what the file holds.
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -16,8 +17,12 @@ namespace compsweep::cli {
 int RunExport(const ExportArgs& args) {
   namespace fs = std::filesystem;
   std::string artifact = args.artifact;
-  nlohmann::json settings = nlohmann::json::object();
-  std::optional<int64_t> recorded_size;  // the trial's size_bytes: its model's bytes
+  const std::string out = !args.out.empty()       ? args.out
+                          : args.format == "onnx" ? "model.onnx"
+                          : args.format == "csa"  ? "model.csa"
+                                                  : "model.pt";
+  std::optional<int64_t> recorded_size;    // the trial's size_bytes: its model's bytes
+  std::optional<int64_t> recorded_deploy;  // deploy_size_bytes_<format> of the trial
   std::vector<std::string> tried;
   if (!args.db.empty()) {
     try {
@@ -43,11 +48,14 @@ int RunExport(const ExportArgs& args) {
         std::cerr << "trial " << args.trial << " is " << state << ", not succeeded\n";
         return 1;
       }
-      settings = (*trial)["settings"];
       const int attempt = (*trial)["attempt"].get<int>();
       const auto& metrics = (*trial)["metrics"];
       if (metrics.contains("size_bytes") && metrics["size_bytes"].is_number()) {
         recorded_size = static_cast<int64_t>(metrics["size_bytes"].get<double>());
+      }
+      const std::string deploy_key = "deploy_size_bytes_" + args.format;
+      if (args.format != "csa" && metrics.contains(deploy_key) && metrics[deploy_key].is_number()) {
+        recorded_deploy = static_cast<int64_t>(metrics[deploy_key].get<double>());
       }
       if (artifact.empty()) {
         // 1. The copy the coordinator keeps: where it wrote it (relative to the
@@ -96,13 +104,46 @@ int RunExport(const ExportArgs& args) {
               << ": it is not this trial's model (another run wrote it?)\n";
     return 1;
   }
-  Status st = WriteTorchScript(settings, artifact, args.out);
-  if (!st.ok()) {
-    std::cerr << st.ToString() << "\n";
+  Result<ExportOutcome> written = WriteExport(artifact, args.format, out);
+  if (!written.ok()) {
+    std::cerr << written.status().ToString() << "\n";
     return 1;
   }
-  std::cout << "wrote " << args.out << " (" << fs::file_size(args.out) << " bytes) from "
-            << artifact << "\n";
+  const ExportOutcome& o = *written;
+  const std::string kind = args.format == "torchscript" ? "TorchScript"
+                           : args.format == "onnx"      ? "ONNX"
+                                                        : "compact artifact (.csa)";
+  std::cout << "wrote " << out << ": " << kind << ", " << o.bytes << " bytes, from " << artifact
+            << "\n";
+  if (args.format != "csa") {
+    std::cout << "  weights: "
+              << (o.int8 ? (args.format == "onnx"
+                                ? "int8 initialisers behind DequantizeLinear, uint8 activations "
+                                  "(QuantizeLinear/DequantizeLinear)"
+                                : "int8, packed for LibTorch's quantized operators")
+                         : "float32")
+              << "\n";
+    const nlohmann::json& in = o.metadata.value("input", nlohmann::json::object());
+    if (!in.empty()) {
+      std::cout << "  input: " << in.value("dtype", "?") << " "
+                << in.value("shape", nlohmann::json()).dump()
+                << "; preprocessing: " << in.value("preprocessing", "?") << "\n";
+    }
+    for (const std::string& note : o.notes) std::cout << "  note: " << note << "\n";
+  }
+  if (recorded_size) {
+    std::cout << "  the trial's size_bytes (compact .csa): " << *recorded_size << "\n";
+  }
+  if (recorded_deploy) {
+    if (*recorded_deploy == o.bytes) {
+      std::cout << "  the trial's deploy_size_bytes_" << args.format << ": " << *recorded_deploy
+                << " (the same)\n";
+    } else {
+      std::cerr << "warning: the trial recorded deploy_size_bytes_" << args.format << " = "
+                << *recorded_deploy << ", this file has " << o.bytes
+                << " bytes (a different LibTorch or compsweep wrote it?)\n";
+    }
+  }
   return 0;
 }
 

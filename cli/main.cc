@@ -107,16 +107,20 @@ int main(int argc, char** argv) {
 
   ExportArgs ea;
   auto* exp = app.add_subcommand(
-      "export", BuiltWithTorch() ? "Write a finished trial's compressed model as TorchScript"
-                                 : "Find a finished trial's model file (TorchScript needs a "
-                                   "build with LibTorch)");
+      "export", BuiltWithTorch()
+                    ? "Write a finished trial's compressed model as TorchScript, ONNX or .csa"
+                    : "Find a finished trial's model file (exports need a build with LibTorch)");
   exp->add_option("trial", ea.trial, "trial id (with --db)");
   exp->add_option("--db", ea.db, "SQLite file of the sweep");
   exp->add_option("--cache-dir", ea.cache_dir,
                   "cache dir of the worker that ran the trial (when the coordinator kept no copy)")
       ->capture_default_str();
   exp->add_option("--artifact", ea.artifact, "artifact file (model.csa) to export directly");
-  exp->add_option("--out", ea.out, "TorchScript file to write")->capture_default_str();
+  exp->add_option("--format", ea.format,
+                  "torchscript (int8 for 8-bit linear trials), onnx (QDQ int8 likewise) or csa")
+      ->check(CLI::IsMember({"torchscript", "onnx", "csa"}))
+      ->capture_default_str();
+  exp->add_option("--out", ea.out, "file to write (default model.pt, model.onnx or model.csa)");
 
   // dashboard
   DashboardArgs da;

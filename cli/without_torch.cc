@@ -25,9 +25,10 @@ int RunWorkerCommand(const WorkerArgs&) {
   return 2;
 }
 
-Status WriteTorchScript(const nlohmann::json&, const std::string& artifact, const std::string&) {
-  return FailedPrecondition(std::string(kBuiltWithoutTorch) +
-                            ": it cannot write TorchScript. The trial's model is " + artifact +
+Result<ExportOutcome> WriteExport(const std::string& artifact, const std::string& format,
+                                  const std::string&) {
+  return FailedPrecondition(std::string(kBuiltWithoutTorch) + ": it cannot write " + format +
+                            ". The trial's model is " + artifact +
                             "; export it with a compsweep built with LibTorch (the worker's)");
 }
 

@@ -239,12 +239,14 @@ nlohmann::json CompactSpec(const nlohmann::json& spec) {
 }  // namespace
 
 Result<ArtifactInfo> WriteArtifact(Model& model, const QuantizedWeights& quantized,
-                                   const std::string& path) {
+                                   const std::string& path, const nlohmann::json& deploy) {
   Bytes out;
   ArtifactInfo info;
   try {
     out.insert(out.end(), {'C', 'S', 'A', '1'});
-    const std::string spec = CompactSpec(model.Spec()).dump();
+    nlohmann::json spec_json = CompactSpec(model.Spec());
+    if (deploy.is_object() && !deploy.empty()) spec_json["deploy"] = deploy;
+    const std::string spec = spec_json.dump();
     PutU32(out, static_cast<uint32_t>(spec.size()));
     out.insert(out.end(), spec.begin(), spec.end());
     NamedTensors tensors = model.NamedParameters();
@@ -269,7 +271,8 @@ Result<ArtifactInfo> WriteArtifact(Model& model, const QuantizedWeights& quantiz
   return info;
 }
 
-Result<std::unique_ptr<Model>> ReadArtifact(const std::string& path, QuantizedWeights* quantized) {
+Result<std::unique_ptr<Model>> ReadArtifact(const std::string& path, QuantizedWeights* quantized,
+                                            nlohmann::json* deploy) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return NotFound("cannot open artifact " + path);
   Bytes data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -278,6 +281,9 @@ Result<std::unique_ptr<Model>> ReadArtifact(const std::string& path, QuantizedWe
     if (r.Str(4) != "CSA1") return InvalidArgument(path + ": not a compsweep artifact");
     const uint32_t spec_len = r.U32();
     nlohmann::json spec = nlohmann::json::parse(r.Str(spec_len));
+    if (!spec.is_object()) return InvalidArgument(path + ": the spec is not a JSON object");
+    if (deploy != nullptr) *deploy = spec.value("deploy", nlohmann::json::object());
+    spec.erase("deploy");
     if (spec.size() == 1 && spec.contains("arch")) {
       ASSIGN_OR_RETURN(spec, ArchSpec(spec.at("arch").get<std::string>()));
     }

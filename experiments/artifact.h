@@ -2,8 +2,12 @@
 // size_bytes. Layout (little endian):
 //   "CSA1" | u32 spec length | spec JSON | u32 tensor count | tensor records
 // The spec is just {"arch": name} when the model is an unmodified zoo
-// architecture. Tensors appear in the model's parameter-then-buffer order
-// (shapes come from the spec). Each record is a u8 kind, then:
+// architecture; it may carry a "deploy" object (what a runnable copy needs
+// beyond the weights: "input", the raw input's preprocessing as InputSpec's
+// JSON; "int8", the int8 network's activation quantization as
+// Int8Model::ActivationParams). docs/artifact-format.md is the byte-level spec. Tensors appear in
+// the model's parameter-then-buffer order (shapes come from the spec). Each record is a u8 kind,
+// then:
 //   kind 0 float32 dense:   numel * 4 bytes
 //   kind 1 float32 sparse:  positions, nnz * 4 bytes
 //   kind 2 quantized dense: quant header, ceil(numel * b / 8) bytes of codes
@@ -38,13 +42,16 @@ struct ArtifactInfo {
 };
 
 // Writes the model (weights in `quantized` as codes, everything else float32)
-// atomically to path.
+// atomically to path, with `deploy` (an object; omitted when empty) in the spec.
 Result<ArtifactInfo> WriteArtifact(Model& model, const QuantizedWeights& quantized,
-                                   const std::string& path);
+                                   const std::string& path,
+                                   const nlohmann::json& deploy = nlohmann::json::object());
 
 // Rebuilds a runnable model (on CPU) with the dequantized weights. When
-// `quantized` is non-null it receives the codes of the quantized weights.
+// `quantized` is non-null it receives the codes of the quantized weights;
+// when `deploy` is non-null, the deploy object (empty when the file has none).
 Result<std::unique_ptr<Model>> ReadArtifact(const std::string& path,
-                                            QuantizedWeights* quantized = nullptr);
+                                            QuantizedWeights* quantized = nullptr,
+                                            nlohmann::json* deploy = nullptr);
 
 }  // namespace compsweep::experiments

@@ -44,10 +44,6 @@ Result<std::vector<unsigned char>> ReadAllGz(const std::string& path) {
   return out;
 }
 
-torch::Tensor Normalise(const torch::Tensor& images_u8, double mean, double std) {
-  return images_u8.to(torch::kFloat32).div_(255.0).sub_(mean).div_(std).unsqueeze(1).contiguous();
-}
-
 torch::Tensor ToTensor(const npy::Array& a) {
   const torch::ScalarType type = a.header.dtype == npy::DType::kFloat32 ? torch::kFloat32
                                  : a.header.dtype == npy::DType::kUInt8 ? torch::kUInt8
@@ -68,16 +64,27 @@ Result<torch::Tensor> ReadArray(const data_files::ArrayRef& ref,
   return ToTensor(*array);
 }
 
-// x as the models take it: float32 scaled, centred and divided (uint8 scales by
-// 1/255 unless data.scale says otherwise), N x H x W gaining a channel; int64
-// x (token ids) unchanged.
-torch::Tensor PrepareX(torch::Tensor x, const nlohmann::json& data) {
-  if (x.scalar_type() == torch::kInt64) return x;
-  const bool u8 = x.scalar_type() == torch::kUInt8;
-  const double scale = data.contains("scale") ? data["scale"].get<double>() : u8 ? 1.0 / 255 : 1.0;
-  x = x.to(torch::kFloat32).mul_(scale).sub_(data.value("mean", 0.0)).div_(data.value("std", 1.0));
-  if (x.dim() == 3) x = x.unsqueeze(1);
-  return x.contiguous();
+// How a NumPy x becomes the models' x: uint8 scales by 1/255 unless data.scale
+// says otherwise; int64 x (token ids) stays as it is.
+InputSpec NumpyInputSpec(const torch::Tensor& x, const nlohmann::json& data) {
+  InputSpec in;
+  const auto type = x.scalar_type();
+  in.dtype = type == torch::kUInt8 ? "uint8" : type == torch::kInt64 ? "int64" : "float32";
+  in.shape.assign(x.sizes().begin() + 1, x.sizes().end());
+  if (in.shape.size() == 2) in.shape.insert(in.shape.begin(), 1);
+  if (in.dtype == "int64") return in;
+  in.scale = data.contains("scale") ? data["scale"].get<double>()
+             : in.dtype == "uint8"  ? 1.0 / 255
+                                    : 1.0;
+  in.mean = data.value("mean", 0.0);
+  in.std = data.value("std", 1.0);
+  return in;
+}
+
+// x as the models take it: N x H x W gains a channel, then `in` applies.
+torch::Tensor PrepareX(torch::Tensor x, const InputSpec& in) {
+  if (x.dim() == 3 && x.scalar_type() != torch::kInt64) x = x.unsqueeze(1);
+  return in.Apply(x).contiguous();
 }
 
 Result<Dataset> LoadNumpy(const nlohmann::json& data, const std::vector<std::string>& roots) {
@@ -95,12 +102,13 @@ Result<Dataset> LoadNumpy(const nlohmann::json& data, const std::vector<std::str
     ASSIGN_OR_RETURN(t[ref.split + "." + ref.role], ReadArray(ref, roots));
   }
   Dataset d;
-  d.train_x = PrepareX(t["train.x"], data);
+  d.input = NumpyInputSpec(t["train.x"], data);
+  d.train_x = PrepareX(t["train.x"], d.input);
   d.train_y = t["train.y"].to(torch::kInt64);
-  d.test_x = PrepareX(t["test.x"], data);
+  d.test_x = PrepareX(t["test.x"], d.input);
   d.test_y = t["test.y"].to(torch::kInt64);
   if (t.count("val.x")) {
-    d.val_x = PrepareX(t["val.x"], data);
+    d.val_x = PrepareX(t["val.x"], d.input);
     d.val_y = t["val.y"].to(torch::kInt64);
   }
   d.num_classes = summary.num_classes;
@@ -129,6 +137,34 @@ Status SplitValidation(Dataset& d, double fraction, uint64_t seed) {
 }
 
 }  // namespace
+
+torch::Tensor InputSpec::Apply(const torch::Tensor& raw) const {
+  if (dtype == "int64" || identity())
+    return raw.scalar_type() == torch::kInt64 ? raw : raw.to(torch::kFloat32);
+  return raw.to(torch::kFloat32).mul(scale).sub(mean).div(std);
+}
+
+nlohmann::json InputSpec::ToJson() const {
+  return {{"dtype", dtype}, {"shape", shape}, {"scale", scale}, {"mean", mean}, {"std", std}};
+}
+
+Result<InputSpec> InputSpec::FromJson(const nlohmann::json& j) {
+  InputSpec in;
+  try {
+    in.dtype = j.at("dtype").get<std::string>();
+    in.shape = j.at("shape").get<std::vector<int64_t>>();
+    in.scale = j.at("scale").get<double>();
+    in.mean = j.at("mean").get<double>();
+    in.std = j.at("std").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidArgument(std::string("input spec: ") + e.what());
+  }
+  if (in.dtype != "uint8" && in.dtype != "float32" && in.dtype != "int64") {
+    return InvalidArgument("input spec: dtype '" + in.dtype + "' is not uint8, float32 or int64");
+  }
+  if (in.std == 0) return InvalidArgument("input spec: std is 0");
+  return in;
+}
 
 Result<torch::Tensor> ReadIdx(const std::string& path) {
   ASSIGN_OR_RETURN(std::vector<unsigned char> bytes, ReadAllGz(path));
@@ -211,6 +247,7 @@ Result<std::shared_ptr<const Dataset>> LoadDataset(const nlohmann::json& data_se
     } else if (dataset == "synthetic") {
       d = MakeSyntheticDataset(train_subset > 0 ? train_subset : 512,
                                test_subset > 0 ? test_subset : 256, 1234);
+      d.input.shape = {1, 28, 28};  // generated as the models take it
     } else if (dataset == "fashion-mnist" || dataset == "mnist-idx" || dataset == "mnist") {
       const bool fashion = dataset == "fashion-mnist";
       const double mean = fashion ? 0.2860 : 0.1307;
@@ -241,9 +278,15 @@ Result<std::shared_ptr<const Dataset>> LoadDataset(const nlohmann::json& data_se
         tex = tex.narrow(0, 0, test_subset);
         tey = tey.narrow(0, 0, test_subset);
       }
-      d.train_x = Normalise(trx, mean, std);
+      // Raw examples: the files' uint8 pixels with a channel axis.
+      d.input.dtype = "uint8";
+      d.input.shape = {1, 28, 28};
+      d.input.scale = 1.0 / 255;
+      d.input.mean = mean;
+      d.input.std = std;
+      d.train_x = d.input.Apply(trx.unsqueeze(1)).contiguous();
       d.train_y = try_.to(torch::kInt64);
-      d.test_x = Normalise(tex, mean, std);
+      d.test_x = d.input.Apply(tex.unsqueeze(1)).contiguous();
       d.test_y = tey.to(torch::kInt64);
       d.name = dataset;
     } else {

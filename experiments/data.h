@@ -16,6 +16,23 @@
 
 namespace compsweep::experiments {
 
+// How a raw input becomes the model's x: x = (float32(raw) * scale - mean) / std
+// (elementwise, in float32, in that order), raw being `dtype` values of one
+// example's `shape` (the model's, channel included: a NumPy N x H x W file
+// gains its channel axis first). The dataset's loader and every deployed
+// export (TorchScript, ONNX, the .csa's deploy block) apply exactly this.
+struct InputSpec {
+  std::string dtype = "float32";  // uint8 | float32 | int64 (token ids: no scaling)
+  std::vector<int64_t> shape;     // one example, e.g. [1, 28, 28]
+  double scale = 1.0, mean = 0.0, std = 1.0;
+
+  bool identity() const { return scale == 1.0 && mean == 0.0 && std == 1.0; }
+  // REQUIRES: raw has dtype `dtype` (float32 also accepted) and shape [N] + shape.
+  torch::Tensor Apply(const torch::Tensor& raw) const;
+  nlohmann::json ToJson() const;
+  static Result<InputSpec> FromJson(const nlohmann::json& j);
+};
+
 // x: float32 images [N, C, H, W] (IDX and synthetic: [N, 1, 28, 28], normalised
 // with the dataset's mean/std; NumPy N x H x W gains C = 1), float32 rows
 // [N, F], or int64 token ids [N, T]; labels are int64 [N]. Every decision of a
@@ -25,6 +42,7 @@ struct Dataset {
   torch::Tensor train_x, train_y, val_x, val_y, test_x, test_y;
   int64_t num_classes = 10;
   std::string name;
+  InputSpec input;  // how the files' raw examples became x
   // One example's shape (x's shape without N).
   std::vector<int64_t> ExampleShape() const;
 };

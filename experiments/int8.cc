@@ -93,6 +93,7 @@ struct Int8Model::Seq {
   enum class Kind { kConv, kLinear, kBn, kRelu, kRelu6, kMaxPool, kGap, kFlatten, kResidual };
   struct Op {
     Kind kind;
+    std::string name;  // conv/linear: the layer name of its weight
     bool fused_relu = false;
     // Quantized layers: float weights for calibration, packed int8 weights.
     torch::Tensor weight, bias;
@@ -194,6 +195,7 @@ Status BuildSeq(SpecNetImpl& net, const std::string& prefix, const QuantizedWeig
       case SpecNetImpl::Kind::kLinear: {
         const bool conv = l.kind == SpecNetImpl::Kind::kConv;
         op.kind = conv ? Seq::Kind::kConv : Seq::Kind::kLinear;
+        op.name = name;
         auto it = weights.find(name + ".weight");
         if (it == weights.end()) return FailedPrecondition(name + " has no quantized weight");
         const QuantizedTensor& q = it->second;
@@ -266,6 +268,16 @@ Status BuildSeq(SpecNetImpl& net, const std::string& prefix, const QuantizedWeig
     seq.ops.push_back(std::move(op));
   }
   return Status::Ok();
+}
+
+void CollectParams(const Seq& seq, nlohmann::json& out) {
+  for (const auto& op : seq.ops) {
+    if (op.kind == Seq::Kind::kConv || op.kind == Seq::Kind::kLinear) {
+      out[op.name] = {op.in_scale, op.in_zp, op.out_scale, op.out_zp};
+    }
+    if (op.body) CollectParams(*op.body, out);
+    if (op.shortcut) CollectParams(*op.shortcut, out);
+  }
 }
 
 void FinishCalibration(Seq& seq, const std::string& method) {
@@ -410,6 +422,12 @@ Result<std::unique_ptr<Int8Model>> Int8Model::Create(Model& model, const Quantiz
     return Internal(std::string("building int8 model: ") + e.what_without_backtrace());
   }
   return m;
+}
+
+nlohmann::json Int8Model::ActivationParams() const {
+  nlohmann::json out = nlohmann::json::object();
+  CollectParams(*seq_, out);
+  return out;
 }
 
 torch::Tensor Int8Model::Forward(const torch::Tensor& x) {

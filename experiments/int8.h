@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "common/status.h"
@@ -61,6 +62,11 @@ class Int8Model {
   // Float NCHW input on CPU, float logits out.
   torch::Tensor Forward(const torch::Tensor& x);
   const std::string& engine() const { return engine_; }
+  // The calibrated activation quantization of each quantized layer, keyed by
+  // its weight's layer name ("l0", "l4_body.l1"): [in_scale, in_zero_point,
+  // out_scale, out_zero_point] (per-tensor affine uint8). With the weight
+  // codes this fixes the int8 network: exports rebuild it from these.
+  nlohmann::json ActivationParams() const;
 
   struct Seq;
 

@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <optional>
 
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include "common/settings_schema.h"
 #include "experiments/artifact.h"
 #include "experiments/data.h"
+#include "experiments/export.h"
 #include "experiments/int8.h"
 #include "experiments/metrics.h"
 #include "experiments/model.h"
@@ -73,6 +75,14 @@ Counts CountModel(Model& model) {
     if (t.is_floating_point()) c.float_state += t.numel();
   }
   return c;
+}
+
+// The raw input (as the dataset's files hold it) behind the model input x.
+torch::Tensor RawInput(const torch::Tensor& x, const InputSpec& in) {
+  if (in.dtype == "int64" || in.identity()) return x;
+  torch::Tensor r = (x * in.std + in.mean) / in.scale;
+  if (in.dtype == "uint8") r = r.round().clamp(0, 255).to(torch::kByte);
+  return r;
 }
 
 DataShape ShapeOf(const Dataset& data) {
@@ -260,7 +270,10 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   if (dir.empty()) dir = ctx.cache_dir + "/artifacts";
   const std::string artifact_path = dir + "/model.csa";
   RETURN_IF_ERROR(EnsureParentDir(artifact_path));
-  ASSIGN_OR_RETURN(ArtifactInfo info, WriteArtifact(*model, quantized, artifact_path));
+  // The artifact's deploy block: the raw input's preprocessing, and (below)
+  // the int8 network's activation parameters, so exports need nothing else.
+  json deploy = {{"input", data->input.ToJson()}};
+  ASSIGN_OR_RETURN(ArtifactInfo info, WriteArtifact(*model, quantized, artifact_path, deploy));
 
   // Latency is measured on the artifact as deployed: read back, on CPU.
   QuantizedWeights deployed_codes;
@@ -268,11 +281,10 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   deployed->SetTraining(false);
   torch::Tensor one = data->test_x.narrow(0, 0, 1).to(torch::kCPU);
   auto float_forward = [&](const torch::Tensor& x) { return deployed->Forward(x); };
-  // Quiet machine while timing: other training steps on this host wait (see RunContext).
-  std::shared_ptr<void> quiet = ctx.cpu_guard ? ctx.cpu_guard(true) : nullptr;
   double float_latency_ms = 0;
   double latency_ms = 0;
   json int8_metrics = json::object();
+  std::unique_ptr<Int8Model> int8_model;
   if (quant && quant->scheme == "linear" && quant->bits == 8 && quant->symmetric &&
       deployed->spec_net() != nullptr) {
     // 8-bit linear models run on LibTorch's real int8 kernels.
@@ -286,12 +298,53 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
     torch::Tensor calib = data->train_x.narrow(0, 0, std::min<int64_t>(512, data->train_x.size(0)));
     auto int8 = Int8Model::Create(*deployed, deployed_codes, calib.cpu(), quant->calibration);
     if (int8.ok()) {
-      Int8Model& m = **int8;
-      // Float and int8 alternate so both see the same machine load.
-      std::vector<double> med = MedianLatenciesMs(
-          {float_forward, [&](const torch::Tensor& x) { return m.Forward(x); }}, one);
-      float_latency_ms = med[0];
-      latency_ms = med[1];
+      int8_model = std::move(*int8);
+      // The calibration belongs to the deployed model: into the artifact.
+      deploy["int8"] = int8_model->ActivationParams();
+      ASSIGN_OR_RETURN(info, WriteArtifact(*model, quantized, artifact_path, deploy));
+    } else {
+      int8_metrics = {{"int8_error", int8.status().ToString()}};
+    }
+  }
+
+  // The deployable files, written from the artifact as `compsweep export` does.
+  json deploy_metrics = json::object();
+  torch::jit::Module shipped_ts;
+  bool have_ts = false;
+  for (const std::string format : {"torchscript", "onnx"}) {
+    if (format == "onnx" && deployed->spec_net() == nullptr) continue;  // zoo archs only
+    const std::string out = dir + (format == "onnx" ? "/model.onnx" : "/model.pt");
+    auto report = ExportArtifact(artifact_path, format, out);
+    if (!report.ok()) {
+      return Status(report.status().code(),
+                    "writing the " + format + " export: " + report.status().message());
+    }
+    deploy_metrics["deploy_size_bytes_" + format] = report->bytes;
+    if (format == "torchscript") {
+      deploy_metrics["deploy_int8"] = report->int8 ? 1 : 0;
+      shipped_ts = torch::jit::load(out);
+      shipped_ts.eval();
+      have_ts = true;
+    }
+  }
+  // The shipped TorchScript takes raw inputs: the raw example behind `one`.
+  const torch::Tensor raw_one = RawInput(one, data->input);
+  auto ts_forward = [&](const torch::Tensor&) { return shipped_ts.forward({raw_one}).toTensor(); };
+  double ts_latency_ms = 0;
+
+  // Quiet machine while timing: other training steps on this host wait (see RunContext).
+  std::shared_ptr<void> quiet = ctx.cpu_guard ? ctx.cpu_guard(true) : nullptr;
+  if (int8_model) {
+    Int8Model& m = *int8_model;
+    // Float, int8 and the shipped file alternate so all see the same machine load.
+    std::vector<std::function<torch::Tensor(const torch::Tensor&)>> forwards = {
+        float_forward, [&](const torch::Tensor& x) { return m.Forward(x); }};
+    if (have_ts) forwards.push_back(ts_forward);
+    std::vector<double> med = MedianLatenciesMs(forwards, one);
+    float_latency_ms = med[0];
+    latency_ms = med[1];
+    if (have_ts) ts_latency_ms = med[2];
+    {
       auto int8_accuracy = [&m](const torch::Tensor& x_any, const torch::Tensor& y_any) {
         torch::Tensor x = x_any.cpu(), y = y_any.cpu();
         int64_t correct = 0;
@@ -315,14 +368,19 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
                          {"qengine", m.engine()},
                          {"int8_val_accuracy", int8_metrics["int8_val_accuracy"]}});
       }
-    } else {
-      int8_metrics = {{"int8_error", int8.status().ToString()}};
     }
   }
   if (latency_ms == 0) {
-    float_latency_ms = MedianLatencyMs(float_forward, one);
+    if (have_ts) {
+      std::vector<double> med = MedianLatenciesMs({float_forward, ts_forward}, one);
+      float_latency_ms = med[0];
+      ts_latency_ms = med[1];
+    } else {
+      float_latency_ms = MedianLatencyMs(float_forward, one);
+    }
     latency_ms = float_latency_ms;
   }
+  if (have_ts) deploy_metrics["latency_ms_torchscript"] = ts_latency_ms;
   model->SetTraining(false);
   torch::Tensor batch = data->test_x.narrow(0, 0, std::min<int64_t>(256, data->test_x.size(0)));
   if (batch.size(0) < 256) {
@@ -365,6 +423,7 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
       {"int8", int8_metrics.contains("int8_val_accuracy")},
   };
   metrics.update(int8_metrics);
+  metrics.update(deploy_metrics);
   return metrics;
 }
 

@@ -90,14 +90,15 @@ Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::s
 // qengine, the quantized engine
 // used, also sent as a progress event {phase: int8, qengine}; "int8" says
 // which). Such a trial fails when this LibTorch has no quantized engine.
+// Deployable files: the artifact records the raw input's preprocessing and,
+// for int8 trials, the calibrated activation parameters (its "deploy"
+// block), and the trial writes model.pt (TorchScript) and model.onnx (zoo
+// archs) from it beside model.csa, reporting deploy_size_bytes_torchscript,
+// deploy_size_bytes_onnx (bytes of those files), deploy_int8 (1 when they
+// hold int8 weights) and latency_ms_torchscript (the .pt file loaded with
+// torch::jit::load, batch 1, raw input, timed alternating with the others).
 Result<nlohmann::json> RunTrial(const nlohmann::json& settings, const std::string& teacher_path,
                                 const RunContext& ctx);
-
-// Writes the compressed model of a trial (its artifact) as a TorchScript
-// module to out_path, for deployment with torch.jit.load. `settings` is the
-// trial's settings (reserved for export options; may be empty).
-Status ExportTorchScript(const nlohmann::json& settings, const std::string& artifact_path,
-                         const std::string& out_path);
 
 // One-time process set-up for fast CPU training (thread count, malloc tuning).
 void ConfigureRuntime(int num_threads);

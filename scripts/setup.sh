@@ -21,6 +21,7 @@ done
 PKGS=(
   cmake make g++ pkg-config ccache
   libtorch-dev libopenblas0-pthread zlib1g-dev
+  libonnx-dev libprotobuf-dev  # ONNX export (experiments/onnx_export.cc)
   libzmq3-dev cppzmq-dev
   libsqlite3-dev libsqlitecpp-dev
   libyaml-cpp-dev libboost-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libxxhash-dev
