@@ -163,9 +163,16 @@ Result<nlohmann::json> ReadTrialsFromDb(const std::string& db, int64_t sweep_id)
 Result<nlohmann::json> ReadObjectivesFromDb(const std::string& db, int64_t sweep_id);
 // Indices (into trials) of the Pareto-optimal succeeded trials under the objectives.
 std::vector<size_t> ParetoIndices(const nlohmann::json& trials, const nlohmann::json& objectives);
-// Prints trials as table/csv/json to stdout.
+// The sweep document of the API (coordinator/api_queries.h GetSweep) from a file.
+Result<nlohmann::json> ReadSweepFromDb(const std::string& db, int64_t sweep_id);
+// The dense student's metrics of a sweep document (its kind baseline row), or null.
+nlohmann::json DenseStudent(const nlohmann::json& sweep);
+// Lines for the teacher and the dense student, with the objectives' values.
+void PrintBaselines(const nlohmann::json& sweep, const nlohmann::json& objectives);
+// Prints trials as table/csv/json to stdout; with `dense` (DenseStudent), the
+// table and csv gain val_accuracy_drop_pts and smaller_than_dense_x.
 void PrintTrials(const nlohmann::json& trials, const nlohmann::json& objectives,
-                 const std::string& format);
+                 const std::string& format, const nlohmann::json& dense = nullptr);
 // Resolves the default static dir (web/ next to the source tree or the binary).
 std::string DefaultStaticDir();
 

@@ -40,6 +40,10 @@ std::string FormatMetric(const std::string& name, const nlohmann::json& v) {
     return FormatBytes(d);
   } else if (name == "latency_ms") {
     std::snprintf(buf, sizeof(buf), "%.3f ms", d);
+  } else if (name == "val_accuracy_drop_pts") {
+    std::snprintf(buf, sizeof(buf), "%+.2f pts", d);
+  } else if (name == "smaller_than_dense_x") {
+    std::snprintf(buf, sizeof(buf), "%.1fx", d);
   } else if (std::floor(d) == d && std::fabs(d) < 1e15) {
     std::snprintf(buf, sizeof(buf), "%.0f", d);
   } else {
@@ -85,6 +89,42 @@ Result<nlohmann::json> ReadObjectivesFromDb(const std::string& db, int64_t sweep
   return out;
 }
 
+Result<nlohmann::json> ReadSweepFromDb(const std::string& db, int64_t sweep_id) {
+  coordinator::ReaderPool pool(db, 0);
+  ASSIGN_OR_RETURN(auto lease, pool.Acquire());
+  return coordinator::GetSweep(lease.db(), sweep_id);
+}
+
+// The dense student's metrics (the sweep's kind 'baseline' row), or null.
+nlohmann::json DenseStudent(const nlohmann::json& sweep) {
+  for (const auto& b : sweep.value("baselines", nlohmann::json::array())) {
+    if (b.value("kind", "") == "student" && b.value("state", "") == "succeeded") {
+      return b.value("metrics", nlohmann::json::object());
+    }
+  }
+  return nullptr;
+}
+
+// Reference rows above the table: the teacher and the dense student.
+void PrintBaselines(const nlohmann::json& sweep, const nlohmann::json& objectives) {
+  for (const auto& b : sweep.value("baselines", nlohmann::json::array())) {
+    const std::string kind = b.value("kind", "");
+    std::cout << (kind == "teacher" ? "teacher" : "dense student") << " (id "
+              << b.value("id", int64_t{0}) << ", " << b.value("state", "") << ")";
+    const auto& m = b.value("metrics", nlohmann::json::object());
+    std::vector<std::string> names;
+    for (const auto& o : objectives) {
+      const std::string name = o["metric"].get<std::string>();
+      names.push_back(name);
+      if (name.rfind("val_", 0) == 0) names.push_back("test_" + name.substr(4));
+    }
+    for (const auto& n : names) {
+      if (m.contains(n) && m[n].is_number()) std::cout << "  " << n << " " << FormatMetric(n, m[n]);
+    }
+    std::cout << "\n";
+  }
+}
+
 Result<nlohmann::json> ReadTrialsFromDb(const std::string& db, int64_t sweep_id) {
   coordinator::ReaderPool pool(db, 0);
   ASSIGN_OR_RETURN(auto lease, pool.Acquire());
@@ -119,7 +159,7 @@ std::vector<size_t> ParetoIndices(const nlohmann::json& trials, const nlohmann::
 }
 
 void PrintTrials(const nlohmann::json& trials, const nlohmann::json& objectives,
-                 const std::string& format) {
+                 const std::string& format, const nlohmann::json& dense) {
   if (format == "json") {
     std::cout << trials.dump(2) << "\n";
     return;
@@ -143,12 +183,36 @@ void PrintTrials(const nlohmann::json& trials, const nlohmann::json& objectives,
   for (const char* extra : {"sparsity", "compression_ratio"}) {
     if (std::find(metrics.begin(), metrics.end(), extra) == metrics.end()) metrics.push_back(extra);
   }
+  // Against the dense student (kind baseline) when it has finished: the
+  // validation accuracy given up, in points, and how many times smaller.
+  auto dense_number = [&](const char* name) -> std::optional<double> {
+    if (!dense.is_object() || !dense.contains(name) || !dense[name].is_number()) {
+      return std::nullopt;
+    }
+    return dense[name].get<double>();
+  };
+  const auto dense_acc = dense_number("val_accuracy");
+  const auto dense_size = dense_number("size_bytes");
+  nlohmann::json rows_in = trials;
+  for (auto& t : rows_in) {
+    auto& m = t["metrics"];
+    if (!m.is_object()) continue;
+    if (dense_acc && m.contains("val_accuracy") && m["val_accuracy"].is_number()) {
+      m["val_accuracy_drop_pts"] = 100.0 * (*dense_acc - m["val_accuracy"].get<double>());
+    }
+    if (dense_size && m.contains("size_bytes") && m["size_bytes"].is_number() &&
+        m["size_bytes"].get<double>() > 0) {
+      m["smaller_than_dense_x"] = *dense_size / m["size_bytes"].get<double>();
+    }
+  }
+  if (dense_acc) metrics.push_back("val_accuracy_drop_pts");
+  if (dense_size) metrics.push_back("smaller_than_dense_x");
   if (format == "csv") {
     std::cout << "id,state";
     for (const auto& p : params) std::cout << "," << CsvEscape(p);
     for (const auto& m : metrics) std::cout << "," << m;
     std::cout << "\n";
-    for (const auto& t : trials) {
+    for (const auto& t : rows_in) {
       std::cout << t["id"].get<int64_t>() << "," << t["state"].get<std::string>();
       for (const auto& p : params) {
         std::cout << "," << (t["params"].contains(p) ? CsvEscape(ParamText(t["params"][p])) : "");
@@ -166,7 +230,7 @@ void PrintTrials(const nlohmann::json& trials, const nlohmann::json& objectives,
   for (const auto& p : params) header.push_back(p);
   for (const auto& m : metrics) header.push_back(m);
   std::vector<std::vector<std::string>> rows;
-  for (const auto& t : trials) {
+  for (const auto& t : rows_in) {
     std::vector<std::string> r = {std::to_string(t["id"].get<int64_t>()),
                                   t["state"].get<std::string>()};
     for (const auto& p : params)
@@ -202,13 +266,19 @@ int RunResults(const ResultsArgs& args) {
     std::cerr << "sweep id must be a number, got '" << args.sweep << "'\n";
     return 2;
   }
-  nlohmann::json trials, objectives;
+  nlohmann::json trials, objectives, sweep_doc;
   if (!args.db.empty()) {
     auto o = ReadObjectivesFromDb(args.db, sweep_id);
     if (!o.ok()) {
       std::cerr << o.status().message() << "\n";
       return 1;
     }
+    auto sw = ReadSweepFromDb(args.db, sweep_id);
+    if (!sw.ok()) {
+      std::cerr << sw.status().message() << "\n";
+      return 1;
+    }
+    sweep_doc = *sw;
     auto t = ReadTrialsFromDb(args.db, sweep_id);
     if (!t.ok()) {
       std::cerr << t.status().message() << "\n";
@@ -223,6 +293,7 @@ int RunResults(const ResultsArgs& args) {
       return 1;
     }
     objectives = sweep->value("objectives", nlohmann::json::array());
+    sweep_doc = *sweep;
     trials = nlohmann::json::array();
     // Page through the trials (the API caps a page).
     constexpr int64_t kPage = 10000;
@@ -245,7 +316,8 @@ int RunResults(const ResultsArgs& args) {
     for (size_t i : ParetoIndices(trials, objectives)) front.push_back(trials[i]);
     trials = front;
   }
-  PrintTrials(trials, objectives, args.format);
+  if (args.format == "table") PrintBaselines(sweep_doc, objectives);
+  PrintTrials(trials, objectives, args.format, DenseStudent(sweep_doc));
   return 0;
 }
 

@@ -265,7 +265,13 @@ int RunEmbedded(const RunArgs& args) {
                   << o["metric"].get<std::string>();
       }
       std::cout << "):\n";
-      PrintTrials(front, *objectives, "table");
+      auto sweep_doc = ReadSweepFromDb(db, sub.sweep_id);
+      nlohmann::json dense;
+      if (sweep_doc.ok()) {
+        PrintBaselines(*sweep_doc, *objectives);
+        dense = DenseStudent(*sweep_doc);
+      }
+      PrintTrials(front, *objectives, "table", dense);
       std::cout << "all trials: compsweep results " << sub.sweep_id << " --db " << db << "\n"
                 << "dashboard, any time later (read-only): compsweep dashboard --db " << db
                 << std::endl;

@@ -63,6 +63,10 @@ struct SweepSpec {
   int64_t run_cap = 0;          // random: number of trials to draw; nsga2: trials to propose
   int population_size = 0;      // nsga2: 0 = clamp(run_cap / 4, 8, 32)
   std::optional<EarlyTerminate> early_terminate;
+  // Train the dense student (the student alone, no stage) once per sweep as
+  // the reference of accuracy drops and compression (not a trial; built-in
+  // sweeps with a pipeline only). `baseline: false` skips it.
+  bool baseline = true;
   uint64_t seed = 0;
   int max_retries = 2;
   std::string device = "any";         // any | cpu | cuda : which workers may run the trials

@@ -95,8 +95,8 @@ Effect Classify(const Event& e, int64_t* sweep_id, int64_t* trial_id) {
   const auto kind = StringField(data, "kind");
   auto trial = data.find("trial_id");
   if (!state.has_value()) return Effect::kDropSweep;
-  if (*state != "succeeded") return Effect::kNone;  // failed: it never succeeded
-  if (kind == "teacher") return Effect::kNone;      // not a kind='trial' row
+  if (*state != "succeeded") return Effect::kNone;                    // failed: it never succeeded
+  if (kind == "teacher" || kind == "baseline") return Effect::kNone;  // not kind='trial' rows
   if (kind != "trial" || trial == data.end() || !trial->is_number_integer()) {
     return Effect::kDropSweep;
   }

@@ -225,18 +225,37 @@ Result<json> GetSweep(SQLite::Database& db, int64_t sweep_id) {
     }
     out["counts"] = counts;
     out["total"] = total;
+    // The reference models, with their metrics: teachers (kind teacher) and
+    // the dense student (kind baseline, shown as "student").
     json teachers = json::array();
+    json baselines = json::array();
     SQLite::Statement t(
         db,
-        "SELECT id, state, error FROM trials WHERE sweep_id = ? AND kind = 'teacher' "
-        "ORDER BY id");
+        "SELECT id, kind, state, error FROM trials WHERE sweep_id = ?1 AND kind = 'teacher' "
+        "UNION ALL SELECT id, kind, state, error FROM trials WHERE sweep_id = ?1 AND kind = "
+        "'baseline' ORDER BY 1");
     t.bind(1, static_cast<int64_t>(sweep_id));
+    SQLite::Statement v(db, "SELECT metric, value FROM trial_values WHERE trial_id = ?");
     while (t.executeStep()) {
-      teachers.push_back({{"id", t.getColumn(0).getInt64()},
-                          {"state", t.getColumn(1).getString()},
-                          {"error", Nullable(t.getColumn(2))}});
+      const int64_t id = t.getColumn(0).getInt64();
+      json metrics = json::object();
+      v.reset();
+      v.bind(1, id);
+      while (v.executeStep()) metrics[v.getColumn(0).getString()] = Nullable(v.getColumn(1));
+      json row = {{"id", id},
+                  {"state", t.getColumn(2).getString()},
+                  {"error", Nullable(t.getColumn(3))},
+                  {"metrics", metrics}};
+      if (t.getColumn(1).getString() == "teacher") {
+        teachers.push_back(row);
+        row["kind"] = "teacher";
+      } else {
+        row["kind"] = "student";
+      }
+      baselines.push_back(row);
     }
     out["teachers"] = teachers;
+    out["baselines"] = baselines;
     return out;
   });
   if (!r.ok()) return r.status();

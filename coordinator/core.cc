@@ -154,6 +154,7 @@ void Core::AddToScheduler(const TrialRow& row) {
   TrialMeta meta;
   meta.sweep_id = row.sweep_id;
   meta.teacher = row.kind == "teacher";
+  meta.baseline = row.kind == "baseline";
   meta.teacher_id = row.teacher_id;
   meta.hash = row.hash;
   if (auto d = search_.find(row.sweep_id); d != search_.end() && d->second->adaptive()) {
@@ -164,7 +165,7 @@ void Core::AddToScheduler(const TrialRow& row) {
   slot.id = row.id;
   slot.sweep_id = row.sweep_id;
   slot.device = row.device;
-  slot.priority = meta.teacher;
+  slot.priority = meta.teacher || meta.baseline;
   slot.attempt = row.attempt;
   slot.retries_used = row.retries;
   slot.max_retries = row.max_retries;
@@ -210,7 +211,7 @@ Status Core::Recover() {
   for (auto& row : rows) {
     if (row.kind == "teacher" && row.state == TrialState::kSucceeded) {
       if (fs::exists(ArtifactPath(row.hash))) {
-        TrialMeta meta{row.sweep_id, true, std::nullopt, row.hash, {}};
+        TrialMeta meta{row.sweep_id, true, false, std::nullopt, row.hash, {}};
         meta_[row.id] = meta;
         // Known as succeeded, so its dependents are not blocked.
         TrialSlot slot;
@@ -848,7 +849,8 @@ void Core::RecordSuccess(const std::string& worker, int64_t id, int attempt,
   store_->TrialSucceeded(id, attempt, metrics);
   auto meta_it = meta_.find(id);
   const bool teacher = meta_it != meta_.end() && meta_it->second.teacher;
-  if (!teacher) SearchEnded(id, &metrics);
+  const bool baseline = meta_it != meta_.end() && meta_it->second.baseline;
+  if (!teacher && !baseline) SearchEnded(id, &metrics);
   if (teacher) {
     store_->AddArtifact(meta_it->second.hash, "teacher", model_bytes, path, id);
     scheduler_.TeacherDone(id, true);
@@ -860,7 +862,9 @@ void Core::RecordSuccess(const std::string& worker, int64_t id, int attempt,
           {{"trial_id", id},
            {"sweep_id", meta_it != meta_.end() ? meta_it->second.sweep_id : int64_t{0}},
            {"state", "succeeded"},
-           {"kind", teacher ? "teacher" : "trial"},
+           {"kind", teacher    ? "teacher"
+                    : baseline ? "baseline"
+                               : "trial"},
            {"metrics", metrics}});
   TrialTerminal(id);
 }
@@ -938,7 +942,7 @@ void Core::OnFailed(const std::string& worker, const nlohmann::json& body, bool 
         SearchEnded(dep, nullptr);
         TrialTerminal(dep);
       }
-    } else {
+    } else if (meta != meta_.end() && !meta->second.baseline) {
       SearchEnded(id, nullptr);
     }
     TrialTerminal(id);
@@ -1063,7 +1067,7 @@ int64_t Core::Refill(int64_t sweep_id, int64_t n) {
 
 void Core::OnRung(int64_t trial_id, int attempt, const nlohmann::json& rung) {
   auto meta = meta_.find(trial_id);
-  if (meta == meta_.end() || meta->second.teacher) return;
+  if (meta == meta_.end() || meta->second.teacher || meta->second.baseline) return;
   const int64_t sweep = meta->second.sweep_id;
   auto d = search_.find(sweep);
   if (d == search_.end() || !d->second->early_stopping()) return;

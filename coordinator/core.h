@@ -197,6 +197,7 @@ class Core : public CoordinatorControl {
   struct TrialMeta {
     int64_t sweep_id = 0;
     bool teacher = false;
+    bool baseline = false;  // the dense student (kind baseline): not a trial of the search
     std::optional<int64_t> teacher_id;
     std::string hash;
     nlohmann::json params;  // adaptive sweeps only: what the proposer is told

@@ -19,8 +19,10 @@ namespace fs = std::filesystem;
 using protocol::Message;
 using protocol::MsgType;
 
+// No dense-student baseline: the tests below script every task a worker gets.
 const char* kSweep = R"(name: core-test
 method: grid
+baseline: false
 data: {dataset: synthetic, train_subset: 64, test_subset: 32}
 student: {arch: mlp, epochs: 1}
 pipeline: [quantize]
@@ -494,6 +496,7 @@ TEST_F(CoreTest, FinishedTrialsAreReleasedFromMemory) {
 // ---- adaptive search and early stopping --------------------------------------
 
 const char* kNsgaSweep = R"(name: nsga-core-test
+baseline: false
 method: nsga2
 run_cap: 10
 seed: 7
@@ -561,7 +564,7 @@ TEST_F(CoreTest, Nsga2SweepIsRefusedWithoutRunCap) {
   auto sub = core_->Submit(text, "nsga.yaml", false);
   ASSERT_FALSE(sub.status.ok());
   ASSERT_FALSE(sub.errors.empty());
-  EXPECT_NE(sub.errors[0].ToString().find("nsga.yaml:2:9: method: nsga2 needs run_cap"),
+  EXPECT_NE(sub.errors[0].ToString().find("nsga.yaml:3:9: method: nsga2 needs run_cap"),
             std::string::npos)
       << sub.errors[0].ToString();
 }
@@ -643,6 +646,43 @@ TEST_F(CoreTest, MoAshaStopsAnOutrankedTrialAtItsRungAndKeepsItsMetrics) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM search_state WHERE json_extract(state, '$.mo_asha') IS "
                   "NOT NULL"),
             1);
+}
+
+TEST_F(CoreTest, TheDenseStudentIsTrainedOnceFirstAndIsNotATrial) {
+  std::string text = kSweep;
+  text.replace(text.find("baseline: false\n"), 16, "");
+  auto sub = core_->Submit(text, "core.yaml", false);
+  ASSERT_TRUE(sub.status.ok());
+  EXPECT_EQ(sub.trials, 2) << "the baseline is not counted as a trial";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='baseline'"), 1);
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  auto task = TakeTask(w, "w");
+  ASSERT_TRUE(task);
+  // Ahead of the trials, as a plain trial of the student alone.
+  EXPECT_EQ(task->body["kind"], "trial");
+  EXPECT_EQ(task->body["settings"]["pipeline"], nlohmann::json::array());
+  EXPECT_FALSE(task->body["settings"].contains("quantize"));
+  EXPECT_EQ(task->body["settings"]["student"]["arch"], "mlp");
+  const int64_t baseline = task->body["trial_id"].get<int64_t>();
+  EXPECT_EQ(
+      Count("SELECT COUNT(*) FROM trials WHERE kind='baseline' AND id=" + std::to_string(baseline)),
+      1);
+  w.Send(Result(baseline, 1, 0.8));
+  ASSERT_TRUE(w.Expect(MsgType::kAck));
+  auto p = core_->Progress(sub.sweep_id);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->total, 2) << "progress counts trials only";
+  EXPECT_EQ(p->state, "active");
+  for (int i = 0; i < 2; ++i) {
+    auto t = TakeTask(w, "w", false);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->body["settings"]["pipeline"], nlohmann::json({"quantize"}));
+    w.Send(Result(t->body["trial_id"], 1, 0.7));
+    ASSERT_TRUE(w.Expect(MsgType::kAck));
+  }
+  p = core_->Progress(sub.sweep_id);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->state, "done");
 }
 
 }  // namespace

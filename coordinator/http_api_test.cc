@@ -207,6 +207,12 @@ TEST_F(HttpApiTest, SweepDetailHasSpecCountsAndHypervolume) {
   EXPECT_EQ(body["spec_yaml"], "name: small\n");
   EXPECT_EQ(body["counts"]["succeeded"], 3);
   EXPECT_EQ(body["teachers"].size(), 1u);
+  // The reference models with their metrics: the teacher (and the dense student
+  // when the sweep has one).
+  ASSERT_TRUE(body["baselines"].is_array());
+  ASSERT_GE(body["baselines"].size(), 1u);
+  EXPECT_EQ(body["baselines"][0]["kind"], "teacher");
+  EXPECT_TRUE(body["baselines"][0]["metrics"].is_object());
   // Front: (0.9, 4000) and (0.8, 2000); (0.7, 3000) is dominated by (0.8, 2000).
   // Reference: accuracy 0, size 4000 * 1.1 = 4400.
   EXPECT_EQ(body["hypervolume"]["front_size"], 2);

@@ -97,6 +97,14 @@ Result<std::optional<SweepRow>> Store::GetSweep(int64_t sweep_id) {
   }
 }
 
+nlohmann::json BaselineSettings(const nlohmann::json& trial_settings) {
+  nlohmann::json s = {{"seed", trial_settings.value("seed", nlohmann::json())},
+                      {"data", trial_settings.value("data", nlohmann::json())},
+                      {"student", trial_settings.value("student", nlohmann::json())},
+                      {"pipeline", nlohmann::json::array()}};
+  return s;
+}
+
 Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<TrialConfig>& trials,
                                    const std::string& spec_hash) {
   RETURN_IF_ERROR(Flush());
@@ -149,6 +157,24 @@ Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<Tria
         trial.reset();
         teacher_ids[key] = db_->getLastInsertRowid();
       }
+    }
+    // The dense student: the sweep's student trained alone (no distill, prune or
+    // quantize stage), once, as the reference every trial's accuracy drop and
+    // compression are read against. Not a trial: kind 'baseline'.
+    if (spec.baseline && spec.program.is_null() && !spec.pipeline.empty() && !trials.empty()) {
+      nlohmann::json settings = BaselineSettings(trials.front().settings);
+      trial.clearBindings();
+      trial.bind(1, sweep_id);
+      trial.bind(2, kBaselineNumber);
+      trial.bind(3, "baseline");
+      trial.bind(4, CanonicalHash(settings));
+      trial.bind(5, "{}");
+      trial.bind(6, settings.dump());
+      trial.bind(7, ToString(TrialState::kQueued));
+      trial.bind(8);
+      trial.bind(9, now);
+      trial.exec();
+      trial.reset();
     }
     int number = 0;
     for (const auto& t : trials) {
@@ -604,7 +630,8 @@ Result<std::map<std::string, int64_t>> Store::CountTrials(int64_t sweep_id) {
     auto& st = Stmt("SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? GROUP BY state");
     st.bind(1, sweep_id);
     while (st.executeStep()) out[st.getColumn(0).getString()] = st.getColumn(1).getInt64();
-    auto& teachers = Stmt("SELECT state FROM trials WHERE sweep_id = ? AND kind = 'teacher'");
+    auto& teachers =
+        Stmt("SELECT state FROM trials WHERE sweep_id = ? AND kind IN ('teacher', 'baseline')");
     teachers.bind(1, sweep_id);
     while (teachers.executeStep()) {
       auto it = out.find(teachers.getColumn(0).getString());

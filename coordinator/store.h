@@ -57,6 +57,12 @@ struct SweepRow {
   nlohmann::json objectives;
 };
 
+// The settings of a sweep's dense-student baseline, from any of its trials'
+// settings: same seed, data and student, an empty pipeline (common/sweep_spec.h
+// TrialSettings). Its row has kind 'baseline' and number kBaselineNumber.
+nlohmann::json BaselineSettings(const nlohmann::json& trial_settings);
+inline constexpr int64_t kBaselineNumber = -1000;
+
 class Store {
  public:
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const Clock* clock);
@@ -66,7 +72,9 @@ class Store {
 
   // Immediate (own transaction) ------------------------------------------------
   std::optional<SweepRow> FindSweepBySpecHash(const std::string& spec_hash);
-  // Inserts the sweep, its teacher row (when the pipeline distills) and its trials.
+  // Inserts the sweep, its teacher row (when the pipeline distills), its
+  // baseline row (the dense student, for built-in sweeps with a pipeline) and
+  // its trials.
   Result<int64_t> CreateSweep(const SweepSpec& spec, const std::vector<TrialConfig>& trials,
                               const std::string& spec_hash);
   // Trials of active sweeps that are not finished (queued, running, lost), plus the

@@ -89,13 +89,18 @@ TEST_F(StoreTest, CreateSweepInsertsTeacherAndTrials) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND state='queued'"), 3);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='teacher'"), 1);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND teacher_id IS NOT NULL"), 3);
+  // The dense student: the student alone, no teacher, no stage.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='baseline' AND teacher_id IS NULL AND "
+                  "json_array_length(settings, '$.pipeline') = 0 AND json_extract(settings, "
+                  "'$.distill') IS NULL"),
+            1);
   auto found = (*store)->FindSweepBySpecHash("spechash");
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->id, *id);
   EXPECT_FALSE((*store)->FindSweepBySpecHash("other").has_value());
   auto active = (*store)->LoadActiveTrials();
   ASSERT_TRUE(active.ok());
-  EXPECT_EQ(active->size(), 4u);
+  EXPECT_EQ(active->size(), 5u);
 }
 
 TEST_F(StoreTest, BatchedWritesBecomeVisibleOnlyAtFlush) {

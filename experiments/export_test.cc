@@ -10,11 +10,11 @@
 #include <iterator>
 
 #include <gtest/gtest.h>
-#include <onnx/onnx_pb.h>
 #include <torch/script.h>
 
 #include "experiments/artifact.h"
 #include "experiments/int8.h"
+#include "experiments/onnx_writer/onnx_builder.h"
 #include "experiments/pipeline.h"
 #include "experiments/prune.h"
 #include "experiments/quantize.h"
@@ -218,23 +218,23 @@ TEST(ExportTest, OnnxHoldsInt8InitialisersAndTheInputMetadata) {
   auto report = ExportArtifact(q, "onnx", path);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_TRUE(report->int8);
-  onnx::ModelProto model;
-  ASSERT_TRUE(model.ParseFromString(ReadBytes(path)));
+  auto summary = OnnxBuilder::Summarize(ReadBytes(path));
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  const json& model = *summary;
   EXPECT_EQ(report->bytes, static_cast<int64_t>(std::filesystem::file_size(path)));
-  EXPECT_EQ(model.graph().input(0).type().tensor_type().elem_type(), onnx::TensorProto::UINT8);
+  EXPECT_EQ(model["inputs"][0]["dtype"], "uint8");
   int64_t int8_elems = 0, float_elems = 0;
-  for (const auto& t : model.graph().initializer()) {
-    int64_t n = 1;
-    for (int64_t d : t.dims()) n *= d;
-    if (t.data_type() == onnx::TensorProto::INT8) int8_elems += n;
-    if (t.data_type() == onnx::TensorProto::FLOAT) float_elems += n;
+  for (const auto& t : model["initializers"]) {
+    const int64_t n = t["numel"].get<int64_t>();
+    if (t["dtype"] == "int8") int8_elems += n;
+    if (t["dtype"] == "float32") float_elems += n;
   }
   EXPECT_GT(int8_elems, 10 * float_elems) << "weights should be int8 initialisers";
   int quantize = 0;
-  for (const auto& n : model.graph().node()) quantize += n.op_type() == "QuantizeLinear";
+  for (const auto& op : model["ops"]) quantize += op == "QuantizeLinear";
   EXPECT_GT(quantize, 0);
-  ASSERT_EQ(model.metadata_props_size(), 1);
-  const json meta = json::parse(model.metadata_props(0).value());
+  ASSERT_EQ(model["metadata"].size(), 1u);
+  const json meta = json::parse(model["metadata"]["compsweep"].get<std::string>());
   EXPECT_EQ(meta["input"]["dtype"], "uint8");
   EXPECT_NEAR(meta["input"]["mean"].get<double>(), 0.286, 1e-12);
   // And the float export of the same weights is about 4x bigger.

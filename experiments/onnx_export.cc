@@ -5,18 +5,13 @@
 // through QuantizeLinear/DequantizeLinear at the points where Int8Model
 // quantizes, which ONNX Runtime fuses into its int8 kernels (QLinearConv,
 // QGemm). Opset 13.
-#include <cstring>
-#include <filesystem>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
-
-#include <onnx/checker.h>
-#include <onnx/onnx_pb.h>
 
 #include "common/atomic_file.h"
 #include "experiments/export.h"
+#include "experiments/onnx_writer/onnx_builder.h"
 
 namespace compsweep::experiments {
 namespace {
@@ -27,7 +22,7 @@ constexpr int64_t kOpset = 13;
 
 class OnnxEmitter {
  public:
-  explicit OnnxEmitter(onnx::GraphProto* g) : g_(g) {}
+  explicit OnnxEmitter(OnnxBuilder* b) : b_(b) {}
 
   void Emit(const DeployGraph& graph) {
     std::string x = "input";
@@ -40,11 +35,7 @@ class OnnxEmitter {
     Value v{x, false, "", ""};
     Ops(graph.ops, v);
     Deq(v);
-    onnx::NodeProto* out = g_->add_node();
-    out->set_op_type("Identity");
-    out->add_input(v.name);
-    out->add_output("logits");
-    out->set_name("output");
+    b_->NamedNode("Identity", {v.name}, "logits", "output");
   }
 
  private:
@@ -54,62 +45,34 @@ class OnnxEmitter {
     bool q;
     std::string scale, zp;
   };
-  using Attr = std::pair<std::string, std::variant<int64_t, float, std::vector<int64_t>>>;
-
-  std::string Fresh(const std::string& stem) { return stem + "_" + std::to_string(next_++); }
+  using Attr = OnnxBuilder::Attr;
 
   std::string Node(const std::string& op, const std::vector<std::string>& inputs,
                    const std::vector<Attr>& attrs = {}) {
-    onnx::NodeProto* n = g_->add_node();
-    n->set_op_type(op);
-    const std::string out = Fresh(op);
-    n->set_name(out);
-    for (const auto& i : inputs) n->add_input(i);
-    n->add_output(out);
-    for (const auto& [name, value] : attrs) {
-      onnx::AttributeProto* a = n->add_attribute();
-      a->set_name(name);
-      if (std::holds_alternative<int64_t>(value)) {
-        a->set_type(onnx::AttributeProto::INT);
-        a->set_i(std::get<int64_t>(value));
-      } else if (std::holds_alternative<float>(value)) {
-        a->set_type(onnx::AttributeProto::FLOAT);
-        a->set_f(std::get<float>(value));
-      } else {
-        a->set_type(onnx::AttributeProto::INTS);
-        for (int64_t i : std::get<std::vector<int64_t>>(value)) a->add_ints(i);
-      }
-    }
-    return out;
+    return b_->Node(op, inputs, attrs);
   }
 
   // An initialiser from a CPU tensor of float32, int8, uint8, int32 or int64.
   std::string Init(const std::string& stem, const torch::Tensor& t_any) {
     torch::Tensor t = t_any.detach().cpu().contiguous();
-    onnx::TensorProto* p = g_->add_initializer();
-    const std::string name = Fresh(stem);
-    p->set_name(name);
-    for (int64_t d : t.sizes()) p->add_dims(d);
+    OnnxBuilder::DType dtype = OnnxBuilder::DType::kInt64;
     switch (t.scalar_type()) {
       case torch::kFloat:
-        p->set_data_type(onnx::TensorProto::FLOAT);
+        dtype = OnnxBuilder::DType::kFloat;
         break;
       case torch::kChar:
-        p->set_data_type(onnx::TensorProto::INT8);
+        dtype = OnnxBuilder::DType::kInt8;
         break;
       case torch::kByte:
-        p->set_data_type(onnx::TensorProto::UINT8);
+        dtype = OnnxBuilder::DType::kUint8;
         break;
       case torch::kInt:
-        p->set_data_type(onnx::TensorProto::INT32);
+        dtype = OnnxBuilder::DType::kInt32;
         break;
       default:
         t = t.to(torch::kLong);
-        p->set_data_type(onnx::TensorProto::INT64);
     }
-    // raw_data: little-endian bytes, as ONNX specifies (this host's order).
-    p->set_raw_data(std::string(static_cast<const char*>(t.data_ptr()), t.nbytes()));
-    return name;
+    return b_->Init(stem, dtype, t.sizes().vec(), t.data_ptr(), t.nbytes());
   }
   std::string Scalar(const std::string& stem, double v) {
     return Init(stem, torch::tensor(static_cast<float>(v)));
@@ -249,62 +212,34 @@ class OnnxEmitter {
     }
   }
 
-  onnx::GraphProto* g_;
-  int next_ = 0;
+  OnnxBuilder* b_;
 };
-
-void ValueInfo(onnx::ValueInfoProto* vi, const std::string& name, int32_t elem, const json& shape) {
-  vi->set_name(name);
-  onnx::TypeProto_Tensor* t = vi->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(elem);
-  for (const json& d : shape) {
-    onnx::TensorShapeProto_Dimension* dim = t->mutable_shape()->add_dim();
-    if (d.is_string()) {
-      dim->set_dim_param(d.get<std::string>());
-    } else {
-      dim->set_dim_value(d.get<int64_t>());
-    }
-  }
-}
 
 }  // namespace
 
 Result<ExportReport> SaveOnnx(const DeployGraph& graph, const std::string& out_path) {
   const json meta = DeployMetadata(graph, "onnx");
-  onnx::ModelProto model;
-  model.set_ir_version(7);  // what opset 13 needs; runtimes from 2020 on read it
-  model.set_producer_name("compsweep");
-  model.set_doc_string("compsweep export: " +
-                       meta.at("input").at("preprocessing").get<std::string>());
-  onnx::OperatorSetIdProto* opset = model.add_opset_import();
-  opset->set_domain("");
-  opset->set_version(kOpset);
-  onnx::StringStringEntryProto* prop = model.add_metadata_props();
-  prop->set_key("compsweep");
-  prop->set_value(meta.dump(2));
-  onnx::GraphProto* g = model.mutable_graph();
-  g->set_name("compsweep");
+  // IR 7: what opset 13 needs; runtimes from 2020 on read it.
+  OnnxBuilder b(kOpset, 7);
+  b.Describe("compsweep", "compsweep",
+             "compsweep export: " + meta.at("input").at("preprocessing").get<std::string>());
+  b.Metadata("compsweep", meta.dump(2));
   try {
     const std::string& dtype = graph.input.dtype;
-    ValueInfo(g->add_input(), "input",
-              dtype == "uint8"   ? onnx::TensorProto::UINT8
-              : dtype == "int64" ? onnx::TensorProto::INT64
-                                 : onnx::TensorProto::FLOAT,
-              meta.at("input").at("shape"));
-    ValueInfo(g->add_output(), "logits", onnx::TensorProto::FLOAT, meta.at("output").at("shape"));
-    OnnxEmitter(g).Emit(graph);
+    b.Input("input",
+            dtype == "uint8"   ? OnnxBuilder::DType::kUint8
+            : dtype == "int64" ? OnnxBuilder::DType::kInt64
+                               : OnnxBuilder::DType::kFloat,
+            meta.at("input").at("shape"));
+    b.Output("logits", OnnxBuilder::DType::kFloat, meta.at("output").at("shape"));
+    OnnxEmitter(&b).Emit(graph);
   } catch (const c10::Error& e) {
     return Internal("exporting ONNX: " + std::string(e.what_without_backtrace()));
   }
-  try {
-    onnx::checker::check_model(model);
-  } catch (const std::exception& e) {
-    return Internal(std::string("exporting ONNX: the ONNX checker refused the model: ") + e.what());
-  }
-  std::string bytes;
-  if (!model.SerializeToString(&bytes)) return Internal("exporting ONNX: serialization failed");
-  RETURN_IF_ERROR(WriteFileAtomically(out_path, bytes));
-  ExportReport r{"onnx", static_cast<int64_t>(bytes.size()), graph.int8, graph.notes, meta};
+  auto bytes = b.Serialize();
+  if (!bytes.ok()) return Internal("exporting ONNX: " + bytes.status().message());
+  RETURN_IF_ERROR(WriteFileAtomically(out_path, *bytes));
+  ExportReport r{"onnx", static_cast<int64_t>(bytes->size()), graph.int8, graph.notes, meta};
   return r;
 }
 
