@@ -138,7 +138,7 @@ function connect() {
       }
       refreshSoon({ kind, data });
     });
-  ['trial_started', 'trial_progress', 'trial_finished', 'worker_joined', 'worker_lost',
+  ['trial_added', 'trial_started', 'trial_progress', 'trial_finished', 'worker_joined', 'worker_lost',
     'sweep_submitted', 'sweep_updated', 'sweep_finished', 'sweep_cancelled', 'resync'].forEach(on);
   es.onopen = () => {
     live.textContent = 'live';

@@ -4,12 +4,23 @@ import { LineChart, ParetoChart, escapeHtml } from './charts.js';
 import { axisLabel, formatDuration, formatMetric, formatParamValue } from './format.js';
 import { HypervolumeTracker, baselinesOf, describeBox, hypervolumeSeries, referenceBox } from './hypervolume.js';
 import { metricLabel, paramLabel } from './labels.js';
+import { addQueued, classifyEvents } from './live.js';
 import { PickerPanel } from './picker_view.js';
 import { STATES, markRefreshed, progressBar, renderWorkers, setCrumbs, stateBadge } from './ui.js';
 
+const STATE_HELP = {
+  queued: 'waiting for a worker',
+  running: 'training on a worker',
+  succeeded: 'finished with its final metrics',
+  failed: 'ended with an error (after its retries)',
+  lost: 'its worker went silent; it will be re-queued',
+  cancelled: 'cancelled with the sweep',
+  stopped: 'stopped early by MO-ASHA at a rung: keeps the metrics measured there, never on the Pareto front',
+};
+
 const SCATTER_LIMIT = 200000;  // succeeded trials held for the scatter (the API's largest page)
 const PAGE = 100;             // rows per table page
-const EXTRA_METRICS = ['val_accuracy', 'test_accuracy', 'size_bytes', 'latency_ms', 'compression_ratio', 'sparsity'];
+const EXTRA_METRICS = ['val_accuracy', 'test_accuracy', 'size_bytes', 'deploy_size_bytes_torchscript', 'latency_ms', 'compression_ratio', 'sparsity'];
 
 // Per-sweep UI choices survive refreshes and navigation.
 const choices = new Map();
@@ -24,7 +35,8 @@ export class SweepView {
     this.id = id;
     this.alive = true;
     this.trials = new Map();  // succeeded trials by id: {id, number, params, metrics, finished_ms}
-    this.sel = choices.get(id) || { x: null, y: null, colorBy: '', logX: false, sort: 'number', order: 'asc', state: '', offset: 0 };
+    this.stopped = new Map();  // trials stopped early (MO-ASHA), same rows: metrics at their rung
+    this.sel = choices.get(id) || { x: null, y: null, colorBy: '', shapeBy: '', logX: false, showStopped: true, sort: 'number', order: 'asc', state: '', offset: 0 };
     choices.set(id, this.sel);
     const readOnly = window.__dashboard && window.__dashboard.readOnly;
     setCrumbs(`/ <a href="#/sweeps/${id}">sweep ${id}</a>`);
@@ -42,7 +54,9 @@ export class SweepView {
               <label>x <select id="x" data-testid="x-select"></select></label>
               <label>y <select id="y" data-testid="y-select"></select></label>
               <label>colour by <select id="color" data-testid="color-select"></select></label>
+              <label>shape by <select id="shape" data-testid="shape-select"></select></label>
               <label><input type="checkbox" id="logx"> log x</label>
+              <label id="stopped-toggle" hidden title="trials stopped early by MO-ASHA, drawn hollow at their rung's metrics"><input type="checkbox" id="show-stopped" data-testid="show-stopped"> stopped trials</label>
             </div>
             <div id="pareto-chart" class="chart" data-testid="pareto-chart"></div>
             <p class="muted" id="scatter-note"></p>
@@ -78,10 +92,12 @@ export class SweepView {
       this.sel.x = main.querySelector('#x').value;
       this.sel.y = main.querySelector('#y').value;
       this.sel.colorBy = main.querySelector('#color').value;
+      this.sel.shapeBy = main.querySelector('#shape').value;
       this.sel.logX = main.querySelector('#logx').checked;
+      this.sel.showStopped = main.querySelector('#show-stopped').checked;
       this.refreshPareto();
     };
-    ['#x', '#y', '#color', '#logx'].forEach((q) => main.querySelector(q).addEventListener('change', onAxis));
+    ['#x', '#y', '#color', '#shape', '#logx', '#show-stopped'].forEach((q) => main.querySelector(q).addEventListener('change', onAxis));
     main.querySelector('#state-filter').value = this.sel.state;
     main.querySelector('#state-filter').addEventListener('change', (e) => {
       this.sel.state = e.target.value;
@@ -110,18 +126,20 @@ export class SweepView {
   }
 
   // events: a batch of {kind, data} from the live stream; undefined means "all".
-  relevant(events) {
-    if (!events) return true;
-    return events.some(({ kind, data }) => {
-      if (kind === 'resync' || kind === 'tick') return true;
-      if (kind === 'trial_progress' || kind === 'worker_joined' || kind === 'worker_lost') return false;
-      return !data || data.sweep_id == null || data.sweep_id === this.id;
-    });
-  }
-
   async refresh(events) {
     if (!this.alive) return undefined;
-    if (!this.relevant(events)) return this.refreshWorkers();
+    const what = classifyEvents(events, this.id);
+    if (what.kind === 'none') return this.refreshWorkers();
+    if (what.kind === 'added' && this.sweep) {
+      // New queued trials (nsga2 proposals): counts move here; only the table
+      // page is fetched again (the new rows carry their parameters).
+      this.sweep = addQueued(this.sweep, what.added);
+      if (window.__dashboard) window.__dashboard.addedLocally = (window.__dashboard.addedLocally || 0) + what.added;
+      this.renderHeader();
+      await this.refreshTable();
+      markRefreshed();
+      return undefined;
+    }
     try {
       this.sweep = await get(`/api/sweeps/${this.id}`);
     } catch (e) {
@@ -146,33 +164,46 @@ export class SweepView {
   // only for the newest ones it misses (by finish time); a full load happens
   // on the first visit, on a resync, and when the newest ones do not close the
   // gap (a retried trial finishing out of order).
+  // Stopped trials (the same way, in this.stopped) never leave that state, so
+  // they are only ever added.
   async loadTrials(full) {
-    const want = this.sweep.counts.succeeded || 0;
+    const fresh = await this.loadState('succeeded', this.trials, full);
+    if (fresh === null) this.tracker = null;
+    else this.applyNew(fresh);
+    await this.loadState('stopped', this.stopped, full);
+    this.loaded = true;
+  }
+
+  // Brings `map` to the sweep's trials in `state`; returns the rows added
+  // incrementally, or null after a full load (the map was replaced).
+  async loadState(state, map, full) {
+    const want = this.sweep.counts[state] || 0;
     const stats = window.__dashboard && (window.__dashboard.loads = window.__dashboard.loads || { full: 0, incremental: 0, rows: 0 });
-    const add = (rows) => {
+    const add = (target, rows) => {
       const fresh = [];
       for (const t of rows) {
-        if (this.trials.has(t.id)) continue;
-        const row = { id: t.id, number: t.number, params: t.params, metrics: t.metrics, finished_ms: t.finished_ms };
-        this.trials.set(t.id, row);
+        if (target.has(t.id)) continue;
+        const row = { id: t.id, number: t.number, params: t.params, metrics: t.metrics, finished_ms: t.finished_ms, state };
+        target.set(t.id, row);
         fresh.push(row);
       }
       return fresh;
     };
-    if (!full && this.loaded && this.trials.size <= want) {
-      const missing = want - this.trials.size;
-      if (missing === 0) return;
-      const page = await get(`/api/sweeps/${this.id}/trials${qs({ state: 'succeeded', sort: 'finished_ms', order: 'desc', limit: Math.min(SCATTER_LIMIT, missing + MARGIN) })}`);
+    let fresh = [];
+    if (!full && this.loaded && map.size <= want) {
+      const missing = want - map.size;
+      if (missing === 0) return fresh;
+      const page = await get(`/api/sweeps/${this.id}/trials${qs({ state, sort: 'finished_ms', order: 'desc', limit: Math.min(SCATTER_LIMIT, missing + MARGIN) })}`);
       if (stats) { stats.incremental += 1; stats.rows += page.trials.length; }
-      this.applyNew(add(page.trials));
-      if (this.trials.size === want) return;
+      fresh = add(map, page.trials);
+      if (map.size === want) return fresh;
     }
-    const page = await get(`/api/sweeps/${this.id}/trials${qs({ state: 'succeeded', limit: SCATTER_LIMIT })}`);
+    if (want === 0 && map.size === 0) return fresh;
+    const page = await get(`/api/sweeps/${this.id}/trials${qs({ state, limit: SCATTER_LIMIT })}`);
     if (stats) { stats.full += 1; stats.rows += page.trials.length; }
-    this.trials = new Map();
-    this.tracker = null;
-    add(page.trials);
-    this.loaded = true;
+    map.clear();
+    add(map, page.trials);
+    return null;
   }
 
   // Trials just added: the hypervolume tracker takes them one by one.
@@ -210,7 +241,7 @@ export class SweepView {
   renderHeader() {
     const s = this.sweep;
     this.main.querySelector('#title').innerHTML = `${escapeHtml(s.name)} <small class="muted">#${s.id}</small> ${stateBadge(s.state)}`;
-    const counts = STATES.map((st) => `<div class="count" data-testid="count-${st}"><b>${s.counts[st] || 0}</b>${st}</div>`).join('');
+    const counts = STATES.map((st) => `<div class="count" data-testid="count-${st}" title="${escapeHtml(STATE_HELP[st] || '')}"><b>${s.counts[st] || 0}</b><span class="swatch" style="background:var(--${st})"></span>${st}</div>`).join('');
     let hvText = '';
     let boxLine = '';
     if (this.tracker) {
@@ -245,10 +276,15 @@ export class SweepView {
   async refreshPareto() {
     const sweepId = this.id;
     const trials = [...this.trials.values()];
+    const stoppedRows = [...this.stopped.values()];
     const metrics = new Set(this.objectives().map((o) => o.metric));
     for (const t of trials) Object.keys(t.metrics || {}).forEach((m) => metrics.add(m));
     const names = [...metrics];
-    const paramNames = [...new Set(trials.flatMap((t) => Object.keys(t.params || {})))].sort();
+    const paramNames = [...new Set([...trials, ...stoppedRows].flatMap((t) => Object.keys(t.params || {})))].sort();
+    const toggle = this.main.querySelector('#stopped-toggle');
+    toggle.hidden = stoppedRows.length === 0;
+    toggle.lastChild.textContent = ` stopped trials (${stoppedRows.length})`;
+    this.main.querySelector('#show-stopped').checked = this.sel.showStopped;
     if (!names.length || !trials.length) {
       this.main.querySelector('#scatter-note').textContent = 'No succeeded trials yet.';
       this.pareto.el.dataset.count = '0';
@@ -258,6 +294,7 @@ export class SweepView {
     }
     this.chooseAxes(names);
     if (this.sel.colorBy && !paramNames.includes(this.sel.colorBy)) this.sel.colorBy = '';
+    if (this.sel.shapeBy && !paramNames.includes(this.sel.shapeBy)) this.sel.shapeBy = '';
     const fill = (sel, value, list, labelOf) => {
       sel.innerHTML = list.map((m) => `<option value="${escapeHtml(m)}" ${m === value ? 'selected' : ''}>${escapeHtml(labelOf(m))}</option>`).join('');
     };
@@ -265,6 +302,7 @@ export class SweepView {
     fill(this.main.querySelector('#x'), this.sel.x, objectiveFirst, metricLabel);
     fill(this.main.querySelector('#y'), this.sel.y, objectiveFirst, metricLabel);
     fill(this.main.querySelector('#color'), this.sel.colorBy, ['', ...paramNames], (p) => (p ? paramLabel(p) : 'none'));
+    fill(this.main.querySelector('#shape'), this.sel.shapeBy, ['', ...paramNames], (p) => (p ? paramLabel(p) : 'none'));
     this.main.querySelector('#logx').checked = this.sel.logX;
     const { x, y } = this.sel;
     let axesFront = { front_ids: [], objectives: [] };
@@ -280,15 +318,20 @@ export class SweepView {
       const o = axesFront.objectives.find((q) => q.metric === m) || this.objectives().find((q) => q.metric === m);
       return o ? o.maximize : m.endsWith('accuracy') || m === 'throughput';
     };
-    const points = trials.map((t) => ({ id: t.id, number: t.number, params: t.params, metrics: t.metrics, x: t.metrics[x], y: t.metrics[y] }));
+    const visible = this.visibleIds();
+    const asPoint = (t) => ({ id: t.id, number: t.number, params: t.params, metrics: t.metrics, x: t.metrics[x], y: t.metrics[y] });
+    const keep = (t) => !visible || visible.has(t.id);
+    const points = trials.filter(keep).map(asPoint);
+    const stopped = this.sel.showStopped ? stoppedRows.filter(keep).map(asPoint) : [];
     const { student, teacher } = this.baselines();
     const references = [];
     for (const [row, name] of [[student, 'dense student'], [teacher, 'teacher']]) {
       if (row && row.metrics && (row.metrics[x] != null || row.metrics[y] != null)) references.push({ label: name, x: row.metrics[x], y: row.metrics[y] });
     }
     this.pareto.update({
-      points, frontIds: new Set(axesFront.front_ids), xMetric: x, yMetric: y, xMax: dir(x), yMax: dir(y), logX: this.sel.logX,
+      points, stopped, frontIds: new Set(axesFront.front_ids), xMetric: x, yMetric: y, xMax: dir(x), yMax: dir(y), logX: this.sel.logX,
       colorBy: this.sel.colorBy, colorLabel: this.sel.colorBy ? paramLabel(this.sel.colorBy) : '', formatValue: formatParamValue,
+      shapeBy: this.sel.shapeBy, shapeLabel: this.sel.shapeBy ? paramLabel(this.sel.shapeBy) : '',
       objectives: this.objectives(), references,
     });
     // The front over all of the sweep's objectives (what `compsweep results --pareto` prints).
@@ -296,8 +339,15 @@ export class SweepView {
     this.pareto.el.dataset.sweepFrontIds = sweepFront.front_ids.join(',');
     const total = this.sweep.counts.succeeded || 0;
     const note = total > trials.length ? `Showing ${trials.length} of ${total} succeeded trials. ` : '';
+    const brushed = visible ? `Only the ${points.length} succeeded trials inside the parallel-coordinates selection. ` : '';
+    const stopNote = stopped.length ? ` ${stopped.length} trials stopped early are drawn hollow at the metrics of their rung (not final, never on the front).` : '';
     this.main.querySelector('#scatter-note').textContent =
-      `${note}${this.pareto.el.dataset.count} trials plotted; ${axesFront.front_ids.length} on the front of ${metricLabel(x)} × ${metricLabel(y)} (ringed, joined by the step line: no other trial is better on both axes). Click a point for its details.`;
+      `${note}${brushed}${this.pareto.el.dataset.count} succeeded trials plotted; ${axesFront.front_ids.length} on the front of ${metricLabel(x)} × ${metricLabel(y)} (ringed, joined by the step line: no other succeeded trial is better on both axes).${stopNote} Click a point for its details.`;
+  }
+
+  // Ids inside the parallel-coordinates brushes, or null when nothing is brushed.
+  visibleIds() {
+    return null;
   }
 
   chooseAxes(names) {
@@ -342,10 +392,15 @@ export class SweepView {
     const rows = page.trials.map((t) => {
       const acc = (t.metrics || {})[accMetric];
       const drop = baseAcc != null && acc != null ? `<td class="num">${((baseAcc - acc) * 100).toFixed(2)} pt</td>` : (baseAcc != null ? '<td class="num">–</td>' : '');
-      return `<tr class="clickable${front.has(t.id) ? ' front' : ''}" data-testid="trial-row" data-trial-id="${t.id}">
-      <td class="num">${t.id}</td><td class="center" title="${front.has(t.id) ? 'on the Pareto front of the sweep\'s objectives' : ''}">${front.has(t.id) ? '★' : ''}</td><td>${stateBadge(t.state)}</td>
+      const stoppedAt = t.state === 'stopped' ? (t.metrics || {}).stopped_at_epoch : null;
+      const badge = t.state === 'stopped'
+        ? `<span class="state stopped" data-testid="stopped-badge" title="${escapeHtml(STATE_HELP.stopped)}">stopped${stoppedAt != null ? ` @ epoch ${escapeHtml(String(stoppedAt))}` : ''}</span>`
+        : stateBadge(t.state);
+      const metricCell = t.state === 'stopped' ? ' rung" title="measured at the rung where it stopped, not a final result' : '';
+      return `<tr class="clickable${front.has(t.id) ? ' front' : ''}" data-testid="trial-row" data-trial-id="${t.id}" data-state="${escapeHtml(t.state)}">
+      <td class="num">${t.id}</td><td class="center" title="${front.has(t.id) ? 'on the Pareto front of the sweep\'s objectives' : ''}">${front.has(t.id) ? '★' : ''}</td><td>${badge}</td>
       ${paramNames.map((p) => `<td class="num">${escapeHtml(formatParamValue(p, (t.params || {})[p]))}</td>`).join('')}
-      ${metricNames.map((m) => `<td class="num">${escapeHtml(formatMetric(m, (t.metrics || {})[m]))}</td>`).join('')}${drop}
+      ${metricNames.map((m) => `<td class="num${metricCell}">${escapeHtml(formatMetric(m, (t.metrics || {})[m]))}</td>`).join('')}${drop}
       <td class="num">${formatDuration(t.duration_ms)}</td><td class="num">${t.attempt}</td><td>${escapeHtml(t.worker || '–')}</td>
       <td class="errors clip" title="${escapeHtml(t.error || '')}">${escapeHtml((t.error || '').slice(0, 80))}</td></tr>`;
     }).join('');
