@@ -36,7 +36,7 @@ export class SweepView {
     this.alive = true;
     this.trials = new Map();  // succeeded trials by id: {id, number, params, metrics, finished_ms}
     this.stopped = new Map();  // trials stopped early (MO-ASHA), same rows: metrics at their rung
-    this.sel = choices.get(id) || { x: null, y: null, colorBy: '', shapeBy: '', logX: false, showStopped: true, sort: 'number', order: 'asc', state: '', offset: 0 };
+    this.sel = choices.get(id) || { x: null, y: null, colorBy: '', shapeBy: '', logX: false, showStopped: true, sort: 'number', order: 'asc', state: '', offset: 0, compare: [] };
     choices.set(id, this.sel);
     const readOnly = window.__dashboard && window.__dashboard.readOnly;
     setCrumbs(`/ <a href="#/sweeps/${id}">sweep ${id}</a>`);
@@ -73,6 +73,8 @@ export class SweepView {
             <label>state <select id="state-filter" data-testid="state-filter"><option value="">all</option>
               ${STATES.map((s) => `<option>${s}</option>`).join('')}</select></label>
             <span class="downloads" id="downloads"></span></div>
+          <div class="controls compare-bar"><button id="compare" data-testid="compare-button" disabled>Compare</button>
+            <span class="muted" id="compare-note" data-testid="compare-note"></span></div>
           <div class="table-wrap"><table data-testid="trial-table" id="trial-table"></table></div>
           <div class="pager" id="pager"></div>
           <p class="muted" id="front-note" data-testid="front-note"></p>
@@ -108,6 +110,9 @@ export class SweepView {
       main.querySelector('#cancel').addEventListener('click', () => this.action('cancel'));
       main.querySelector('#retry').addEventListener('click', () => this.action('retry-failed'));
     }
+    main.querySelector('#compare').addEventListener('click', () => {
+      if (this.sel.compare.length >= 2) location.hash = `#/compare/${this.sel.compare.join(',')}`;
+    });
     main.querySelector('#downloads').innerHTML = ['trials.csv', 'trials.json', 'pareto.csv', 'pareto.json']
       .map((f) => `<a href="/api/sweeps/${id}/${f}" download data-testid="download-${f.replace('.', '-')}">${f}</a>`)
       .join('');
@@ -397,15 +402,16 @@ export class SweepView {
         ? `<span class="state stopped" data-testid="stopped-badge" title="${escapeHtml(STATE_HELP.stopped)}">stopped${stoppedAt != null ? ` @ epoch ${escapeHtml(String(stoppedAt))}` : ''}</span>`
         : stateBadge(t.state);
       const metricCell = t.state === 'stopped' ? ' rung" title="measured at the rung where it stopped, not a final result' : '';
-      return `<tr class="clickable${front.has(t.id) ? ' front' : ''}" data-testid="trial-row" data-trial-id="${t.id}" data-state="${escapeHtml(t.state)}">
-      <td class="num">${t.id}</td><td class="center" title="${front.has(t.id) ? 'on the Pareto front of the sweep\'s objectives' : ''}">${front.has(t.id) ? '★' : ''}</td><td>${badge}</td>
+      const picked = this.sel.compare.includes(t.id);
+      return `<tr class="clickable${front.has(t.id) ? ' front' : ''}${picked ? ' picked' : ''}" data-testid="trial-row" data-trial-id="${t.id}" data-state="${escapeHtml(t.state)}">
+      <td class="pick"><input type="checkbox" data-testid="compare-check" data-trial-id="${t.id}" ${picked ? 'checked' : ''} ${!picked && this.sel.compare.length >= 4 ? 'disabled' : ''} aria-label="compare trial ${t.id}"></td><td class="num">${t.id}</td><td class="center" title="${front.has(t.id) ? 'on the Pareto front of the sweep\'s objectives' : ''}">${front.has(t.id) ? '★' : ''}</td><td>${badge}</td>
       ${paramNames.map((p) => `<td class="num">${escapeHtml(formatParamValue(p, (t.params || {})[p]))}</td>`).join('')}
       ${metricNames.map((m) => `<td class="num${metricCell}">${escapeHtml(formatMetric(m, (t.metrics || {})[m]))}</td>`).join('')}${drop}
       <td class="num">${formatDuration(t.duration_ms)}</td><td class="num">${t.attempt}</td><td>${escapeHtml(t.worker || '–')}</td>
       <td class="errors clip" title="${escapeHtml(t.error || '')}">${escapeHtml((t.error || '').slice(0, 80))}</td></tr>`;
     }).join('');
     const table = this.main.querySelector('#trial-table');
-    table.innerHTML = `<thead><tr>${head('id', 'id')}<th title="on the Pareto front of the sweep's objectives">front</th>${head('state', 'state')}
+    table.innerHTML = `<thead><tr><th title="select 2-4 trials to compare">cmp</th>${head('id', 'id')}<th title="on the Pareto front of the sweep's objectives">front</th>${head('state', 'state')}
       ${paramNames.map((p) => head(p, paramLabel(p), false, p)).join('')}
       ${metricNames.map((m) => head(m, axisLabel(m), true, m)).join('')}${baseAcc != null ? `<th title="dense student's ${escapeHtml(accMetric)} minus the trial's">${escapeHtml(metricLabel('accuracy_drop'))}</th>` : ''}
       ${head('duration_ms', 'duration')}${head('attempt', 'attempts')}${head('worker', 'worker')}${head('error', 'error')}</tr></thead><tbody>${rows}</tbody>`;
@@ -415,9 +421,20 @@ export class SweepView {
       this.sel.sort = key;
       this.refreshTable();
     }));
-    table.querySelectorAll('tr[data-trial-id]').forEach((tr) => tr.addEventListener('click', () => {
+    table.querySelectorAll('tr[data-trial-id]').forEach((tr) => tr.addEventListener('click', (e) => {
+      if (e.target.closest('td.pick')) return;
       location.hash = `#/trials/${tr.dataset.trialId}`;
     }));
+    table.querySelectorAll('input[data-testid=compare-check]').forEach((box) => box.addEventListener('change', () => {
+      const id = Number(box.dataset.trialId);
+      this.sel.compare = box.checked ? [...this.sel.compare.filter((i) => i !== id), id].slice(0, 4) : this.sel.compare.filter((i) => i !== id);
+      this.renderCompareBar();
+      table.querySelectorAll('input[data-testid=compare-check]').forEach((b) => {
+        b.disabled = !b.checked && this.sel.compare.length >= 4;
+        b.closest('tr').classList.toggle('picked', b.checked);
+      });
+    }));
+    this.renderCompareBar();
     const objs = this.objectives().map((o) => `${metricLabel(o.metric)} ${o.maximize ? '↑' : '↓'}`).join(', ');
     this.main.querySelector('#front-note').textContent =
       `★ front: on the Pareto front of the sweep's objectives (${objs}): no other trial is at least as good on all of them and better on one (what compsweep results --pareto prints).`;
@@ -428,6 +445,16 @@ export class SweepView {
       <button id="next" ${last >= page.total ? 'disabled' : ''}>next ›</button>`;
     pager.querySelector('#prev').addEventListener('click', () => { this.sel.offset = Math.max(0, offset - PAGE); this.refreshTable(); });
     pager.querySelector('#next').addEventListener('click', () => { this.sel.offset = offset + PAGE; this.refreshTable(); });
+  }
+
+  renderCompareBar() {
+    const n = this.sel.compare.length;
+    const button = this.main.querySelector('#compare');
+    button.disabled = n < 2;
+    button.textContent = n ? `Compare ${n} trials` : 'Compare';
+    this.main.querySelector('#compare-note').textContent = n
+      ? `selected: ${this.sel.compare.join(', ')}${n < 2 ? ' (select one more)' : n === 4 ? ' (at most 4)' : ''}`
+      : 'Tick 2 to 4 trials in the first column to compare their metrics, learning curves and settings.';
   }
 
   async refreshWorkers() {
