@@ -5,6 +5,9 @@ import { axisLabel, formatDuration, formatMetric, formatParamValue } from './for
 import { HypervolumeTracker, baselinesOf, describeBox, hypervolumeSeries, referenceBox } from './hypervolume.js';
 import { metricLabel, paramLabel } from './labels.js';
 import { addQueued, classifyEvents } from './live.js';
+import { buildAxes, filterByBrushes } from './parcoords.js';
+import { ParallelCoordinates } from './parcoords_view.js';
+import { renderImportance } from './importance_view.js';
 import { PickerPanel } from './picker_view.js';
 import { STATES, markRefreshed, progressBar, renderWorkers, setCrumbs, stateBadge } from './ui.js';
 
@@ -36,7 +39,7 @@ export class SweepView {
     this.alive = true;
     this.trials = new Map();  // succeeded trials by id: {id, number, params, metrics, finished_ms}
     this.stopped = new Map();  // trials stopped early (MO-ASHA), same rows: metrics at their rung
-    this.sel = choices.get(id) || { x: null, y: null, colorBy: '', shapeBy: '', logX: false, showStopped: true, sort: 'number', order: 'asc', state: '', offset: 0, compare: [] };
+    this.sel = choices.get(id) || { x: null, y: null, colorBy: '', shapeBy: '', logX: false, showStopped: true, sort: 'number', order: 'asc', state: '', offset: 0, compare: [], brushes: {} };
     choices.set(id, this.sel);
     const readOnly = window.__dashboard && window.__dashboard.readOnly;
     setCrumbs(`/ <a href="#/sweeps/${id}">sweep ${id}</a>`);
@@ -68,6 +71,13 @@ export class SweepView {
               <p class="muted" id="hv-note"></p></section>
           </div>
         </div>
+        <div class="grid">
+          <section class="panel"><h2>Settings and objectives</h2>
+            <div class="controls"><span class="muted" id="pc-note" data-testid="pc-note"></span>
+              <button id="pc-clear" data-testid="pc-clear" hidden>clear selection</button></div>
+            <div id="parcoords" data-testid="parcoords"></div></section>
+          <section class="panel"><h2>Which settings matter</h2><div id="importance" data-testid="importance"></div></section>
+        </div>
         <section class="panel">
           <div class="controls"><h2 style="margin:0">Trials</h2>
             <label>state <select id="state-filter" data-testid="state-filter"><option value="">all</option>
@@ -90,6 +100,17 @@ export class SweepView {
       scales: { y: { label: 'share of the box', tick: (v) => `${+(v * 100).toFixed(1)}%`, range: (u, lo, hi) => [0, Math.max(0.05, Math.min(1, hi * 1.1))] } },
     });
     this.picker = new PickerPanel(main.querySelector('#picker'), this);
+    this.pc = new ParallelCoordinates(main.querySelector('#parcoords'), {
+      onBrush: (brushes) => {
+        this.sel.brushes = { ...brushes };
+        this.sel.offset = 0;
+        this.renderPcNote();
+        this.refreshPareto();
+        this.refreshTable();
+      },
+    });
+    this.pc.brushes = { ...this.sel.brushes };
+    main.querySelector('#pc-clear').addEventListener('click', () => this.pc.clear());
     const onAxis = () => {
       this.sel.x = main.querySelector('#x').value;
       this.sel.y = main.querySelector('#y').value;
@@ -157,6 +178,7 @@ export class SweepView {
     if (!this.alive) return undefined;
     this.updateHypervolume();
     this.renderHeader();
+    this.refreshParcoords();
     // The table marks front trials, so it follows the Pareto refresh.
     await Promise.all([this.refreshPareto().then(() => this.refreshTable()), this.refreshWorkers()]);
     this.refreshHv();
@@ -188,7 +210,8 @@ export class SweepView {
       const fresh = [];
       for (const t of rows) {
         if (target.has(t.id)) continue;
-        const row = { id: t.id, number: t.number, params: t.params, metrics: t.metrics, finished_ms: t.finished_ms, state };
+        const row = { id: t.id, number: t.number, params: t.params, metrics: t.metrics, finished_ms: t.finished_ms, state,
+          attempt: t.attempt, worker: t.worker, duration_ms: t.duration_ms, error: t.error };
         target.set(t.id, row);
         fresh.push(row);
       }
@@ -327,7 +350,7 @@ export class SweepView {
     const asPoint = (t) => ({ id: t.id, number: t.number, params: t.params, metrics: t.metrics, x: t.metrics[x], y: t.metrics[y] });
     const keep = (t) => !visible || visible.has(t.id);
     const points = trials.filter(keep).map(asPoint);
-    const stopped = this.sel.showStopped ? stoppedRows.filter(keep).map(asPoint) : [];
+    const stopped = this.sel.showStopped && !visible ? stoppedRows.map(asPoint) : [];
     const { student, teacher } = this.baselines();
     const references = [];
     for (const [row, name] of [[student, 'dense student'], [teacher, 'teacher']]) {
@@ -352,7 +375,36 @@ export class SweepView {
 
   // Ids inside the parallel-coordinates brushes, or null when nothing is brushed.
   visibleIds() {
-    return null;
+    if (!this.brushed()) return null;
+    return new Set(filterByBrushes([...this.trials.values()], this.pc.axes, this.sel.brushes).map((t) => t.id));
+  }
+
+  brushed() {
+    return Object.keys(this.sel.brushes || {}).length > 0 && this.pc.axes.length > 0;
+  }
+
+  // Parallel coordinates and importance over the succeeded trials: the swept
+  // settings, then the sweep's objectives.
+  refreshParcoords() {
+    const rows = [...this.trials.values()];
+    const params = [...new Set(rows.flatMap((t) => Object.keys(t.params || {})))].sort();
+    this.pc.update(rows, rows.length ? buildAxes(rows, params, this.objectives()) : []);
+    this.sel.brushes = { ...this.pc.brushes };
+    this.renderPcNote();
+    renderImportance(this.main.querySelector('#importance'), rows, params, this.objectives());
+  }
+
+  renderPcNote() {
+    const n = this.trials.size;
+    const note = this.main.querySelector('#pc-note');
+    this.main.querySelector('#pc-clear').hidden = !this.brushed();
+    if (!n) {
+      note.textContent = 'No succeeded trials yet.';
+    } else if (this.brushed()) {
+      note.textContent = `${this.pc.selectedCount()} of ${n} succeeded trials inside the selection: the chart and the trial table show only these (stopped trials hidden). Click an axis to clear its range.`;
+    } else {
+      note.textContent = `One line per succeeded trial. Drag along an axis to select a range; the chart and the table follow.`;
+    }
   }
 
   chooseAxes(names) {
@@ -381,7 +433,7 @@ export class SweepView {
   async refreshTable() {
     const objectiveMetrics = this.objectives().map((o) => o.metric);
     const { sort, order, state, offset } = this.sel;
-    const page = await get(`/api/sweeps/${this.id}/trials${qs({ sort, order, state, limit: PAGE, offset })}`);
+    const page = this.brushed() ? this.brushedPage() : await get(`/api/sweeps/${this.id}/trials${qs({ sort, order, state, limit: PAGE, offset })}`);
     if (!this.alive) return;
     const paramNames = [...new Set(page.trials.flatMap((t) => Object.keys(t.params || {})))].sort();
     const present = new Set(page.trials.flatMap((t) => Object.keys(t.metrics || {})));
@@ -441,10 +493,26 @@ export class SweepView {
     const pager = this.main.querySelector('#pager');
     const last = Math.min(page.total, offset + page.trials.length);
     pager.innerHTML = `<button id="prev" ${offset === 0 ? 'disabled' : ''}>‹ prev</button>
-      <span data-testid="trial-count">${page.total ? offset + 1 : 0}–${last} of ${page.total}</span>
+      <span data-testid="trial-count">${page.total ? offset + 1 : 0}–${last} of ${page.total}${this.brushed() ? ' succeeded trials inside the parallel-coordinates selection' : ''}</span>
       <button id="next" ${last >= page.total ? 'disabled' : ''}>next ›</button>`;
     pager.querySelector('#prev').addEventListener('click', () => { this.sel.offset = Math.max(0, offset - PAGE); this.refreshTable(); });
     pager.querySelector('#next').addEventListener('click', () => { this.sel.offset = offset + PAGE; this.refreshTable(); });
+  }
+
+  // A page of the succeeded trials inside the brushes, sorted here as the
+  // server would (missing values last).
+  brushedPage() {
+    const { sort, order, offset } = this.sel;
+    const rows = filterByBrushes([...this.trials.values()], this.pc.axes, this.sel.brushes);
+    const key = (t) => (t[sort] !== undefined ? t[sort] : (t.metrics || {})[sort]);
+    const sign = order === 'desc' ? -1 : 1;
+    rows.sort((a, b) => {
+      const x = key(a);
+      const y = key(b);
+      if (x == null || y == null) return (x == null) - (y == null) || a.id - b.id;
+      return (x < y ? -1 : x > y ? 1 : 0) * sign || a.id - b.id;
+    });
+    return { total: rows.length, trials: rows.slice(offset, offset + PAGE) };
   }
 
   renderCompareBar() {
@@ -464,6 +532,7 @@ export class SweepView {
 
   resize() {
     this.pareto.resize();
+    this.pc.resize();
     this.hv.resize();
   }
 
