@@ -9,6 +9,7 @@ const FRONT = '#d9480f';
 const DOMINATED = 'rgba(71, 85, 105, 0.28)';
 const DOMINATED_STROKE = 'rgba(71, 85, 105, 0.45)';
 const STOPPED = '#0f766e';  // var(--stopped) of style.css
+const MARKER_CHUNK = 512;
 
 // Linear range with 6% room on both sides, so points at the extremes stay visible.
 function padded(u, min, max) {
@@ -289,28 +290,32 @@ export class ParetoChart {
       const py = u.valToPos(p.y, 'y', true);
       if (px < left - r || px > left + width + r || py < top - r || py > top + height + r) return;
       const k = this.style[i].join(',');
-      if (!groups.has(k)) groups.set(k, new Path2D());
-      shapePath(groups.get(k), this.shapes ? SHAPES[this.style[i][1]] : 'circle', px, py, r);
+      if (!groups.has(k)) groups.set(k, [new Path2D(), 0]);
+      const g = groups.get(k);
+      // Paths of at most MARKER_CHUNK markers: Chromium rasterises many
+      // small paths faster than one huge one.
+      if (g[1] === MARKER_CHUNK) {
+        (g[2] = g[2] || []).push(g[0]);
+        g[0] = new Path2D();
+        g[1] = 0;
+      }
+      shapePath(g[0], this.shapes ? SHAPES[this.style[i][1]] : 'circle', px, py, r);
+      g[1] += 1;
     });
     ctx.save();
     ctx.beginPath();
     ctx.rect(left, top, width, height);
     ctx.clip();
-    ctx.lineWidth = 1.2 * devicePixelRatio;
-    for (const [k, path] of groups) {
+    for (const [k, g] of groups) {
       const [c, , hollow] = k.split(',').map(Number);
       const color = this.cat.categories[c].color;
       ctx.strokeStyle = this.opts.colorBy ? color : hollow ? STOPPED : DOMINATED_STROKE;
-      if (hollow) {
-        ctx.lineWidth = 1.6 * devicePixelRatio;
-        ctx.fillStyle = '#ffffff';
+      ctx.lineWidth = hollow ? 1.5 : 1;
+      ctx.fillStyle = hollow ? '#ffffff' : this.opts.colorBy ? color : DOMINATED;
+      for (const path of [...(g[2] || []), g[0]]) {
         ctx.fill(path);
-      } else {
-        ctx.lineWidth = 1.2 * devicePixelRatio;
-        ctx.fillStyle = this.opts.colorBy ? color : DOMINATED;
-        ctx.fill(path);
+        ctx.stroke(path);
       }
-      ctx.stroke(path);
     }
     ctx.restore();
   }
