@@ -2,10 +2,13 @@
 //   #/            sweeps, workers, submit form
 //   #/sweeps/ID   progress, Pareto scatter, hypervolume over time, trials, workers
 //   #/trials/ID   trial detail with learning curves
+//   #/compare/ID,ID[,ID[,ID]]   2-4 trials side by side
 import { ApiError, debounce, get, post, setToken, token } from './api.js';
 import { escapeHtml } from './charts.js';
 import { formatTime } from './format.js';
 import { metricLabel } from './labels.js';
+import { parseCompareIds } from './compare.js';
+import { CompareView } from './compare_view.js';
 import { SweepView } from './sweep_view.js';
 import { TrialView } from './trial_view.js';
 import { markRefreshed, progressBar, renderWorkers, setCrumbs, stateBadge } from './ui.js';
@@ -91,6 +94,11 @@ function route() {
   try {
     if ((m = hash.match(/^#\/sweeps\/(\d+)/))) view = new SweepView(main, Number(m[1]));
     else if ((m = hash.match(/^#\/trials\/(\d+)/))) view = new TrialView(main, Number(m[1]));
+    else if ((m = hash.match(/^#\/compare\/([\d,]+)$/))) {
+      const ids = parseCompareIds(m[1]);
+      if (!ids) throw new Error('compare takes 2 to 4 distinct trial ids: #/compare/3,7');
+      view = new CompareView(main, ids);
+    }
     else view = new HomeView();
   } catch (e) {
     main.innerHTML = `<p class="errors">${escapeHtml(e.message)}</p>`;
@@ -138,7 +146,7 @@ function connect() {
       }
       refreshSoon({ kind, data });
     });
-  ['trial_started', 'trial_progress', 'trial_finished', 'worker_joined', 'worker_lost',
+  ['trial_added', 'trial_started', 'trial_progress', 'trial_finished', 'worker_joined', 'worker_lost',
     'sweep_submitted', 'sweep_updated', 'sweep_finished', 'sweep_cancelled', 'resync'].forEach(on);
   es.onopen = () => {
     live.textContent = 'live';

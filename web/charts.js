@@ -8,6 +8,8 @@ import { metricLabel, paramLabel } from './labels.js';
 const FRONT = '#d9480f';
 const DOMINATED = 'rgba(71, 85, 105, 0.28)';
 const DOMINATED_STROKE = 'rgba(71, 85, 105, 0.45)';
+const STOPPED = '#0f766e';  // var(--stopped) of style.css
+const MARKER_CHUNK = 512;
 
 // Linear range with 6% room on both sides, so points at the extremes stay visible.
 function padded(u, min, max) {
@@ -45,7 +47,8 @@ export const PALETTE = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '
 // Categories of a setting over the points: each distinct value, in order, when
 // there are at most PALETTE.length of them; else numbers fall into equal-count
 // ranges. Returns {categories: [{key, label, color}], of(point) -> index}.
-export function categorize(points, param, formatValue) {
+// `max`: most categories (PALETTE.length for colours, SHAPES.length for shapes).
+export function categorize(points, param, formatValue, max = PALETTE.length) {
   if (!param) {
     return { categories: [{ key: 'all', label: 'trial', color: DOMINATED_STROKE }], of: () => 0 };
   }
@@ -53,7 +56,7 @@ export function categorize(points, param, formatValue) {
   const distinct = [...new Set(points.map((p) => JSON.stringify(value(p) ?? null)))].map((j) => JSON.parse(j));
   const numeric = distinct.every((v) => typeof v === 'number');
   distinct.sort((a, b) => (numeric ? a - b : String(a).localeCompare(String(b))));
-  if (distinct.length <= PALETTE.length) {
+  if (distinct.length <= max) {
     const index = new Map(distinct.map((v, i) => [JSON.stringify(v), i]));
     return {
       categories: distinct.map((v, i) => ({ key: JSON.stringify(v), label: v == null ? 'not set' : formatValue(param, v), color: PALETTE[i] })),
@@ -62,7 +65,7 @@ export function categorize(points, param, formatValue) {
   }
   // Many numbers: PALETTE.length ranges with about as many points each.
   const vals = points.map(value).filter((v) => typeof v === 'number').sort((a, b) => a - b);
-  const n = PALETTE.length;
+  const n = max;
   const edges = [];
   for (let i = 1; i < n; i++) edges.push(vals[Math.floor((i * vals.length) / n)]);
   const uniq = [...new Set(edges)];
@@ -83,10 +86,76 @@ export function categorize(points, param, formatValue) {
   };
 }
 
-// Pareto scatter: every succeeded trial as a dot coloured by its category (a
-// setting chosen by the user, or one grey), the front of the two axes ringed
-// and joined by a step line, optional reference lines (baselines).
-// `points`: [{id, number, x, y, params, metrics}]; `frontIds`: Set of ids.
+// Marker shapes of the shape-by categories, drawn as canvas paths (and as
+// small SVGs in the legend).
+export const SHAPES = ['circle', 'square', 'triangle', 'diamond', 'cross', 'star'];
+
+// Adds the outline of a marker of `shape` centred at (x, y), radius r, to `path`
+// (a Path2D or a 2-D context).
+export function shapePath(path, shape, x, y, r) {
+  switch (shape) {
+    case 'square':
+      path.rect(x - r * 0.85, y - r * 0.85, r * 1.7, r * 1.7);
+      break;
+    case 'triangle':
+      path.moveTo(x, y - r * 1.1);
+      path.lineTo(x + r, y + r * 0.75);
+      path.lineTo(x - r, y + r * 0.75);
+      path.closePath();
+      break;
+    case 'diamond':
+      path.moveTo(x, y - r * 1.2);
+      path.lineTo(x + r, y);
+      path.lineTo(x, y + r * 1.2);
+      path.lineTo(x - r, y);
+      path.closePath();
+      break;
+    case 'cross': {
+      const a = r * 0.38;
+      path.moveTo(x - a, y - r); path.lineTo(x + a, y - r); path.lineTo(x + a, y - a); path.lineTo(x + r, y - a);
+      path.lineTo(x + r, y + a); path.lineTo(x + a, y + a); path.lineTo(x + a, y + r); path.lineTo(x - a, y + r);
+      path.lineTo(x - a, y + a); path.lineTo(x - r, y + a); path.lineTo(x - r, y - a); path.lineTo(x - a, y - a);
+      path.closePath();
+      break;
+    }
+    case 'star':
+      for (let i = 0; i < 10; i++) {
+        const rr = i % 2 ? r * 0.5 : r * 1.2;
+        const ang = -Math.PI / 2 + (i * Math.PI) / 5;
+        if (i === 0) path.moveTo(x + rr * Math.cos(ang), y + rr * Math.sin(ang));
+        else path.lineTo(x + rr * Math.cos(ang), y + rr * Math.sin(ang));
+      }
+      path.closePath();
+      break;
+    default:
+      path.moveTo(x + r, y);
+      path.arc(x, y, r, 0, 2 * Math.PI);
+  }
+}
+
+function shapeSvg(shape, color, hollow) {
+  const p = new Path2DRecorder();
+  shapePath(p, shape, 7, 7, 5);
+  return `<svg class="glyph" width="14" height="14" viewBox="0 0 14 14" aria-hidden="true"><path d="${p.d}" fill="${hollow ? 'none' : color}" stroke="${color}" stroke-width="1.5"/></svg>`;
+}
+
+// Records path commands as SVG path data (for legend glyphs).
+class Path2DRecorder {
+  constructor() { this.d = ''; }
+  moveTo(x, y) { this.d += `M${x.toFixed(2)} ${y.toFixed(2)}`; }
+  lineTo(x, y) { this.d += `L${x.toFixed(2)} ${y.toFixed(2)}`; }
+  closePath() { this.d += 'Z'; }
+  rect(x, y, w, h) { this.d += `M${x} ${y}h${w}v${h}h${-w}Z`; }
+  arc(x, y, r) { this.d += `M${x - r} ${y}a${r} ${r} 0 1 0 ${2 * r} 0a${r} ${r} 0 1 0 ${-2 * r} 0`; }
+}
+
+// Pareto scatter: every succeeded trial as a marker coloured by one setting
+// and shaped by another (or grey circles), trials stopped early (MO-ASHA) as
+// hollow markers at their rung's metrics (never on the front), the front of
+// the two axes ringed and joined by a step line, optional reference lines
+// (baselines). Markers are drawn by a hook, one path per style, so 100,000
+// points cost a few paths.
+// `points`: [{id, number, x, y, params, metrics, stopped}]; `frontIds`: Set of ids.
 export class ParetoChart {
   constructor(el, { onClick }) {
     this.el = el;
@@ -106,31 +175,41 @@ export class ParetoChart {
     el.appendChild(this.legend);
   }
 
-  // opts: {points, frontIds, xMetric, yMetric, xMax, yMax, logX, colorBy,
-  //   colorLabel, formatValue, objectives: [{metric}], references: [{label, x, y}]}
+  // opts: {points, stopped, frontIds, xMetric, yMetric, xMax, yMax, logX,
+  //   colorBy, colorLabel, shapeBy, shapeLabel, formatValue, objectives:
+  //   [{metric}], references: [{label, x, y}]}. `stopped`: points of stopped
+  //   trials to draw hollow (empty when hidden).
   update(opts) {
-    const { points, frontIds, xMetric, yMetric, xMax, yMax, logX } = opts;
-    const shown = points
-      .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
-      .sort((a, b) => a.x - b.x || a.id - b.id);
+    const { frontIds, xMetric, yMetric, xMax, logX } = opts;
+    const finite = (p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logX || p.x > 0);
+    const done = opts.points.filter(finite);
+    const stopped = (opts.stopped || []).filter(finite).map((p) => ({ ...p, stopped: true }));
+    const shown = [...done, ...stopped].sort((a, b) => a.x - b.x || a.id - b.id);
     this.points = shown;
     this.opts = opts;
     // Mirror of what is drawn (see docs/dashboard.md).
-    this.el.dataset.points = shown.map((p) => p.id).join(',');
-    this.el.dataset.frontIds = shown.filter((p) => frontIds.has(p.id)).map((p) => p.id).join(',');
-    this.el.dataset.count = String(shown.length);
+    const byX = (list) => list.slice().sort((a, b) => a.x - b.x || a.id - b.id).map((p) => p.id).join(',');
+    this.el.dataset.points = byX(done);
+    this.el.dataset.stoppedIds = byX(stopped);
+    this.el.dataset.frontIds = shown.filter((p) => !p.stopped && frontIds.has(p.id)).map((p) => p.id).join(',');
+    this.el.dataset.count = String(done.length);
     this.el.dataset.x = xMetric;
     this.el.dataset.y = yMetric;
     this.el.dataset.colorBy = opts.colorBy || '';
-    const cat = categorize(shown, opts.colorBy, opts.formatValue || ((k, v) => String(v)));
-    this.renderLegend(cat, shown, opts);
+    this.el.dataset.shapeBy = opts.shapeBy || '';
+    const fmt = opts.formatValue || ((k, v) => String(v));
+    const cat = categorize(shown, opts.colorBy, fmt);
+    const shapes = opts.shapeBy ? categorize(shown, opts.shapeBy, fmt, SHAPES.length) : null;
+    this.renderLegend(cat, shapes, shown, opts);
     if (!window.uPlot) return;
-    const xs = shown.map((p) => p.x);
-    const idx = shown.map((p) => cat.of(p));
-    const data = [xs, ...cat.categories.map((c, i) => shown.map((p, j) => (idx[j] === i ? p.y : null))),
-      shown.map((p) => (frontIds.has(p.id) ? p.y : null))];
+    // Style of each point: colour index, shape index, hollow.
+    this.style = shown.map((p) => [cat.of(p), shapes ? shapes.of(p) : 0, p.stopped ? 1 : 0]);
+    this.cat = cat;
+    this.shapes = shapes;
+    const data = [shown.map((p) => p.x), shown.map((p) => p.y),
+      shown.map((p) => (!p.stopped && frontIds.has(p.id) ? p.y : null))];
     const refs = opts.references || [];
-    const key = `${xMetric}|${yMetric}|${logX ? 1 : 0}|${opts.colorBy || ''}|${cat.categories.map((c) => c.key).join(',')}|${refs.map((r) => `${r.label}:${r.x}:${r.y}`).join(',')}`;
+    const key = `${xMetric}|${yMetric}|${logX ? 1 : 0}|${refs.map((r) => `${r.label}:${r.x}:${r.y}`).join(',')}`;
     if (this.plot && this.key === key) {
       this.plot.setData(data);
       return;
@@ -168,19 +247,16 @@ export class ParetoChart {
       scales: { x: logX ? { time: false, distr: 3 } : { time: false, range: padded }, y: { range: padded } },
       legend: { show: false },
       cursor: { points: { show: false }, drag: { x: true, y: true } },
-      hooks: { draw: [drawRefs] },
+      // Markers under the front's line and rings, references on top.
+      hooks: { drawAxes: [(u) => this.drawMarkers(u)], draw: [drawRefs] },
       axes: [
         { label: axisLabel(xMetric, xMax), values: (u, ticks) => ticks.map((v) => axisTick(xMetric, v)), size: 50 },
-        { label: axisLabel(yMetric, yMax), values: (u, ticks) => ticks.map((v) => axisTick(yMetric, v)), size: 70 },
+        { label: axisLabel(yMetric, opts.yMax), values: (u, ticks) => ticks.map((v) => axisTick(yMetric, v)), size: 70 },
       ],
       series: [
         {},
-        ...cat.categories.map((c) => ({
-          label: c.label,
-          stroke: c.color,
-          paths: () => null,
-          points: { show: true, size: 7, stroke: c.color, fill: opts.colorBy ? c.color : DOMINATED, width: 1 },
-        })),
+        // Every marker (drawn by drawMarkers); the series only sets the scales.
+        { label: 'trials', paths: () => null, points: { show: false } },
         {
           label: 'Pareto front',
           stroke: FRONT,
@@ -202,14 +278,67 @@ export class ParetoChart {
     });
   }
 
-  renderLegend(cat, shown, opts) {
+  // One Path2D per (colour, shape, hollow): filled markers for succeeded
+  // trials, outlines for stopped ones; clipped to the plotting area.
+  drawMarkers(u) {
+    const ctx = u.ctx;
+    const r = 3.5 * devicePixelRatio;
+    const { left, top, width, height } = u.bbox;
+    const groups = new Map();
+    this.points.forEach((p, i) => {
+      const px = u.valToPos(p.x, 'x', true);
+      const py = u.valToPos(p.y, 'y', true);
+      if (px < left - r || px > left + width + r || py < top - r || py > top + height + r) return;
+      const k = this.style[i].join(',');
+      if (!groups.has(k)) groups.set(k, [new Path2D(), 0]);
+      const g = groups.get(k);
+      // Paths of at most MARKER_CHUNK markers: Chromium rasterises many
+      // small paths faster than one huge one.
+      if (g[1] === MARKER_CHUNK) {
+        (g[2] = g[2] || []).push(g[0]);
+        g[0] = new Path2D();
+        g[1] = 0;
+      }
+      shapePath(g[0], this.shapes ? SHAPES[this.style[i][1]] : 'circle', px, py, r);
+      g[1] += 1;
+    });
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    for (const [k, g] of groups) {
+      const [c, , hollow] = k.split(',').map(Number);
+      const color = this.cat.categories[c].color;
+      ctx.strokeStyle = this.opts.colorBy ? color : hollow ? STOPPED : DOMINATED_STROKE;
+      ctx.lineWidth = hollow ? 1.5 : 1;
+      ctx.fillStyle = hollow ? '#ffffff' : this.opts.colorBy ? color : DOMINATED;
+      for (const path of [...(g[2] || []), g[0]]) {
+        ctx.fill(path);
+        ctx.stroke(path);
+      }
+    }
+    ctx.restore();
+  }
+
+  renderLegend(cat, shapes, shown, opts) {
     const counts = new Array(cat.categories.length).fill(0);
     shown.forEach((p) => { counts[cat.of(p)] += 1; });
     const title = opts.colorBy ? `<b>${escapeHtml(opts.colorLabel || opts.colorBy)}:</b>` : '';
-    const items = cat.categories.map((c, i) => `<span class="legend-item" data-value="${escapeHtml(c.label)}"><span class="dot" style="background:${opts.colorBy ? c.color : DOMINATED};border:1px solid ${c.color}"></span>${escapeHtml(c.label)} (${counts[i]})</span>`).join('');
-    const front = `<span class="legend-item" data-value="front" title="no other trial is better on both axes"><span class="dot ring"></span>on the front of the two axes</span>`;
+    const nStopped = shown.filter((p) => p.stopped).length;
+    const items = opts.colorBy
+      ? cat.categories.map((c, i) => `<span class="legend-item" data-value="${escapeHtml(c.label)}" title="markers with this value${nStopped ? ', stopped ones included' : ''}"><span class="dot" style="background:${c.color};border:1px solid ${c.color}"></span>${escapeHtml(c.label)} (${counts[i]})</span>`).join('')
+      : `<span class="legend-item" data-value="succeeded"><span class="dot" style="background:${DOMINATED};border:1px solid ${DOMINATED_STROKE}"></span>succeeded (${shown.length - nStopped})</span>`;
+    let shapeItems = '';
+    if (shapes) {
+      const sc = new Array(shapes.categories.length).fill(0);
+      shown.forEach((p) => { sc[shapes.of(p)] += 1; });
+      shapeItems = `<span class="legend-break" data-testid="shape-legend"><b>${escapeHtml(opts.shapeLabel || opts.shapeBy)}:</b>${shapes.categories
+        .map((c, i) => `<span class="legend-item shape-item" data-shape="${SHAPES[i]}" data-shape-value="${escapeHtml(c.label)}">${shapeSvg(SHAPES[i], '#475569', false)}${escapeHtml(c.label)} (${sc[i]})</span>`).join('')}</span>`;
+    }
+    const stoppedItem = nStopped ? `<span class="legend-item" data-value="stopped" title="stopped early by MO-ASHA: drawn at the metrics measured at its rung; never on the front">${shapeSvg('circle', opts.colorBy ? '#475569' : STOPPED, true)}stopped early (${nStopped}, rung metrics)</span>` : '';
+    const front = `<span class="legend-item" data-value="front" title="no other succeeded trial is better on both axes"><span class="dot ring"></span>on the front of the two axes</span>`;
     const refs = (opts.references || []).map((r, i) => `<span class="legend-item" data-value="${escapeHtml(r.label)}"><span class="dash" style="border-color:${i === 0 ? '#7c3aed' : '#0f766e'}"></span>${escapeHtml(r.label)}</span>`).join('');
-    this.legend.innerHTML = `${title}${items}${front}${refs}`;
+    this.legend.innerHTML = `${title}${items}${shapeItems}${stoppedItem}${front}${refs}`;
   }
 
   nearest(e) {
@@ -248,7 +377,8 @@ export class ParetoChart {
     const params = Object.entries(p.params || {})
       .map(([k, v]) => `<tr><td>${escapeHtml(paramLabel(k))}</td><td>${escapeHtml(formatValue ? formatValue(k, v) : formatParam(v))}</td></tr>`)
       .join('');
-    this.tooltip.innerHTML = `<b>trial ${p.id}</b> (#${p.number})<table>${metrics}</table><table>${params}</table>`;
+    const stopNote = p.stopped ? `<div class="tooltip-note">stopped early at epoch ${escapeHtml(formatParam((p.metrics || {}).stopped_at_epoch))}: metrics measured at that rung</div>` : '';
+    this.tooltip.innerHTML = `<b>trial ${p.id}</b> (#${p.number})${p.stopped ? ' · stopped' : ''}${stopNote}<table>${metrics}</table><table>${params}</table>`;
     this.tooltip.dataset.trialId = String(p.id);
     const rect = this.el.getBoundingClientRect();
     this.tooltip.style.left = `${Math.max(0, Math.min(e.clientX - rect.left + 14, rect.width - 270))}px`;

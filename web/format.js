@@ -5,9 +5,18 @@ import { metricLabel } from './labels.js';
 // Fractions shown as percent: every accuracy (val_, test_, int8_) and sparsity.
 const isPercent = (metric) => metric.endsWith('accuracy') || metric === 'sparsity';
 
+// A size in bytes: size_bytes, dense_size_bytes, deploy_size_bytes_onnx, ...
 export function isBytes(metric) {
-  return metric === 'size_bytes' || metric.endsWith('_bytes');
+  return /(^|_)bytes(_|$)/.test(metric);
 }
+
+// A time in milliseconds: latency_ms, float_latency_ms, latency_ms_torchscript, ...
+export function isMs(metric) {
+  return /_ms(_|$)/.test(metric);
+}
+
+// A 0/1 flag reported as a number (deploy_int8).
+const isFlag = (metric) => metric === 'deploy_int8';
 
 export function formatBytes(v) {
   if (v == null || !Number.isFinite(v)) return '–';
@@ -61,7 +70,9 @@ export function formatMetric(metric, v) {
   if (typeof v !== 'number') return String(v);
   if (isPercent(metric)) return `${(v * 100).toFixed(2)} %`;
   if (isBytes(metric)) return formatBytes(v);
-  if (metric.endsWith('_ms')) return formatMs(v);
+  if (isMs(metric)) return formatMs(v);
+  if (isFlag(metric)) return v ? 'yes' : 'no';
+  if (metric === 'stopped_at_epoch') return `epoch ${formatNumber(v)}`;
   if (metric.endsWith('_seconds')) return formatDuration(v * 1000);
   if (metric === 'compression_ratio') return `${v.toFixed(2)}×`;
   if (metric === 'throughput') return `${formatSi(v)} samples/s`;
@@ -74,7 +85,7 @@ export function axisTick(metric, v) {
   if (v == null) return '';
   if (isPercent(metric)) return `${+(v * 100).toFixed(1)}%`;
   if (isBytes(metric)) return formatBytes(v);
-  if (metric.endsWith('_ms')) return `${+v.toPrecision(3)} ms`;
+  if (isMs(metric)) return `${+v.toPrecision(3)} ms`;
   if (metric.endsWith('macs') || metric.endsWith('params')) return formatSi(v);
   return `${+v.toPrecision(4)}`;
 }
@@ -85,7 +96,7 @@ export function axisLabel(metric, maximize) {
   const name = metricLabel(metric);
   if (isPercent(metric)) return `${name} (%)${arrow}`;
   if (isBytes(metric)) return `${name} (B/KB/MB)${arrow}`;
-  if (metric.endsWith('_ms')) return `${name} (ms)${arrow}`;
+  if (isMs(metric)) return `${name} (ms)${arrow}`;
   if (metric === 'throughput') return `${name} (samples/s)${arrow}`;
   return `${name}${arrow}`;
 }

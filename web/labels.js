@@ -24,12 +24,20 @@ const METRICS = {
   train_seconds: 'Training time',
   wall_seconds: 'Wall time',
   accuracy_drop: 'Accuracy drop',
+  int8_val_accuracy: 'Int8 validation accuracy',
+  int8_test_accuracy: 'Int8 test accuracy',
+  deploy_size_bytes_torchscript: 'TorchScript file size',
+  deploy_size_bytes_onnx: 'ONNX file size',
+  deploy_int8: 'Deployed as int8',
+  latency_ms_torchscript: 'TorchScript latency',
+  stopped_at_epoch: 'Stopped at epoch',
 };
 
 const PARAMS = {
   'distill.temperature': 'Temperature',
   'distill.alpha': 'Distillation weight α',
   'distill.epochs': 'Distillation epochs',
+  'distill.lr': 'Distillation learning rate',
   'prune.final_sparsity': 'Target sparsity',
   'prune.schedule': 'Pruning schedule',
   'prune.finetune_epochs': 'Fine-tune epochs',

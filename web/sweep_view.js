@@ -4,15 +4,34 @@ import { LineChart, ParetoChart, escapeHtml } from './charts.js';
 import { axisLabel, formatDuration, formatMetric, formatParamValue } from './format.js';
 import { HypervolumeTracker, baselinesOf, describeBox, hypervolumeSeries, referenceBox } from './hypervolume.js';
 import { metricLabel, paramLabel } from './labels.js';
+import { addQueued, classifyEvents } from './live.js';
+import { buildAxes, filterByBrushes } from './parcoords.js';
+import { ParallelCoordinates } from './parcoords_view.js';
+import { renderImportance } from './importance_view.js';
 import { PickerPanel } from './picker_view.js';
 import { STATES, markRefreshed, progressBar, renderWorkers, setCrumbs, stateBadge } from './ui.js';
 
+const STATE_HELP = {
+  queued: 'waiting for a worker',
+  running: 'training on a worker',
+  succeeded: 'finished with its final metrics',
+  failed: 'ended with an error (after its retries)',
+  lost: 'its worker went silent; it will be re-queued',
+  cancelled: 'cancelled with the sweep',
+  stopped: 'stopped early by MO-ASHA at a rung: keeps the metrics measured there, never on the Pareto front',
+};
+
 const SCATTER_LIMIT = 200000;  // succeeded trials held for the scatter (the API's largest page)
 const PAGE = 100;             // rows per table page
-const EXTRA_METRICS = ['val_accuracy', 'test_accuracy', 'size_bytes', 'latency_ms', 'compression_ratio', 'sparsity'];
+const EXTRA_METRICS = ['val_accuracy', 'test_accuracy', 'size_bytes', 'deploy_size_bytes_torchscript', 'latency_ms', 'compression_ratio', 'sparsity'];
 
 // Per-sweep UI choices survive refreshes and navigation.
 const choices = new Map();
+
+// Past HEAVY succeeded trials, the parallel coordinates and the importance
+// table are recomputed at most every HEAVY_EVERY_MS.
+const HEAVY = 20000;
+const HEAVY_EVERY_MS = 10000;
 
 // How many succeeded trials the page asks for per live batch beyond the count
 // it misses (trials finishing in the same millisecond, reordering).
@@ -24,7 +43,8 @@ export class SweepView {
     this.id = id;
     this.alive = true;
     this.trials = new Map();  // succeeded trials by id: {id, number, params, metrics, finished_ms}
-    this.sel = choices.get(id) || { x: null, y: null, colorBy: '', logX: false, sort: 'number', order: 'asc', state: '', offset: 0 };
+    this.stopped = new Map();  // trials stopped early (MO-ASHA), same rows: metrics at their rung
+    this.sel = choices.get(id) || { x: null, y: null, colorBy: '', shapeBy: '', logX: false, showStopped: true, sort: 'number', order: 'asc', state: '', offset: 0, compare: [], brushes: {} };
     choices.set(id, this.sel);
     const readOnly = window.__dashboard && window.__dashboard.readOnly;
     setCrumbs(`/ <a href="#/sweeps/${id}">sweep ${id}</a>`);
@@ -42,7 +62,9 @@ export class SweepView {
               <label>x <select id="x" data-testid="x-select"></select></label>
               <label>y <select id="y" data-testid="y-select"></select></label>
               <label>colour by <select id="color" data-testid="color-select"></select></label>
+              <label>shape by <select id="shape" data-testid="shape-select"></select></label>
               <label><input type="checkbox" id="logx"> log x</label>
+              <label id="stopped-toggle" hidden title="trials stopped early by MO-ASHA, drawn hollow at their rung's metrics"><input type="checkbox" id="show-stopped" data-testid="show-stopped"> stopped trials</label>
             </div>
             <div id="pareto-chart" class="chart" data-testid="pareto-chart"></div>
             <p class="muted" id="scatter-note"></p>
@@ -54,11 +76,20 @@ export class SweepView {
               <p class="muted" id="hv-note"></p></section>
           </div>
         </div>
+        <div class="grid">
+          <section class="panel"><h2>Settings and objectives</h2>
+            <div class="controls"><span class="muted" id="pc-note" data-testid="pc-note"></span>
+              <button id="pc-clear" data-testid="pc-clear" hidden>clear selection</button></div>
+            <div id="parcoords" data-testid="parcoords"></div></section>
+          <section class="panel"><h2>Which settings matter</h2><div id="importance" data-testid="importance"></div></section>
+        </div>
         <section class="panel">
           <div class="controls"><h2 style="margin:0">Trials</h2>
             <label>state <select id="state-filter" data-testid="state-filter"><option value="">all</option>
               ${STATES.map((s) => `<option>${s}</option>`).join('')}</select></label>
             <span class="downloads" id="downloads"></span></div>
+          <div class="controls compare-bar"><button id="compare" data-testid="compare-button" disabled>Compare</button>
+            <span class="muted" id="compare-note" data-testid="compare-note"></span></div>
           <div class="table-wrap"><table data-testid="trial-table" id="trial-table"></table></div>
           <div class="pager" id="pager"></div>
           <p class="muted" id="front-note" data-testid="front-note"></p>
@@ -74,14 +105,27 @@ export class SweepView {
       scales: { y: { label: 'share of the box', tick: (v) => `${+(v * 100).toFixed(1)}%`, range: (u, lo, hi) => [0, Math.max(0.05, Math.min(1, hi * 1.1))] } },
     });
     this.picker = new PickerPanel(main.querySelector('#picker'), this);
+    this.pc = new ParallelCoordinates(main.querySelector('#parcoords'), {
+      onBrush: (brushes) => {
+        this.sel.brushes = { ...brushes };
+        this.sel.offset = 0;
+        this.renderPcNote();
+        this.refreshPareto();
+        this.refreshTable();
+      },
+    });
+    this.pc.brushes = { ...this.sel.brushes };
+    main.querySelector('#pc-clear').addEventListener('click', () => this.pc.clear());
     const onAxis = () => {
       this.sel.x = main.querySelector('#x').value;
       this.sel.y = main.querySelector('#y').value;
       this.sel.colorBy = main.querySelector('#color').value;
+      this.sel.shapeBy = main.querySelector('#shape').value;
       this.sel.logX = main.querySelector('#logx').checked;
+      this.sel.showStopped = main.querySelector('#show-stopped').checked;
       this.refreshPareto();
     };
-    ['#x', '#y', '#color', '#logx'].forEach((q) => main.querySelector(q).addEventListener('change', onAxis));
+    ['#x', '#y', '#color', '#shape', '#logx', '#show-stopped'].forEach((q) => main.querySelector(q).addEventListener('change', onAxis));
     main.querySelector('#state-filter').value = this.sel.state;
     main.querySelector('#state-filter').addEventListener('change', (e) => {
       this.sel.state = e.target.value;
@@ -92,6 +136,9 @@ export class SweepView {
       main.querySelector('#cancel').addEventListener('click', () => this.action('cancel'));
       main.querySelector('#retry').addEventListener('click', () => this.action('retry-failed'));
     }
+    main.querySelector('#compare').addEventListener('click', () => {
+      if (this.sel.compare.length >= 2) location.hash = `#/compare/${this.sel.compare.join(',')}`;
+    });
     main.querySelector('#downloads').innerHTML = ['trials.csv', 'trials.json', 'pareto.csv', 'pareto.json']
       .map((f) => `<a href="/api/sweeps/${id}/${f}" download data-testid="download-${f.replace('.', '-')}">${f}</a>`)
       .join('');
@@ -110,18 +157,20 @@ export class SweepView {
   }
 
   // events: a batch of {kind, data} from the live stream; undefined means "all".
-  relevant(events) {
-    if (!events) return true;
-    return events.some(({ kind, data }) => {
-      if (kind === 'resync' || kind === 'tick') return true;
-      if (kind === 'trial_progress' || kind === 'worker_joined' || kind === 'worker_lost') return false;
-      return !data || data.sweep_id == null || data.sweep_id === this.id;
-    });
-  }
-
   async refresh(events) {
     if (!this.alive) return undefined;
-    if (!this.relevant(events)) return this.refreshWorkers();
+    const what = classifyEvents(events, this.id);
+    if (what.kind === 'none') return this.refreshWorkers();
+    if (what.kind === 'added' && this.sweep) {
+      // New queued trials (nsga2 proposals): counts move here; only the table
+      // page is fetched again (the new rows carry their parameters).
+      this.sweep = addQueued(this.sweep, what.added);
+      if (window.__dashboard) window.__dashboard.addedLocally = (window.__dashboard.addedLocally || 0) + what.added;
+      this.renderHeader();
+      await this.refreshTable();
+      markRefreshed();
+      return undefined;
+    }
     try {
       this.sweep = await get(`/api/sweeps/${this.id}`);
     } catch (e) {
@@ -134,6 +183,7 @@ export class SweepView {
     if (!this.alive) return undefined;
     this.updateHypervolume();
     this.renderHeader();
+    this.refreshParcoords();
     // The table marks front trials, so it follows the Pareto refresh.
     await Promise.all([this.refreshPareto().then(() => this.refreshTable()), this.refreshWorkers()]);
     this.refreshHv();
@@ -146,33 +196,50 @@ export class SweepView {
   // only for the newest ones it misses (by finish time); a full load happens
   // on the first visit, on a resync, and when the newest ones do not close the
   // gap (a retried trial finishing out of order).
+  // Stopped trials (the same way, in this.stopped) never leave that state, so
+  // they are only ever added.
   async loadTrials(full) {
-    const want = this.sweep.counts.succeeded || 0;
+    const fresh = await this.loadState('succeeded', this.trials, full);
+    if (fresh === null) {
+      this.tracker = null;
+      this.generation = (this.generation || 0) + 1;  // the map was replaced
+    }
+    else this.applyNew(fresh);
+    await this.loadState('stopped', this.stopped, full);
+    this.loaded = true;
+  }
+
+  // Brings `map` to the sweep's trials in `state`; returns the rows added
+  // incrementally, or null after a full load (the map was replaced).
+  async loadState(state, map, full) {
+    const want = this.sweep.counts[state] || 0;
     const stats = window.__dashboard && (window.__dashboard.loads = window.__dashboard.loads || { full: 0, incremental: 0, rows: 0 });
-    const add = (rows) => {
+    const add = (target, rows) => {
       const fresh = [];
       for (const t of rows) {
-        if (this.trials.has(t.id)) continue;
-        const row = { id: t.id, number: t.number, params: t.params, metrics: t.metrics, finished_ms: t.finished_ms };
-        this.trials.set(t.id, row);
+        if (target.has(t.id)) continue;
+        const row = { id: t.id, number: t.number, params: t.params, metrics: t.metrics, finished_ms: t.finished_ms, state,
+          attempt: t.attempt, worker: t.worker, duration_ms: t.duration_ms, error: t.error };
+        target.set(t.id, row);
         fresh.push(row);
       }
       return fresh;
     };
-    if (!full && this.loaded && this.trials.size <= want) {
-      const missing = want - this.trials.size;
-      if (missing === 0) return;
-      const page = await get(`/api/sweeps/${this.id}/trials${qs({ state: 'succeeded', sort: 'finished_ms', order: 'desc', limit: Math.min(SCATTER_LIMIT, missing + MARGIN) })}`);
+    let fresh = [];
+    if (!full && this.loaded && map.size <= want) {
+      const missing = want - map.size;
+      if (missing === 0) return fresh;
+      const page = await get(`/api/sweeps/${this.id}/trials${qs({ state, sort: 'finished_ms', order: 'desc', limit: Math.min(SCATTER_LIMIT, missing + MARGIN) })}`);
       if (stats) { stats.incremental += 1; stats.rows += page.trials.length; }
-      this.applyNew(add(page.trials));
-      if (this.trials.size === want) return;
+      fresh = add(map, page.trials);
+      if (map.size === want) return fresh;
     }
-    const page = await get(`/api/sweeps/${this.id}/trials${qs({ state: 'succeeded', limit: SCATTER_LIMIT })}`);
+    if (want === 0 && map.size === 0) return fresh;
+    const page = await get(`/api/sweeps/${this.id}/trials${qs({ state, limit: SCATTER_LIMIT })}`);
     if (stats) { stats.full += 1; stats.rows += page.trials.length; }
-    this.trials = new Map();
-    this.tracker = null;
-    add(page.trials);
-    this.loaded = true;
+    map.clear();
+    add(map, page.trials);
+    return null;
   }
 
   // Trials just added: the hypervolume tracker takes them one by one.
@@ -210,7 +277,7 @@ export class SweepView {
   renderHeader() {
     const s = this.sweep;
     this.main.querySelector('#title').innerHTML = `${escapeHtml(s.name)} <small class="muted">#${s.id}</small> ${stateBadge(s.state)}`;
-    const counts = STATES.map((st) => `<div class="count" data-testid="count-${st}"><b>${s.counts[st] || 0}</b>${st}</div>`).join('');
+    const counts = STATES.map((st) => `<div class="count" data-testid="count-${st}" title="${escapeHtml(STATE_HELP[st] || '')}"><b>${s.counts[st] || 0}</b><span class="swatch" style="background:var(--${st})"></span>${st}</div>`).join('');
     let hvText = '';
     let boxLine = '';
     if (this.tracker) {
@@ -245,10 +312,15 @@ export class SweepView {
   async refreshPareto() {
     const sweepId = this.id;
     const trials = [...this.trials.values()];
+    const stoppedRows = [...this.stopped.values()];
     const metrics = new Set(this.objectives().map((o) => o.metric));
     for (const t of trials) Object.keys(t.metrics || {}).forEach((m) => metrics.add(m));
     const names = [...metrics];
-    const paramNames = [...new Set(trials.flatMap((t) => Object.keys(t.params || {})))].sort();
+    const paramNames = [...new Set([...trials, ...stoppedRows].flatMap((t) => Object.keys(t.params || {})))].sort();
+    const toggle = this.main.querySelector('#stopped-toggle');
+    toggle.hidden = stoppedRows.length === 0;
+    toggle.lastChild.textContent = ` stopped trials (${stoppedRows.length})`;
+    this.main.querySelector('#show-stopped').checked = this.sel.showStopped;
     if (!names.length || !trials.length) {
       this.main.querySelector('#scatter-note').textContent = 'No succeeded trials yet.';
       this.pareto.el.dataset.count = '0';
@@ -258,6 +330,7 @@ export class SweepView {
     }
     this.chooseAxes(names);
     if (this.sel.colorBy && !paramNames.includes(this.sel.colorBy)) this.sel.colorBy = '';
+    if (this.sel.shapeBy && !paramNames.includes(this.sel.shapeBy)) this.sel.shapeBy = '';
     const fill = (sel, value, list, labelOf) => {
       sel.innerHTML = list.map((m) => `<option value="${escapeHtml(m)}" ${m === value ? 'selected' : ''}>${escapeHtml(labelOf(m))}</option>`).join('');
     };
@@ -265,6 +338,7 @@ export class SweepView {
     fill(this.main.querySelector('#x'), this.sel.x, objectiveFirst, metricLabel);
     fill(this.main.querySelector('#y'), this.sel.y, objectiveFirst, metricLabel);
     fill(this.main.querySelector('#color'), this.sel.colorBy, ['', ...paramNames], (p) => (p ? paramLabel(p) : 'none'));
+    fill(this.main.querySelector('#shape'), this.sel.shapeBy, ['', ...paramNames], (p) => (p ? paramLabel(p) : 'none'));
     this.main.querySelector('#logx').checked = this.sel.logX;
     const { x, y } = this.sel;
     let axesFront = { front_ids: [], objectives: [] };
@@ -280,15 +354,20 @@ export class SweepView {
       const o = axesFront.objectives.find((q) => q.metric === m) || this.objectives().find((q) => q.metric === m);
       return o ? o.maximize : m.endsWith('accuracy') || m === 'throughput';
     };
-    const points = trials.map((t) => ({ id: t.id, number: t.number, params: t.params, metrics: t.metrics, x: t.metrics[x], y: t.metrics[y] }));
+    const visible = this.visibleIds();
+    const asPoint = (t) => ({ id: t.id, number: t.number, params: t.params, metrics: t.metrics, x: t.metrics[x], y: t.metrics[y] });
+    const keep = (t) => !visible || visible.has(t.id);
+    const points = trials.filter(keep).map(asPoint);
+    const stopped = this.sel.showStopped && !visible ? stoppedRows.map(asPoint) : [];
     const { student, teacher } = this.baselines();
     const references = [];
     for (const [row, name] of [[student, 'dense student'], [teacher, 'teacher']]) {
       if (row && row.metrics && (row.metrics[x] != null || row.metrics[y] != null)) references.push({ label: name, x: row.metrics[x], y: row.metrics[y] });
     }
     this.pareto.update({
-      points, frontIds: new Set(axesFront.front_ids), xMetric: x, yMetric: y, xMax: dir(x), yMax: dir(y), logX: this.sel.logX,
+      points, stopped, frontIds: new Set(axesFront.front_ids), xMetric: x, yMetric: y, xMax: dir(x), yMax: dir(y), logX: this.sel.logX,
       colorBy: this.sel.colorBy, colorLabel: this.sel.colorBy ? paramLabel(this.sel.colorBy) : '', formatValue: formatParamValue,
+      shapeBy: this.sel.shapeBy, shapeLabel: this.sel.shapeBy ? paramLabel(this.sel.shapeBy) : '',
       objectives: this.objectives(), references,
     });
     // The front over all of the sweep's objectives (what `compsweep results --pareto` prints).
@@ -296,8 +375,52 @@ export class SweepView {
     this.pareto.el.dataset.sweepFrontIds = sweepFront.front_ids.join(',');
     const total = this.sweep.counts.succeeded || 0;
     const note = total > trials.length ? `Showing ${trials.length} of ${total} succeeded trials. ` : '';
+    const brushed = visible ? `Only the ${points.length} succeeded trials inside the parallel-coordinates selection. ` : '';
+    const stopNote = stopped.length ? ` ${stopped.length} trials stopped early are drawn hollow at the metrics of their rung (not final, never on the front).` : '';
     this.main.querySelector('#scatter-note').textContent =
-      `${note}${this.pareto.el.dataset.count} trials plotted; ${axesFront.front_ids.length} on the front of ${metricLabel(x)} × ${metricLabel(y)} (ringed, joined by the step line: no other trial is better on both axes). Click a point for its details.`;
+      `${note}${brushed}${this.pareto.el.dataset.count} succeeded trials plotted; ${axesFront.front_ids.length} on the front of ${metricLabel(x)} × ${metricLabel(y)} (ringed, joined by the step line: no other succeeded trial is better on both axes).${stopNote} Click a point for its details.`;
+  }
+
+  // Ids inside the parallel-coordinates brushes, or null when nothing is brushed.
+  visibleIds() {
+    if (!this.brushed()) return null;
+    return new Set(filterByBrushes([...this.trials.values()], this.pc.axes, this.sel.brushes).map((t) => t.id));
+  }
+
+  brushed() {
+    return Object.keys(this.sel.brushes || {}).length > 0 && this.pc.axes.length > 0;
+  }
+
+  // Parallel coordinates and importance over the succeeded trials: the swept
+  // settings, then the sweep's objectives.
+  // Redrawn only when the succeeded trials changed and, past HEAVY trials, at
+  // most every HEAVY_EVERY_MS (the 15 s tick catches up): at 100,000 trials the
+  // two cost about a second of main thread (bench/web_views_bench.mjs).
+  refreshParcoords() {
+    const key = `${this.trials.size}:${this.generation}`;
+    if (key === this.pcKey) return;
+    if (this.trials.size > HEAVY && Date.now() - (this.pcAt || 0) < HEAVY_EVERY_MS) return;
+    this.pcKey = key;
+    this.pcAt = Date.now();
+    const rows = [...this.trials.values()];
+    const params = [...new Set(rows.flatMap((t) => Object.keys(t.params || {})))].sort();
+    this.pc.update(rows, rows.length ? buildAxes(rows, params, this.objectives()) : []);
+    this.sel.brushes = { ...this.pc.brushes };
+    this.renderPcNote();
+    renderImportance(this.main.querySelector('#importance'), rows, params, this.objectives());
+  }
+
+  renderPcNote() {
+    const n = this.trials.size;
+    const note = this.main.querySelector('#pc-note');
+    this.main.querySelector('#pc-clear').hidden = !this.brushed();
+    if (!n) {
+      note.textContent = 'No succeeded trials yet.';
+    } else if (this.brushed()) {
+      note.textContent = `${this.pc.selectedCount()} of ${n} succeeded trials inside the selection: the chart and the trial table show only these (stopped trials hidden). Click an axis to clear its range.`;
+    } else {
+      note.textContent = `One line per succeeded trial. Drag along an axis to select a range; the chart and the table follow.`;
+    }
   }
 
   chooseAxes(names) {
@@ -326,7 +449,7 @@ export class SweepView {
   async refreshTable() {
     const objectiveMetrics = this.objectives().map((o) => o.metric);
     const { sort, order, state, offset } = this.sel;
-    const page = await get(`/api/sweeps/${this.id}/trials${qs({ sort, order, state, limit: PAGE, offset })}`);
+    const page = this.brushed() ? this.brushedPage() : await get(`/api/sweeps/${this.id}/trials${qs({ sort, order, state, limit: PAGE, offset })}`);
     if (!this.alive) return;
     const paramNames = [...new Set(page.trials.flatMap((t) => Object.keys(t.params || {})))].sort();
     const present = new Set(page.trials.flatMap((t) => Object.keys(t.metrics || {})));
@@ -342,15 +465,21 @@ export class SweepView {
     const rows = page.trials.map((t) => {
       const acc = (t.metrics || {})[accMetric];
       const drop = baseAcc != null && acc != null ? `<td class="num">${((baseAcc - acc) * 100).toFixed(2)} pt</td>` : (baseAcc != null ? '<td class="num">–</td>' : '');
-      return `<tr class="clickable${front.has(t.id) ? ' front' : ''}" data-testid="trial-row" data-trial-id="${t.id}">
-      <td class="num">${t.id}</td><td class="center" title="${front.has(t.id) ? 'on the Pareto front of the sweep\'s objectives' : ''}">${front.has(t.id) ? '★' : ''}</td><td>${stateBadge(t.state)}</td>
+      const stoppedAt = t.state === 'stopped' ? (t.metrics || {}).stopped_at_epoch : null;
+      const badge = t.state === 'stopped'
+        ? `<span class="state stopped" data-testid="stopped-badge" title="${escapeHtml(STATE_HELP.stopped)}">stopped${stoppedAt != null ? ` @ epoch ${escapeHtml(String(stoppedAt))}` : ''}</span>`
+        : stateBadge(t.state);
+      const metricCell = t.state === 'stopped' ? ' rung" title="measured at the rung where it stopped, not a final result' : '';
+      const picked = this.sel.compare.includes(t.id);
+      return `<tr class="clickable${front.has(t.id) ? ' front' : ''}${picked ? ' picked' : ''}" data-testid="trial-row" data-trial-id="${t.id}" data-state="${escapeHtml(t.state)}">
+      <td class="pick"><input type="checkbox" data-testid="compare-check" data-trial-id="${t.id}" ${picked ? 'checked' : ''} ${!picked && this.sel.compare.length >= 4 ? 'disabled' : ''} aria-label="compare trial ${t.id}"></td><td class="num">${t.id}</td><td class="center" title="${front.has(t.id) ? 'on the Pareto front of the sweep\'s objectives' : ''}">${front.has(t.id) ? '★' : ''}</td><td>${badge}</td>
       ${paramNames.map((p) => `<td class="num">${escapeHtml(formatParamValue(p, (t.params || {})[p]))}</td>`).join('')}
-      ${metricNames.map((m) => `<td class="num">${escapeHtml(formatMetric(m, (t.metrics || {})[m]))}</td>`).join('')}${drop}
+      ${metricNames.map((m) => `<td class="num${metricCell}">${escapeHtml(formatMetric(m, (t.metrics || {})[m]))}</td>`).join('')}${drop}
       <td class="num">${formatDuration(t.duration_ms)}</td><td class="num">${t.attempt}</td><td>${escapeHtml(t.worker || '–')}</td>
       <td class="errors clip" title="${escapeHtml(t.error || '')}">${escapeHtml((t.error || '').slice(0, 80))}</td></tr>`;
     }).join('');
     const table = this.main.querySelector('#trial-table');
-    table.innerHTML = `<thead><tr>${head('id', 'id')}<th title="on the Pareto front of the sweep's objectives">front</th>${head('state', 'state')}
+    table.innerHTML = `<thead><tr><th title="select 2-4 trials to compare">cmp</th>${head('id', 'id')}<th title="on the Pareto front of the sweep's objectives">front</th>${head('state', 'state')}
       ${paramNames.map((p) => head(p, paramLabel(p), false, p)).join('')}
       ${metricNames.map((m) => head(m, axisLabel(m), true, m)).join('')}${baseAcc != null ? `<th title="dense student's ${escapeHtml(accMetric)} minus the trial's">${escapeHtml(metricLabel('accuracy_drop'))}</th>` : ''}
       ${head('duration_ms', 'duration')}${head('attempt', 'attempts')}${head('worker', 'worker')}${head('error', 'error')}</tr></thead><tbody>${rows}</tbody>`;
@@ -360,19 +489,56 @@ export class SweepView {
       this.sel.sort = key;
       this.refreshTable();
     }));
-    table.querySelectorAll('tr[data-trial-id]').forEach((tr) => tr.addEventListener('click', () => {
+    table.querySelectorAll('tr[data-trial-id]').forEach((tr) => tr.addEventListener('click', (e) => {
+      if (e.target.closest('td.pick')) return;
       location.hash = `#/trials/${tr.dataset.trialId}`;
     }));
+    table.querySelectorAll('input[data-testid=compare-check]').forEach((box) => box.addEventListener('change', () => {
+      const id = Number(box.dataset.trialId);
+      this.sel.compare = box.checked ? [...this.sel.compare.filter((i) => i !== id), id].slice(0, 4) : this.sel.compare.filter((i) => i !== id);
+      this.renderCompareBar();
+      table.querySelectorAll('input[data-testid=compare-check]').forEach((b) => {
+        b.disabled = !b.checked && this.sel.compare.length >= 4;
+        b.closest('tr').classList.toggle('picked', b.checked);
+      });
+    }));
+    this.renderCompareBar();
     const objs = this.objectives().map((o) => `${metricLabel(o.metric)} ${o.maximize ? '↑' : '↓'}`).join(', ');
     this.main.querySelector('#front-note').textContent =
       `★ front: on the Pareto front of the sweep's objectives (${objs}): no other trial is at least as good on all of them and better on one (what compsweep results --pareto prints).`;
     const pager = this.main.querySelector('#pager');
     const last = Math.min(page.total, offset + page.trials.length);
     pager.innerHTML = `<button id="prev" ${offset === 0 ? 'disabled' : ''}>‹ prev</button>
-      <span data-testid="trial-count">${page.total ? offset + 1 : 0}–${last} of ${page.total}</span>
+      <span data-testid="trial-count">${page.total ? offset + 1 : 0}–${last} of ${page.total}${this.brushed() ? ' succeeded trials inside the parallel-coordinates selection' : ''}</span>
       <button id="next" ${last >= page.total ? 'disabled' : ''}>next ›</button>`;
     pager.querySelector('#prev').addEventListener('click', () => { this.sel.offset = Math.max(0, offset - PAGE); this.refreshTable(); });
     pager.querySelector('#next').addEventListener('click', () => { this.sel.offset = offset + PAGE; this.refreshTable(); });
+  }
+
+  // A page of the succeeded trials inside the brushes, sorted here as the
+  // server would (missing values last).
+  brushedPage() {
+    const { sort, order, offset } = this.sel;
+    const rows = filterByBrushes([...this.trials.values()], this.pc.axes, this.sel.brushes);
+    const key = (t) => (t[sort] !== undefined ? t[sort] : (t.metrics || {})[sort]);
+    const sign = order === 'desc' ? -1 : 1;
+    rows.sort((a, b) => {
+      const x = key(a);
+      const y = key(b);
+      if (x == null || y == null) return (x == null) - (y == null) || a.id - b.id;
+      return (x < y ? -1 : x > y ? 1 : 0) * sign || a.id - b.id;
+    });
+    return { total: rows.length, trials: rows.slice(offset, offset + PAGE) };
+  }
+
+  renderCompareBar() {
+    const n = this.sel.compare.length;
+    const button = this.main.querySelector('#compare');
+    button.disabled = n < 2;
+    button.textContent = n ? `Compare ${n} trials` : 'Compare';
+    this.main.querySelector('#compare-note').textContent = n
+      ? `selected: ${this.sel.compare.join(', ')}${n < 2 ? ' (select one more)' : n === 4 ? ' (at most 4)' : ''}`
+      : 'Tick 2 to 4 trials in the first column to compare their metrics, learning curves and settings.';
   }
 
   async refreshWorkers() {
@@ -382,6 +548,7 @@ export class SweepView {
 
   resize() {
     this.pareto.resize();
+    this.pc.resize();
     this.hv.resize();
   }
 

@@ -230,9 +230,10 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
   // No horizontal overflow of the page at 800 and 1400 px, sweep and trial pages.
   for (const width of [800, 1400]) {
     await page.setViewportSize({ width, height: 1000 });
-    for (const hash of [`#/sweeps/${sweepId}`, `#/trials/${cliFront[0]}`]) {
+    for (const hash of [`#/sweeps/${sweepId}`, `#/trials/${cliFront[0]}`, `#/compare/${succeeded.slice(0, 4).join(',')}`]) {
       await page.evaluate((h) => { location.hash = h; }, hash);
-      await page.locator(hash.startsWith('#/sweeps') ? '[data-testid=pareto-chart] canvas' : '[data-testid=trial-metrics] table').first().waitFor();
+      await page.locator(hash.startsWith('#/sweeps') ? '[data-testid=pareto-chart] canvas'
+        : hash.startsWith('#/trials') ? '[data-testid=trial-metrics] table' : '[data-testid=compare-settings] table').first().waitFor();
       await page.waitForTimeout(400);  // the resize debounce
       const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
       assert.ok(scroll <= client, `${hash} at ${width} px: page is ${scroll} px wide in ${client}`);
@@ -304,6 +305,179 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
   await page.screenshot({ path: shot, fullPage: true });
   if (process.env.SCREENSHOT_OUT) fs.copyFileSync(shot, process.env.SCREENSHOT_OUT);
   assert.deepEqual(errors, [], 'no JavaScript errors on the page');
+  await page.close();
+});
+
+// The sweep called `name` (submitted by an earlier test).
+async function sweepNamed(name) {
+  const { sweeps } = await api('/api/sweeps');
+  const s = sweeps.find((x) => x.name === name);
+  assert.ok(s, `sweep ${name} exists: ${sweeps.map((x) => x.name)}`);
+  return s;
+}
+
+async function openSweep(page, id) {
+  await page.evaluate((i) => { location.hash = `#/sweeps/${i}`; }, id);
+  const chart = page.locator(`[data-testid=sweep-view][data-sweep-id="${id}"] [data-testid=pareto-chart]`);
+  const want = (await api(`/api/sweeps/${id}`)).counts.succeeded;
+  await waitFor(`sweep ${id} plotted`, async () => Number(await chart.getAttribute('data-count')) === want);
+  return chart;
+}
+
+const flatten = (o, pre = '', out = {}) => {
+  for (const [k, v] of Object.entries(o || {})) {
+    if (v && typeof v === 'object' && !Array.isArray(v)) flatten(v, pre ? `${pre}.${k}` : k, out);
+    else out[pre ? `${pre}.${k}` : k] = JSON.stringify(v);
+  }
+  return out;
+};
+
+test('compare view shows the selected trials, the best values and the settings diff', { skip, timeout: 120000 }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/`);
+  const sweep = await sweepNamed('tiny-synthetic');
+  await openSweep(page, sweep.id);
+  const trials = (await api(`/api/sweeps/${sweep.id}/trials?state=succeeded`)).trials;
+  const chosen = trials.slice(0, 3).map((t) => t.id);
+  assert.equal(chosen.length, 3);
+  assert.ok(await page.locator('[data-testid=compare-button]').isDisabled(), 'nothing to compare yet');
+  for (const id of chosen) await page.locator(`[data-testid=compare-check][data-trial-id="${id}"]`).check();
+  await page.locator('[data-testid=compare-button]').click();
+  const view = page.locator('[data-testid=compare-view]');
+  await view.waitFor();
+  assert.equal(await view.getAttribute('data-trial-ids'), chosen.join(','));
+  assert.equal(await page.evaluate(() => location.hash), `#/compare/${chosen.join(',')}`);
+  await page.locator('[data-testid=compare-settings] table').waitFor();
+
+  // The diff lists exactly the settings that differ, as the API's documents say.
+  const docs = await Promise.all(chosen.map((id) => api(`/api/trials/${id}`)));
+  const flat = docs.map((d) => flatten(d.settings));
+  const keys = [...new Set(flat.flatMap((f) => Object.keys(f)))];
+  const differing = keys.filter((k) => flat.some((f) => f[k] !== flat[0][k])).sort();
+  assert.ok(differing.length >= 1 && differing.every((k) => ['prune.final_sparsity', 'quantize.bits'].includes(k)), `differing: ${differing}`);
+  const shownKeys = async (sel) => page.locator(sel).evaluateAll((els) => els.map((e) => e.dataset.key));
+  assert.deepEqual((await shownKeys('[data-testid=compare-setting][data-differs="1"]')).sort(), differing);
+  assert.deepEqual(await shownKeys('[data-testid=compare-setting][data-differs="0"]'), [], 'shared settings hidden by default');
+  await page.locator('[data-testid=compare-show-same]').check();
+  await waitFor('shared settings shown', async () => (await shownKeys('[data-testid=compare-setting]')).length === keys.length);
+
+  // The best validation accuracy (maximised) and size (minimised) are marked.
+  for (const [metric, max] of [['val_accuracy', true], ['size_bytes', false]]) {
+    const vals = docs.map((d) => d.metrics[metric]);
+    const best = max ? Math.max(...vals) : Math.min(...vals);
+    const want = vals.every((v) => v === best) ? [] : vals.map((v, i) => (v === best ? i : -1)).filter((i) => i >= 0);
+    const marked = await page.locator(`[data-testid=compare-metrics] tr[data-metric="${metric}"] td.num`).evaluateAll((tds) =>
+      tds.map((td, i) => (td.dataset.best ? i : -1)).filter((i) => i >= 0));
+    assert.deepEqual(marked, want, metric);
+  }
+  // Learning curves from the progress reports: one chart per series, a line per trial.
+  const curves = page.locator('[data-testid=compare-curve]');
+  await curves.first().waitFor();
+  assert.ok(await page.locator('[data-testid=compare-curve] canvas').count() >= 1);
+  assert.equal(await page.locator('[data-testid=compare-curve][data-field=loss]').getAttribute('data-trials'), chosen.join(','));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('parallel-coordinates brushing reduces the rows and points to the selection', { skip, timeout: 120000 }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/`);
+  const sweep = await sweepNamed('tiny-synthetic-more');
+  const chart = await openSweep(page, sweep.id);
+  const all = (await api(`/api/sweeps/${sweep.id}/trials?state=succeeded`)).trials;
+  const bits8 = all.filter((t) => t.params['quantize.bits'] === 8).map((t) => t.id).sort((a, b) => a - b);
+  assert.ok(bits8.length >= 1 && bits8.length < all.length);
+  const rowIds = async () => ids((await page.locator('[data-testid=trial-row]').evaluateAll((trs) => trs.map((tr) => tr.dataset.trialId))).join(','));
+  await waitFor('every trial row', async () => (await rowIds()).length === all.length);
+  const pc = page.locator('[data-testid=parcoords]');
+  assert.match(await pc.getAttribute('data-axes'), /quantize\.bits/);
+  // Drag on the Bits axis from 40 % below its top to above it: bits 5.6 to 8.
+  const axis = page.locator('[data-testid=pc-axis][data-key="quantize.bits"]');
+  await axis.scrollIntoViewIfNeeded();
+  const box = await axis.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.4);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2, box.y - 20, { steps: 6 });
+  await page.mouse.up();
+  await waitFor('the table to follow the brush', async () => JSON.stringify(await rowIds()) === JSON.stringify(bits8));
+  assert.equal(await pc.getAttribute('data-brushed'), 'quantize.bits');
+  assert.equal(Number(await pc.getAttribute('data-selected')), bits8.length);
+  assert.deepEqual(ids(await chart.getAttribute('data-points')), bits8, 'the scatter shows only the selection');
+  assert.match(await page.locator('[data-testid=trial-count]').textContent(), /inside the parallel-coordinates selection/);
+  // The importance view says what it measures and has a row per swept setting.
+  assert.match(await page.locator('[data-testid=importance-explained]').textContent(), /share of the objective's variance/);
+  assert.deepEqual((await page.locator('[data-testid=importance-row]').evaluateAll((r) => r.map((e) => e.dataset.param))).sort(),
+    ['prune.final_sparsity', 'quantize.bits']);
+  // Clearing brings every row back.
+  await page.locator('[data-testid=pc-clear]').click();
+  await waitFor('all rows again', async () => (await rowIds()).length === all.length);
+  assert.equal(Number(await chart.getAttribute('data-count')), all.length);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('stopped trials have their badge, hollow markers and never a place on the front', { skip, timeout: 240000 }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/`);
+  // Watch the address the nsga2 + MO-ASHA sweep will get, then submit it.
+  const { sweeps } = await api('/api/sweeps');
+  const nextId = Math.max(...sweeps.map((s) => s.id)) + 1;
+  await page.evaluate((id) => { location.hash = `#/sweeps/${id}`; }, nextId);
+  const yaml = fs.readFileSync(path.join(repo, 'tests', 'integration', 'data', 'nsga-asha-synthetic.yaml'), 'utf8');
+  const submitted = await api('/api/sweeps?filename=nsga.yaml', { method: 'POST', body: yaml });
+  assert.equal(submitted.id, nextId);
+  const done = await waitFor('the nsga2 sweep to finish', async () => {
+    const s = await api(`/api/sweeps/${nextId}`);
+    return s.state === 'done' ? s : null;
+  });
+  assert.ok(done.counts.stopped > 0, `MO-ASHA stopped some trials: ${JSON.stringify(done.counts)}`);
+  const stopped = (await api(`/api/sweeps/${nextId}/trials?state=stopped`)).trials;
+  const stoppedIds = stopped.map((t) => t.id).sort((a, b) => a - b);
+  const view = page.locator(`[data-testid=sweep-view][data-sweep-id="${nextId}"]`);
+  const chart = view.locator('[data-testid=pareto-chart]');
+  // Counts (and the trials nsga2 added live) match the API.
+  await waitFor('counts to match', async () =>
+    (await view.locator('[data-testid=count-stopped] b').textContent()) === String(done.counts.stopped) &&
+    (await view.locator('[data-testid=count-total] b').textContent()) === String(done.total) &&
+    ids(await chart.getAttribute('data-stopped-ids')).join() === stoppedIds.join());
+  assert.deepEqual(ids(await chart.getAttribute('data-stopped-ids')), stoppedIds, 'stopped trials drawn (hollow)');
+  // Never on a front: neither the one ringed on the chart nor the sweep's.
+  for (const attr of ['data-front-ids', 'data-sweep-front-ids']) {
+    const front = ids(await chart.getAttribute(attr));
+    assert.ok(front.length >= 1, attr);
+    assert.deepEqual(front.filter((i) => stoppedIds.includes(i)), [], `${attr}: ${front}`);
+  }
+  assert.deepEqual(await view.locator('[data-testid=pareto-legend] .legend-item[data-value=stopped]').count(), 1);
+  // The table's badge says where each stopped.
+  await page.selectOption('[data-testid=state-filter]', 'stopped');
+  await waitFor('stopped rows', async () => (await view.locator('[data-testid=trial-row]').count()) === stopped.length);
+  const badges = await view.locator('[data-testid=trial-row] [data-testid=stopped-badge]').allTextContents();
+  assert.equal(badges.length, stopped.length);
+  const byId = new Map(stopped.map((t) => [t.id, t.metrics.stopped_at_epoch]));
+  const rowIds = await view.locator('[data-testid=trial-row]').evaluateAll((trs) => trs.map((tr) => Number(tr.dataset.trialId)));
+  rowIds.forEach((id, i) => assert.equal(badges[i], `stopped @ epoch ${byId.get(id)}`));
+  // The toggle hides them from the chart.
+  await view.locator('[data-testid=show-stopped]').uncheck();
+  await waitFor('stopped hidden', async () => (await chart.getAttribute('data-stopped-ids')) === '');
+  assert.equal(Number(await chart.getAttribute('data-count')), done.counts.succeeded);
+  await view.locator('[data-testid=show-stopped]').check();
+  // Shape by a setting: a shape legend with that setting's values.
+  await page.selectOption('[data-testid=shape-select]', 'quantize.bits');
+  await waitFor('shape legend', async () => (await chart.getAttribute('data-shape-by')) === 'quantize.bits');
+  const shapeValues = await view.locator('[data-testid=shape-legend] [data-shape-value]').evaluateAll((els) => els.map((e) => e.dataset.shapeValue));
+  const wantBits = [...new Set([...stopped, ...(await api(`/api/sweeps/${nextId}/trials?state=succeeded`)).trials].map((t) => t.params['quantize.bits']))].sort((a, b) => a - b).map(String);
+  assert.deepEqual(shapeValues, wantBits);
+  await page.selectOption('[data-testid=shape-select]', '');
+  console.log(`# live: ${JSON.stringify(await page.evaluate(() => ({ added: window.__dashboard.addedLocally || 0, loads: window.__dashboard.loads })))}`);
+  fs.mkdirSync(path.join(here, 'artifacts'), { recursive: true });
+  await page.screenshot({ path: path.join(here, 'artifacts', 'stopped.png'), fullPage: true });
+  assert.deepEqual(errors, []);
   await page.close();
 });
 

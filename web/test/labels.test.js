@@ -45,4 +45,22 @@ test('axis titles use the human name with unit and direction', () => {
   assert.is(axisLabel('latency_ms'), 'Latency (ms)');
 });
 
+test('the deployment metrics have names and units', () => {
+  assert.is(metricLabel('deploy_size_bytes_torchscript'), 'TorchScript file size');
+  assert.is(metricLabel('deploy_size_bytes_onnx'), 'ONNX file size');
+  assert.is(metricLabel('latency_ms_torchscript'), 'TorchScript latency');
+  assert.is(metricLabel('deploy_int8'), 'Deployed as int8');
+  assert.is(metricLabel('stopped_at_epoch'), 'Stopped at epoch');
+  assert.is(formatMetric('deploy_size_bytes_torchscript', 280366), '280.4 KB');
+  assert.is(formatMetric('deploy_size_bytes_onnx', 1066440), '1.07 MB');
+  assert.is(formatMetric('latency_ms_torchscript', 0.078282), '0.078 ms');
+  assert.is(formatMetric('deploy_int8', 1), 'yes');
+  assert.is(formatMetric('deploy_int8', 0), 'no');
+  assert.is(formatMetric('stopped_at_epoch', 2), 'epoch 2');
+  assert.is(axisLabel('deploy_size_bytes_onnx', false), 'ONNX file size (B/KB/MB) ↓ better');
+  assert.is(axisLabel('latency_ms_torchscript', false), 'TorchScript latency (ms) ↓ better');
+  // Not sizes or times although the words appear inside another word.
+  assert.is(formatMetric('bytesize', 2), '2');
+});
+
 test.run();
