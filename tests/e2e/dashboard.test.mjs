@@ -195,10 +195,13 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
   await waitFor('the legend to follow colour-by', async () => (await chart.getAttribute('data-color-by')) === 'quantize.bits');
   const byBits = await legendValues();
   assert.notDeepEqual(byBits, before);
-  assert.deepEqual(byBits.filter((v) => v !== 'front'), ['4', '8']);
+  // The reference models are plotted as lines: the dense student and the teacher.
+  assert.ok(byBits.includes('dense student'), `dense student line in ${byBits}`);
+  assert.ok(byBits.includes('teacher'), `teacher line in ${byBits}`);
+  assert.deepEqual(byBits.filter((v) => !['front', 'dense student', 'teacher'].includes(v)), ['4', '8']);
   await page.selectOption('[data-testid=color-select]', 'prune.final_sparsity');
   await waitFor('the legend by sparsity', async () => (await legendValues()).includes('50.00 %'));
-  assert.deepEqual((await legendValues()).filter((v) => v !== 'front'), ['50.00 %', '90.00 %']);
+  assert.deepEqual((await legendValues()).filter((v) => !['front', 'dense student', 'teacher'].includes(v)), ['50.00 %', '90.00 %']);
   await page.selectOption('[data-testid=color-select]', '');
 
   // The picker returns the trial the budgets select, checked against the CLI:

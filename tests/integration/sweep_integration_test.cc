@@ -138,15 +138,19 @@ TEST_F(IntegrationTest, CoordinatorAndTwoWorkersCompleteASweep) {
   ASSERT_EQ(results.Wait(30s), 0);
   EXPECT_NE(results.Output().find("\"val_accuracy\""), std::string::npos);
   // The coordinator keeps every succeeded trial's model, sent with its result: one
-  // file per trial whose bytes are the trial's size_bytes.
+  // file per trial whose bytes are the trial's size_bytes (4 trials and the
+  // dense-student baseline).
   EXPECT_EQ(Count("SELECT COUNT(*) FROM artifacts a JOIN trial_values v ON v.trial_id = "
                   "a.trial_id AND v.metric = 'size_bytes' WHERE a.kind = 'model' AND "
                   "a.size_bytes = CAST(v.value AS INTEGER)"),
-            4);
+            5);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='baseline' AND state='succeeded'"), 1);
   std::vector<std::pair<int64_t, std::string>> models;
   {
     SQLite::Database db(db_, SQLite::OPEN_READONLY);
-    SQLite::Statement st(db, "SELECT trial_id, path, size_bytes FROM artifacts WHERE kind='model'");
+    SQLite::Statement st(db,
+                         "SELECT a.trial_id, a.path, a.size_bytes FROM artifacts a JOIN trials t ON "
+                         "t.id = a.trial_id WHERE a.kind='model' AND t.kind='trial'");
     while (st.executeStep()) {
       models.emplace_back(st.getColumn(0).getInt64(), st.getColumn(1).getString());
       ASSERT_TRUE(fs::exists(st.getColumn(1).getString())) << st.getColumn(1).getString();
