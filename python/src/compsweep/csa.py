@@ -255,21 +255,7 @@ def loads(data: bytes, layout: Optional[Sequence[Tuple[str, Sequence[int]]]] = N
     named_parameters() then named_buffers() order (what
     :func:`torchscript_layout` reads from the .pt, with torch)."""
     r = _Reader(bytes(data), source)
-    magic = r.take(4, "the magic")
-    if magic != MAGIC:
-        if magic[:3] == b"CSA":
-            raise CsaVersionError(f"{source}: a compsweep artifact of version "
-                                  f"{magic[3:].decode('latin-1')!r}; this reader knows version "
-                                  f"{VERSION} only (magic {MAGIC!r})")
-        raise CsaError(f"{source}: not a compsweep artifact (magic {magic!r}, expected {MAGIC!r})")
-    spec_len = r.u32("the spec length")
-    raw_spec = r.take(spec_len, "the spec")
-    try:
-        stored = json.loads(raw_spec.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise CsaError(f"{source}: byte 8: the spec is not UTF-8 JSON: {e}") from None
-    if not isinstance(stored, dict):
-        raise CsaError(f"{source}: byte 8: the spec is not a JSON object")
+    stored = _read_header(r)
     spec = {k: v for k, v in stored.items() if k != "deploy"}
     deploy = stored.get("deploy", {})
     if not isinstance(deploy, dict):
@@ -314,6 +300,14 @@ def loads(data: bytes, layout: Optional[Sequence[Tuple[str, Sequence[int]]]] = N
                     deploy=deploy, weights=weights, quantized=quantized, encodings=encodings)
 
 
+def read_spec(source: Union[str, Path, bytes]) -> Dict[str, Any]:
+    """The spec JSON as stored (``deploy`` included), without decoding the
+    records: e.g. to find a TorchScript user model's path before :func:`load`."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    r = _Reader(data, "<bytes>" if isinstance(source, bytes) else str(source))
+    return _read_header(r)
+
+
 def torchscript_layout(path: Union[str, Path]) -> Layout:
     """(name, shape, is_float) of a TorchScript module's parameters then
     buffers, the order the .csa stores them in. Imports torch."""
@@ -324,6 +318,27 @@ def torchscript_layout(path: Union[str, Path]) -> Layout:
     for name, t in list(module.named_parameters()) + list(module.named_buffers()):
         out.append((name, tuple(t.shape), bool(t.is_floating_point())))
     return out
+
+
+def _read_header(r: _Reader) -> Dict[str, Any]:
+    """The magic and the spec JSON; leaves ``r`` at the tensor count."""
+    source = r.source
+    magic = r.take(4, "the magic")
+    if magic != MAGIC:
+        if magic[:3] == b"CSA":
+            raise CsaVersionError(f"{source}: a compsweep artifact of version "
+                                  f"{magic[3:].decode('latin-1')!r}; this reader knows version "
+                                  f"{VERSION} only (magic {MAGIC!r})")
+        raise CsaError(f"{source}: not a compsweep artifact (magic {magic!r}, expected {MAGIC!r})")
+    spec_len = r.u32("the spec length")
+    raw_spec = r.take(spec_len, "the spec")
+    try:
+        stored = json.loads(raw_spec.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CsaError(f"{source}: byte 8: the spec is not UTF-8 JSON: {e}") from None
+    if not isinstance(stored, dict):
+        raise CsaError(f"{source}: byte 8: the spec is not a JSON object")
+    return stored
 
 
 class _Reader:
@@ -833,5 +848,5 @@ def _run_int8(layers: List[Dict], prefix: str, art: Artifact, act: Dict[str, Any
 
 __all__ = [
     "Artifact", "CsaError", "CsaVersionError", "NotRunnableError", "QuantizedWeight", "VERSION",
-    "arch_spec", "load", "loads", "tensor_layout", "torchscript_layout",
+    "arch_spec", "load", "loads", "read_spec", "tensor_layout", "torchscript_layout",
 ]
