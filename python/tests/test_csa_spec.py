@@ -400,7 +400,8 @@ def test_a_spec_length_past_the_end() -> None:
     (quant(2, 0, 8, 2, b""), "per-channel flag 2"),
     (quant(2, 0, 3, 0, f32s([1.0])) + fields([7, 0, 0, 0, 0, 0], 3), "field 7"),
     (quant(2, 3, 3, 0, b"\0") + fields([3, 0, 0, 0, 0, 0], 3), "pow2 3-bit level 3"),
-    (u8(1) + u32(2) + u8(0) + bytes([0b1]) + f32s([1.0, 2.0]), "hold 1 nonzeros, the record says 2"),
+    (u8(1) + u32(2) + u8(0) + bytes([0b1]) + f32s([1.0, 2.0]),
+     "hold 1 nonzeros, the record says 2"),
     (u8(1) + u32(1) + u8(9) + u32(1) + b"\0", "position width 9"),
     (u8(1) + gaps(3, [7, 1], 1) + f32s([1.0]), "position 8 out of range"),
 ])
@@ -485,3 +486,24 @@ def test_every_layer_type_against_torch() -> None:
     got = art.forward(x, batch_size=3)  # two batches
     assert got.shape == (4, 5) and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_reading_and_running_needs_no_torch(tmp_path) -> None:
+    """In a fresh interpreter where importing torch fails, a .csa loads and
+    predicts (only torchscript_layout imports torch)."""
+    import subprocess
+    import sys
+
+    deploy = {"input": {"dtype": "uint8", "shape": [2, 1, 1], "scale": 1.0, "mean": 0.0,
+                        "std": 1.0}}
+    path = tmp_path / "m.csa"
+    path.write_bytes(csa_bytes(linear_spec(2, 1, deploy=deploy), [dense([1.0, 2.0]),
+                                                                   dense([0.5])]))
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import numpy as np\n"
+            "from compsweep import csa\n"
+            f"y = csa.load({str(path)!r}).predict(np.array([[[[3]], [[4]]]], np.uint8))\n"
+            "print(y.tolist())\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[[11.5]]"

@@ -800,8 +800,12 @@ def _run_int8(layers: List[Dict], prefix: str, art: Artifact, act: Dict[str, Any
             if not isinstance(x, _QTensor):
                 x = _quantize(x, float(in_scale), int(in_zp))
             q = art.quantized[f"{name}.weight"]
-            src = (x.codes - x.zp).astype(np.float64)  # exact integer sums in float64
-            codes = q.codes.astype(np.float64)
+            # Integer sums, exact in float32 while every partial sum stays
+            # below 2^24 (|x - zp| <= 255, |code| <= 127), else in float64.
+            terms = int(np.prod(q.codes.shape[1:]))
+            exact = np.float32 if terms * 255 * 127 < 2 ** 24 else np.float64
+            src = (x.codes - x.zp).astype(exact)
+            codes = q.codes.astype(exact)
             if t == "conv":
                 acc = _conv2d(src, codes, layer.get("stride", 1), layer.get("pad", 0),
                               layer.get("groups", 1))
@@ -809,6 +813,7 @@ def _run_int8(layers: List[Dict], prefix: str, art: Artifact, act: Dict[str, Any
             else:
                 acc = src @ codes.T
                 view = (1, -1)
+            acc = acc.astype(np.float64)
             w_scale = q.scale.astype(np.float64).reshape(-1)
             y = acc * (x.scale * (w_scale if q.per_channel else w_scale[0])).reshape(
                 view if q.per_channel else ())
