@@ -380,7 +380,12 @@ def test_magic_and_version() -> None:
     (b'{"layers": [{"type": "lstm"}], "input": [1, 1, 1]}', "unknown layer type 'lstm'"),
     (b'{"layers": [{"type": "linear", "out": 2}], "input": [1, 1, 1]}', "without 'in'"),
     (b'{"input": [1, 1, 1]}', "neither"),
-    (b'{"arch": "cnn-small", "deploy": 3}', "deploy block"),
+    (b'{"arch": "cnn-small", "deploy": 3}', "deploy block: not a JSON object"),
+    (b'{"arch": "mlp", "deploy": {"input": {"dtype": "uint16"}}}', "input.dtype"),
+    (b'{"arch": "mlp", "deploy": {"input": {"dtype": "uint8", "shape": [1, 28, 28], '
+     b'"scale": 1, "mean": 0, "std": 0}}}', "std nonzero"),
+    (b'{"arch": "mlp", "deploy": {"int8": {"l1": [0.1, 300, 0.1, 0]}}}', "int8.l1 is not"),
+    (b'{"arch": "mlp", "deploy": {"int8": {"l1": [0.1, 0, 0.1]}}}', "int8.l1 is not"),
 ])
 def test_bad_specs(spec_bytes: bytes, message: str) -> None:
     with pytest.raises(csa.CsaError, match=message):

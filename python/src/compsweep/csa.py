@@ -24,6 +24,7 @@ methods may be called from several threads.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,8 +259,7 @@ def loads(data: bytes, layout: Optional[Sequence[Tuple[str, Sequence[int]]]] = N
     stored = _read_header(r)
     spec = {k: v for k, v in stored.items() if k != "deploy"}
     deploy = stored.get("deploy", {})
-    if not isinstance(deploy, dict):
-        raise CsaError(f"{source}: the spec's deploy block is not a JSON object")
+    _check_deploy(deploy, source)
     if set(spec) == {"arch"}:
         spec = arch_spec(spec["arch"])
     if "torchscript" in spec:
@@ -298,6 +298,38 @@ def loads(data: bytes, layout: Optional[Sequence[Tuple[str, Sequence[int]]]] = N
                        "last record")
     return Artifact(source=source, size_bytes=len(r.data), spec=spec, stored_spec=stored,
                     deploy=deploy, weights=weights, quantized=quantized, encodings=encodings)
+
+
+def _check_deploy(deploy: Any, source: str) -> None:
+    """deploy.input and deploy.int8 as the spec describes them, or CsaError."""
+    def bad(what: str) -> CsaError:
+        return CsaError(f"{source}: the spec's deploy block: {what}")
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    if not isinstance(deploy, dict):
+        raise bad("not a JSON object")
+    inp = deploy.get("input")
+    if inp is not None:
+        if not isinstance(inp, dict) or inp.get("dtype") not in ("uint8", "float32", "int64"):
+            raise bad(f"input.dtype is not uint8, float32 or int64: {inp!r}")
+        shape = inp.get("shape")
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d > 0 for d in shape):
+            raise bad(f"input.shape is not a list of sizes: {shape!r}")
+        if not all(number(inp.get(k)) for k in ("scale", "mean", "std")) or inp["std"] == 0:
+            raise bad("input.scale, .mean, .std must be finite numbers, std nonzero")
+    act = deploy.get("int8")
+    if act is not None:
+        if not isinstance(act, dict):
+            raise bad("int8 is not a JSON object")
+        for layer, p in act.items():
+            ok = (isinstance(p, list) and len(p) == 4 and number(p[0]) and number(p[2]) and
+                  p[0] > 0 and p[2] > 0 and all(isinstance(z, int) and not isinstance(z, bool)
+                                                and 0 <= z <= 255 for z in (p[1], p[3])))
+            if not ok:
+                raise bad(f"int8.{layer} is not [in_scale, in_zero_point, out_scale, "
+                          f"out_zero_point] (scales > 0, zero points 0..255): {p!r}")
 
 
 def read_spec(source: Union[str, Path, bytes]) -> Dict[str, Any]:
