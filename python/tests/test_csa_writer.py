@@ -10,9 +10,10 @@ with `compsweep export`. Checked in this process:
   codes equal the .csa's codes, their dequantized values the reader's);
 - the NumPy forward pass on the raw test images gives the trial's recorded
   accuracy within 0.1 points: test_accuracy for the float network, and
-  int8_test_accuracy for the int8 network of int8 trials; its logits match
-  the TorchScript export's (float: to float tolerance; int8: within two
-  output quantization steps, nearly all exactly);
+  int8_test_accuracy for the int8 network of int8 trials (plus the images
+  whose class flips at a near tie of LibTorch's logits: the int8 emulation is
+  not bit-exact); its logits match the TorchScript export's (float: to float
+  tolerance; int8: within two output quantization steps, 95% exactly);
 - every record kind the writer uses occurs in these files.
 
 Needs Debian's python3-torch (for the comparison only: the reader does not
@@ -193,13 +194,21 @@ def check_accuracy_and_logits(art: csa.Artifact, m: Dict, ts_path: Path, x: np.n
         np.testing.assert_allclose(float_logits, ref, rtol=1e-4, atol=1e-4, err_msg=where)
         return
     logits = art.predict(x)  # int8 by default for an int8 trial
-    acc8 = float((logits.argmax(1) == y).mean())
-    assert abs(acc8 - m["int8_test_accuracy"]) <= 0.001 + 1e-9, (where, acc8, m)
     # Logits are dequantized uint8 codes of the last layer: compare in its steps.
     last = [n for n in art.weights if n.endswith(".weight")][-1].rsplit(".", 1)[0]
-    steps = np.abs(logits - ref) / art.deploy["int8"][last][2]
+    step = art.deploy["int8"][last][2]
+    steps = np.abs(logits - ref) / step
     assert steps.max() <= 2.001, (where, steps.max())
     assert (steps < 0.01).mean() >= 0.95, (where, (steps < 0.01).mean())
+    # NumPy rounds a float island (batch norm, pooling, residual sums) in
+    # another order than LibTorch, so a code may differ by one step: an image
+    # may change class only where LibTorch's top two logits are that close.
+    # Such near ties are the only slack beyond the 0.1 points.
+    flips = logits.argmax(1) != ref.argmax(1)
+    top2 = np.sort(ref[flips], axis=1)[:, -2:]
+    assert ((top2[:, 1] - top2[:, 0]) <= 2.001 * step).all(), (where, "a flip that is no tie")
+    acc8 = float((logits.argmax(1) == y).mean())
+    assert abs(acc8 - m["int8_test_accuracy"]) <= 0.001 + flips.mean() + 1e-9, (where, acc8, m)
 
 
 def test_the_export_sweep_reads_back(export_sweep: Dict) -> None:
