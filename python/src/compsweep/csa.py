@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from compsweep.csa_forward import QTensor, batched, run_float, run_int8
 from compsweep.errors import CompsweepError
 
 #: The only version this reader knows: the magic is ``CSA`` + this digit.
@@ -42,9 +43,6 @@ MAGIC = b"CSA1"
 KIND_DENSE, KIND_SPARSE, KIND_QDENSE, KIND_QSPARSE, KIND_OMITTED = 0, 1, 2, 3, 4
 #: Quantization schemes (u8 in the quant header); never renumbered.
 SCHEMES = {0: ("linear", True), 1: ("linear", False), 2: ("log2", True), 3: ("pow2", True)}
-
-#: LibTorch's BatchNorm2d default, which the zoo's batch norm layers use.
-BN_EPS = 1e-5
 
 ZOO_ARCHS = ("mlp", "lenet5", "cnn-small", "cnn-wide", "resnet-small", "mobilenetv2")
 
@@ -197,8 +195,8 @@ class Artifact:
         weights: the network whose accuracy is the trial's test_accuracy."""
         self._require_runnable()
         x = np.asarray(x, dtype=np.float32)
-        return _batched(x, batch_size,
-                        lambda b: _run_float(self.spec["layers"], "", self.weights, b))
+        return batched(x, batch_size,
+                       lambda b: run_float(self.spec["layers"], "", self.weights, b))
 
     def forward_int8(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Logits of the int8 network (uint8 activations, int8 weight codes,
@@ -213,10 +211,10 @@ class Artifact:
         act = self.deploy["int8"]
 
         def run(b: np.ndarray) -> np.ndarray:
-            y = _run_int8(self.spec["layers"], "", self, act, b)
-            return y.dequantize() if isinstance(y, _QTensor) else y
+            y = run_int8(self.spec["layers"], "", self.weights, self.quantized, act, b)
+            return y.dequantize() if isinstance(y, QTensor) else y
 
-        return _batched(x, batch_size, run)
+        return batched(x, batch_size, run)
 
     def predict(self, raw: Any, int8: Optional[bool] = None, batch_size: int = 256
                 ) -> np.ndarray:
@@ -706,181 +704,6 @@ def _weight_layers(layers: List[Dict], prefix: str) -> List[str]:
             out += _weight_layers(layer["body"], f"{name}_body.")
             out += _weight_layers(layer.get("shortcut") or [], f"{name}_short.")
     return out
-
-
-# ---------------------------------------------------------------------------
-# NumPy forward passes
-
-
-def _batched(x: np.ndarray, batch_size: int, fn: Any) -> np.ndarray:
-    if x.shape[0] == 0:
-        raise ValueError("no inputs")
-    return np.concatenate([fn(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
-
-
-def _windows(x: np.ndarray, k: int, stride: int, pad: int) -> np.ndarray:
-    """[N, C, Ho, Wo, k, k] views of the (zero padded) input."""
-    if x.ndim != 4:
-        raise ValueError(f"a conv layer needs N x C x H x W inputs, not {list(x.shape)}")
-    if pad:
-        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    w = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))
-    return w[:, :, ::stride, ::stride]
-
-
-def _conv2d(x: np.ndarray, w: np.ndarray, stride: int, pad: int, groups: int) -> np.ndarray:
-    """Cross-correlation as torch.conv2d (no bias), in x's dtype."""
-    n, c = x.shape[:2]
-    cout, cg, k, _ = w.shape
-    if c != cg * groups:
-        raise ValueError(f"conv expects {cg * groups} input channels, got {c}")
-    win = _windows(x, k, stride, pad)
-    ho, wo = win.shape[2:4]
-    og = cout // groups
-    if cg == 1 and og == 1:  # depthwise: k*k multiply-adds over whole planes
-        y = np.zeros((n, c, ho, wo), np.result_type(x, w))
-        for i in range(k):
-            for j in range(k):
-                y += win[..., i, j] * w[:, 0, i, j].reshape(1, c, 1, 1)
-        return y
-    outs = []
-    for g in range(groups):
-        cols = win[:, g * cg:(g + 1) * cg].transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, -1)
-        outs.append(cols @ w[g * og:(g + 1) * og].reshape(og, -1).T)
-    y = np.concatenate(outs, axis=1) if groups > 1 else outs[0]
-    return np.ascontiguousarray(y.reshape(n, ho, wo, cout).transpose(0, 3, 1, 2))
-
-
-def _maxpool2d(x: np.ndarray, k: int) -> np.ndarray:
-    n, c, h, w = x.shape
-    ho, wo = h // k, w // k
-    return x[:, :, :ho * k, :wo * k].reshape(n, c, ho, k, wo, k).max(axis=(3, 5))
-
-
-def _bn_affine(weights: Dict[str, np.ndarray], name: str) -> Tuple[np.ndarray, np.ndarray]:
-    """Eval-mode batch norm as x * a + b (float32, [1, C, 1, 1])."""
-    a = weights[f"{name}.weight"] / np.sqrt(weights[f"{name}.running_var"] + np.float32(BN_EPS))
-    b = weights[f"{name}.bias"] - weights[f"{name}.running_mean"] * a
-    return (a.astype(np.float32).reshape(1, -1, 1, 1), b.astype(np.float32).reshape(1, -1, 1, 1))
-
-
-def _run_float(layers: List[Dict], prefix: str, weights: Dict[str, np.ndarray], x: np.ndarray
-               ) -> np.ndarray:
-    for i, layer in enumerate(layers):
-        name = f"{prefix}l{i}"
-        t = layer["type"]
-        if t == "conv":
-            x = _conv2d(x, weights[f"{name}.weight"], layer.get("stride", 1), layer.get("pad", 0),
-                        layer.get("groups", 1))
-            if f"{name}.bias" in weights:
-                x = x + weights[f"{name}.bias"].reshape(1, -1, 1, 1)
-        elif t == "linear":
-            x = x @ weights[f"{name}.weight"].T
-            if f"{name}.bias" in weights:
-                x = x + weights[f"{name}.bias"]
-        elif t == "bn":
-            a, b = _bn_affine(weights, name)
-            x = x * a + b
-        elif t == "relu":
-            x = np.maximum(x, np.float32(0))
-        elif t == "relu6":
-            x = np.clip(x, np.float32(0), np.float32(6))
-        elif t == "maxpool":
-            x = _maxpool2d(x, layer["k"])
-        elif t == "gap":
-            x = x.mean(axis=(2, 3), dtype=np.float32)
-        elif t == "flatten":
-            x = x.reshape(x.shape[0], -1)
-        elif t == "residual":
-            body = _run_float(layer["body"], f"{name}_body.", weights, x)
-            short = layer.get("shortcut") or []
-            x = body + (_run_float(short, f"{name}_short.", weights, x) if short else x)
-        x = x.astype(np.float32, copy=False)
-    return x
-
-
-@dataclass
-class _QTensor:
-    """A per-tensor affine uint8 activation: value = (codes - zp) * scale."""
-
-    codes: np.ndarray  # int32
-    scale: float
-    zp: int
-
-    def dequantize(self) -> np.ndarray:
-        return ((self.codes - self.zp).astype(np.float32) * np.float32(self.scale))
-
-
-def _quantize(x: np.ndarray, scale: float, zp: int) -> _QTensor:
-    inv = np.float32(1.0) / np.float32(scale)
-    q = np.rint(x.astype(np.float32) * inv).astype(np.int64) + zp
-    return _QTensor(np.clip(q, 0, 255).astype(np.int32), scale, zp)
-
-
-def _run_int8(layers: List[Dict], prefix: str, art: Artifact, act: Dict[str, Any],
-              x: Union[np.ndarray, _QTensor]) -> Union[np.ndarray, _QTensor]:
-    def deq(v: Union[np.ndarray, _QTensor]) -> np.ndarray:
-        return v.dequantize() if isinstance(v, _QTensor) else v
-
-    i = 0
-    while i < len(layers):
-        layer = layers[i]
-        name = f"{prefix}l{i}"
-        t = layer["type"]
-        if t in ("conv", "linear"):
-            in_scale, in_zp, out_scale, out_zp = act[name]
-            if not isinstance(x, _QTensor):
-                x = _quantize(x, float(in_scale), int(in_zp))
-            q = art.quantized[f"{name}.weight"]
-            # Integer sums, exact in float32 while every partial sum stays
-            # below 2^24 (|x - zp| <= 255, |code| <= 127), else in float64.
-            terms = int(np.prod(q.codes.shape[1:]))
-            exact = np.float32 if terms * 255 * 127 < 2 ** 24 else np.float64
-            src = (x.codes - x.zp).astype(exact)
-            codes = q.codes.astype(exact)
-            if t == "conv":
-                acc = _conv2d(src, codes, layer.get("stride", 1), layer.get("pad", 0),
-                              layer.get("groups", 1))
-                view = (1, -1, 1, 1)
-            else:
-                acc = src @ codes.T
-                view = (1, -1)
-            acc = acc.astype(np.float64)
-            w_scale = q.scale.astype(np.float64).reshape(-1)
-            y = acc * (x.scale * (w_scale if q.per_channel else w_scale[0])).reshape(
-                view if q.per_channel else ())
-            bias = art.weights.get(f"{name}.bias")
-            if bias is not None:
-                y = y + bias.astype(np.float64).reshape(view)
-            out = np.rint(y / float(out_scale)) + int(out_zp)
-            fused = i + 1 < len(layers) and layers[i + 1]["type"] == "relu"
-            lo = int(out_zp) if fused else 0
-            x = _QTensor(np.clip(out, lo, 255).astype(np.int32), float(out_scale), int(out_zp))
-            if fused:
-                i += 1
-        elif t == "bn":
-            a, b = _bn_affine(art.weights, name)
-            x = deq(x) * a + b
-        elif t == "relu":
-            x = (_QTensor(np.maximum(x.codes, x.zp), x.scale, x.zp) if isinstance(x, _QTensor)
-                 else np.maximum(x, np.float32(0)))
-        elif t == "relu6":
-            x = np.clip(deq(x), np.float32(0), np.float32(6))
-        elif t == "maxpool":
-            x = (_QTensor(_maxpool2d(x.codes, layer["k"]), x.scale, x.zp)
-                 if isinstance(x, _QTensor) else _maxpool2d(x, layer["k"]))
-        elif t == "gap":
-            x = deq(x).mean(axis=(2, 3), dtype=np.float32)
-        elif t == "flatten":
-            x = (_QTensor(x.codes.reshape(x.codes.shape[0], -1), x.scale, x.zp)
-                 if isinstance(x, _QTensor) else x.reshape(x.shape[0], -1))
-        elif t == "residual":
-            inp = deq(x)
-            body = deq(_run_int8(layer["body"], f"{name}_body.", art, act, inp))
-            short = layer.get("shortcut") or []
-            x = body + (deq(_run_int8(short, f"{name}_short.", art, act, inp)) if short else inp)
-        i += 1
-    return x
 
 
 __all__ = [
