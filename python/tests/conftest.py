@@ -7,16 +7,19 @@ with ``cmake --build build --target compsweep`` (or ``make build``).
 
 from __future__ import annotations
 
+import gzip
 import os
 import signal
+import sqlite3
 import socket
 import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -135,3 +138,93 @@ def start_worker(binary: Path, coord: Coordinator, cwd: Path) -> subprocess.Pope
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(cwd))
     coord.workers.append(proc)
     return proc
+
+
+# Sweeps run by the built compsweep, and their exports (the export round trip,
+# test_export_roundtrip.py, and the .csa reader's tests, test_csa_writer.py).
+
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+def read_idx(path: Path, offset: int) -> np.ndarray:
+    with gzip.open(path) as f:
+        return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+
+def fashion_mnist_test(n: int) -> Tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` Fashion-MNIST test images, raw uint8 [n, 1, 28, 28], and
+    their labels (int64): the test subset a sweep with ``test_subset: n`` uses."""
+    x = read_idx(FMNIST / "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)[:n]
+    y = read_idx(FMNIST / "t10k-labels-idx1-ubyte.gz", 8)[:n].astype(np.int64)
+    return x, y
+
+
+def run_sweep(binary: Path, tmp: Path, name: str, sweep_yaml: str
+              ) -> Tuple[Path, Dict[int, Dict[str, float]]]:
+    """Runs ``sweep_yaml`` with `compsweep run` (one worker) in ``tmp``; every
+    trial must succeed. Returns the database and each trial's metrics."""
+    (tmp / f"{name}.yaml").write_text(sweep_yaml)
+    db = tmp / f"{name}.db"
+    run = subprocess.run([str(binary), "run", str(tmp / f"{name}.yaml"), "--workers", "1",
+                          "--threads", "2", "--no-serve", "--db", str(db), "--cache-dir",
+                          str(tmp / "cache")], cwd=tmp, capture_output=True, text=True,
+                         timeout=900)
+    assert run.returncode == 0, run.stdout + run.stderr
+    con = sqlite3.connect(db)
+    trials = {}
+    for tid, state in con.execute("SELECT id, state FROM trials WHERE kind = 'trial'"):
+        assert state == "succeeded", f"{name}: trial {tid} {state}"
+        trials[tid] = dict(con.execute(
+            "SELECT metric, value FROM trial_values WHERE trial_id = ?", (tid,)))
+    con.close()
+    return db, trials
+
+
+def export_trial(binary: Path, db: Path, tid: int, fmt: str, out: Path) -> str:
+    """`compsweep export TRIAL --format FMT --out OUT`; returns its stdout."""
+    r = subprocess.run([str(binary), "export", str(tid), "--db", str(db), "--format", fmt,
+                        "--out", str(out)], cwd=db.parent, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning" not in r.stderr, r.stderr
+    return r.stdout
+
+
+EXPORT_TEST_SUBSET = 2000
+
+EXPORT_SWEEP = f"""name: export-roundtrip
+method: grid
+seed: 0
+device: cpu
+data:
+  dataset: fashion-mnist
+  path: {FMNIST}
+  train_subset: 1200
+  test_subset: {EXPORT_TEST_SUBSET}
+student: {{arch: cnn-small, epochs: 1, lr: 0.002, batch_size: 64}}
+pipeline: [prune, quantize]
+objectives: {{val_accuracy: maximize, size_bytes: minimize}}
+prune: {{final_sparsity: 0.5, schedule: one-shot, finetune_epochs: 0}}
+quantize: {{mode: ptq}}
+parameters:
+  quantize.bits: {{values: [8, 4]}}
+  prune.granularity: {{values: [unstructured, structured]}}
+"""
+
+
+@pytest.fixture(scope="session")
+def export_sweep(compsweep_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Dict:
+    """A 4-trial cnn-small sweep (8/4 bits x unstructured/structured pruning),
+    each trial exported as TorchScript, ONNX and .csa: {"trials": {id:
+    metrics}, "files": {(id, format): (path, export stdout)}, "x": raw test
+    images, "y": labels}."""
+    tmp = tmp_path_factory.mktemp("export")
+    db, trials = run_sweep(compsweep_bin, tmp, "sweep", EXPORT_SWEEP)
+    assert len(trials) == 4
+    x, y = fashion_mnist_test(EXPORT_TEST_SUBSET)
+    files = {}
+    for tid in trials:
+        for fmt in ("torchscript", "onnx", "csa"):
+            out = tmp / f"trial{tid}.{fmt}"
+            files[tid, fmt] = (out, export_trial(compsweep_bin, db, tid, fmt, out))
+    return {"trials": trials, "files": files, "x": x, "y": y}
