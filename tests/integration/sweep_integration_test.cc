@@ -148,9 +148,10 @@ TEST_F(IntegrationTest, CoordinatorAndTwoWorkersCompleteASweep) {
   std::vector<std::pair<int64_t, std::string>> models;
   {
     SQLite::Database db(db_, SQLite::OPEN_READONLY);
-    SQLite::Statement st(db,
-                         "SELECT a.trial_id, a.path, a.size_bytes FROM artifacts a JOIN trials t ON "
-                         "t.id = a.trial_id WHERE a.kind='model' AND t.kind='trial'");
+    SQLite::Statement st(
+        db,
+        "SELECT a.trial_id, a.path, a.size_bytes FROM artifacts a JOIN trials t ON "
+        "t.id = a.trial_id WHERE a.kind='model' AND t.kind='trial'");
     while (st.executeStep()) {
       models.emplace_back(st.getColumn(0).getInt64(), st.getColumn(1).getString());
       ASSERT_TRUE(fs::exists(st.getColumn(1).getString())) << st.getColumn(1).getString();
