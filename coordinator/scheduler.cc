@@ -22,6 +22,7 @@ void Scheduler::AddTrial(const TrialSlot& trial) {
     bool teacher_done = teacher != trials_.end() && teacher->second.state == TrialState::kSucceeded;
     if (!teacher_done) {
       t.blocked = true;
+      ++blocked_count_;
       t.state = TrialState::kQueued;
       blocked_by_[*trial.blocked_on].push_back(trial.id);
       return;
@@ -69,6 +70,7 @@ std::optional<TrialState> Scheduler::StateOf(int64_t id) const {
 
 void Scheduler::Enqueue(TrialInfo& t, bool front) {
   t.state = TrialState::kQueued;
+  if (t.blocked) --blocked_count_;
   t.blocked = false;
   t.worker.clear();
   t.seq = next_seq_++;
@@ -92,6 +94,7 @@ std::vector<int64_t> Scheduler::TeacherDone(int64_t teacher_id, bool succeeded) 
       Enqueue(t->second, false);
     } else {
       t->second.blocked = false;
+      --blocked_count_;
       t->second.state = TrialState::kFailed;
       failed.push_back(id);
     }
@@ -105,7 +108,11 @@ std::vector<Assignment> Scheduler::CancelSweep(int64_t sweep_id) {
   for (auto& [id, t] : trials_) {
     if (t.slot.sweep_id != sweep_id) continue;
     if (t.state == TrialState::kQueued) {
-      if (!t.blocked) --queued_count_;
+      if (t.blocked) {
+        --blocked_count_;
+      } else {
+        --queued_count_;
+      }
       t.blocked = false;
       t.state = TrialState::kCancelled;  // its queue entry becomes a tombstone
     } else if (t.state == TrialState::kRunning) {
@@ -139,7 +146,8 @@ int64_t Scheduler::IdleSlots() const {
   for (const auto& [id, w] : workers_) {
     if (w.introduced) free += std::max(0, w.wanted);
   }
-  return std::max<int64_t>(0, free - static_cast<int64_t>(queued_count_));
+  return std::max<int64_t>(
+      0, free - static_cast<int64_t>(queued_count_) - static_cast<int64_t>(blocked_count_));
 }
 
 bool Scheduler::Retry(int64_t id) {

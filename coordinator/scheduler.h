@@ -93,7 +93,8 @@ class Scheduler {
   std::optional<Assignment> StopRunning(int64_t id, int attempt);
   size_t queued() const { return queued_count_; }
   // Slots announced free by introduced workers (READY) minus the trials queued
-  // for them: how many more trials could start now. An adaptive sweep proposes
+  // for them, those waiting for a teacher included: how many more trials could
+  // start now (or once the teacher is done). An adaptive sweep proposes
   // that many so that no worker waits for results.
   int64_t IdleSlots() const;
   size_t running() const { return running_.size(); }
@@ -166,6 +167,7 @@ class Scheduler {
   std::unordered_map<int64_t, std::vector<int64_t>> blocked_by_;  // teacher -> dependents
   std::set<int64_t> running_;
   size_t queued_count_ = 0;
+  size_t blocked_count_ = 0;  // queued trials waiting for their teacher
   uint64_t next_seq_ = 1;
   uint64_t next_task_seq_ = 1;
 };

@@ -281,5 +281,50 @@ TEST(SchedulerAdoptTest, FinishedTrialsAreForgottenAndLaterResultsStale) {
   EXPECT_EQ(s.OnResult("w", 1, 1), ResultDisposition::kStale);
 }
 
+TEST_F(SchedulerTest, IdleSlotsCountTrialsWaitingForATeacher) {
+  TrialSlot teacher;
+  teacher.id = 1;
+  teacher.sweep_id = 1;
+  teacher.priority = true;
+  sched_.AddTrial(teacher);
+  sched_.WorkerHello("w", "cpu", 3, {});
+  sched_.WorkerReady("w", 3);
+  EXPECT_EQ(sched_.IdleSlots(), 2) << "3 free, the teacher queued";
+  ASSERT_EQ(sched_.Schedule().size(), 1u);
+  // While the teacher trains, trials blocked on it will take the free slots:
+  // an adaptive sweep must not propose more for them.
+  for (int64_t id : {2, 3}) {
+    TrialSlot dep;
+    dep.id = id;
+    dep.sweep_id = 1;
+    dep.blocked_on = 1;
+    sched_.AddTrial(dep);
+  }
+  EXPECT_EQ(sched_.IdleSlots(), 0);
+  sched_.TeacherDone(1, true);
+  EXPECT_EQ(sched_.IdleSlots(), 0) << "unblocked: now queued";
+  ASSERT_EQ(sched_.Schedule().size(), 2u);
+  EXPECT_EQ(sched_.IdleSlots(), 0);
+  sched_.WorkerReady("w", 1);
+  EXPECT_EQ(sched_.IdleSlots(), 1);
+}
+
+TEST_F(SchedulerTest, StopRunningEndsTheAttemptAndFreesTheWorker) {
+  AddTrials(1, 1);
+  sched_.WorkerHello("w", "cpu", 1, {});
+  sched_.WorkerReady("w", 1);
+  auto a = sched_.Schedule();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_FALSE(sched_.StopRunning(1, 2).has_value()) << "not that attempt";
+  auto stopped = sched_.StopRunning(1, 1);
+  ASSERT_TRUE(stopped.has_value());
+  EXPECT_EQ(stopped->worker, "w");
+  EXPECT_EQ(sched_.StateOf(1), TrialState::kStopped);
+  EXPECT_EQ(sched_.running(), 0u);
+  EXPECT_FALSE(sched_.StopRunning(1, 1).has_value()) << "once";
+  EXPECT_EQ(sched_.OnResult("w", 1, 1), ResultDisposition::kStale);
+  EXPECT_FALSE(sched_.OnFailed("w", 1, 1).has_value());
+}
+
 }  // namespace
 }  // namespace compsweep::coordinator
