@@ -448,7 +448,8 @@ test('stopped trials have their badge, hollow markers and never a place on the f
   await waitFor('counts to match', async () =>
     (await view.locator('[data-testid=count-stopped] b').textContent()) === String(done.counts.stopped) &&
     (await view.locator('[data-testid=count-total] b').textContent()) === String(done.total) &&
-    ids(await chart.getAttribute('data-stopped-ids')).join() === stoppedIds.join());
+    ids(await chart.getAttribute('data-stopped-ids')).join() === stoppedIds.join() &&
+    Number(await chart.getAttribute('data-count')) === done.counts.succeeded);
   assert.deepEqual(ids(await chart.getAttribute('data-stopped-ids')), stoppedIds, 'stopped trials drawn (hollow)');
   // Never on a front: neither the one ringed on the chart nor the sweep's.
   for (const attr of ['data-front-ids', 'data-sweep-front-ids']) {
@@ -467,8 +468,9 @@ test('stopped trials have their badge, hollow markers and never a place on the f
   rowIds.forEach((id, i) => assert.equal(badges[i], `stopped @ epoch ${byId.get(id)}`));
   // The toggle hides them from the chart.
   await view.locator('[data-testid=show-stopped]').uncheck();
-  await waitFor('stopped hidden', async () => (await chart.getAttribute('data-stopped-ids')) === '');
-  assert.equal(Number(await chart.getAttribute('data-count')), done.counts.succeeded);
+  // The last live updates may still be landing: wait for the chart, then check it.
+  await waitFor('stopped hidden', async () => (await chart.getAttribute('data-stopped-ids')) === '' &&
+    Number(await chart.getAttribute('data-count')) === done.counts.succeeded);
   await view.locator('[data-testid=show-stopped]').check();
   // Shape by a setting: a shape legend with that setting's values.
   await page.selectOption('[data-testid=shape-select]', 'quantize.bits');
