@@ -19,6 +19,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/log_text.h"
+#include "common/stage_plan.h"
 #include "common/sweep_rules.h"
 #include "common/sweep_validate.h"
 
@@ -497,36 +498,8 @@ std::vector<int> RungEpochs(const EarlyTerminate& et, int limit) {
 }
 
 int TrialEpochs(const nlohmann::json& settings) {
-  auto epochs = [&](const char* section, const char* key) {
-    const json& s = settings.value(section, json::object());
-    return s.is_object() && s.contains(key) && s[key].is_number_integer() ? s[key].get<int>() : 0;
-  };
-  std::vector<std::string> stages;
-  for (const auto& st : settings.value("pipeline", json::array())) {
-    if (st.is_string()) stages.push_back(st.get<std::string>());
-  }
   int total = 0;
-  size_t first = 0;
-  if (!stages.empty() && stages[0] == "distill") {
-    total += epochs("distill", "epochs");
-    first = 1;
-  } else {
-    total += epochs("student", "epochs");
-  }
-  for (size_t i = first; i < stages.size(); ++i) {
-    if (stages[i] == "distill") {
-      total += epochs("distill", "epochs");
-    } else if (stages[i] == "prune") {
-      const json& p = settings.value("prune", json::object());
-      const bool iterative = p.is_object() && p.value("schedule", std::string()) == "iterative";
-      total += epochs("prune", "finetune_epochs") * (iterative ? epochs("prune", "rounds") : 1);
-    } else if (stages[i] == "quantize") {
-      const json& q = settings.value("quantize", json::object());
-      if (q.is_object() && q.value("mode", std::string()) == "qat") {
-        total += epochs("quantize", "qat_epochs");
-      }
-    }
-  }
+  for (const auto& u : TrainingUnits(settings)) total += u.epochs;
   return total;
 }
 

@@ -67,6 +67,10 @@ struct SweepSpec {
   // the reference of accuracy drops and compression (not a trial; built-in
   // sweeps with a pipeline only). `baseline: false` skips it.
   bool baseline = true;
+  // Trials sharing a prefix of their pipeline with identical settings train it
+  // once (common/stage_plan.h; built-in grid and random sweeps). `stage_reuse:
+  // false` trains every trial from scratch.
+  bool stage_reuse = true;
   uint64_t seed = 0;
   int max_retries = 2;
   std::string device = "any";         // any | cpu | cuda : which workers may run the trials

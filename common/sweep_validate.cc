@@ -21,9 +21,9 @@ namespace {
 using nlohmann::json;
 
 const std::vector<std::string> kTopKeys = {
-    "name",  "method",   "run_cap",    "seed",     "max_retries",     "device",
-    "data",  "teacher",  "student",    "pipeline", "objectives",      "distill",
-    "prune", "quantize", "parameters", "program",  "early_terminate", "baseline"};
+    "name",       "method",  "run_cap",         "seed",       "max_retries", "device", "data",
+    "teacher",    "student", "pipeline",        "objectives", "distill",     "prune",  "quantize",
+    "parameters", "program", "early_terminate", "baseline",   "stage_reuse"};
 const std::vector<std::string> kParamKeys = {"value", "values", "distribution", "min", "max", "q"};
 const std::vector<std::string> kDistributions = {"uniform", "int_uniform", "log_uniform_values",
                                                  "q_uniform"};
@@ -270,6 +270,17 @@ void Validator::ParseTopLevel(const std::map<std::string, Entry>& top, const YAM
       ErrorAtValue(*e,
                    "expected true or false for baseline (train the dense student once as "
                    "the reference), got " +
+                       DescribeNode(e->value));
+    }
+  }
+  if (const Entry* e = Find(top, "stage_reuse")) {
+    const std::string v = e->value.IsScalar() ? e->value.Scalar() : "";
+    if (v == "true" || v == "false") {
+      spec->stage_reuse = v == "true";
+    } else {
+      ErrorAtValue(*e,
+                   "expected true or false for stage_reuse (train a pipeline prefix that "
+                   "trials share once), got " +
                        DescribeNode(e->value));
     }
   }

@@ -17,6 +17,7 @@
 
 #include "common/curve_keys.h"
 #include "common/log_text.h"
+#include "common/stage_plan.h"
 #include "coordinator/artifact_paths.h"
 
 namespace compsweep::coordinator {
@@ -150,22 +151,48 @@ std::string Core::ArtifactPath(const std::string& hash) const {
   return (fs::path(options_.artifact_dir) / (hash + ".pt")).string();
 }
 
+void Core::EnsureDependencyKnown(int64_t id) {
+  if (scheduler_.HasTrial(id)) return;
+  auto row = store_->LoadTrial(id);
+  if (!row.ok()) return;  // never succeeds: its dependents wait (and say so in the API)
+  if (row->state != TrialState::kSucceeded) return;
+  TrialMeta meta;
+  meta.sweep_id = row->sweep_id;
+  meta.teacher = row->kind == "teacher";
+  meta.stage = row->kind == "stage";
+  meta.stage_units = row->params.value("units", 0);
+  meta.stage_id = row->stage_id;
+  meta.hash = row->hash;
+  if (meta.stage) stage_by_key_[{row->sweep_id, row->hash}] = id;
+  meta_[id] = std::move(meta);
+  TrialSlot slot;
+  slot.id = id;
+  slot.sweep_id = row->sweep_id;
+  slot.attempt = row->attempt;
+  scheduler_.AddSucceeded(slot);
+}
+
 void Core::AddToScheduler(const TrialRow& row) {
   TrialMeta meta;
   meta.sweep_id = row.sweep_id;
   meta.teacher = row.kind == "teacher";
   meta.baseline = row.kind == "baseline";
+  meta.stage = row.kind == "stage";
+  if (meta.stage) meta.stage_units = row.params.value("units", 0);
+  meta.stage_id = row.stage_id;
   meta.teacher_id = row.teacher_id;
   meta.hash = row.hash;
   if (auto d = search_.find(row.sweep_id); d != search_.end() && d->second->adaptive()) {
     meta.params = row.params;
   }
+  if (meta.stage) stage_by_key_[{row.sweep_id, row.hash}] = row.id;
+  const bool priority = meta.teacher || meta.baseline || meta.stage;
   meta_[row.id] = std::move(meta);
   TrialSlot slot;
   slot.id = row.id;
   slot.sweep_id = row.sweep_id;
   slot.device = row.device;
-  slot.priority = meta.teacher || meta.baseline;
+  slot.priority = priority;
   slot.attempt = row.attempt;
   slot.retries_used = row.retries;
   slot.max_retries = row.max_retries;
@@ -173,9 +200,11 @@ void Core::AddToScheduler(const TrialRow& row) {
     scheduler_.AdoptRunning(slot, row.worker);
     return;
   }
-  if (row.teacher_id) {
-    auto st = scheduler_.StateOf(*row.teacher_id);
-    if (!st || *st != TrialState::kSucceeded) slot.blocked_on = row.teacher_id;
+  for (const auto& dep : {row.teacher_id, row.stage_id}) {
+    if (!dep) continue;
+    EnsureDependencyKnown(*dep);
+    auto st = scheduler_.StateOf(*dep);
+    if (!st || *st != TrialState::kSucceeded) slot.blocked_on.push_back(*dep);
   }
   scheduler_.AddTrial(slot);
 }
@@ -203,15 +232,23 @@ Status Core::Recover() {
   ASSIGN_OR_RETURN(auto rows, store_->LoadActiveTrials());
   ASSIGN_OR_RETURN(auto sweeps, store_->ActiveSweeps());
   for (const auto& s : sweeps) remaining_[s.id] = 0;
-  // Teachers first, so dependents know whether to wait.
-  std::stable_sort(rows.begin(), rows.end(), [](const TrialRow& a, const TrialRow& b) {
-    return (a.kind == "teacher") > (b.kind == "teacher");
-  });
+  // Teachers, then stages (parents before children: ids follow the plan),
+  // then the rest, so dependents know whether to wait.
+  auto rank = [](const TrialRow& r) { return r.kind == "teacher" ? 0 : r.kind == "stage" ? 1 : 2; };
+  std::stable_sort(rows.begin(), rows.end(),
+                   [&](const TrialRow& a, const TrialRow& b) { return rank(a) < rank(b); });
   int interrupted = 0;
   for (auto& row : rows) {
-    if (row.kind == "teacher" && row.state == TrialState::kSucceeded) {
+    if ((row.kind == "teacher" || row.kind == "stage") && row.state == TrialState::kSucceeded) {
       if (fs::exists(ArtifactPath(row.hash))) {
-        TrialMeta meta{row.sweep_id, true, false, std::nullopt, row.hash, {}};
+        TrialMeta meta;
+        meta.sweep_id = row.sweep_id;
+        meta.teacher = row.kind == "teacher";
+        meta.stage = row.kind == "stage";
+        meta.stage_units = row.params.value("units", 0);
+        meta.stage_id = row.stage_id;
+        meta.hash = row.hash;
+        if (meta.stage) stage_by_key_[{row.sweep_id, row.hash}] = row.id;
         meta_[row.id] = meta;
         // Known as succeeded, so its dependents are not blocked.
         TrialSlot slot;
@@ -221,7 +258,7 @@ Status Core::Recover() {
         scheduler_.AddSucceeded(slot);
         continue;
       }
-      spdlog::warn("coordinator: teacher artifact {} missing; training it again", row.hash);
+      spdlog::warn("coordinator: {} artifact {} missing; training it again", row.kind, row.hash);
       store_->SetTrialState(row.id, TrialState::kQueued);
       row.state = TrialState::kQueued;
     }
@@ -792,11 +829,14 @@ void Core::OnResult(const std::string& worker, const Message& msg, bool introduc
   // Its model is being written: the ACK follows that write's commit.
   if (in_flight_.count({id, attempt})) return;
   auto meta_it = meta_.find(id);
-  const bool teacher = meta_it != meta_.end() && meta_it->second.teacher;
+  const bool teacher = meta_it != meta_.end() && meta_it->second.holds_model();
   if (teacher && msg.payload.empty()) {
-    // A teacher's result must carry the model its dependents will fetch.
+    // A teacher's or stage's result must carry the model its dependents will fetch.
     OnFailed(worker,
-             {{"trial_id", id}, {"attempt", attempt}, {"error", "teacher result without model"}},
+             {{"trial_id", id},
+              {"attempt", attempt},
+              {"error",
+               std::string(meta_it->second.stage ? "stage" : "teacher") + " result without model"}},
              introduced);
     return;
   }
@@ -850,10 +890,11 @@ void Core::RecordSuccess(const std::string& worker, int64_t id, int attempt,
   auto meta_it = meta_.find(id);
   const bool teacher = meta_it != meta_.end() && meta_it->second.teacher;
   const bool baseline = meta_it != meta_.end() && meta_it->second.baseline;
-  if (!teacher && !baseline) SearchEnded(id, &metrics);
-  if (teacher) {
-    store_->AddArtifact(meta_it->second.hash, "teacher", model_bytes, path, id);
-    scheduler_.TeacherDone(id, true);
+  const bool stage = meta_it != meta_.end() && meta_it->second.stage;
+  if (!teacher && !baseline && !stage) SearchEnded(id, &metrics);
+  if (teacher || stage) {
+    store_->AddArtifact(meta_it->second.hash, teacher ? "teacher" : "stage", model_bytes, path, id);
+    scheduler_.DependencyDone(id, true);
   } else if (!path.empty()) {
     store_->AddArtifact(TrialArtifactKey(id), "model", model_bytes, path, id);
   }
@@ -864,6 +905,7 @@ void Core::RecordSuccess(const std::string& worker, int64_t id, int attempt,
            {"state", "succeeded"},
            {"kind", teacher    ? "teacher"
                     : baseline ? "baseline"
+                    : stage    ? "stage"
                                : "trial"},
            {"metrics", metrics}});
   TrialTerminal(id);
@@ -936,12 +978,8 @@ void Core::OnFailed(const std::string& worker, const nlohmann::json& body, bool 
              {"sweep_id", meta != meta_.end() ? meta->second.sweep_id : int64_t{0}},
              {"state", "failed"},
              {"error", error}});
-    if (meta != meta_.end() && meta->second.teacher) {
-      for (int64_t dep : scheduler_.TeacherDone(id, false)) {
-        store_->SetTrialState(dep, TrialState::kFailed, "teacher failed: " + error);
-        SearchEnded(dep, nullptr);
-        TrialTerminal(dep);
-      }
+    if (meta != meta_.end() && meta->second.holds_model()) {
+      FailDependents(id, error);
     } else if (meta != meta_.end() && !meta->second.baseline) {
       SearchEnded(id, nullptr);
     }
@@ -973,14 +1011,35 @@ void Core::ApplyRequeues(const std::vector<Requeue>& requeues, const std::string
                               reason);
     if (!r.requeued) {
       auto meta = meta_.find(r.trial_id);
-      if (meta != meta_.end() && meta->second.teacher) {
-        for (int64_t dep : scheduler_.TeacherDone(r.trial_id, false)) {
-          store_->SetTrialState(dep, TrialState::kFailed, "teacher failed: " + reason);
-          TrialTerminal(dep);
-        }
+      if (meta != meta_.end() && meta->second.holds_model()) {
+        FailDependents(r.trial_id, reason);
+      } else if (meta != meta_.end() && !meta->second.baseline) {
+        SearchEnded(r.trial_id, nullptr);
       }
       TrialTerminal(r.trial_id);
     }
+  }
+}
+
+void Core::FailDependents(int64_t id, const std::string& why) {
+  auto meta = meta_.find(id);
+  if (meta == meta_.end()) return;
+  const std::string what =
+      meta->second.stage ? "stage " + std::to_string(id) + " (shared training)" : "teacher";
+  for (int64_t dep : scheduler_.DependencyDone(id, false)) {
+    store_->SetTrialState(dep, TrialState::kFailed, what + " failed: " + why);
+    auto d = meta_.find(dep);
+    const int64_t sweep = d != meta_.end() ? d->second.sweep_id : meta->second.sweep_id;
+    Publish("trial_finished", {{"trial_id", dep},
+                               {"sweep_id", sweep},
+                               {"state", "failed"},
+                               {"error", what + " failed: " + why}});
+    if (d != meta_.end() && d->second.holds_model()) {
+      FailDependents(dep, why);
+    } else if (d != meta_.end() && !d->second.baseline) {
+      SearchEnded(dep, nullptr);
+    }
+    TrialTerminal(dep);
   }
 }
 
@@ -989,8 +1048,9 @@ void Core::TrialTerminal(int64_t trial_id) {
   auto meta = meta_.find(trial_id);
   if (meta == meta_.end()) return;
   const int64_t sweep = meta->second.sweep_id;
-  // Teachers stay: their dependents look them up (hash, state) until the sweep ends.
-  if (!meta->second.teacher) release_.push_back(trial_id);
+  // Teachers and stages stay: their dependents look them up (hash, state)
+  // until the sweep ends.
+  if (!meta->second.holds_model()) release_.push_back(trial_id);
   auto it = remaining_.find(sweep);
   if (it == remaining_.end()) return;
   if (--it->second <= 0) {
@@ -1038,7 +1098,20 @@ int64_t Core::Refill(int64_t sweep_id, int64_t n) {
   }
   int64_t added = 0;
   for (auto& [number, trial] : driver.Propose(static_cast<int>(std::min<int64_t>(n, 1 << 16)))) {
-    auto id = store_->AddTrial(sweep_id, number, trial, teacher_id);
+    // The deepest stage of the sweep this trial shares (its first population's
+    // stages), unless that stage failed.
+    std::optional<int64_t> stage_id;
+    if (spec.stage_reuse && spec.program.is_null()) {
+      const int units = static_cast<int>(TrainingUnits(trial.settings).size());
+      for (int u = units - 1; u >= 1 && !stage_id; --u) {
+        auto s = stage_by_key_.find({sweep_id, StageKey(trial.settings, u)});
+        if (s == stage_by_key_.end()) continue;
+        auto st = scheduler_.StateOf(s->second);
+        if (st && (*st == TrialState::kFailed || *st == TrialState::kCancelled)) continue;
+        stage_id = s->second;
+      }
+    }
+    auto id = store_->AddTrial(sweep_id, number, trial, teacher_id, stage_id);
     if (!id.ok()) {
       spdlog::error("coordinator: sweep {}: {}", sweep_id, id.status().ToString());
       break;
@@ -1051,6 +1124,7 @@ int64_t Core::Refill(int64_t sweep_id, int64_t n) {
     row.max_retries = spec.max_retries;
     row.device = spec.device;
     row.teacher_id = teacher_id;
+    row.stage_id = stage_id;
     row.params = trial.params;
     AddToScheduler(row);
     remaining_[sweep_id]++;
@@ -1067,7 +1141,7 @@ int64_t Core::Refill(int64_t sweep_id, int64_t n) {
 
 void Core::OnRung(int64_t trial_id, int attempt, const nlohmann::json& rung) {
   auto meta = meta_.find(trial_id);
-  if (meta == meta_.end() || meta->second.teacher || meta->second.baseline) return;
+  if (meta == meta_.end() || meta->second.holds_model() || meta->second.baseline) return;
   const int64_t sweep = meta->second.sweep_id;
   auto d = search_.find(sweep);
   if (d == search_.end() || !d->second->early_stopping()) return;
@@ -1120,12 +1194,20 @@ void Core::Dispatch() {
     Message task{MsgType::kTask,
                  {{"trial_id", a.trial_id},
                   {"attempt", a.attempt},
-                  {"kind", meta.teacher ? "teacher" : "trial"},
+                  {"kind", meta.teacher ? "teacher"
+                           : meta.stage ? "stage"
+                                        : "trial"},
                   {"epoch", epoch_},
                   {"seq", a.seq}},
                  ""};
     if (meta.teacher_id) task.body["teacher"] = {{"hash", meta_[*meta.teacher_id].hash}};
     if (meta.teacher) task.body["teacher"] = {{"hash", meta.hash}};
+    // A stage's output goes where a teacher's does (ArtifactPath of its hash).
+    if (meta.stage) task.body["stage"] = {{"hash", meta.hash}};
+    if (meta.stage_id) {
+      const TrialMeta& from = meta_[*meta.stage_id];
+      task.body["resume"] = {{"hash", from.hash}, {"units", from.stage_units}};
+    }
     store_->TrialStarted(a.trial_id, a.attempt, a.worker);
     // Sent once the start is committed: a worker never runs an attempt unknown
     // to the database (its result would look stale after a restart).

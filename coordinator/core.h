@@ -142,6 +142,13 @@ class Core : public CoordinatorControl {
   void RefreshCurveClients();
   void ApplyRequeues(const std::vector<Requeue>& requeues, const std::string& reason);
   void TrialTerminal(int64_t trial_id);
+  // A teacher or stage failed for good: its waiting dependents fail with
+  // `why`, and theirs in turn (a stage's failure cascades down its chain).
+  void FailDependents(int64_t id, const std::string& why);
+  // Makes a dependency of a row being added known to the scheduler: one
+  // released or never loaded (a finished sweep retried after a restart) is
+  // read from the store, and registered as succeeded when it is.
+  void EnsureDependencyKnown(int64_t id);
   // Adaptive search and early stopping (search_driver.h) -------------------
   // A trial of a searched sweep ended (metrics null: failed or stopped): the
   // proposer learns it and proposes one trial in its place.
@@ -201,8 +208,18 @@ class Core : public CoordinatorControl {
     std::optional<int64_t> teacher_id;
     std::string hash;
     nlohmann::json params;  // adaptive sweeps only: what the proposer is told
+    // Stage reuse (common/stage_plan.h): a stage row trains a shared pipeline
+    // prefix; stage_units is how many training units its checkpoint holds.
+    bool stage = false;
+    int stage_units = 0;
+    std::optional<int64_t> stage_id;  // the stage this row starts from
+    // Rows whose model others fetch: kept in memory until the sweep ends.
+    bool holds_model() const { return teacher || stage; }
   };
-  std::unordered_map<int64_t, TrialMeta> meta_;     // released when a trial is terminal
+  std::unordered_map<int64_t, TrialMeta> meta_;  // released when a trial is terminal
+  // Stage rows by (sweep, hash): trials an adaptive method proposes later
+  // start from a stage of the sweep when they share it.
+  std::map<std::pair<int64_t, std::string>, int64_t> stage_by_key_;
   std::unordered_map<int64_t, int64_t> remaining_;  // sweep -> unfinished trial rows
   // Sent or applied after the next successful commit.
   // (worker, encoded frames): TASKs are encoded when dispatched (their settings

@@ -19,10 +19,12 @@ namespace fs = std::filesystem;
 using protocol::Message;
 using protocol::MsgType;
 
-// No dense-student baseline: the tests below script every task a worker gets.
+// No dense-student baseline and no shared stage: the tests below script every
+// task a worker gets.
 const char* kSweep = R"(name: core-test
 method: grid
 baseline: false
+stage_reuse: false
 data: {dataset: synthetic, train_subset: 64, test_subset: 32}
 student: {arch: mlp, epochs: 1}
 pipeline: [quantize]
@@ -503,6 +505,7 @@ seed: 7
 data: {dataset: synthetic, train_subset: 64, test_subset: 32}
 student: {arch: mlp, epochs: 1}
 pipeline: [prune, quantize]
+stage_reuse: false
 objectives: {val_accuracy: maximize, size_bytes: minimize}
 parameters:
   prune.final_sparsity: {distribution: uniform, min: 0.1, max: 0.9}

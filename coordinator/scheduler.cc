@@ -17,16 +17,18 @@ void Scheduler::AddTrial(const TrialSlot& trial) {
   TrialInfo& t = trials_[trial.id];
   t.slot = trial;
   t.slot.device = DeviceClass(trial.device);
-  if (trial.blocked_on) {
-    auto teacher = trials_.find(*trial.blocked_on);
-    bool teacher_done = teacher != trials_.end() && teacher->second.state == TrialState::kSucceeded;
-    if (!teacher_done) {
-      t.blocked = true;
-      ++blocked_count_;
-      t.state = TrialState::kQueued;
-      blocked_by_[*trial.blocked_on].push_back(trial.id);
-      return;
-    }
+  t.waiting = 0;
+  for (int64_t dep : trial.blocked_on) {
+    auto d = trials_.find(dep);
+    if (d != trials_.end() && d->second.state == TrialState::kSucceeded) continue;
+    ++t.waiting;
+    blocked_by_[dep].push_back(trial.id);
+  }
+  if (t.waiting > 0) {
+    t.blocked = true;
+    ++blocked_count_;
+    t.state = TrialState::kQueued;
+    return;
   }
   Enqueue(t, trial.priority);
 }
@@ -83,23 +85,25 @@ void Scheduler::Enqueue(TrialInfo& t, bool front) {
   ++queued_count_;
 }
 
-std::vector<int64_t> Scheduler::TeacherDone(int64_t teacher_id, bool succeeded) {
+std::vector<int64_t> Scheduler::DependencyDone(int64_t id, bool succeeded) {
   std::vector<int64_t> failed;
-  auto it = blocked_by_.find(teacher_id);
+  auto it = blocked_by_.find(id);
   if (it == blocked_by_.end()) return failed;
-  for (int64_t id : it->second) {
-    auto t = trials_.find(id);
+  const std::vector<int64_t> dependents = std::move(it->second);
+  blocked_by_.erase(it);
+  for (int64_t dep : dependents) {
+    auto t = trials_.find(dep);
     if (t == trials_.end() || !t->second.blocked) continue;
     if (succeeded) {
-      Enqueue(t->second, false);
+      if (--t->second.waiting <= 0) Enqueue(t->second, t->second.slot.priority);
     } else {
       t->second.blocked = false;
+      t->second.waiting = 0;
       --blocked_count_;
       t->second.state = TrialState::kFailed;
-      failed.push_back(id);
+      failed.push_back(dep);
     }
   }
-  blocked_by_.erase(it);
   return failed;
 }
 

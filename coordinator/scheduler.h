@@ -29,11 +29,13 @@ struct TrialSlot {
   int64_t id = 0;
   int64_t sweep_id = 0;
   std::string device = "any";  // any | cpu | cuda
-  bool priority = false;       // teachers jump the queue
+  bool priority = false;       // teachers, stages and baselines jump the queue
   int attempt = 0;             // attempts started so far (the next one is attempt + 1)
   int retries_used = 0;        // attempts lost to dead workers or failures
   int max_retries = 2;
-  std::optional<int64_t> blocked_on;  // id of a teacher trial that must succeed first
+  // Rows that must succeed first: its teacher, the stage whose checkpoint it
+  // starts from (common/stage_plan.h). Unknown ids count as not yet succeeded.
+  std::vector<int64_t> blocked_on;
 };
 
 struct Assignment {
@@ -64,9 +66,9 @@ class Scheduler {
   Scheduler(const Clock* clock, SchedulerOptions options);
 
   // Trials ------------------------------------------------------------------
-  // Adds a queued trial (or one blocked on a teacher). REQUIRES: id not present.
+  // Adds a queued trial (or one blocked on its dependencies). REQUIRES: id not present.
   void AddTrial(const TrialSlot& trial);
-  // Records an already succeeded trial (a teacher found on resume).
+  // Records an already succeeded trial (a teacher or stage found on resume).
   void AddSucceeded(const TrialSlot& trial);
   // After a coordinator restart: a trial the database says runs on `worker` with
   // attempt trial.attempt. The worker is known but not introduced until its HELLO
@@ -80,9 +82,11 @@ class Scheduler {
   size_t trials() const { return trials_.size(); }
   bool HasTrial(int64_t id) const { return trials_.count(id) > 0; }
   std::optional<TrialState> StateOf(int64_t id) const;
-  // The teacher `teacher_id` finished: unblocks (succeeded) or fails (failed) its dependents.
-  // Returns the dependents that were failed because the teacher failed.
-  std::vector<int64_t> TeacherDone(int64_t teacher_id, bool succeeded);
+  // The dependency `id` (a teacher or stage) finished. Succeeded: its dependents
+  // that wait for nothing else are queued. Failed: its waiting dependents fail
+  // (state failed) and are returned; the caller fails their own dependents in
+  // turn (DependencyDone(dependent, false)), so a failure cascades down a chain.
+  std::vector<int64_t> DependencyDone(int64_t id, bool succeeded);
   // Removes queued/blocked trials of the sweep and returns the running ones (to cancel).
   std::vector<Assignment> CancelSweep(int64_t sweep_id);
   // Re-queues a failed or cancelled trial with a fresh retry budget. False otherwise.
@@ -147,6 +151,7 @@ class Scheduler {
     TrialSlot slot;
     TrialState state = TrialState::kQueued;
     bool blocked = false;
+    int waiting = 0;  // dependencies not yet succeeded (while blocked)
     std::string worker;
     uint64_t seq = 0;       // FIFO order
     uint64_t task_seq = 0;  // the TASK that assigned it (0: adopted after a restart)
@@ -164,10 +169,10 @@ class Scheduler {
   // Queues of trial ids by device requirement ("any", "cpu", "cuda"). Entries whose
   // trial is no longer queued are skipped lazily (tombstones), keeping pops O(1) amortised.
   std::map<std::string, std::deque<int64_t>> queues_;
-  std::unordered_map<int64_t, std::vector<int64_t>> blocked_by_;  // teacher -> dependents
+  std::unordered_map<int64_t, std::vector<int64_t>> blocked_by_;  // dependency -> dependents
   std::set<int64_t> running_;
   size_t queued_count_ = 0;
-  size_t blocked_count_ = 0;  // queued trials waiting for their teacher
+  size_t blocked_count_ = 0;  // queued trials waiting for a dependency
   uint64_t next_seq_ = 1;
   uint64_t next_task_seq_ = 1;
 };

@@ -153,7 +153,7 @@ TEST_F(SchedulerTest, TeacherBlocksDependentsAndGoesFirst) {
   TrialSlot dep;
   dep.id = 2;
   dep.sweep_id = 1;
-  dep.blocked_on = 1;
+  dep.blocked_on = {1};
   sched_.AddTrial(dep);
   sched_.WorkerHello("w", "cpu", 1, {});
   sched_.WorkerReady("w", 1);
@@ -161,7 +161,7 @@ TEST_F(SchedulerTest, TeacherBlocksDependentsAndGoesFirst) {
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].trial_id, 1) << "teacher jumps the queue";
   EXPECT_EQ(sched_.OnResult("w", 1, 1), ResultDisposition::kAccepted);
-  EXPECT_TRUE(sched_.TeacherDone(1, true).empty());
+  EXPECT_TRUE(sched_.DependencyDone(1, true).empty());
   std::vector<int64_t> order;
   for (int i = 0; i < 3; ++i) {
     sched_.WorkerReady("w", 1);
@@ -177,11 +177,70 @@ TEST_F(SchedulerTest, FailedTeacherFailsDependents) {
   TrialSlot dep;
   dep.id = 2;
   dep.sweep_id = 1;
-  dep.blocked_on = 1;
+  dep.blocked_on = {1};
   sched_.AddTrial(dep);
-  auto failed = sched_.TeacherDone(1, false);
+  auto failed = sched_.DependencyDone(1, false);
   EXPECT_EQ(failed, std::vector<int64_t>{2});
   EXPECT_EQ(sched_.StateOf(2), TrialState::kFailed);
+}
+
+// Stage reuse: a trial waits for its teacher and for the stage it starts from;
+// a stage waits for its parent stage. A failure fails the waiting ones, level
+// by level (the core cascades on the returned ids).
+TEST_F(SchedulerTest, ARowWaitsForAllItsDependenciesAndFailuresCascadeByLevel) {
+  TrialSlot teacher, stage, child, trial;
+  teacher.id = 1;
+  stage.id = 2;
+  child.id = 3;
+  trial.id = 4;
+  for (TrialSlot* t : {&teacher, &stage, &child, &trial}) t->sweep_id = 1;
+  stage.priority = child.priority = true;
+  stage.blocked_on = {1};
+  child.blocked_on = {2};
+  trial.blocked_on = {1, 3};
+  for (const TrialSlot& t : {teacher, stage, child, trial}) sched_.AddTrial(t);
+  sched_.WorkerHello("w", "cpu", 1, {});
+  auto run_next = [&]() -> int64_t {
+    sched_.WorkerReady("w", 1);
+    auto a = sched_.Schedule();
+    if (a.empty()) return 0;
+    EXPECT_EQ(sched_.OnResult("w", a[0].trial_id, a[0].attempt), ResultDisposition::kAccepted);
+    return a[0].trial_id;
+  };
+  EXPECT_EQ(run_next(), 1);
+  EXPECT_TRUE(sched_.DependencyDone(1, true).empty());
+  EXPECT_EQ(sched_.StateOf(4), TrialState::kQueued);
+  EXPECT_EQ(run_next(), 2) << "the trial still waits for stage 3";
+  sched_.DependencyDone(2, true);
+  EXPECT_EQ(run_next(), 3);
+  sched_.DependencyDone(3, true);
+  EXPECT_EQ(run_next(), 4);
+  EXPECT_EQ(run_next(), 0);
+
+  // Failure: stage 12 fails -> its child stage 13 fails; the core then fails
+  // 13's dependents (trial 14) with DependencyDone(13, false).
+  TrialSlot s2 = stage, c2 = child, t2 = trial;
+  s2.id = 12;
+  s2.blocked_on = {};
+  s2.max_retries = 0;
+  c2.id = 13;
+  c2.blocked_on = {12};
+  t2.id = 14;
+  t2.blocked_on = {1, 13};
+  for (const TrialSlot& t : {s2, c2, t2}) sched_.AddTrial(t);
+  sched_.WorkerReady("w", 1);
+  auto a = sched_.Schedule();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].trial_id, 12);
+  auto failed = sched_.OnFailed("w", 12, a[0].attempt);
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_FALSE(failed->requeued);
+  EXPECT_EQ(sched_.DependencyDone(12, false), std::vector<int64_t>{13});
+  EXPECT_EQ(sched_.StateOf(14), TrialState::kQueued) << "waits until the core cascades";
+  EXPECT_EQ(sched_.DependencyDone(13, false), std::vector<int64_t>{14});
+  EXPECT_EQ(sched_.StateOf(14), TrialState::kFailed);
+  sched_.WorkerReady("w", 1);
+  EXPECT_EQ(sched_.IdleSlots(), 1) << "nothing is counted as waiting any more";
 }
 
 TEST_F(SchedulerTest, CancelDropsQueuedAndReturnsRunning) {
@@ -208,8 +267,8 @@ namespace {
 TEST(SchedulerAdoptTest, AdoptedTrialsWaitForTheirWorkersHello) {
   FakeClock clock;
   Scheduler s(&clock, SchedulerOptions{1000, 4});
-  TrialSlot a{1, 1, "any", false, 3, 1, 2, std::nullopt};
-  TrialSlot b{2, 1, "any", false, 1, 0, 2, std::nullopt};
+  TrialSlot a{1, 1, "any", false, 3, 1, 2, {}};
+  TrialSlot b{2, 1, "any", false, 1, 0, 2, {}};
   s.AdoptRunning(a, "w");
   s.AdoptRunning(b, "w");
   EXPECT_TRUE(s.KnowsWorker("w"));
@@ -230,8 +289,8 @@ TEST(SchedulerAdoptTest, AdoptedTrialsWaitForTheirWorkersHello) {
 TEST(SchedulerAdoptTest, HelloSentBeforeATaskArrivedDoesNotLoseIt) {
   FakeClock clock;
   Scheduler s(&clock, SchedulerOptions{1000, 4});
-  s.AddTrial(TrialSlot{1, 1, "any", false, 0, 0, 2, std::nullopt});
-  s.AddTrial(TrialSlot{2, 1, "any", false, 0, 0, 2, std::nullopt});
+  s.AddTrial(TrialSlot{1, 1, "any", false, 0, 0, 2, {}});
+  s.AddTrial(TrialSlot{2, 1, "any", false, 0, 0, 2, {}});
   s.WorkerHello("w", "cpu", 2, {}, "p1", 0);
   s.WorkerReady("w", 1);
   auto first = s.Schedule();
@@ -255,7 +314,7 @@ TEST(SchedulerAdoptTest, HelloSentBeforeATaskArrivedDoesNotLoseIt) {
 TEST(SchedulerAdoptTest, SilentAdoptedWorkerExpiresWithoutUsingRetries) {
   FakeClock clock;
   Scheduler s(&clock, SchedulerOptions{1000, 4});
-  s.AdoptRunning(TrialSlot{1, 1, "any", false, 2, 2, 2, std::nullopt}, "gone");
+  s.AdoptRunning(TrialSlot{1, 1, "any", false, 2, 2, 2, {}}, "gone");
   clock.Advance(4001);
   auto dead = s.ExpireWorkers();
   ASSERT_EQ(dead.size(), 1u);
@@ -267,7 +326,7 @@ TEST(SchedulerAdoptTest, SilentAdoptedWorkerExpiresWithoutUsingRetries) {
 TEST(SchedulerAdoptTest, FinishedTrialsAreForgottenAndLaterResultsStale) {
   FakeClock clock;
   Scheduler s(&clock, SchedulerOptions{1000, 4});
-  s.AddTrial(TrialSlot{1, 1, "any", false, 0, 0, 2, std::nullopt});
+  s.AddTrial(TrialSlot{1, 1, "any", false, 0, 0, 2, {}});
   s.WorkerHello("w", "cpu", 1, {});
   s.WorkerReady("w", 1);
   ASSERT_EQ(s.Schedule().size(), 1u);
@@ -297,11 +356,11 @@ TEST_F(SchedulerTest, IdleSlotsCountTrialsWaitingForATeacher) {
     TrialSlot dep;
     dep.id = id;
     dep.sweep_id = 1;
-    dep.blocked_on = 1;
+    dep.blocked_on = {1};
     sched_.AddTrial(dep);
   }
   EXPECT_EQ(sched_.IdleSlots(), 0);
-  sched_.TeacherDone(1, true);
+  sched_.DependencyDone(1, true);
   EXPECT_EQ(sched_.IdleSlots(), 0) << "unblocked: now queued";
   ASSERT_EQ(sched_.Schedule().size(), 2u);
   EXPECT_EQ(sched_.IdleSlots(), 0);

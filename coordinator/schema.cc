@@ -111,6 +111,12 @@ CREATE TABLE search_state (
   updated_ms INTEGER NOT NULL
 );
 )sql",
+      // v3: stage reuse (common/stage_plan.h). A row of kind 'stage' trains a
+      // pipeline prefix that several trials share; a trial (or a deeper stage)
+      // starting from its checkpoint names it here and waits for it.
+      R"sql(
+ALTER TABLE trials ADD COLUMN stage_id INTEGER REFERENCES trials(id);
+)sql",
   };
   return kMigrations;
 }

@@ -9,7 +9,7 @@
 namespace compsweep::coordinator {
 
 // Current schema version (PRAGMA user_version).
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Sets WAL mode and pragmas, then applies every migration above the file's
 // user_version inside one transaction each. Idempotent.

@@ -6,6 +6,7 @@
 #include <SQLiteCpp/Transaction.h>
 #include <spdlog/spdlog.h>
 
+#include "common/stage_plan.h"
 #include "coordinator/schema.h"
 
 namespace compsweep::coordinator {
@@ -176,8 +177,63 @@ Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<Tria
       trial.exec();
       trial.reset();
     }
+    // Stage reuse: one row per pipeline prefix that trials share (parents
+    // first, so a stage's parent row exists when it is inserted).
+    std::vector<int64_t> stage_ids;
+    std::vector<int> trial_stage(trials.size(), -1);
+    if (spec.stage_reuse && spec.program.is_null() && trials.size() > 1) {
+      std::vector<const nlohmann::json*> settings;
+      settings.reserve(trials.size());
+      for (const auto& t : trials) settings.push_back(&t.settings);
+      const StagePlan plan = PlanStages(settings);
+      SQLite::Statement stage(*db_,
+                              "INSERT INTO trials(sweep_id, number, kind, hash, params, settings, "
+                              "state, teacher_id, stage_id, queued_ms) VALUES "
+                              "(?,?,'stage',?,?,?,?,?,?,?)");
+      for (size_t i = 0; i < plan.stages.size(); ++i) {
+        const StagePlan::Stage& st = plan.stages[i];
+        const nlohmann::json& first = trials[st.first_trial].settings;
+        bool needs_teacher = false;
+        for (size_t k = (st.parent < 0 ? 0 : plan.stages[st.parent].units); k < st.names.size();
+             ++k) {
+          needs_teacher |= st.names[k] == "distill";
+        }
+        stage.clearBindings();
+        stage.bind(1, sweep_id);
+        stage.bind(2, kStageNumberBase - static_cast<int64_t>(i));
+        stage.bind(3, st.key);
+        stage.bind(4, nlohmann::json({{"units", st.units},
+                                      {"names", st.names},
+                                      {"epochs", st.epochs},
+                                      {"shared_by", st.trials}})
+                          .dump());
+        stage.bind(5, StageSettings(first, st.units).dump());
+        stage.bind(6, ToString(TrialState::kQueued));
+        if (needs_teacher && distills) {
+          stage.bind(7, teacher_ids.at(TrialTeacherKey(first)));
+        } else {
+          stage.bind(7);
+        }
+        if (st.parent >= 0) {
+          stage.bind(8, stage_ids[st.parent]);
+        } else {
+          stage.bind(8);
+        }
+        stage.bind(9, now);
+        stage.exec();
+        stage.reset();
+        stage_ids.push_back(db_->getLastInsertRowid());
+      }
+      trial_stage = plan.trial_stage;
+    }
+    SQLite::Statement trial_row(*db_,
+                                "INSERT INTO trials(sweep_id, number, kind, hash, params, "
+                                "settings, state, teacher_id, stage_id, queued_ms) VALUES "
+                                "(?,?,?,?,?,?,?,?,?,?)");
     int number = 0;
-    for (const auto& t : trials) {
+    for (size_t i = 0; i < trials.size(); ++i) {
+      const TrialConfig& t = trials[i];
+      auto& trial = trial_row;
       trial.clearBindings();
       trial.bind(1, sweep_id);
       trial.bind(2, number++);
@@ -192,7 +248,12 @@ Result<int64_t> Store::CreateSweep(const SweepSpec& spec, const std::vector<Tria
       } else {
         trial.bind(8);
       }
-      trial.bind(9, now);
+      if (trial_stage[i] >= 0) {
+        trial.bind(9, stage_ids[trial_stage[i]]);
+      } else {
+        trial.bind(9);
+      }
+      trial.bind(10, now);
       trial.exec();
       trial.reset();
     }
@@ -224,7 +285,8 @@ Result<std::vector<SweepRow>> Store::ActiveSweeps() {
 namespace {
 constexpr const char* kTrialColumns =
     "SELECT t.id, t.sweep_id, t.kind, t.hash, t.state, t.attempt, t.retries, s.max_retries, "
-    "s.device, t.teacher_id, t.worker, t.params FROM trials t JOIN sweeps s ON s.id = "
+    "s.device, t.teacher_id, t.worker, t.params, t.stage_id FROM trials t JOIN sweeps s ON "
+    "s.id = "
     "t.sweep_id ";
 
 TrialRow ReadTrial(SQLite::Statement& st) {
@@ -243,6 +305,7 @@ TrialRow ReadTrial(SQLite::Statement& st) {
   r.params =
       nlohmann::json::parse(st.getColumn(11).getString(), nullptr, /*allow_exceptions=*/false);
   if (r.params.is_discarded()) r.params = nlohmann::json::object();
+  if (!st.getColumn(12).isNull()) r.stage_id = st.getColumn(12).getInt64();
   return r;
 }
 }  // namespace
@@ -253,7 +316,7 @@ Result<std::vector<TrialRow>> Store::LoadActiveTrials(int64_t sweep_id) {
     SQLite::Statement st(
         *db_, std::string(kTrialColumns) +
                   "WHERE s.state = 'active' AND (? = 0 OR t.sweep_id = ?) AND (t.state IN "
-                  "('queued','running','lost') OR (t.kind = 'teacher' AND t.state = "
+                  "('queued','running','lost') OR (t.kind IN ('teacher', 'stage') AND t.state = "
                   "'succeeded')) ORDER BY t.id");
     st.bind(1, sweep_id);
     st.bind(2, sweep_id);
@@ -351,7 +414,8 @@ Result<std::optional<int64_t>> Store::SweepTeacherId(int64_t sweep_id) {
 // ---- batched writes ---------------------------------------------------------
 
 Result<int64_t> Store::AddTrial(int64_t sweep_id, int64_t number, const TrialConfig& trial,
-                                std::optional<int64_t> teacher_id) {
+                                std::optional<int64_t> teacher_id,
+                                std::optional<int64_t> stage_id) {
   if (last_trial_id_ < 0) {
     // Batched inserts above any committed row: nothing else writes trials
     // (CreateSweep commits this batch first and then forgets the maximum).
@@ -366,10 +430,10 @@ Result<int64_t> Store::AddTrial(int64_t sweep_id, int64_t number, const TrialCon
   std::string settings = trial.settings_text.empty() ? trial.settings.dump() : trial.settings_text;
   unflushed_settings_[id] = settings;
   batch_.push_back([this, id, sweep_id, number, hash = trial.hash, params = trial.params.dump(),
-                    settings = std::move(settings), teacher_id, now](SQLite::Database&) {
+                    settings = std::move(settings), teacher_id, stage_id, now](SQLite::Database&) {
     auto& st = Stmt(
         "INSERT INTO trials(id, sweep_id, number, kind, hash, params, settings, state, "
-        "teacher_id, queued_ms) VALUES (?,?,?,'trial',?,?,?,'queued',?,?)");
+        "teacher_id, stage_id, queued_ms) VALUES (?,?,?,'trial',?,?,?,'queued',?,?,?)");
     st.bind(1, id);
     st.bind(2, sweep_id);
     st.bind(3, number);
@@ -381,7 +445,12 @@ Result<int64_t> Store::AddTrial(int64_t sweep_id, int64_t number, const TrialCon
     } else {
       st.bind(7);
     }
-    st.bind(8, now);
+    if (stage_id) {
+      st.bind(8, *stage_id);
+    } else {
+      st.bind(8);
+    }
+    st.bind(9, now);
     st.exec();
   });
   return id;
@@ -630,8 +699,9 @@ Result<std::map<std::string, int64_t>> Store::CountTrials(int64_t sweep_id) {
     auto& st = Stmt("SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? GROUP BY state");
     st.bind(1, sweep_id);
     while (st.executeStep()) out[st.getColumn(0).getString()] = st.getColumn(1).getInt64();
-    auto& teachers =
-        Stmt("SELECT state FROM trials WHERE sweep_id = ? AND kind IN ('teacher', 'baseline')");
+    auto& teachers = Stmt(
+        "SELECT state FROM trials WHERE sweep_id = ? AND kind IN ('teacher', 'baseline', "
+        "'stage')");
     teachers.bind(1, sweep_id);
     while (teachers.executeStep()) {
       auto it = out.find(teachers.getColumn(0).getString());

@@ -28,7 +28,7 @@ namespace compsweep::coordinator {
 struct TrialRow {
   int64_t id = 0;
   int64_t sweep_id = 0;
-  std::string kind;  // trial | teacher
+  std::string kind;  // trial | teacher | baseline | stage
   std::string hash;
   TrialState state = TrialState::kQueued;
   int attempt = 0;
@@ -36,6 +36,9 @@ struct TrialRow {
   int max_retries = 2;
   std::string device = "any";
   std::optional<int64_t> teacher_id;
+  // The stage (kind 'stage' row) whose checkpoint this row starts from, and
+  // waits for (common/stage_plan.h).
+  std::optional<int64_t> stage_id;
   std::string worker;  // the worker of a running attempt
   nlohmann::json settings;
   nlohmann::json params;  // the flat swept parameters (trials only)
@@ -62,6 +65,8 @@ struct SweepRow {
 // TrialSettings). Its row has kind 'baseline' and number kBaselineNumber.
 nlohmann::json BaselineSettings(const nlohmann::json& trial_settings);
 inline constexpr int64_t kBaselineNumber = -1000;
+// Stage rows are numbered kStageNumberBase, kStageNumberBase - 1, ... in plan order.
+inline constexpr int64_t kStageNumberBase = -2000;
 
 class Store {
  public:
@@ -73,12 +78,13 @@ class Store {
   // Immediate (own transaction) ------------------------------------------------
   std::optional<SweepRow> FindSweepBySpecHash(const std::string& spec_hash);
   // Inserts the sweep, its teacher row (when the pipeline distills), its
-  // baseline row (the dense student, for built-in sweeps with a pipeline) and
-  // its trials.
+  // baseline row (the dense student, for built-in sweeps with a pipeline), its
+  // stage rows (the pipeline prefixes its trials share, unless stage_reuse is
+  // off; common/stage_plan.h) and its trials.
   Result<int64_t> CreateSweep(const SweepSpec& spec, const std::vector<TrialConfig>& trials,
                               const std::string& spec_hash);
   // Trials of active sweeps that are not finished (queued, running, lost), plus the
-  // succeeded teachers (so dependents know they may run).
+  // succeeded teachers and stages (so dependents know they may run).
   // sweep_id > 0 limits it to that sweep.
   Result<std::vector<TrialRow>> LoadActiveTrials(int64_t sweep_id = 0);
   Result<std::vector<SweepRow>> ActiveSweeps();
@@ -102,8 +108,10 @@ class Store {
   // A trial proposed after its sweep was created (an adaptive method): queued,
   // with the id returned (allocated here: the store is the only writer). Its
   // settings are readable through TrialSettingsText before the commit.
+  // stage_id: a stage of the sweep it starts from (common/stage_plan.h).
   Result<int64_t> AddTrial(int64_t sweep_id, int64_t number, const TrialConfig& trial,
-                           std::optional<int64_t> teacher_id);
+                           std::optional<int64_t> teacher_id,
+                           std::optional<int64_t> stage_id = std::nullopt);
   // Early stopping ended a running attempt: state stopped, with the metrics
   // measured where it was stopped.
   void TrialStopped(int64_t trial_id, int attempt, const nlohmann::json& metrics);

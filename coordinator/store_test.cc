@@ -98,9 +98,23 @@ TEST_F(StoreTest, CreateSweepInsertsTeacherAndTrials) {
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->id, *id);
   EXPECT_FALSE((*store)->FindSweepBySpecHash("other").has_value());
+  // The distill unit is the same for the 3 trials: one stage row, waiting
+  // for the teacher, that every trial starts from.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='stage' AND teacher_id IS NOT NULL AND "
+                  "stage_id IS NULL AND json_extract(settings, '$.stage.units') = 1 AND "
+                  "json_extract(params, '$.shared_by') = 3"),
+            1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials t JOIN trials s ON s.id = t.stage_id WHERE "
+                  "t.kind='trial' AND s.kind='stage'"),
+            3);
   auto active = (*store)->LoadActiveTrials();
   ASSERT_TRUE(active.ok());
-  EXPECT_EQ(active->size(), 5u);
+  EXPECT_EQ(active->size(), 6u);
+  // Off: no stage row.
+  SweepSpec off = spec_;
+  off.stage_reuse = false;
+  ASSERT_TRUE((*store)->CreateSweep(off, trials_, "spechash-off").ok());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='stage'"), 1);
 }
 
 TEST_F(StoreTest, BatchedWritesBecomeVisibleOnlyAtFlush) {

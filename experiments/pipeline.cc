@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "common/settings_schema.h"
+#include "common/stage_plan.h"
 #include "experiments/artifact.h"
 #include "experiments/data.h"
 #include "experiments/export.h"
@@ -116,6 +117,8 @@ class RungProbe {
     }
   }
   bool active() const { return !epochs_.empty() && ctx_.on_progress != nullptr; }
+  // Epochs already trained elsewhere (the shared stage a trial resumes from).
+  void SkipEpochs(int n) { epoch_ += n; }
   bool Wants(const std::string& metric) const {
     return std::find(metrics_.begin(), metrics_.end(), metric) != metrics_.end();
   }
@@ -155,8 +158,11 @@ class RungProbe {
   int epoch_ = 0;
 };
 
+// stage_out non-empty: a shared stage (common/stage_plan.h) -- train units
+// [ctx.resume_units, settings.stage.units), save the checkpoint there and
+// return {val_accuracy, val_loss, train_seconds, units, epochs}.
 Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
-                          const RunContext& outer_ctx) {
+                          const RunContext& outer_ctx, const std::string& stage_out = "") {
   // The trial's own context: the same, plus the rung probe after each epoch.
   RunContext ctx = outer_ctx;
   ASSIGN_OR_RETURN(torch::Device device, ParseDevice(ctx.device));
@@ -182,7 +188,34 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   model->To(device);
   const Counts original = CountModel(*model);
   const int64_t macs = model->Macs();
+
+  // Training units (common/stage_plan.h): this run trains [resume, end).
+  const std::vector<TrainingUnit> units = TrainingUnits(settings);
+  const int resume = ctx.resume_path.empty() ? 0 : ctx.resume_units;
+  int end = static_cast<int>(units.size());
+  if (!stage_out.empty()) {
+    const json stage = settings.value("stage", json::object());
+    end = stage.is_object() && stage.contains("units") && stage["units"].is_number_integer()
+              ? stage["units"].get<int>()
+              : 0;
+    if (end < 1 || end >= static_cast<int>(units.size())) {
+      return InvalidArgument("a stage must end after 1 to " + std::to_string(units.size() - 1) +
+                             " training units, got " + std::to_string(end));
+    }
+  }
+  if (resume < 0 || resume >= end) {
+    return InvalidArgument("cannot resume after " + std::to_string(resume) + " training units of " +
+                           std::to_string(end));
+  }
+  int resumed_epochs = 0;
+  for (int u = 0; u < resume; ++u) resumed_epochs += units[u].epochs;
+  bool distill_left = false;
+  for (int u = resume; u < end; ++u) distill_left |= units[u].name == "distill";
+
   RungProbe probe(settings, outer_ctx);
+  // Rungs inside the shared stage it resumes from were the stage's, not this
+  // trial's: its epochs count on from there.
+  probe.SkipEpochs(resumed_epochs);
   Status probe_status;
   if (probe.active()) {
     std::string scratch =
@@ -199,7 +232,7 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   base.seed = seed;
 
   torch::Tensor teacher_logits;
-  if (has_distill) {
+  if (has_distill && distill_left) {
     if (teacher_path.empty()) return InvalidArgument("pipeline has distill but no teacher");
     ASSIGN_OR_RETURN(auto teacher, LoadModel(teacher_path, device));
     teacher_logits = PredictLogits(*teacher, data->train_x);
@@ -220,21 +253,32 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   const auto t0 = Clock::now();
   Masks masks;
   std::optional<QuantConfig> quant;
-  size_t first_stage = 0;
-  if (!stages.empty() && stages[0] == "distill") {
-    RETURN_IF_ERROR(Train(*model, *data, distill_options("distill", masks), ctx));
-    first_stage = 1;
-  } else {
-    TrainOptions o = base;
-    o.phase = "student";
-    o.epochs = student["epochs"].get<int>();
-    o.lr = student["lr"].get<double>();
-    RETURN_IF_ERROR(Train(*model, *data, o, ctx));
+  if (resume > 0) {
+    // The shared stage's checkpoint: the model after its units (pruned
+    // channels removed, pruned weights zero).
+    ASSIGN_OR_RETURN(model, LoadModel(ctx.resume_path, device));
+    for (int u = 0; u < resume; ++u) {
+      if (units[u].name == "prune") {
+        // Its masks are its zeros: they stay zero through later training.
+        for (auto& [name, w] : PrunableWeights(*model)) masks.Set(name, w, w.ne(0).to(w.dtype()));
+      } else if (units[u].name == "quantize") {
+        ASSIGN_OR_RETURN(QuantConfig config,
+                         QuantConfig::FromJson(settings.value("quantize", json::object())));
+        quant = config;
+      }
+    }
   }
-  for (size_t i = first_stage; i < stages.size(); ++i) {
-    if (stages[i] == "distill") {
+  for (int u = resume; u < end; ++u) {
+    const std::string& name = units[u].name;
+    if (name == "train") {
+      TrainOptions o = base;
+      o.phase = "student";
+      o.epochs = student["epochs"].get<int>();
+      o.lr = student["lr"].get<double>();
+      RETURN_IF_ERROR(Train(*model, *data, o, ctx));
+    } else if (name == "distill") {
       RETURN_IF_ERROR(Train(*model, *data, distill_options("distill", masks), ctx));
-    } else if (stages[i] == "prune") {
+    } else if (name == "prune") {
       ASSIGN_OR_RETURN(PruneConfig config,
                        PruneConfig::FromJson(settings.value("prune", json::object())));
       RETURN_IF_ERROR(RunPruneStage(model, masks, config, *data, base, ctx));
@@ -244,6 +288,21 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
       ASSIGN_OR_RETURN(auto q, RunQuantizeStage(*model, masks, config, *data, base, ctx));
       quant = config;
     }
+  }
+  if (!stage_out.empty()) {
+    RETURN_IF_ERROR(probe_status);
+    masks.Apply();
+    const double train_seconds = SecondsSince(t0);
+    const EvalResult val = Evaluate(*model, data->val_x, data->val_y);
+    RETURN_IF_ERROR(EnsureParentDir(stage_out));
+    RETURN_IF_ERROR(SaveModel(*model, stage_out));
+    int epochs = 0;
+    for (int u = resume; u < end; ++u) epochs += units[u].epochs;
+    return json{{"val_accuracy", val.accuracy},
+                {"val_loss", val.loss},
+                {"train_seconds", train_seconds},
+                {"units", end},
+                {"epochs", epochs}};
   }
   RETURN_IF_ERROR(probe_status);
   ctx.on_epoch_end = nullptr;
@@ -482,6 +541,18 @@ Result<json> RunTrial(const json& settings, const std::string& teacher_path,
     return Internal(std::string("running trial: ") + e.what_without_backtrace());
   } catch (const std::exception& e) {
     return Internal(std::string("running trial: ") + e.what());
+  }
+}
+
+Result<json> RunStage(const json& settings, const std::string& teacher_path,
+                      const std::string& out_path, const RunContext& ctx) {
+  if (out_path.empty()) return InvalidArgument("a stage needs the path of its checkpoint");
+  try {
+    return RunTrialImpl(settings, teacher_path, ctx, out_path);
+  } catch (const c10::Error& e) {
+    return Internal(std::string("running stage: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return Internal(std::string("running stage: ") + e.what());
   }
 }
 

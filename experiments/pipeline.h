@@ -38,6 +38,11 @@ struct RunContext {
   // --path-root; the coordinator checks sweeps against the same rule). Files
   // are checked again here, once symbolic links are resolved, before opening.
   std::vector<std::string> path_roots = {"/usr/share/datasets"};
+  // Stage reuse (common/stage_plan.h): the checkpoint of the shared stage this
+  // run starts from (SaveModel's format, written by RunStage) and how many
+  // training units it holds; empty and 0: from scratch.
+  std::string resume_path;
+  int resume_units = 0;
 };
 
 // Trains the teacher given by settings["teacher"] on settings["data"] and saves it
@@ -65,6 +70,9 @@ Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::s
 // applied), latency_ms at batch 1 on CPU -- and sent as a progress event
 // {phase: rung, rung: {epoch, metrics}}. Training goes on meanwhile; the
 // coordinator cancels the trial if MO-ASHA stops it.
+//
+// With ctx.resume_path set, the units the shared stage trained are loaded
+// instead of trained (see RunStage).
 //
 // Stage semantics: when the pipeline starts with "distill", the student is
 // trained from scratch with the distillation loss for distill.epochs (and not
@@ -99,6 +107,16 @@ Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::s
 // torch::jit::load, batch 1, raw input, timed alternating with the others).
 Result<nlohmann::json> RunTrial(const nlohmann::json& settings, const std::string& teacher_path,
                                 const RunContext& ctx);
+
+// Runs a shared stage: the training units [ctx.resume_units,
+// settings["stage"]["units"]) of a trial's pipeline (common/stage_plan.h), as
+// RunTrial would run them, then saves the model (masks applied) to out_path
+// with SaveModel. A trial resuming from that checkpoint (ctx.resume_*) loads
+// it, takes the zeros of its pruned weights as its masks, and trains on; its
+// rung epochs count the stage's epochs. Returns {val_accuracy, val_loss,
+// train_seconds, units, epochs (trained here)}.
+Result<nlohmann::json> RunStage(const nlohmann::json& settings, const std::string& teacher_path,
+                                const std::string& out_path, const RunContext& ctx);
 
 // One-time process set-up for fast CPU training (thread count, malloc tuning).
 void ConfigureRuntime(int num_threads);

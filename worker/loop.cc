@@ -65,6 +65,7 @@ WorkerLoop::WorkerLoop(WorkerOptions options, JobRunner* runner, const Clock* cl
   incarnation_ = nonce;
   wake_in_.bind(wake_endpoint_);
   fs::create_directories(fs::path(opts_.cache_dir) / "teachers");
+  fs::create_directories(fs::path(opts_.cache_dir) / "stages");
   fs::create_directories(fs::path(opts_.cache_dir) / "artifacts");
 }
 
@@ -136,7 +137,7 @@ void WorkerLoop::SendHello() {
 void WorkerLoop::SendReady() {
   if (draining()) return;
   size_t parked = 0;
-  for (const auto& [hash, jobs] : parked_) parked += jobs.size();
+  for (const auto& [hash, p] : parked_) parked += p.jobs.size();
   const int free = opts_.slots - static_cast<int>(jobs_.size() + parked);
   if (free > 0) Send(Message{MsgType::kReady, {{"free_slots", free}}, ""});
 }
@@ -285,6 +286,10 @@ std::string WorkerLoop::TeacherPath(const std::string& hash) const {
   return (fs::path(opts_.cache_dir) / "teachers" / (hash + ".pt")).string();
 }
 
+std::string WorkerLoop::StagePath(const std::string& hash) const {
+  return (fs::path(opts_.cache_dir) / "stages" / (hash + ".pt")).string();
+}
+
 void WorkerLoop::OnTask(const nlohmann::json& body) {
   JobSpec job;
   job.trial_id = body["trial_id"].get<int64_t>();
@@ -302,14 +307,34 @@ void WorkerLoop::OnTask(const nlohmann::json& body) {
   }
   const Key key{job.trial_id, job.attempt};
   if (jobs_.count(key) || outbox_.count(key)) return;  // a TASK sent twice
-  std::string teacher_hash;
-  if (body.contains("teacher") && body["teacher"].is_object()) {
-    const auto& h = body["teacher"];
-    if (h.contains("hash") && h["hash"].is_string()) teacher_hash = h["hash"].get<std::string>();
-  }
-  if (!IsHex(teacher_hash) || teacher_hash.size() > 128) {
-    Fail(job, "bad teacher hash '" + LogSafe(teacher_hash) + "'");
+  // Hashes of the models the task names: teacher, its own stage, the stage it
+  // resumes from.
+  auto hash_of = [&](const char* field, std::string* out) {
+    out->clear();
+    auto f = body.find(field);
+    if (f != body.end() && f->is_object()) {
+      auto h = f->find("hash");
+      if (h != f->end() && h->is_string()) *out = h->get<std::string>();
+    }
+    if (!IsHex(*out) || out->size() > 128) {
+      Fail(job, std::string("bad ") + field + " hash '" + LogSafe(*out) + "'");
+      return false;
+    }
+    return true;
+  };
+  std::string teacher_hash, stage_hash, resume_hash;
+  if (!hash_of("teacher", &teacher_hash) || !hash_of("stage", &stage_hash) ||
+      !hash_of("resume", &resume_hash)) {
     return;
+  }
+  if (!resume_hash.empty()) {
+    const auto& units = body["resume"].find("units");
+    if (units == body["resume"].end() || !units->is_number_integer() || units->get<int>() < 1) {
+      Fail(job, "resume without a unit count");
+      return;
+    }
+    job.resume_path = StagePath(resume_hash);
+    job.resume_units = units->get<int>();
   }
   if (job.kind == "teacher") {
     if (teacher_hash.empty()) {
@@ -317,40 +342,63 @@ void WorkerLoop::OnTask(const nlohmann::json& body) {
       return;
     }
     job.teacher_path = TeacherPath(teacher_hash);
-  } else if (job.kind == "trial") {
-    job.artifact_dir = ArtifactDir(opts_, job.trial_id, job.attempt);
-    if (!teacher_hash.empty()) {
-      job.teacher_path = TeacherPath(teacher_hash);
-      if (!fs::exists(job.teacher_path)) {
-        const bool first = parked_[teacher_hash].empty();
-        parked_[teacher_hash].push_back(job);
-        if (first) Send(Message{MsgType::kFetch, {{"hash", teacher_hash}}, ""});
+  } else if (job.kind == "trial" || job.kind == "stage") {
+    if (job.kind == "stage") {
+      if (stage_hash.empty()) {
+        Fail(job, "stage task without a hash");
         return;
       }
+      job.stage_path = StagePath(stage_hash);
     }
+    job.artifact_dir = ArtifactDir(opts_, job.trial_id, job.attempt);
+    if (!teacher_hash.empty()) job.teacher_path = TeacherPath(teacher_hash);
   } else {
     Fail(job, "unknown task kind '" + LogSafe(job.kind) + "'");
     return;
   }
-  Start(std::move(job));
+  StartWhenReady(std::move(job));
+}
+
+void WorkerLoop::StartWhenReady(JobSpec job) {
+  // Models are fetched once per hash and kept in the cache folder.
+  auto missing = [&](const std::string& path) { return !path.empty() && !fs::exists(path); };
+  std::string path, what;
+  if (job.kind != "teacher" && missing(job.teacher_path)) {
+    path = job.teacher_path;
+    what = "teacher";
+  } else if (missing(job.resume_path)) {
+    path = job.resume_path;
+    what = "stage";
+  }
+  if (path.empty()) {
+    Start(std::move(job));
+    return;
+  }
+  const std::string hash = fs::path(path).stem().string();
+  Parked& p = parked_[hash];
+  const bool first = p.jobs.empty();
+  p.path = path;
+  p.what = what;
+  p.jobs.push_back(std::move(job));
+  if (first) Send(Message{MsgType::kFetch, {{"hash", hash}}, ""});
 }
 
 void WorkerLoop::OnArtifact(const Message& m) {
   const std::string hash = m.body["hash"].get<std::string>();
   auto it = parked_.find(hash);
   if (it == parked_.end()) return;
-  std::vector<JobSpec> jobs = std::move(it->second);
+  Parked p = std::move(it->second);
   parked_.erase(it);
   if (!m.body.value("found", false) || m.payload.empty()) {
-    for (auto& j : jobs) Fail(j, "teacher " + hash + " not available from the coordinator");
+    for (auto& j : p.jobs) Fail(j, p.what + " " + hash + " not available from the coordinator");
     return;
   }
-  const Status st = WriteFileAtomically(TeacherPath(hash), m.payload);
+  const Status st = WriteFileAtomically(p.path, m.payload);
   if (!st.ok()) {
-    for (auto& j : jobs) Fail(j, "keeping teacher " + hash + ": " + st.message());
+    for (auto& j : p.jobs) Fail(j, "keeping " + p.what + " " + hash + ": " + st.message());
     return;
   }
-  for (auto& j : jobs) Start(std::move(j));
+  for (auto& j : p.jobs) StartWhenReady(std::move(j));
 }
 
 void WorkerLoop::Fail(const JobSpec& job, const std::string& error) {

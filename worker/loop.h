@@ -85,13 +85,17 @@ class WorkerLoop {
   void OnArtifact(const protocol::Message& m);
   void OnAck(const nlohmann::json& body);
   void Start(JobSpec job);
-  // A job that never ran (bad TASK, teacher unavailable): FAILED via the outbox.
+  // A job that never ran (bad TASK, teacher or stage unavailable): FAILED via the outbox.
   void Fail(const JobSpec& job, const std::string& error);
   void Finish(const Key& key, JobOutcome outcome);
   void PushEvent(JobEvent event);  // job threads
   bool draining() const { return drain_ != nullptr && drain_->load(); }
   nlohmann::json RunningList() const;
   std::string TeacherPath(const std::string& hash) const;
+  std::string StagePath(const std::string& hash) const;
+  // Starts the job, or parks it until the next model it needs (teacher,
+  // stage checkpoint) is fetched from the coordinator.
+  void StartWhenReady(JobSpec job);
 
   WorkerOptions opts_;
   JobRunner* runner_;
@@ -116,8 +120,14 @@ class WorkerLoop {
   uint64_t tasks_seen_seq_ = 0;
 
   std::map<Key, Running> jobs_;
-  std::map<std::string, std::vector<JobSpec>> parked_;  // teacher hash -> jobs waiting for it
-  std::map<Key, protocol::Message> outbox_;             // results and failures until ACK
+  // A model being fetched (FETCH sent): where it goes, and the jobs waiting for it.
+  struct Parked {
+    std::string path;
+    std::string what;  // "teacher" or "stage", for errors
+    std::vector<JobSpec> jobs;
+  };
+  std::map<std::string, Parked> parked_;     // hash -> fetch
+  std::map<Key, protocol::Message> outbox_;  // results and failures until ACK
 
   std::mutex events_mu_;
   std::deque<JobEvent> events_;  // GUARDED_BY(events_mu_)

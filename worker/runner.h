@@ -1,4 +1,5 @@
-// The job runner: what a worker slot runs for one TASK (a trial or a teacher),
+// The job runner: what a worker slot runs for one TASK (a trial, a teacher or
+// a shared stage),
 // behind a small interface so that the worker's loop (protocol, outbox,
 // heartbeats) is tested with a fake runner, and so that other kinds of work
 // (the user's own program) can be added beside the LibTorch pipeline.
@@ -19,12 +20,18 @@ namespace compsweep::worker {
 struct JobSpec {
   int64_t trial_id = 0;
   int attempt = 0;
-  std::string kind;  // trial | teacher
+  std::string kind;  // trial | teacher | stage
   nlohmann::json settings;
-  // kind trial: the teacher to distill from, empty when none; kind teacher:
-  // where to write the trained teacher.
+  // kind trial or stage: the teacher to distill from, empty when none; kind
+  // teacher: where to write the trained teacher.
   std::string teacher_path;
   std::string artifact_dir;  // kind trial: where the compact model is written
+  // Stage reuse (common/stage_plan.h). kind trial or stage: the checkpoint of
+  // the shared stage it starts from and the training units it holds (empty
+  // and 0: from scratch). kind stage: where its own checkpoint is written.
+  std::string resume_path;
+  int resume_units = 0;
+  std::string stage_path;
 };
 
 struct JobHooks {

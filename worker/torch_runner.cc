@@ -81,6 +81,8 @@ class TorchRunner : public JobRunner {
     rc.cancelled = hooks.cancelled;
     rc.on_progress = hooks.progress;
     rc.cpu_guard = MakeCpuGuard(opts_.cpu_lock);
+    rc.resume_path = job.resume_path;
+    rc.resume_units = job.resume_units;
     if (!opts_.path_roots.empty()) rc.path_roots = opts_.path_roots;
     JobOutcome out;
     try {
@@ -90,6 +92,9 @@ class TorchRunner : public JobRunner {
       if (job.kind == "teacher") {
         r = experiments::TrainTeacher(job.settings, job.teacher_path, rc);
         model_path = job.teacher_path;
+      } else if (job.kind == "stage") {
+        r = experiments::RunStage(job.settings, job.teacher_path, job.stage_path, rc);
+        model_path = job.stage_path;
       } else if (job.kind == "trial") {
         std::error_code ec;
         fs::create_directories(rc.artifact_dir, ec);
