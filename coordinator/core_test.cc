@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -686,6 +687,118 @@ TEST_F(CoreTest, TheDenseStudentIsTrainedOnceFirstAndIsNotATrial) {
   p = core_->Progress(sub.sweep_id);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->state, "done");
+}
+
+// ---- stage reuse ----------------------------------------------------------------
+
+// 2 prune settings x 2 bit widths: the dense student (train) is shared by all 4
+// trials, each prune stage by 2.
+const char* kStageSweep = R"(name: stage-core-test
+baseline: false
+max_retries: 0
+data: {dataset: synthetic, train_subset: 64, test_subset: 32}
+student: {arch: mlp, epochs: 2}
+pipeline: [prune, quantize]
+prune: {finetune_epochs: 1}
+parameters:
+  prune.final_sparsity: {values: [0.5, 0.8]}
+  quantize.bits: {values: [8, 4]}
+)";
+
+Message ModelResult(const Message& task, const std::string& bytes) {
+  Message m = Result(task.body["trial_id"].get<int64_t>(), task.body["attempt"].get<int>(), 0.5);
+  m.payload = bytes;
+  return m;
+}
+
+TEST_F(CoreTest, SharedStagesRunFirstOnceAndTrialsResumeFromThemAcrossARestart) {
+  auto sub = core_->Submit(kStageSweep, "stage.yaml", false);
+  ASSERT_TRUE(sub.status.ok()) << sub.status.ToString();
+  EXPECT_EQ(sub.trials, 4) << "stages are not trials";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='stage'"), 3);
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  // The root stage: the dense student, from scratch.
+  auto root = TakeTask(w, "w");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->body["kind"], "stage");
+  EXPECT_EQ(root->body["settings"]["stage"]["units"], 1);
+  EXPECT_FALSE(root->body.contains("resume"));
+  const std::string root_hash = root->body["stage"]["hash"];
+  // A stage's result must carry its checkpoint.
+  w.Send(ModelResult(*root, "checkpoint: dense student"));
+  ASSERT_TRUE(w.Expect(MsgType::kAck));
+  // Its checkpoint is served to the workers that resume from it.
+  w.Send(Message{MsgType::kFetch, {{"hash", root_hash}}, ""});
+  auto art = w.Expect(MsgType::kArtifact);
+  ASSERT_TRUE(art);
+  EXPECT_EQ(art->payload, "checkpoint: dense student");
+  // The two prune stages, before any trial, each resuming from the root.
+  std::set<std::string> prune_hashes;
+  for (int i = 0; i < 2; ++i) {
+    auto st = TakeTask(w, "w", false);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->body["kind"], "stage");
+    EXPECT_EQ(st->body["settings"]["stage"]["units"], 2);
+    EXPECT_EQ(st->body["resume"]["hash"], root_hash);
+    EXPECT_EQ(st->body["resume"]["units"], 1);
+    prune_hashes.insert(st->body["stage"]["hash"].get<std::string>());
+    w.Send(ModelResult(*st, "checkpoint: pruned"));
+    ASSERT_TRUE(w.Expect(MsgType::kAck));
+    if (i == 0) {
+      RestartCore();  // succeeded stages are known again from the database
+      w.Send(Hello("w"));
+    }
+  }
+  // The trials: each resumes from the prune stage of its sparsity.
+  for (int i = 0; i < 4; ++i) {
+    auto t = TakeTask(w, "w", false);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->body["kind"], "trial");
+    EXPECT_EQ(t->body["resume"]["units"], 2);
+    EXPECT_TRUE(prune_hashes.count(t->body["resume"]["hash"].get<std::string>()));
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM trials t JOIN trials s ON s.id = t.stage_id WHERE t.id=" +
+                    t->body["trial_id"].dump() + " AND s.hash='" +
+                    t->body["resume"]["hash"].get<std::string>() + "'"),
+              1);
+    w.Send(Result(t->body["trial_id"].get<int64_t>(), 1, 0.6));
+    ASSERT_TRUE(w.Expect(MsgType::kAck));
+  }
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='stage' AND state='succeeded' AND "
+                  "attempt=1"),
+            3)
+      << "each stage trained once";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM artifacts WHERE kind='stage'"), 3);
+  auto p = core_->Progress(sub.sweep_id);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->total, 4);
+  EXPECT_EQ(p->state, "done");
+}
+
+TEST_F(CoreTest, AFailedStageFailsItsChainWithTheReason) {
+  auto sub = core_->Submit(kStageSweep, "stage.yaml", false);
+  ASSERT_TRUE(sub.status.ok()) << sub.status.ToString();
+  FakeWorker w(ctx_, core_->endpoint(), "w");
+  auto root = TakeTask(w, "w");
+  ASSERT_TRUE(root);
+  ASSERT_EQ(root->body["kind"], "stage");
+  // A result without the checkpoint is a failure (max_retries 0: for good).
+  w.Send(Result(root->body["trial_id"].get<int64_t>(), 1, 0.5));
+  ASSERT_TRUE(w.Expect(MsgType::kAck));
+  auto p = core_->Progress(sub.sweep_id);
+  for (int i = 0; i < 50 && (!p.ok() || p->state != "done"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    p = core_->Progress(sub.sweep_id);
+  }
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->state, "done");
+  EXPECT_EQ(p->counts["failed"], 4);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE state='failed'"), 7) << "3 stages, 4 trials";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM trials WHERE kind='trial' AND error LIKE 'stage % (shared "
+                  "training) failed: stage result without model'"),
+            4);
+  // Nothing more is handed out.
+  w.Send(Message{MsgType::kReady, {{"free_slots", 1}}, ""});
+  EXPECT_FALSE(w.Expect(MsgType::kTask, 500));
 }
 
 }  // namespace

@@ -128,6 +128,63 @@ TEST_F(PipelineTest, SameSeedSameResult) {
   EXPECT_NEAR((*ra)["sparsity"].get<double>(), 0.8, 1e-3);
 }
 
+// Stage reuse: the shared stage's checkpoint, resumed, gives the trial the
+// same model as running it from scratch (same seeds; the pruned weights'
+// zeros are its masks).
+TEST_F(PipelineTest, ATrialResumedFromItsSharedStagesEqualsOneRunFromScratch) {
+  for (const std::string granularity : {"unstructured", "structured"}) {
+    SCOPED_TRACE(granularity);
+    json s = Settings();
+    s["student"]["arch"] = "cnn-small";
+    s["prune"]["granularity"] = granularity;
+    s["quantize"]["bits"] = 8;
+    RunContext scratch;
+    scratch.artifact_dir = TempDir("resume_scratch_" + granularity);
+    auto whole = RunTrial(s, teacher_path_, scratch);
+    ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+
+    // Stage 1: distill; stage 2: prune, from stage 1; the trial: quantize, from stage 2.
+    const std::string dir = TempDir("resume_stages_" + granularity);
+    json s1 = s;
+    s1["stage"] = {{"units", 1}};
+    auto r1 = RunStage(s1, teacher_path_, dir + "/distill.pt", RunContext{});
+    ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+    EXPECT_EQ((*r1)["units"], 1);
+    EXPECT_EQ((*r1)["epochs"], 1);
+    json s2 = s;
+    s2["stage"] = {{"units", 2}};
+    RunContext c2;
+    c2.resume_path = dir + "/distill.pt";
+    c2.resume_units = 1;
+    std::vector<std::string> phases;
+    c2.on_progress = [&](const json& p) { phases.push_back(p.value("phase", "")); };
+    auto r2 = RunStage(s2, teacher_path_, dir + "/prune.pt", c2);
+    ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+    for (const auto& ph : phases) EXPECT_NE(ph, "distill") << "distill was the first stage's";
+    RunContext c3;
+    c3.artifact_dir = TempDir("resume_trial_" + granularity);
+    c3.resume_path = dir + "/prune.pt";
+    c3.resume_units = 2;
+    auto resumed = RunTrial(s, teacher_path_, c3);
+    ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+    for (const char* m : {"val_accuracy", "val_loss", "test_accuracy", "size_bytes", "sparsity",
+                          "nonzero_params", "effective_macs", "int8_val_accuracy"}) {
+      EXPECT_EQ((*whole)[m], (*resumed)[m]) << m;
+    }
+  }
+  // A stage must leave something to its trials, and a resume must be inside it.
+  json s = Settings();
+  s["stage"] = {{"units", 3}};
+  EXPECT_EQ(
+      RunStage(s, teacher_path_, TempDir("bad_stage") + "/x.pt", RunContext{}).status().code(),
+      StatusCode::kInvalidArgument);
+  RunContext past;
+  past.resume_path = TempDir("bad_stage") + "/x.pt";
+  past.resume_units = 3;
+  EXPECT_EQ(RunTrial(Settings(), teacher_path_, past).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_F(PipelineTest, CancelStopsTheRun) {
   RunContext ctx;
   ctx.artifact_dir = TempDir("cancel");

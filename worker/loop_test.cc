@@ -25,6 +25,7 @@ class FakeRunner : public JobRunner {
   JobOutcome Run(const JobSpec& job, const JobHooks& hooks) override {
     std::unique_lock<std::mutex> lock(mu_);
     started_.push_back(job.trial_id);
+    specs_.push_back(job);
     cv_.notify_all();
     cv_.wait(lock,
              [&] { return auto_finish_ || released_.count(job.trial_id) || hooks.cancelled(); });
@@ -52,9 +53,14 @@ class FakeRunner : public JobRunner {
     std::lock_guard<std::mutex> lock(mu_);
     return started_.size();
   }
+  JobSpec spec(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return specs_.at(i);
+  }
   bool auto_finish_ = false;
 
  private:
+  std::vector<JobSpec> specs_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<int64_t> started_;
@@ -258,6 +264,83 @@ TEST_F(LoopTest, TaskSentTwiceRunsOnceAndBadTasksFailClearly) {
   auto failed = Expect(MsgType::kFailed);
   ASSERT_TRUE(failed);
   EXPECT_NE(failed->body["error"].get<std::string>().find("bad teacher hash"), std::string::npos);
+}
+
+// Stage reuse: a stage task names its teacher, its own checkpoint and the
+// stage it resumes from; the worker fetches each model it lacks, once, before
+// the job starts.
+TEST_F(LoopTest, AStageTaskFetchesItsTeacherAndTheStageItResumesFromFirst) {
+  ASSERT_TRUE(Expect(MsgType::kHello));
+  runner_.auto_finish_ = true;
+  ToWorker(Message{MsgType::kTask,
+                   {{"trial_id", 5},
+                    {"attempt", 1},
+                    {"kind", "stage"},
+                    {"settings", {{"stage", {{"units", 2}}}}},
+                    {"teacher", {{"hash", "aa11"}}},
+                    {"stage", {{"hash", "bb22"}}},
+                    {"resume", {{"hash", "cc33"}, {"units", 1}}}},
+                   ""});
+  for (const std::string hash : {"aa11", "cc33"}) {
+    auto fetch = Expect(MsgType::kFetch);
+    ASSERT_TRUE(fetch) << hash;
+    EXPECT_EQ(fetch->body["hash"], hash);
+    EXPECT_EQ(runner_.started(), 0u) << "nothing runs before its models are here";
+    ToWorker(Message{MsgType::kArtifact, {{"hash", hash}, {"found", true}}, "model " + hash});
+  }
+  auto result = Expect(MsgType::kResult);
+  ASSERT_TRUE(result);
+  ASSERT_EQ(runner_.started(), 1u);
+  const JobSpec job = runner_.spec(0);
+  EXPECT_EQ(job.kind, "stage");
+  EXPECT_EQ(job.teacher_path, (fs::path(opts_.cache_dir) / "teachers" / "aa11.pt").string());
+  EXPECT_EQ(job.resume_path, (fs::path(opts_.cache_dir) / "stages" / "cc33.pt").string());
+  EXPECT_EQ(job.resume_units, 1);
+  EXPECT_EQ(job.stage_path, (fs::path(opts_.cache_dir) / "stages" / "bb22.pt").string());
+  std::ifstream in(job.resume_path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "model cc33");
+
+  // A trial resuming from the same stage finds it cached: no second FETCH.
+  ToWorker(Message{MsgType::kTask,
+                   {{"trial_id", 6},
+                    {"attempt", 1},
+                    {"kind", "trial"},
+                    {"settings", nlohmann::json::object()},
+                    {"resume", {{"hash", "cc33"}, {"units", 1}}}},
+                   ""});
+  ASSERT_TRUE(Expect(MsgType::kResult));
+  EXPECT_EQ(runner_.spec(1).resume_path, job.resume_path);
+
+  // A stage the coordinator does not have, a bad hash, a missing unit count.
+  ToWorker(Message{MsgType::kTask,
+                   {{"trial_id", 7},
+                    {"attempt", 1},
+                    {"kind", "trial"},
+                    {"settings", nlohmann::json::object()},
+                    {"resume", {{"hash", "dd44"}, {"units", 1}}}},
+                   ""});
+  ASSERT_TRUE(Expect(MsgType::kFetch));
+  ToWorker(Message{MsgType::kArtifact, {{"hash", "dd44"}, {"found", false}}, ""});
+  auto failed = Expect(MsgType::kFailed);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->body["error"], "stage dd44 not available from the coordinator");
+  for (const auto& [resume, error] : std::vector<std::pair<nlohmann::json, std::string>>{
+           {{{"hash", "../x"}, {"units", 1}}, "bad resume hash"},
+           {{{"hash", "ee55"}}, "resume without a unit count"}}) {
+    static int id = 8;
+    ToWorker(Message{MsgType::kTask,
+                     {{"trial_id", id++},
+                      {"attempt", 1},
+                      {"kind", "trial"},
+                      {"settings", nlohmann::json::object()},
+                      {"resume", resume}},
+                     ""});
+    auto f = Expect(MsgType::kFailed);
+    ASSERT_TRUE(f);
+    EXPECT_NE(f->body["error"].get<std::string>().find(error), std::string::npos) << f->body.dump();
+  }
+  EXPECT_EQ(runner_.started(), 2u);
 }
 
 }  // namespace
