@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/curve_keys.h"
 #include "common/data_files.h"
+#include "common/stage_plan.h"
 #include "common/sweep_spec.h"
 #include "coordinator/core.h"
 #include "coordinator/http_server.h"
@@ -96,6 +97,26 @@ int RunValidate(const std::string& file, bool allow_large,
       int64_t epochs = 0;
       for (const auto& t : ExpandTrials(spec)) epochs += TrialEpochs(t.settings);
       std::cout << "training epochs without early stopping: " << epochs << "\n";
+    }
+  }
+  // Stage reuse: the training the sweep's trials share, trained once.
+  if (spec.program.is_null() && !spec.pipeline.empty() && spec.method == "nsga2") {
+    std::cout << "stage reuse: " << (spec.stage_reuse ? "on" : "off (stage_reuse: false)")
+              << (spec.stage_reuse ? "; the first population's shared pipeline prefixes are "
+                                     "trained once, and later proposals start from them when "
+                                     "their settings match"
+                                   : "")
+              << "\n";
+  } else if (spec.program.is_null() && !spec.pipeline.empty() && n > 1 && n <= 100000) {
+    const auto trials = ExpandTrials(spec);
+    std::vector<const nlohmann::json*> settings;
+    for (const auto& t : trials) settings.push_back(&t.settings);
+    const StagePlan plan = PlanStages(settings);
+    if (spec.stage_reuse) {
+      std::cout << "stage reuse: " << DescribeStagePlan(plan, trials.size()) << "\n";
+    } else {
+      std::cout << "stage reuse: off (stage_reuse: false); " << plan.epochs_without
+                << " training epochs, every trial from scratch\n";
     }
   }
   if (out.spec->data.contains("format")) {

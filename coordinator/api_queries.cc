@@ -256,6 +256,22 @@ Result<json> GetSweep(SQLite::Database& db, int64_t sweep_id) {
     }
     out["teachers"] = teachers;
     out["baselines"] = baselines;
+    // Shared stages (common/stage_plan.h): what each trains and for how many trials.
+    json stages = json::array();
+    SQLite::Statement st(db,
+                         "SELECT id, state, params, stage_id, error FROM trials WHERE sweep_id = "
+                         "?1 AND kind = 'stage' ORDER BY id");
+    st.bind(1, static_cast<int64_t>(sweep_id));
+    while (st.executeStep()) {
+      json row = ParseJsonColumn(st.getColumn(2).getString());
+      if (!row.is_object()) row = json::object();
+      row["id"] = st.getColumn(0).getInt64();
+      row["state"] = st.getColumn(1).getString();
+      row["parent_id"] = Nullable(st.getColumn(3));
+      row["error"] = Nullable(st.getColumn(4));
+      stages.push_back(std::move(row));
+    }
+    out["stages"] = std::move(stages);
     return out;
   });
   if (!r.ok()) return r.status();
@@ -339,7 +355,8 @@ Result<json> ListTrials(SQLite::Database& db, int64_t sweep_id, const TrialQuery
 
     SQLite::Statement q(db,
                         "SELECT t.id, t.number, t.state, t.attempt, t.worker, t.params, "
-                        "t.queued_ms, t.started_ms, t.finished_ms, t.error FROM trials t" +
+                        "t.queued_ms, t.started_ms, t.finished_ms, t.error, t.stage_id FROM "
+                        "trials t" +
                             join + where + order + " LIMIT ? OFFSET ?");
     int next = 1;
     if (!by_column) q.bind(next++, query.sort);
@@ -367,7 +384,8 @@ Result<json> ListTrials(SQLite::Database& db, int64_t sweep_id, const TrialQuery
                         {"started_ms", started},
                         {"finished_ms", finished},
                         {"duration_ms", duration},
-                        {"error", Nullable(q.getColumn(9))}});
+                        {"error", Nullable(q.getColumn(9))},
+                        {"stage_id", Nullable(q.getColumn(10))}});
     }
     out["trials"] = std::move(trials);
     return json();
@@ -440,7 +458,46 @@ Result<json> GetTrial(SQLite::Database& db, int64_t trial_id) {
                           {"ts_ms", p.getColumn(2).getInt64()},
                           {"data", ParseJsonColumn(p.getColumn(3).getString())}});
     }
-    out["progress"] = std::move(progress);
+    // Stage reuse: the shared stages this row starts from, root first, and
+    // their progress (the attempt that produced the checkpoint), each report
+    // marked with its stage's id, ahead of the row's own.
+    json stages = json::array();
+    json stage_progress = json::array();
+    {
+      SQLite::Statement up(db,
+                           "SELECT s.id, s.state, s.params, s.attempt, s.stage_id FROM trials t "
+                           "JOIN trials s ON s.id = t.stage_id WHERE t.id = ?");
+      int64_t at = trial_id;
+      for (int depth = 0; depth < 64; ++depth) {
+        up.reset();
+        up.bind(1, at);
+        if (!up.executeStep()) break;
+        const int64_t sid = up.getColumn(0).getInt64();
+        json st = ParseJsonColumn(up.getColumn(2).getString());
+        if (!st.is_object()) st = json::object();
+        st["id"] = sid;
+        st["state"] = up.getColumn(1).getString();
+        st["attempt"] = up.getColumn(3).getInt64();
+        stages.insert(stages.begin(), st);
+        at = sid;
+      }
+      for (const auto& st : stages) {
+        p.reset();
+        p.bind(1, st["id"].get<int64_t>());
+        p.bind(2, static_cast<int64_t>(kMaxProgressRows));
+        while (p.executeStep()) {
+          if (p.getColumn(0).getInt64() != st["attempt"].get<int64_t>()) continue;
+          stage_progress.push_back({{"stage_id", st["id"]},
+                                    {"attempt", p.getColumn(0).getInt64()},
+                                    {"seq", p.getColumn(1).getInt64()},
+                                    {"ts_ms", p.getColumn(2).getInt64()},
+                                    {"data", ParseJsonColumn(p.getColumn(3).getString())}});
+        }
+      }
+    }
+    out["stages"] = std::move(stages);
+    for (auto& row : progress) stage_progress.push_back(std::move(row));
+    out["progress"] = std::move(stage_progress);
     // The model the coordinator keeps (coordinator/artifact_paths.h).
     out["artifact"] = nullptr;
     if (auto kept = FindKeptModel(db, trial_id)) {

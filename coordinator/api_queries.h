@@ -48,7 +48,10 @@ bool ValidMetricName(const std::string& name);
 //   counts: {queued, running, ...}, total}]}, newest first.
 Result<nlohmann::json> ListSweeps(SQLite::Database& db);
 
-// One sweep with its spec and counts; NotFound when absent.
+// One sweep with its spec and counts (trials only), its reference models
+// ("teachers", "baselines": [{id, kind teacher|student, state, error,
+// metrics}]) and its shared stages ("stages": [{id, state, parent_id, error,
+// names, units, epochs, shared_by}]); NotFound when absent.
 Result<nlohmann::json> GetSweep(SQLite::Database& db, int64_t sweep_id);
 
 // The sweep's objectives as stored ([{"metric", "maximize"}]); NotFound when absent.
@@ -61,6 +64,10 @@ Result<nlohmann::json> ListTrials(SQLite::Database& db, int64_t sweep_id, const 
 
 // One trial (any kind) with settings, metrics, attempts, progress series and the
 // model the coordinator keeps ("artifact": {size_bytes, download, export} or null).
+// Stage reuse: "stages" lists the shared stages it starts from, root first
+// ([{id, state, attempt, names, units, epochs, shared_by}]); "progress" starts
+// with their reports (the checkpoint's attempt), each with "stage_id", then
+// the row's own.
 Result<nlohmann::json> GetTrial(SQLite::Database& db, int64_t trial_id);
 
 // Where the coordinator wrote the trial's model (artifacts table); NotFound when it

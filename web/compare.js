@@ -56,18 +56,30 @@ export function settingsDiff(settingsList) {
 const NOT_SERIES = new Set(['epoch', 'epochs', 'step', 'steps', 'seq', 'ts_ms', 'attempt', 'batch', 'total_steps', 'rung']);
 
 // Learning curves of one trial from its progress reports (the API's
-// `progress`: [{attempt, seq, data}]), latest attempt only, x in epochs
+// `progress`: [{attempt, seq, data, stage_id?}]; see reportsOf), x in epochs
 // counted over the whole trial (as MO-ASHA's rungs count them): every report
 // with an `epoch` that differs from the previous one's (phase, epoch) moves x
 // on by one; a rung report is placed at its rung's epoch; other reports
 // (final evaluation) at the current x. Returns {field: [[x, y], ...]}.
-export function curvesOf(progress) {
+// The reports a trial's curves are drawn from, in training order: those of the
+// shared stages it starts from (rows with `stage_id`, in the API's order: root
+// first), then its own latest attempt's by `seq`. Returns [{data, stageId}].
+export function reportsOf(progress) {
   const list = Array.isArray(progress) ? progress : [];
-  if (!list.length) return {};
-  const attempt = Math.max(...list.map((p) => p.attempt ?? 0));
-  const rows = list.filter((p) => (p.attempt ?? 0) === attempt)
-    .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))
-    .map((p) => (p.data && typeof p.data === 'object' ? p.data : {}));
+  const own = list.filter((p) => p.stage_id == null);
+  const attempt = own.length ? Math.max(...own.map((p) => p.attempt ?? 0)) : 0;
+  const data = (p) => (p.data && typeof p.data === 'object' ? p.data : {});
+  return [
+    ...list.filter((p) => p.stage_id != null).map((p) => ({ data: data(p), stageId: p.stage_id })),
+    ...own.filter((p) => (p.attempt ?? 0) === attempt)
+      .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))
+      .map((p) => ({ data: data(p), stageId: null })),
+  ];
+}
+
+export function curvesOf(progress) {
+  const rows = reportsOf(progress).map((r) => r.data);
+  if (!rows.length) return {};
   const out = {};
   const put = (field, x, y) => {
     if (typeof y !== 'number' || !Number.isFinite(y) || NOT_SERIES.has(field)) return;

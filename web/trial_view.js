@@ -4,6 +4,7 @@ import { get } from './api.js';
 import { LineChart, escapeHtml } from './charts.js';
 import { formatDuration, formatMetric, formatNumber, formatParamValue, formatTime } from './format.js';
 import { metricLabel, paramLabel } from './labels.js';
+import { reportsOf } from './compare.js';
 import { markRefreshed, setCrumbs, stateBadge } from './ui.js';
 
 const COLORS = ['#d9480f', '#2563eb', '#15803d', '#7c3aed', '#b45309', '#0f766e', '#be185d'];
@@ -15,6 +16,18 @@ function kvTable(obj, fmt, labelOf) {
     .map(([k, v]) => `<tr><td title="${escapeHtml(k)}">${escapeHtml(labelOf(k))}</td><td class="num">${escapeHtml(fmt(k, v))}</td></tr>`)
     .join('');
   return rows ? `<div class="table-wrap"><table>${rows}</table></div>` : '<p class="muted">none</p>';
+}
+
+// The shared stages a trial starts from (stage reuse): what each trained, for
+// how many trials, linked to its own page.
+function stagesLine(stages) {
+  if (!Array.isArray(stages) || !stages.length) return '';
+  const last = stages[stages.length - 1];
+  const items = stages.map((s) => {
+    const unit = Array.isArray(s.names) && s.names.length ? s.names[s.names.length - 1] : 'stage';
+    return `<a href="#/trials/${s.id}" data-testid="shared-stage" data-stage-id="${s.id}">${escapeHtml(unit)} (stage ${s.id}, shared by ${escapeHtml(String(s.shared_by ?? '?'))} trials)</a>`;
+  });
+  return `<dt>starts from</dt><dd data-testid="trial-stages">${items.join(' → ')}: ${escapeHtml(String(last.units ?? '?'))} training units trained once for every trial that shares them</dd>`;
 }
 
 export class TrialView {
@@ -61,6 +74,7 @@ export class TrialView {
       <dt>finished</dt><dd>${formatTime(t.finished_ms)}</dd>
       <dt>duration</dt><dd>${formatDuration(duration)}</dd>
       <dt>config hash</dt><dd><code>${escapeHtml(t.hash)}</code></dd>
+      ${stagesLine(t.stages)}
       ${t.artifact ? `<dt>model</dt><dd><a href="${escapeHtml(t.artifact.download)}" download data-testid="model-download">trial-${t.id}.csa</a> (${escapeHtml(formatMetric('size_bytes', t.artifact.size_bytes))}, compact format); TorchScript: <code>${escapeHtml(t.artifact.export)}</code></dd>` : ''}
       ${t.error ? `<dt>error</dt><dd class="errors" data-testid="trial-error">${escapeHtml(t.error)}</dd>` : ''}</dl>`;
     this.main.querySelector('#metrics').innerHTML = kvTable(t.metrics, formatMetric, metricLabel);
@@ -87,8 +101,11 @@ export class TrialView {
       el.innerHTML = '<p class="muted">No progress reported (yet).</p>';
       return;
     }
-    const attempt = Math.max(...progress.map((p) => p.attempt));
-    const rows = progress.filter((q) => q.attempt === attempt).map((p) => (p.data && typeof p.data === 'object' ? p.data : {}));
+    const reports = reportsOf(progress);
+    const rows = reports.map((r) => r.data);
+    const own = progress.filter((p) => p.stage_id == null);
+    const attempt = own.length ? Math.max(...own.map((p) => p.attempt)) : 0;
+    const shared = reports.filter((r) => r.stageId != null).length;
     const phaseOf = (r) => String(r.phase || r.stage || 'training');
     const keys = [];
     for (const r of rows) {
@@ -102,7 +119,7 @@ export class TrialView {
       return;
     }
     const phases = [...new Set(rows.map(phaseOf))];
-    el.innerHTML = `<p class="muted">Attempt ${attempt}: ${rows.length} reports over ${phases.map(escapeHtml).join(' → ')}.</p>`;
+    el.innerHTML = `<p class="muted">Attempt ${attempt}: ${rows.length} reports over ${phases.map(escapeHtml).join(' → ')}${shared ? ` (the first ${shared} from the shared stages it starts from)` : ''}.</p>`;
     const host = document.createElement('div');
     host.className = 'chart';
     host.dataset.testid = 'curve';

@@ -297,6 +297,14 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
   const modelBytes = (await model.arrayBuffer()).byteLength;
   const trialDoc = await (await fetch(`${base}/api/trials/${firstFront}`)).json();
   assert.equal(modelBytes, trialDoc.metrics.size_bytes, 'the model download is the measured artifact');
+  // Stage reuse: the trial starts from the shared distill and prune stages,
+  // named on its page, and its curves begin with their reports.
+  assert.deepEqual(trialDoc.stages.map((s) => s.names[s.names.length - 1]), ['distill', 'prune']);
+  assert.deepEqual(trialDoc.stages.map((s) => s.shared_by), [4, 2]);
+  assert.ok(trialDoc.progress.length > 0 && trialDoc.progress[0].stage_id === trialDoc.stages[0].id);
+  assert.deepEqual(await page.locator('[data-testid=trial-stages] [data-testid=shared-stage]').evaluateAll(
+    (els) => els.map((e) => Number(e.dataset.stageId))), trialDoc.stages.map((s) => s.id));
+  await page.locator('[data-testid=learning-curves] [data-testid=curve]').waitFor();
   fs.mkdirSync(path.join(here, 'artifacts'), { recursive: true });
   await page.screenshot({ path: path.join(here, 'artifacts', 'trial.png'), fullPage: true });
 

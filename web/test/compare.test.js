@@ -1,7 +1,7 @@
 // Comparing trials (web/compare.js): best values, settings diff, curves.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bestIndices, curveFields, curvesOf, flattenSettings, metricDirection, parseCompareIds, settingsDiff } from '../compare.js';
+import { bestIndices, curveFields, curvesOf, flattenSettings, metricDirection, parseCompareIds, reportsOf, settingsDiff } from '../compare.js';
 
 test('directions: the objective first, then the metric kind, else none', () => {
   assert.is(metricDirection('val_accuracy'), true);
@@ -54,6 +54,24 @@ test('curves: epochs counted over the whole trial, rungs at their epoch, latest 
   assert.not.ok('step' in c || 'epochs' in c || 'phase' in c);
   assert.equal(curveFields([c, {}]), ['loss', 'val_accuracy'], 'one point makes no curve');
   assert.equal(curvesOf([]), {});
+});
+
+test('curves start with the shared stages a trial resumes from', () => {
+  const progress = [
+    { stage_id: 3, attempt: 1, seq: 1, data: { phase: 'distill', epoch: 1, loss: 0.9 } },
+    { stage_id: 3, attempt: 1, seq: 2, data: { phase: 'distill', epoch: 2, loss: 0.7 } },
+    { stage_id: 5, attempt: 2, seq: 1, data: { phase: 'prune', epoch: 1, loss: 0.8 } },
+    { attempt: 1, seq: 1, data: { phase: 'qat', epoch: 1, loss: 0.99 } },
+    { attempt: 2, seq: 2, data: { phase: 'evaluate', val_accuracy: 0.8 } },
+    { attempt: 2, seq: 1, data: { phase: 'qat', epoch: 1, loss: 0.6 } },
+  ];
+  const rows = reportsOf(progress);
+  assert.equal(rows.map((r) => r.stageId), [3, 3, 5, null, null]);
+  assert.equal(rows[3].data.loss, 0.6, "the trial's latest attempt, by seq");
+  const c = curvesOf(progress);
+  assert.equal(c.loss, [[1, 0.9], [2, 0.7], [3, 0.8], [4, 0.6]]);
+  assert.equal(c.val_accuracy, [[4, 0.8]]);
+  assert.equal(reportsOf(undefined), []);
 });
 
 test('compare ids: 2 to 4 distinct positive integers', () => {
