@@ -94,7 +94,12 @@ Result<nlohmann::json> TrainTeacher(const nlohmann::json& settings, const std::s
 // it equals macs there); dense_size_bytes = 4 * float parameters and buffers
 // of the original student; latency_ms = batch-1 CPU median of the deployed
 // artifact, on LibTorch's int8 kernels for 8-bit linear symmetric models
-// (then also float_latency_ms, int8_val_accuracy, int8_test_accuracy and
+// (then val_accuracy, val_loss, test_accuracy and test_loss are the int8
+// network's own, also reported as int8_val_accuracy, int8_val_loss,
+// int8_test_accuracy, int8_test_loss; fakequant_val_accuracy and
+// fakequant_test_accuracy are the float emulation of the same weights;
+// float_latency_ms is float kernels' latency, timed alternating; a trial
+// whose int8 network cannot be built fails, never falls back to float; and
 // qengine, the quantized engine
 // used, also sent as a progress event {phase: int8, qengine}; "int8" says
 // which). Such a trial fails when this LibTorch has no quantized engine.

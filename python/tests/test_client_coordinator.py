@@ -70,8 +70,9 @@ def test_submit_status_results_of_a_queued_sweep(coord: Coordinator) -> None:
     client.cancel(sweep)
     assert client.status(sweep)["state"] == "cancelled"
     assert {r["state"] for r in client.results(sweep, as_frame=False)} == {"cancelled"}
-    # the 4 trials, the teacher training and the dense-student baseline
-    assert client.retry_failed(sweep) == 6
+    # the 4 trials, the teacher training, the dense-student baseline and the
+    # 3 shared stages (one distill stage, one prune stage per sparsity)
+    assert client.retry_failed(sweep) == 9
 
 
 def test_results_as_data_frame(coord: Coordinator) -> None:
