@@ -118,7 +118,7 @@ const std::vector<KeyRule>& AllRules() {
     r->push_back(Number("prune", "final_sparsity", Range::kUnitOpen, 0.5));
     r->push_back(Number("prune", "initial_sparsity", Range::kUnitOpen, 0));
     r->push_back(Enum("prune", "granularity", {"unstructured", "structured"}, "unstructured"));
-    r->push_back(Enum("prune", "scope", {"layer", "global"}, "layer"));
+    r->push_back(Enum("prune", "scope", {"layer", "global"}, "global"));
     r->push_back(Enum("prune", "schedule", {"one-shot", "iterative", "gradual"}, "one-shot"));
     r->push_back(Int("prune", "rounds", Range::kAtLeastOne, 3));
     r->push_back(Int("prune", "finetune_epochs", Range::kNonNegative, 1));

@@ -818,7 +818,7 @@ TEST(SweepExpandTest, DefaultsAreFilledAndOverridden) {
                               {"final_sparsity", 0.9},  // parameter over section over default
                               {"initial_sparsity", 0},
                               {"granularity", "unstructured"},
-                              {"scope", "layer"},
+                              {"scope", "global"},
                               {"schedule", "one-shot"},
                               {"rounds", 3},
                               {"finetune_epochs", 3},
