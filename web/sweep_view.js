@@ -37,6 +37,18 @@ const HEAVY_EVERY_MS = 10000;
 // it misses (trials finishing in the same millisecond, reordering).
 const MARGIN = 50;
 
+// Stage reuse: the pipeline prefixes the sweep's trials share, each trained
+// once (its own page shows its training; a trial's page shows the chain it
+// starts from).
+function stagesLine(stages) {
+  if (!Array.isArray(stages) || !stages.length) return '';
+  const items = stages.map((st) => {
+    const names = Array.isArray(st.names) ? st.names : [];
+    return `<a href="#/trials/${st.id}" data-testid="sweep-stage" data-stage-id="${st.id}" data-shared-by="${escapeHtml(String(st.shared_by ?? ''))}">${escapeHtml(names.join(' → ') || 'stage')}</a> ${stateBadge(st.state)} (${escapeHtml(String(st.epochs ?? '?'))} epochs, shared by ${escapeHtml(String(st.shared_by ?? '?'))} trials)`;
+  });
+  return `<p class="muted" data-testid="shared-stages">Shared training, trained once (stage reuse): ${items.join(' · ')}</p>`;
+}
+
 export class SweepView {
   constructor(main, id) {
     this.main = main;
@@ -293,7 +305,8 @@ export class SweepView {
       <div class="counts"><div class="count" data-testid="count-total"><b>${s.total}</b>trials</div>${counts}${hvText}</div>
       ${s.total ? progressBar(s.counts, s.total) : ''}
       ${boxLine}
-      <p class="muted" data-testid="baselines">${[...base, ...teachers].join(' · ')}</p>`;
+      <p class="muted" data-testid="baselines">${[...base, ...teachers].join(' · ')}</p>
+      ${stagesLine(s.stages)}`;
     this.main.querySelector('#spec').textContent = s.spec_yaml || '';
     const cancel = this.main.querySelector('#cancel');
     if (cancel) cancel.disabled = s.state !== 'active';

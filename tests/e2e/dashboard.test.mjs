@@ -311,6 +311,9 @@ test('dashboard shows the live Pareto front of a real sweep', { skip, timeout: t
   // Screenshot of the first sweep for the docs.
   await page.evaluate((id) => { location.hash = `#/sweeps/${id}`; }, sweepId);
   await waitFor('the first sweep to render again', async () => Number(await chart.getAttribute('data-count')) === succeeded.length);
+  // Its shared stages: one distill stage for the 4 trials, a prune stage per sparsity.
+  assert.deepEqual(await page.locator('[data-testid=shared-stages] [data-testid=sweep-stage]').evaluateAll(
+    (els) => els.map((e) => Number(e.dataset.sharedBy))), [4, 2, 2]);
   await page.waitForTimeout(500);
   const shot = path.join(here, 'artifacts', 'dashboard.png');
   await page.screenshot({ path: shot, fullPage: true });
