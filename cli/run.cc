@@ -91,11 +91,17 @@ void DrawProgress(const coordinator::SweepProgress& p, int64_t done_at_start, do
     eta = "0:00";
   }
   std::fprintf(
-      stderr, "%s[%s] %lld/%lld done (%lld ok, %lld failed%s), %lld running, elapsed %s, ETA %s%s",
+      stderr,
+      "%s[%s] %lld/%lld done (%lld ok, %lld failed%s), %lld running%s, elapsed %s, ETA %s%s",
       tty ? "\r" : "", bar.c_str(), static_cast<long long>(done), static_cast<long long>(p.total),
       static_cast<long long>(ok), static_cast<long long>(failed),
       stopped > 0 ? (", " + std::to_string(stopped) + " stopped early").c_str() : "",
-      static_cast<long long>(running), Duration(elapsed).c_str(), eta.c_str(), tty ? "   " : "\n");
+      static_cast<long long>(running),
+      p.others_running > 0
+          ? (" (+" + std::to_string(p.others_running) + " shared: teacher, dense student, stages)")
+                .c_str()
+          : "",
+      Duration(elapsed).c_str(), eta.c_str(), tty ? "   " : "\n");
   std::fflush(stderr);
 }
 

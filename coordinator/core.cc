@@ -497,7 +497,8 @@ Result<int64_t> Core::RetryFailed(int64_t sweep_id) {
 Result<SweepProgress> Core::Progress(int64_t sweep_id) {
   Result<SweepProgress> out = Internal("not run");
   OnCore([&] {
-    auto counts = store_->CountTrials(sweep_id);
+    int64_t others_running = 0;
+    auto counts = store_->CountTrials(sweep_id, &others_running);
     if (!counts.ok()) {
       out = counts.status();
       return;
@@ -510,6 +511,7 @@ Result<SweepProgress> Core::Progress(int64_t sweep_id) {
     SweepProgress p;
     p.counts = *counts;
     p.state = (*sweep)->state;
+    p.others_running = others_running;
     for (const auto& [k, v] : p.counts) p.total += v;
     out = p;
   });

@@ -74,6 +74,9 @@ struct SweepProgress {
   std::map<std::string, int64_t> counts;  // by trial state (kind = trial only)
   std::string state;                      // active | done | cancelled
   int64_t total = 0;
+  // Rows that are not trials running now: the teacher, the dense student and
+  // shared stages (trials wait for them).
+  int64_t others_running = 0;
 };
 
 class Core : public CoordinatorControl {

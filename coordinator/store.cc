@@ -686,7 +686,8 @@ void Store::CancelSweep(int64_t sweep_id) {
   SweepState(sweep_id, "cancelled");
 }
 
-Result<std::map<std::string, int64_t>> Store::CountTrials(int64_t sweep_id) {
+Result<std::map<std::string, int64_t>> Store::CountTrials(int64_t sweep_id,
+                                                          int64_t* others_running) {
   RETURN_IF_ERROR(Flush());
   std::map<std::string, int64_t> out;
   try {
@@ -703,7 +704,9 @@ Result<std::map<std::string, int64_t>> Store::CountTrials(int64_t sweep_id) {
         "SELECT state FROM trials WHERE sweep_id = ? AND kind IN ('teacher', 'baseline', "
         "'stage')");
     teachers.bind(1, sweep_id);
+    if (others_running) *others_running = 0;
     while (teachers.executeStep()) {
+      if (others_running && teachers.getColumn(0).getString() == "running") ++*others_running;
       auto it = out.find(teachers.getColumn(0).getString());
       if (it != out.end() && --it->second <= 0) out.erase(it);
     }

@@ -135,7 +135,10 @@ class Store {
   // Marks every unfinished trial of the sweep cancelled, and the sweep too.
   void CancelSweep(int64_t sweep_id);
   // Counts of trial rows (kind = 'trial') by state; flushes first.
-  Result<std::map<std::string, int64_t>> CountTrials(int64_t sweep_id);
+  // others_running, when given: how many of the other rows (teacher, dense
+  // student, shared stages) are running.
+  Result<std::map<std::string, int64_t>> CountTrials(int64_t sweep_id,
+                                                     int64_t* others_running = nullptr);
   void AddArtifact(const std::string& hash, const std::string& kind, int64_t size,
                    const std::string& path, int64_t trial_id);
   void AddEvent(int64_t sweep_id, int64_t trial_id, const std::string& kind,
