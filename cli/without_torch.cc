@@ -27,7 +27,10 @@ int RunWorkerCommand(const WorkerArgs&) {
 
 Result<ExportOutcome> WriteExport(const std::string& artifact, const std::string& format,
                                   const std::string&) {
-  return FailedPrecondition(std::string(kBuiltWithoutTorch) + ": it cannot write " + format +
+  const std::string name = format == "torchscript" ? "TorchScript"
+                           : format == "onnx"      ? "ONNX"
+                                                   : format;
+  return FailedPrecondition(std::string(kBuiltWithoutTorch) + ": it cannot write " + name +
                             ". The trial's model is " + artifact +
                             "; export it with a compsweep built with LibTorch (the worker's)");
 }
