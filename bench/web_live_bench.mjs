@@ -17,9 +17,10 @@
 //     /bench/burst it commits K new succeeded trials into the copy (sqlite3,
 //     one transaction) and then writes K `trial_finished` events in the
 //     coordinator's wire format (id/event/data lines, data as
-//     coordinator/core.cc publishes it) to the open streams, all at once, or
-//     spread evenly over --spread-ms. (The coordinator publishes before its
-//     commit; the page's 0.3 s batching makes the order moot here.)
+//     coordinator/core.cc publishes it) to the open streams, all at once; with
+//     --spread-ms=T, as a stream: every 100 ms the trials due are committed and
+//     their events sent. (The coordinator publishes before its commit; the
+//     page's 0.3 s batching makes the order moot here.)
 // The page is opened at #/sweeps/1 (1400 x 900) and loads the N trials. Two
 // bursts per run: burst 1 right after a 15 s safety-net refresh (so none falls
 // inside the measurement) when the parallel coordinates and the importance
@@ -73,13 +74,29 @@ if (!fs.existsSync(baseDb)) {
   execFileSync(paretoBench, [`--db=${baseDb}`, `--trials=${N}`, '--benchmark_filter=^$', '--rounds=0'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 const sql = (db, text) => execFileSync('sqlite3', [db], { input: text, stdio: ['pipe', 'pipe', 'inherit'] }).toString();
+// The same without blocking the proxy's event loop (the streams keep flowing).
+const sqlAsync = (db, text) => new Promise((resolve, reject) => {
+  const child = spawn('sqlite3', [db], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.on('error', reject);
+  child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`sqlite3 exited with ${code}`))));
+  child.stdin.end(text);
+});
+let nextId = null;
 
 // K new succeeded trials: the same shape of rows as pareto_bench writes, ids
 // after the last one. Returns the events' data objects.
 let seed = 7;
 const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-function insertTrials(db, count) {
-  const [maxId, maxNumber] = sql(db, 'SELECT max(id), max(number) FROM trials;').trim().split('|').map(Number);
+async function insertTrials(db, count) {
+  if (nextId === null) {
+    const [maxId, maxNumber] = sql(db, 'SELECT max(id), max(number) FROM trials;').trim().split('|').map(Number);
+    nextId = { id: maxId + 1, number: maxNumber + 1 };
+  }
+  const maxId = nextId.id - 1;
+  const maxNumber = nextId.number - 1;
+  nextId = { id: nextId.id + count, number: nextId.number + count };
   const now = Date.now();
   const lines = ['BEGIN;'];
   const events = [];
@@ -98,7 +115,7 @@ function insertTrials(db, count) {
     events.push({ trial_id: id, sweep_id: 1, state: 'succeeded', kind: 'trial', metrics });
   }
   lines.push('COMMIT;');
-  sql(db, lines.join('\n'));
+  await sqlAsync(db, lines.join('\n'));
   return events;
 }
 
@@ -134,20 +151,27 @@ function startProxy(db, upstream) {
     }
     if (req.url === '/bench/burst' && req.method === 'POST') {
       const t0 = Date.now();
-      const events = insertTrials(db, K);
-      const committed = Date.now() - t0;
+      let committed = 0;
       if (spreadMs > 0) {
-        const start = Date.now();
-        for (let i = 0; i < events.length; i++) {
-          const due = start + (spreadMs * i) / events.length;
+        // A stream: every 100 ms the trials due commit, then their events go out.
+        const chunks = Math.max(1, Math.round(spreadMs / 100));
+        for (let c = 0, sent = 0; c < chunks; c++) {
+          const due = t0 + (spreadMs * c) / chunks;
           if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-          send('trial_finished', events[i]);
+          const n = Math.round((K * (c + 1)) / chunks) - sent;
+          const tc = Date.now();
+          const events = await insertTrials(db, n);
+          committed += Date.now() - tc;
+          events.forEach((e) => send('trial_finished', e));
+          sent += n;
         }
       } else {
+        const events = await insertTrials(db, K);
+        committed = Date.now() - t0;
         events.forEach((e) => send('trial_finished', e));
       }
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ inserted: events.length, commit_ms: committed, sent_ms: Date.now() - t0 - committed }));
+      res.end(JSON.stringify({ inserted: K, commit_ms: committed, sent_ms: Date.now() - t0 - committed }));
       return;
     }
     const up = http.request({ host: '127.0.0.1', port: upstream, path: req.url, method: req.method, headers: { ...req.headers, host: `127.0.0.1:${upstream}` } }, (r) => {
@@ -242,6 +266,11 @@ async function measureBurst(page, before) {
       };
       requestAnimationFrame((t) => { last = t; requestAnimationFrame(tick); });
       const refreshes0 = window.__dashboard.refreshes;
+      // Every 250 ms: [ms, events received, refreshes, points plotted].
+      const timeline = [];
+      const events0 = window.__dashboard.events;
+      const sampler = setInterval(() => timeline.push([Math.round(performance.now() - t0), window.__dashboard.events - events0,
+        window.__dashboard.refreshes - refreshes0, Number(chart.dataset.count) - n]), 250);
       const heavy0 = window.__dashboard.heavy ? window.__dashboard.heavy.runs : null;
       const t0 = performance.now();
       let tVisible = null;
@@ -270,6 +299,7 @@ async function measureBurst(page, before) {
       // A last frame after the end, so that its delta is counted.
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
       recording = false;
+      clearInterval(sampler);
       if (observer) { observer.takeRecords().forEach((e) => longTasks.push({ start: e.startTime, ms: e.duration })); observer.disconnect(); }
       const inWindow = longTasks.filter((e) => e.start >= t0 - 1);
       // The page's own User Timing measures (web/ui.js timed()) in the window, summed per name.
@@ -285,7 +315,7 @@ async function measureBurst(page, before) {
       return {
         burst, sent_ms: tSent, applied_ms: tApplied, visible_ms: tVisible - t0, done_ms: tDone,
         refreshes: r1 - refreshes0, frames: frames.slice(1),
-        long_tasks: inWindow.map((e) => e.ms), long_at: inWindow.map((e) => [Math.round(e.start - t0), Math.round(e.ms)]), long_tasks_supported: Boolean(observer), phases, requests,
+        long_tasks: inWindow.map((e) => e.ms), long_at: inWindow.map((e) => [Math.round(e.start - t0), Math.round(e.ms)]), long_tasks_supported: Boolean(observer), phases, requests, timeline,
         loads: window.__dashboard.loads, heavy: heavy0 === null ? null : window.__dashboard.heavy.runs - heavy0,
       };
   }, { n: before, k: K });
@@ -309,6 +339,7 @@ async function measureBurst(page, before) {
     long_tasks_at: out.long_at,
     main_thread_ms: out.phases,
     requests: out.requests,
+    ...(spreadMs > 0 ? { timeline: out.timeline } : {}),
   };
 }
 
@@ -317,6 +348,7 @@ async function oneRun(browser, run) {
   for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
   fs.copyFileSync(baseDb, db);
   sql(db, "UPDATE sweeps SET state='active', finished_ms=NULL WHERE id=1;");
+  nextId = null;
   const dash = await startDashboard(db);
   const proxy = await startProxy(db, dash.port);
   try {

@@ -4,7 +4,7 @@ import { LineChart, ParetoChart, SortedPoints, escapeHtml } from './charts.js';
 import { axisLabel, formatDuration, formatMetric, formatParamValue } from './format.js';
 import { HypervolumeTracker, baselinesOf, boxCandidates, byFinish, describeBox, referenceBox, thinSeries } from './hypervolume.js';
 import { metricLabel, paramLabel } from './labels.js';
-import { addQueued, classifyEvents } from './live.js';
+import { addQueued, catchUp, classifyEvents } from './live.js';
 import { buildAxes, filterByBrushes } from './parcoords.js';
 import { ParallelCoordinates } from './parcoords_view.js';
 import { renderImportanceInSteps } from './importance_view.js';
@@ -198,9 +198,9 @@ export class SweepView {
   }
 
   // Keeps this.trials equal to the sweep's succeeded trials. A live refresh asks
-  // only for the newest ones it misses (by finish time); a full load happens
-  // on the first visit, on a resync, and when the newest ones do not close the
-  // gap (a retried trial finishing out of order).
+  // only for the newest ones it misses (by finish time; live.js catchUp); a
+  // full load happens on the first visit, on a resync, and when the newest ones
+  // do not close the gap (a retried trial finishing out of order).
   // Stopped trials (the same way, in this.stopped) never leave that state, so
   // they are only ever added.
   async loadTrials(full) {
@@ -237,14 +237,23 @@ export class SweepView {
       if (fresh.length) this.dataVersion += 1;
       return fresh;
     };
-    let fresh = [];
-    if (!full && this.loaded && map.size <= want) {
-      const missing = want - map.size;
-      if (missing === 0) return fresh;
-      const page = await get(`/api/sweeps/${this.id}/trials${qs({ state, sort: 'finished_ms', order: 'desc', limit: Math.min(SCATTER_LIMIT, missing + MARGIN) })}`);
-      if (stats) { stats.incremental += 1; stats.rows += page.trials.length; }
-      fresh = timed(`add ${state}`, () => add(map, page.trials));
-      if (map.size === want) return fresh;
+    const fresh = [];
+    if (!full && this.loaded) {
+      const done = await catchUp({
+        size: () => map.size,
+        want,
+        margin: MARGIN,
+        max: SCATTER_LIMIT,
+        fetchNewest: async (limit) => {
+          const page = await get(`/api/sweeps/${this.id}/trials${qs({ state, sort: 'finished_ms', order: 'desc', limit })}`);
+          if (stats) { stats.incremental += 1; stats.rows += page.trials.length; }
+          return page;
+        },
+        add: (rows) => {
+          for (const row of timed(`add ${state}`, () => add(map, rows))) fresh.push(row);
+        },
+      });
+      if (done) return fresh;
     }
     if (want === 0 && map.size === 0) return fresh;
     const page = await get(`/api/sweeps/${this.id}/trials${qs({ state, limit: SCATTER_LIMIT })}`);
