@@ -148,8 +148,10 @@ results: setup
 	./scripts/make_results.sh
 
 # docs/img/dashboard.png from the browser test.
+# docs/img/dashboard.png from the quickstart (runs it into out/quickstart.db
+# unless DB=FILE names a finished one): scripts/screenshot.sh.
 screenshot: setup-test build
-	./scripts/screenshot.sh
+	./scripts/screenshot.sh $(if $(DB),--db $(DB)) ./$(BUILD_DIR)/compsweep
 
 # libFuzzer targets (clang, ASan + UBSan) from the committed corpus, 60 s each,
 # built in build-fuzz (tests/fuzz; docs/robustness.md, "Fuzzing").

@@ -1,6 +1,7 @@
 // Time of the sweep page's new views at N succeeded trials, in Chromium
 // (playwright-core from tests/e2e): parallel coordinates (axes + draw),
-// a brush filter, importance, the scatter's markers (shape and colour by).
+// a brush filter, importance, the scatter's markers (shape and colour by),
+// and what a live batch of 1,000 more trials costs each chart.
 // Synthetic rows (named as such): 3 settings, 2 objectives.
 //
 //   node bench/web_views_bench.mjs [N=100000]   (serves web/ itself on a free port)
@@ -41,12 +42,13 @@ const out = await page.evaluate(async (N) => {
   const { ParetoChart } = await import('/charts.js');
   let seed = 1;
   const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-  const rows = Array.from({ length: N }, (_, i) => {
+  const row = (i) => {
     const bits = [2, 4, 8][i % 3];
     const sp = 0.2 + 0.75 * rnd();
     return { id: i + 1, number: i, params: { 'quantize.bits': bits, 'prune.final_sparsity': sp, 'distill.lr': 1e-4 * 10 ** (2 * rnd()) },
       metrics: { val_accuracy: 0.5 + 0.05 * bits - 0.2 * sp + 0.02 * rnd(), size_bytes: 1e6 * bits / 32 * (1 - sp) + 1000 } };
-  });
+  };
+  const rows = Array.from({ length: N }, (_, i) => row(i));
   const objectives = [{ metric: 'val_accuracy', maximize: true }, { metric: 'size_bytes', maximize: false }];
   const params = ['distill.lr', 'prune.final_sparsity', 'quantize.bits'];
   const time = (f) => { const t = performance.now(); const r = f(); return [performance.now() - t, r]; };
@@ -72,8 +74,27 @@ const out = await page.evaluate(async (N) => {
   [res.scatter_first_ms] = time(() => chart.update(opts));
   [res.scatter_color_shape_ms] = time(() => chart.update({ ...opts, colorBy: 'quantize.bits', shapeBy: 'prune.final_sparsity' }));
   await frame();
+  // Whole redraws (the marker and line layers dropped), then a live batch of
+  // 1,000 more trials (the layers kept: only the new ones are drawn).
+  chart.layer = null;
   res.scatter_redraw_to_frame_ms = await toFrame(() => chart.update({ ...opts, colorBy: 'quantize.bits' }));
+  pc.layer = null;
   res.parcoords_draw_to_frame_ms = await toFrame(() => pc.draw());
+  const more = [...rows, ...Array.from({ length: 1000 }, (_, i) => row(N + i))];
+  const { SortedPoints } = await import('/charts.js');
+  const sorted = new SortedPoints();
+  const asPoint = (t) => ({ ...t, x: t.metrics.size_bytes, y: t.metrics.val_accuracy });
+  sorted.sync('k', rows, asPoint);
+  chart.update({ ...opts, points: sorted.list, colorBy: 'quantize.bits' });
+  await frame();
+  res.scatter_add_1000_to_frame_ms = await toFrame(() => chart.update({ ...opts, points: sorted.sync('k', more, asPoint), colorBy: 'quantize.bits' }));
+  res.scatter_add_1000_markers_drawn = chart.layerDrawn;
+  pc.brushes = {};
+  pc.update(rows, axes);
+  await frame();
+  const axesMore = buildAxes(more, params, objectives);
+  res.parcoords_add_1000_to_frame_ms = await toFrame(() => pc.update(more, axesMore));
+  res.parcoords_add_1000_lines_drawn = pc.linesDrawn;
   return res;
 }, n);
 console.log(JSON.stringify({ trials: n, ...Object.fromEntries(Object.entries(out).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 10) / 10 : v])) }, null, 1));

@@ -18,6 +18,13 @@ function padded(u, min, max) {
   return [min - span * 0.06, max + span * 0.06];
 }
 
+// `padded` over the data and the references' y values.
+function withRefs(u, min, max, refs) {
+  const ys = refs.map((r) => r.y).filter(Number.isFinite);
+  if (min == null || max == null || !ys.length) return padded(u, min, max);
+  return padded(u, Math.min(min, ...ys), Math.max(max, ...ys));
+}
+
 // The chart takes its container's width (never more: no horizontal overflow).
 function sizeOf(el, height) {
   return { width: Math.max(200, el.clientWidth || 640), height };
@@ -53,18 +60,36 @@ export function categorize(points, param, formatValue, max = PALETTE.length) {
     return { categories: [{ key: 'all', label: 'trial', color: DOMINATED_STROKE }], of: () => 0 };
   }
   const value = (p) => (p.params || {})[param];
-  const distinct = [...new Set(points.map((p) => JSON.stringify(value(p) ?? null)))].map((j) => JSON.parse(j));
-  const numeric = distinct.every((v) => typeof v === 'number');
-  distinct.sort((a, b) => (numeric ? a - b : String(a).localeCompare(String(b))));
-  if (distinct.length <= max) {
-    const index = new Map(distinct.map((v, i) => [JSON.stringify(v), i]));
+  // Values as Map keys: numbers, words and booleans as they are, objects by
+  // their JSON (marked, so that they never meet a word); no JSON per point
+  // (the page colours 100,000 points on each live batch).
+  const keyOf = (v) => (v !== null && typeof v === 'object' ? `\u0000${JSON.stringify(v)}` : v ?? null);
+  const seen = new Map();
+  for (const p of points) {
+    const v = value(p) ?? null;
+    const k = keyOf(v);
+    if (!seen.has(k)) {
+      seen.set(k, v);
+      if (seen.size > max) break;  // ranges (below) or too many to list: either way not one per value
+    }
+  }
+  if (seen.size <= max) {
+    const distinct = [...seen.values()];
+    const numeric = distinct.every((v) => typeof v === 'number');
+    distinct.sort((a, b) => (numeric ? a - b : String(a).localeCompare(String(b))));
+    const index = new Map(distinct.map((v, i) => [keyOf(v), i]));
     return {
       categories: distinct.map((v, i) => ({ key: JSON.stringify(v), label: v == null ? 'not set' : formatValue(param, v), color: PALETTE[i] })),
-      of: (p) => index.get(JSON.stringify(value(p) ?? null)),
+      of: (p) => index.get(keyOf(value(p) ?? null)),
     };
   }
   // Many numbers: PALETTE.length ranges with about as many points each.
-  const vals = points.map(value).filter((v) => typeof v === 'number').sort((a, b) => a - b);
+  const nums = [];
+  for (const p of points) {
+    const v = value(p);
+    if (typeof v === 'number') nums.push(v);
+  }
+  const vals = Float64Array.from(nums).sort();
   const n = max;
   const edges = [];
   for (let i = 1; i < n; i++) edges.push(vals[Math.floor((i * vals.length) / n)]);
@@ -84,6 +109,63 @@ export function categorize(points, param, formatValue, max = PALETTE.length) {
       return i;
     },
   };
+}
+
+// Order of the scatter's points: by x, then id.
+export const byX = (a, b) => a.x - b.x || a.id - b.id;
+
+// `list` if it is already in byX order, else a sorted copy.
+export function sortedByX(list) {
+  for (let i = 1; i < list.length; i++) {
+    if (byX(list[i - 1], list[i]) > 0) return list.slice().sort(byX);
+  }
+  return list;
+}
+
+// The two lists (each in byX order) merged, in byX order.
+export function mergeByX(a, b) {
+  if (!b.length) return a;
+  if (!a.length) return b;
+  const out = new Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = byX(a[i], b[j]) <= 0 ? a[i++] : b[j++];
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
+}
+
+// The points of a list of rows kept in byX order while rows are appended
+// (the page's trials only grow between full loads): sync() turns only the
+// rows added since the last call into points, sorts those and merges them
+// in, instead of building and sorting 100,000 points on each live batch.
+// Points without a finite x and y are left out (the chart does not draw
+// them). A new `key` (another load of the rows, other axes or selection)
+// starts over.
+export class SortedPoints {
+  constructor() {
+    this.key = null;
+    this.n = 0;
+    this.list = [];
+  }
+
+  sync(key, rows, make, keep = () => true) {
+    if (key !== this.key || rows.length < this.n) {
+      this.key = key;
+      this.n = 0;
+      this.list = [];
+    }
+    const add = [];
+    for (let i = this.n; i < rows.length; i++) {
+      if (!keep(rows[i])) continue;
+      const p = make(rows[i]);
+      if (Number.isFinite(p.x) && Number.isFinite(p.y)) add.push(p);
+    }
+    this.n = rows.length;
+    if (add.length) this.list = mergeByX(this.list, add.sort(byX));
+    return this.list;
+  }
 }
 
 // Marker shapes of the shape-by categories, drawn as canvas paths (and as
@@ -182,16 +264,17 @@ export class ParetoChart {
   update(opts) {
     const { frontIds, xMetric, yMetric, xMax, logX } = opts;
     const finite = (p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logX || p.x > 0);
-    const done = opts.points.filter(finite);
-    const stopped = (opts.stopped || []).filter(finite).map((p) => ({ ...p, stopped: true }));
-    const shown = [...done, ...stopped].sort((a, b) => a.x - b.x || a.id - b.id);
+    // Points given in byX order (SortedPoints) are not sorted again.
+    const done = sortedByX(opts.points.every(finite) ? opts.points : opts.points.filter(finite));
+    const stopped = sortedByX((opts.stopped || []).filter(finite).map((p) => (p.stopped ? p : { ...p, stopped: true })));
+    const shown = mergeByX(done, stopped);
     this.points = shown;
     this.opts = opts;
-    // Mirror of what is drawn (see docs/dashboard.md).
-    const byX = (list) => list.slice().sort((a, b) => a.x - b.x || a.id - b.id).map((p) => p.id).join(',');
-    this.el.dataset.points = byX(done);
-    this.el.dataset.stoppedIds = byX(stopped);
-    this.el.dataset.frontIds = shown.filter((p) => !p.stopped && frontIds.has(p.id)).map((p) => p.id).join(',');
+    // Mirror of what is drawn (see docs/dashboard.md), in x order.
+    this.el.dataset.points = done.map((p) => p.id).join(',');
+    this.el.dataset.stoppedIds = stopped.map((p) => p.id).join(',');
+    this.front = done.filter((p) => frontIds.has(p.id));
+    this.el.dataset.frontIds = this.front.map((p) => p.id).join(',');
     this.el.dataset.count = String(done.length);
     this.el.dataset.x = xMetric;
     this.el.dataset.y = yMetric;
@@ -202,12 +285,15 @@ export class ParetoChart {
     const shapes = opts.shapeBy ? categorize(shown, opts.shapeBy, fmt, SHAPES.length) : null;
     this.renderLegend(cat, shapes, shown, opts);
     if (!window.uPlot) return;
-    // Style of each point: colour index, shape index, hollow.
-    this.style = shown.map((p) => [cat.of(p), shapes ? shapes.of(p) : 0, p.stopped ? 1 : 0]);
+    // Style of each point in one number: (colour index * SHAPES.length + shape index) * 2 + hollow.
+    this.styleCode = shown.map((p) => (cat.of(p) * SHAPES.length + (shapes ? shapes.of(p) : 0)) * 2 + (p.stopped ? 1 : 0));
     this.cat = cat;
     this.shapes = shapes;
-    const data = [shown.map((p) => p.x), shown.map((p) => p.y),
-      shown.map((p) => (!p.stopped && frontIds.has(p.id) ? p.y : null))];
+    // What the marker layer's pixels depend on besides positions (drawMarkers).
+    this.styleKey = JSON.stringify([opts.colorBy || '', opts.shapeBy || '', cat.categories.map((c) => [c.key, c.color]),
+      shapes ? shapes.categories.map((c) => c.key) : null]);
+    // One series, for the scales only: markers and the front are drawn by hooks.
+    const data = [shown.map((p) => p.x), shown.map((p) => p.y)];
     const refs = opts.references || [];
     const key = `${xMetric}|${yMetric}|${logX ? 1 : 0}|${refs.map((r) => `${r.label}:${r.x}:${r.y}`).join(',')}`;
     if (this.plot && this.key === key) {
@@ -216,12 +302,60 @@ export class ParetoChart {
     }
     if (this.plot) this.plot.destroy();
     this.key = key;
+    // The front of the two axes: a staircase along the boundary of the
+    // dominated region, and a ring on each member (drawn here rather than as
+    // a uPlot series, which would walk every point on each redraw).
+    const drawFront = (u) => {
+      const pts = this.front;
+      if (!pts.length) return;
+      const ctx = u.ctx;
+      const dpr = devicePixelRatio;
+      const { left, top, width, height } = u.bbox;
+      const xy = pts.map((p) => [Math.round(u.valToPos(p.x, 'x', true)), Math.round(u.valToPos(p.y, 'y', true))]);
+      ctx.save();
+      ctx.strokeStyle = FRONT;
+      ctx.lineWidth = 2 * dpr;
+      ctx.lineJoin = 'round';
+      ctx.beginPath();
+      ctx.rect(left, top, width, height);
+      ctx.clip();
+      ctx.beginPath();
+      xy.forEach(([px, py], i) => {
+        if (i === 0) ctx.moveTo(px, py);
+        else if (xMax) ctx.lineTo(xy[i - 1][0], py);  // maximised x: vertical first
+        else ctx.lineTo(px, xy[i - 1][1]);
+        ctx.lineTo(px, py);
+      });
+      ctx.stroke();
+      ctx.restore();
+      ctx.save();
+      const ring = 4.5 * dpr;  // a marker of 11 px with a 2 px stroke
+      ctx.beginPath();
+      ctx.rect(left - 2 * ring, top - 2 * ring, width + 4 * ring, height + 4 * ring);
+      ctx.clip();
+      ctx.strokeStyle = FRONT;
+      ctx.lineWidth = 2 * dpr;
+      const rings = new Path2D();
+      for (const [px, py] of xy) {
+        rings.moveTo(px + ring, py);
+        rings.arc(px, py, ring, 0, 2 * Math.PI);
+      }
+      ctx.stroke(rings);
+      ctx.restore();
+    };
     const drawRefs = (u) => {
       const ctx = u.ctx;
       ctx.save();
       ctx.setLineDash([6, 4]);
       ctx.lineWidth = 1.5 * devicePixelRatio;
       ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+      // uPlot leaves the y axis's right alignment on the context: labels
+      // start inside the plot instead of running over the tick labels.
+      ctx.textAlign = 'left';
+      ctx.textBaseline = 'alphabetic';
+      ctx.beginPath();
+      ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+      ctx.clip();
       refs.forEach((r, i) => {
         ctx.strokeStyle = ctx.fillStyle = i === 0 ? '#7c3aed' : '#0f766e';
         if (Number.isFinite(r.y)) {
@@ -244,11 +378,19 @@ export class ParetoChart {
     };
     const uopts = {
       ...sizeOf(this.el, 380),
-      scales: { x: logX ? { time: false, distr: 3 } : { time: false, range: padded }, y: { range: padded } },
+      // The y range takes in the reference lines (the teacher is often more
+      // accurate than every trial); x does not (a dense size far to the right
+      // would squeeze the trials together), and lines outside it are not drawn.
+      scales: { x: logX ? { time: false, distr: 3 } : { time: false, range: padded }, y: { range: (u, min, max) => withRefs(u, min, max, refs) } },
       legend: { show: false },
       cursor: { points: { show: false }, drag: { x: true, y: true } },
       // Markers under the front's line and rings, references on top.
-      hooks: { drawAxes: [(u) => this.drawMarkers(u)], draw: [drawRefs] },
+      // drawClear/draw: the redraw's time as a User Timing measure (bench/web_live_bench.mjs).
+      hooks: {
+        drawClear: [() => { this.drawStart = performance.now(); }],
+        drawAxes: [(u) => this.drawMarkers(u)],
+        draw: [drawFront, drawRefs, () => performance.measure && performance.measure('dashboard scatter draw', { start: this.drawStart, end: performance.now() })],
+      },
       axes: [
         { label: axisLabel(xMetric, xMax), values: (u, ticks) => ticks.map((v) => axisTick(xMetric, v)), size: 50 },
         { label: axisLabel(yMetric, opts.yMax), values: (u, ticks) => ticks.map((v) => axisTick(yMetric, v)), size: 70 },
@@ -257,15 +399,6 @@ export class ParetoChart {
         {},
         // Every marker (drawn by drawMarkers); the series only sets the scales.
         { label: 'trials', paths: () => null, points: { show: false } },
-        {
-          label: 'Pareto front',
-          stroke: FRONT,
-          width: 2,
-          spanGaps: true,
-          // The staircase follows the boundary of the dominated region.
-          paths: uPlot.paths.stepped({ align: xMax ? -1 : 1 }),
-          points: { show: true, size: 11, stroke: FRONT, fill: 'rgba(0,0,0,0)', width: 2 },
-        },
       ],
     };
     this.plot = new uPlot(uopts, data, this.host);
@@ -278,18 +411,68 @@ export class ParetoChart {
     });
   }
 
-  // One Path2D per (colour, shape, hollow): filled markers for succeeded
-  // trials, outlines for stopped ones; clipped to the plotting area.
+  // The markers live on a layer canvas that is kept between redraws: when
+  // the scales, the plot's box and the styles are unchanged and every marker
+  // already drawn is still shown at the same place, only the new points are
+  // drawn onto it (a live batch of 1,000 results at 100,000 trials then
+  // rasterises 1,000 markers instead of 101,000); otherwise it is redrawn
+  // whole. The layer is then copied onto uPlot's canvas under the front.
   drawMarkers(u) {
     const ctx = u.ctx;
     const r = 3.5 * devicePixelRatio;
     const { left, top, width, height } = u.bbox;
+    const key = [ctx.canvas.width, ctx.canvas.height, left, top, width, height, u.scales.x.min, u.scales.x.max,
+      u.scales.y.min, u.scales.y.max, r, this.key, this.styleKey].join('|');
+    let layer = this.layer;
+    let todo = null;
+    if (layer && layer.key === key) {
+      // Indexes of the points not on the layer yet; null when the layer holds
+      // a marker that is no longer shown, or shown elsewhere or otherwise.
+      todo = [];
+      let kept = 0;
+      for (let i = 0; i < this.points.length; i++) {
+        const p = this.points[i];
+        const had = layer.drawn.get(p.id);
+        if (had === undefined) {
+          todo.push(i);
+        } else if (had.x !== p.x || had.y !== p.y || had.style !== this.styleCode[i]) {
+          todo = null;
+          break;
+        } else {
+          kept += 1;
+        }
+      }
+      if (todo && kept !== layer.drawn.size) todo = null;
+    }
+    if (!todo) {
+      const canvas = document.createElement('canvas');
+      canvas.width = ctx.canvas.width;
+      canvas.height = ctx.canvas.height;
+      layer = { key, canvas, drawn: new Map() };
+      this.layer = layer;
+      todo = this.points.map((p, i) => i);
+    }
+    this.layerDrawn = todo.length;  // for tests and benchmarks: markers drawn by the last redraw
+    if (todo.length) this.paintMarkers(u, layer, todo, r);
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(layer.canvas, 0, 0);
+    ctx.restore();
+  }
+
+  // One Path2D per (colour, shape, hollow): filled markers for succeeded
+  // trials, outlines for stopped ones; clipped to the plotting area.
+  paintMarkers(u, layer, indexes, r) {
+    const ctx = layer.canvas.getContext('2d');
+    const { left, top, width, height } = u.bbox;
     const groups = new Map();
-    this.points.forEach((p, i) => {
+    for (const i of indexes) {
+      const p = this.points[i];
+      const k = this.styleCode[i];
+      layer.drawn.set(p.id, { x: p.x, y: p.y, style: k });
       const px = u.valToPos(p.x, 'x', true);
       const py = u.valToPos(p.y, 'y', true);
-      if (px < left - r || px > left + width + r || py < top - r || py > top + height + r) return;
-      const k = this.style[i].join(',');
+      if (px < left - r || px > left + width + r || py < top - r || py > top + height + r) continue;
       if (!groups.has(k)) groups.set(k, [new Path2D(), 0]);
       const g = groups.get(k);
       // Paths of at most MARKER_CHUNK markers: Chromium rasterises many
@@ -299,15 +482,16 @@ export class ParetoChart {
         g[0] = new Path2D();
         g[1] = 0;
       }
-      shapePath(g[0], this.shapes ? SHAPES[this.style[i][1]] : 'circle', px, py, r);
+      shapePath(g[0], this.shapes ? SHAPES[Math.floor(k / 2) % SHAPES.length] : 'circle', px, py, r);
       g[1] += 1;
-    });
+    }
     ctx.save();
     ctx.beginPath();
     ctx.rect(left, top, width, height);
     ctx.clip();
     for (const [k, g] of groups) {
-      const [c, , hollow] = k.split(',').map(Number);
+      const hollow = k % 2;
+      const c = Math.floor(k / 2 / SHAPES.length);
       const color = this.cat.categories[c].color;
       ctx.strokeStyle = this.opts.colorBy ? color : hollow ? STOPPED : DOMINATED_STROKE;
       ctx.lineWidth = hollow ? 1.5 : 1;

@@ -41,6 +41,21 @@ function firstWith(trials, metric) {
   return best;
 }
 
+// The trials that referenceBox can read: for dense_size_bytes and each
+// objective, the first finished trial that has it (at most 1 + objectives
+// rows). referenceBox(objectives, boxCandidates(objectives, trials), b) equals
+// referenceBox(objectives, trials, b), and the candidates of a union are the
+// candidates of the previous candidates plus the new trials: the page keeps
+// the box current while trials arrive without scanning all of them.
+export function boxCandidates(objectives, trials) {
+  const out = [];
+  for (const metric of ['dense_size_bytes', ...objectives.map((o) => o.metric)]) {
+    const t = firstWith(trials, metric);
+    if (t && !out.includes(t)) out.push(t);
+  }
+  return out;
+}
+
 // [{metric, maximize, worst, best, why}] for the objectives ([{metric,
 // maximize}]); null when a bound cannot be fixed yet (no trial has finished).
 export function referenceBox(objectives, trials, baseline = null) {
@@ -119,17 +134,24 @@ const dominates = (a, b) => {
 
 // The non-dominated set of normalised points, kept as trials arrive, and the
 // share of the box it dominates (recomputed only when the set changed).
+// With `{series: true}` it also records the share after each trial that
+// changed the front ({t: finished_ms, n: trials added so far, share}), so the
+// page extends the series over time as trials arrive instead of replaying
+// every trial on each refresh.
 export class HypervolumeTracker {
-  constructor(objectives, box) {
+  constructor(objectives, box, { series = false } = {}) {
     this.metrics = objectives.map((o) => o.metric);
     this.box = box;
     this.front = [];  // [{id, u: [...]}]
     this.value = 0;
     this.dirty = false;
+    this.added = 0;
+    this.series = series ? [] : null;
   }
 
-  // Adds a trial ({id, metrics}); returns true when the front changed.
+  // Adds a trial ({id, metrics, finished_ms}); returns true when the front changed.
   add(trial) {
+    this.added += 1;
     const u = this.box.map((edge, k) => normalise(trial.metrics && trial.metrics[this.metrics[k]], edge));
     if (u.some(Number.isNaN)) return false;
     for (const f of this.front) {
@@ -138,6 +160,7 @@ export class HypervolumeTracker {
     this.front = this.front.filter((f) => !dominates(u, f.u));
     this.front.push({ id: trial.id, u });
     this.dirty = true;
+    if (this.series) this.series.push({ t: trial.finished_ms, n: this.added, share: this.share() });
     return true;
   }
 
@@ -154,12 +177,18 @@ export class HypervolumeTracker {
 // The share after each trial in completion order: [{t: finished_ms, n, share}],
 // one sample per change of the front (at most maxPoints, the last kept).
 export function hypervolumeSeries(objectives, box, trials, maxPoints = 400) {
-  const sorted = [...trials].sort((a, b) => (a.finished_ms ?? 0) - (b.finished_ms ?? 0) || a.id - b.id);
-  const tracker = new HypervolumeTracker(objectives, box);
-  const out = [];
-  sorted.forEach((t, i) => {
-    if (tracker.add(t)) out.push({ t: t.finished_ms, n: i + 1, share: tracker.share() });
-  });
+  const tracker = new HypervolumeTracker(objectives, box, { series: true });
+  byFinish(trials).forEach((t) => tracker.add(t));
+  return thinSeries(tracker.series, maxPoints);
+}
+
+// Trials in completion order (finished_ms, then id), as the tracker takes them.
+export function byFinish(trials) {
+  return [...trials].sort((a, b) => (a.finished_ms ?? 0) - (b.finished_ms ?? 0) || a.id - b.id);
+}
+
+// At most maxPoints samples of a series, evenly spaced, the last kept.
+export function thinSeries(out, maxPoints = 400) {
   if (out.length <= maxPoints) return out;
   const step = out.length / maxPoints;
   const thinned = [];

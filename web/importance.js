@@ -22,7 +22,8 @@ const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
 // numbers, other values become text) in the order of `values`, and the number
 // of groups.
 export function groupKeys(values, maxGroups = MAX_GROUPS) {
-  const numeric = values.every(isNum);
+  let numeric = true;
+  for (let i = 0; i < values.length && numeric; i++) numeric = isNum(values[i]);
   const keys = numeric ? values : values.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v)));
   // Distinct values, counted only up to maxGroups + 1 for numbers.
   const distinct = new Set();
@@ -40,8 +41,14 @@ export function groupKeys(values, maxGroups = MAX_GROUPS) {
     while (g < cuts.length && v >= cuts[g]) g++;
     return g;
   };
-  const ranges = values.map(keyOf);
-  return { keys: ranges, groups: new Set(ranges).size };
+  const ranges = new Array(values.length);
+  const used = new Uint8Array(cuts.length + 1);
+  for (let i = 0; i < values.length; i++) {
+    const g = keyOf(values[i]);
+    ranges[i] = g;
+    used[g] = 1;
+  }
+  return { keys: ranges, groups: used.reduce((a, b) => a + b, 0) };
 }
 
 // Eta squared of `ys` grouped by `keys`; null when undefined (fewer than 3
@@ -87,31 +94,73 @@ function etaSquaredIdx(ys, idx, k) {
 // objective (the ranges of a many-valued setting are cut once, over the
 // trials that have it); settings sorted by their largest eta squared,
 // highest first. rows: [{params, metrics}].
-export function importance(rows, params, objectives) {
+// Each objective read once per trial into a column (NaN: no value), for
+// importance(); the page computes them once and the table one setting per task.
+export function importanceColumns(rows, objectives) {
+  return objectives.map(({ metric }) => {
+    const col = new Float64Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const m = rows[i].metrics;
+      const y = m ? m[metric] : undefined;
+      col[i] = isNum(y) ? y : NaN;
+    }
+    return col;
+  });
+}
+
+// Typed arrays and plain loops, no Set per cell: the page recomputes it over
+// 100,000 trials while results arrive (and the code is seldom hot).
+export function importance(rows, params, objectives, cols = importanceColumns(rows, objectives)) {
   const out = params.map((param) => {
-    const have = rows.filter((r) => r.params && r.params[param] != null);
-    const maxGroups = Math.min(MAX_GROUPS, Math.max(2, Math.floor(have.length / 3)));
-    const { keys } = groupKeys(have.map((r) => r.params[param]), maxGroups);
+    const at = [];  // indexes of the rows that have the setting
+    const values = [];
+    for (let i = 0; i < rows.length; i++) {
+      const p = rows[i].params;
+      const v = p ? p[param] : undefined;
+      if (v != null) {
+        at.push(i);
+        values.push(v);
+      }
+    }
+    const maxGroups = Math.min(MAX_GROUPS, Math.max(2, Math.floor(at.length / 3)));
+    const { keys } = groupKeys(values, maxGroups);
     const ids = new Map();
-    const idx = Int32Array.from(keys, (k) => {
-      if (!ids.has(k)) ids.set(k, ids.size);
-      return ids.get(k);
-    });
-    const cells = objectives.map(({ metric }) => {
-      const ys = [];
-      const sub = [];
-      have.forEach((r, i) => {
-        const y = r.metrics && r.metrics[metric];
-        if (isNum(y)) {
-          ys.push(y);
-          sub.push(idx[i]);
+    const idx = new Int32Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      let g = ids.get(keys[i]);
+      if (g === undefined) {
+        g = ids.size;
+        ids.set(keys[i], g);
+      }
+      idx[i] = g;
+    }
+    const ys = new Float64Array(at.length);
+    const sub = new Int32Array(at.length);
+    const cells = objectives.map(({ metric }, o) => {
+      const col = cols[o];
+      const seen = new Uint8Array(ids.size);
+      let n = 0;
+      let present = 0;
+      for (let i = 0; i < at.length; i++) {
+        const y = col[at[i]];
+        if (y !== y) continue;  // NaN: no value
+        ys[n] = y;
+        sub[n] = idx[i];
+        n += 1;
+        if (!seen[idx[i]]) {
+          seen[idx[i]] = 1;
+          present += 1;
         }
-      });
-      const present = new Set(sub).size;
-      return { metric, eta2: etaSquaredIdx(ys, sub, ids.size), n: ys.length, groups: present };
+      }
+      return { metric, eta2: etaSquaredIdx(ys.subarray(0, n), sub.subarray(0, n), ids.size), n, groups: present };
     });
     return { param, cells };
   });
+  return rankImportance(out);
+}
+
+// Settings sorted by their largest eta squared, highest first (then by name).
+export function rankImportance(list) {
   const top = (r) => Math.max(-1, ...r.cells.map((c) => (c.eta2 == null ? -1 : c.eta2)));
-  return out.sort((a, b) => top(b) - top(a) || a.param.localeCompare(b.param));
+  return [...list].sort((a, b) => top(b) - top(a) || a.param.localeCompare(b.param));
 }

@@ -1,14 +1,41 @@
 // The parameter-importance panel of the sweep view (measure in importance.js).
 import { escapeHtml } from './charts.js';
-import { importance } from './importance.js';
+import { importance, importanceColumns, rankImportance } from './importance.js';
 import { metricLabel, paramLabel } from './labels.js';
+import { timed } from './ui.js';
 
-export function renderImportance(el, rows, params, objectives) {
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+// Computes the table one setting per task, so that the browser can draw
+// frames in between (at 100,000 trials the whole table is 100-250 ms of main
+// thread), then renders it. Gives up when wanted() turns false (a newer
+// computation started, or the view closed). Returns whether it rendered.
+export async function renderImportanceInSteps(el, rows, params, objectives, wanted = () => true) {
+  if (!objectives.length || !params.length || rows.length < 3) {
+    renderImportance(el, rows, params, objectives, []);
+    return true;
+  }
+  await nextTask();
+  if (!wanted()) return false;
+  const cols = timed('importance', () => importanceColumns(rows, objectives));
+  const parts = [];
+  for (const p of params) {
+    await nextTask();
+    if (!wanted()) return false;
+    parts.push(...timed('importance', () => importance(rows, [p], objectives, cols)));
+  }
+  if (!wanted()) return false;
+  timed('importance', () => renderImportance(el, rows, params, objectives, rankImportance(parts)));
+  return true;
+}
+
+// table: importance()'s result; computed here when not given.
+export function renderImportance(el, rows, params, objectives, table = null) {
   if (!objectives.length || !params.length || rows.length < 3) {
     el.innerHTML = '<p class="muted">Needs at least 3 succeeded trials, a swept setting and an objective.</p>';
     return;
   }
-  const table = importance(rows, params, objectives);
+  table = table || importance(rows, params, objectives);
   const cell = (c) => {
     if (c.eta2 == null) return `<td class="muted" title="${c.n} trials in ${c.groups} groups: undefined (one group, fewer than 2 trials per group, or no variance)">–</td>`;
     const pct = (c.eta2 * 100).toFixed(0);

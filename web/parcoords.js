@@ -18,18 +18,37 @@ const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
 // rows: [{params, metrics}]; params: [name]; objectives: [{metric, maximize}].
 export function buildAxes(rows, params, objectives) {
   const axes = [];
+  // One pass per axis, no array of its values (the page calls this over
+  // 100,000 trials; Math.min(...values) also overflows the stack there).
   const make = (key, kind, extra = {}) => {
     const axis = { key, kind, ...extra };
-    const values = rows.map((r) => valueOf(axis, r)).filter((v) => v !== undefined && v !== null);
-    if (!values.length) return null;
-    if (values.every(isNum)) {
-      let min = Math.min(...values);
-      let max = Math.max(...values);
+    let seen = 0;
+    let numeric = true;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const r of rows) {
+      const v = valueOf(axis, r);
+      if (v === undefined || v === null) continue;
+      seen += 1;
+      if (isNum(v)) {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      } else {
+        numeric = false;
+        break;
+      }
+    }
+    if (!seen) return null;
+    if (numeric) {
       const log = min > 0 && max / min >= 50;
       return { ...axis, type: 'num', min, max, log };
     }
-    const cats = [...new Set(values.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))))].sort();
-    return { ...axis, type: 'cat', categories: cats };
+    const cats = new Set();
+    for (const r of rows) {
+      const v = valueOf(axis, r);
+      if (v !== undefined && v !== null) cats.add(typeof v === 'object' ? JSON.stringify(v) : String(v));
+    }
+    return { ...axis, type: 'cat', categories: [...cats].sort() };
   };
   for (const p of params) {
     const a = make(p, 'param');

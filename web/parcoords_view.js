@@ -38,7 +38,13 @@ export class ParallelCoordinates {
     this.axes = axes;
     this.brushes = keepBrushes(axes, this.brushes);
     this.el.dataset.axes = axes.map((a) => a.key).join(',');
-    this.layout();
+    // The axis strips are rebuilt only when the axes or the width changed: a
+    // live refresh then leaves the strip under a dragging pointer in place.
+    const shape = JSON.stringify([this.el.clientWidth, axes.map((a) => [a.key, this.title(a)])]);
+    if (shape !== this.shape) {
+      this.shape = shape;
+      this.layout();
+    }
     this.draw();
   }
 
@@ -120,43 +126,37 @@ export class ParallelCoordinates {
     });
   }
 
+  // The lines live on a layer canvas kept between draws: when the axes, the
+  // brushes and the size are unchanged and the rows only grew (the page's
+  // trials arrive in order), only the new rows' lines are drawn onto it (at
+  // 100,000 trials, a live batch draws its 1,000 lines instead of
+  // rasterising 101,000 again); otherwise it is drawn whole. New lines land
+  // on top of the older ones, whichever side of the brushes they are on.
   draw() {
-    const ctx = this.canvas.getContext('2d');
     const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, this.width, HEIGHT);
-    const xs = this.axes.map((a, i) => this.axisX(i));
-    const brushed = Object.keys(this.brushes).length > 0;
-    // Lines outside the brushes first (grey), then inside; stroked in chunks
-    // of CHUNK lines: Chromium rasterises one path of 100,000 polylines
-    // hundreds of times slower than many small ones.
-    const passing = this.rows.map((r) => !brushed || passes(r, this.axes, this.brushes));
-    const selected = passing.filter(Boolean).length;
-    ctx.lineWidth = 1;
-    for (const inside of [false, true]) {
-      ctx.strokeStyle = !inside ? 'rgba(148, 163, 184, 0.25)' : brushed ? 'rgba(217, 72, 15, 0.55)' : 'rgba(37, 99, 235, 0.35)';
-      let path = new Path2D();
-      let count = 0;
-      this.rows.forEach((r, k) => {
-        if (passing[k] !== inside) return;
-        let pen = false;
-        this.axes.forEach((a, i) => {
-          const t = position(a, valueOf(a, r));
-          if (t === null) {
-            pen = false;
-            return;
-          }
-          if (pen) path.lineTo(xs[i], this.yOf(t));
-          else path.moveTo(xs[i], this.yOf(t));
-          pen = true;
-        });
-        if (++count % CHUNK === 0) {
-          ctx.stroke(path);
-          path = new Path2D();
-        }
-      });
-      ctx.stroke(path);
+    const key = JSON.stringify([this.width, dpr, this.axes, this.brushes]);
+    let layer = this.layer;
+    let from = 0;
+    if (layer && layer.key === key && layer.rows.length <= this.rows.length &&
+        layer.rows.every((r, i) => r === this.rows[i])) {
+      from = layer.rows.length;
+    } else {
+      const canvas = document.createElement('canvas');
+      canvas.width = this.width * dpr;
+      canvas.height = HEIGHT * dpr;
+      layer = { key, canvas, rows: [], selected: 0 };
+      this.layer = layer;
     }
+    this.linesDrawn = this.rows.length - from;  // for tests and benchmarks
+    if (from < this.rows.length) this.paintLines(layer, from, dpr);
+    layer.rows = this.rows;
+    const ctx = this.canvas.getContext('2d');
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    ctx.drawImage(layer.canvas, 0, 0);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const xs = this.axes.map((a, i) => this.axisX(i));
+    const selected = layer.selected;
     this.el.dataset.selected = String(selected);
     this.el.dataset.total = String(this.rows.length);
     this.el.dataset.brushed = Object.keys(this.brushes).join(',');
@@ -200,6 +200,44 @@ export class ParallelCoordinates {
     });
   }
 
+  // Lines of rows[from..] onto the layer: outside the brushes first (grey),
+  // then inside; stroked in chunks of CHUNK lines: Chromium rasterises one
+  // path of 100,000 polylines hundreds of times slower than many small ones.
+  paintLines(layer, from, dpr) {
+    const ctx = layer.canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const xs = this.axes.map((a, i) => this.axisX(i));
+    const brushed = Object.keys(this.brushes).length > 0;
+    const rows = this.rows.slice(from);
+    const passing = rows.map((r) => !brushed || passes(r, this.axes, this.brushes));
+    layer.selected += passing.filter(Boolean).length;
+    ctx.lineWidth = 1;
+    for (const inside of [false, true]) {
+      ctx.strokeStyle = !inside ? 'rgba(148, 163, 184, 0.25)' : brushed ? 'rgba(217, 72, 15, 0.55)' : 'rgba(37, 99, 235, 0.35)';
+      let path = new Path2D();
+      let count = 0;
+      rows.forEach((r, k) => {
+        if (passing[k] !== inside) return;
+        let pen = false;
+        this.axes.forEach((a, i) => {
+          const t = position(a, valueOf(a, r));
+          if (t === null) {
+            pen = false;
+            return;
+          }
+          if (pen) path.lineTo(xs[i], this.yOf(t));
+          else path.moveTo(xs[i], this.yOf(t));
+          pen = true;
+        });
+        if (++count % CHUNK === 0) {
+          ctx.stroke(path);
+          path = new Path2D();
+        }
+      });
+      ctx.stroke(path);
+    }
+  }
+
   tickText(a, v) {
     return a.kind === 'param' ? formatParamValue(a.key, Number(v.toPrecision(3))) : axisTick(a.key, v);
   }
@@ -209,6 +247,7 @@ export class ParallelCoordinates {
   }
 
   resize() {
+    this.shape = null;
     this.layout();
     this.draw();
   }

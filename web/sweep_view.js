@@ -1,15 +1,15 @@
 // Sweep view: progress, Pareto scatter, hypervolume over time, trial table, workers.
 import { ApiError, get, post, qs } from './api.js';
-import { LineChart, ParetoChart, escapeHtml } from './charts.js';
+import { LineChart, ParetoChart, SortedPoints, escapeHtml } from './charts.js';
 import { axisLabel, formatDuration, formatMetric, formatParamValue } from './format.js';
-import { HypervolumeTracker, baselinesOf, describeBox, hypervolumeSeries, referenceBox } from './hypervolume.js';
+import { HypervolumeTracker, baselinesOf, boxCandidates, byFinish, describeBox, referenceBox, thinSeries } from './hypervolume.js';
 import { metricLabel, paramLabel } from './labels.js';
-import { addQueued, classifyEvents } from './live.js';
+import { addQueued, catchUp, classifyEvents } from './live.js';
 import { buildAxes, filterByBrushes } from './parcoords.js';
 import { ParallelCoordinates } from './parcoords_view.js';
-import { renderImportance } from './importance_view.js';
+import { renderImportanceInSteps } from './importance_view.js';
 import { PickerPanel } from './picker_view.js';
-import { STATES, markRefreshed, progressBar, renderWorkers, setCrumbs, stateBadge } from './ui.js';
+import { STATES, markRefreshed, measureSince, progressBar, renderWorkers, setCrumbs, stateBadge, timed } from './ui.js';
 
 const STATE_HELP = {
   queued: 'waiting for a worker',
@@ -56,6 +56,11 @@ export class SweepView {
     this.alive = true;
     this.trials = new Map();  // succeeded trials by id: {id, number, params, metrics, finished_ms}
     this.stopped = new Map();  // trials stopped early (MO-ASHA), same rows: metrics at their rung
+    // Metric and parameter names seen in each map, kept as rows arrive.
+    this.names = { succeeded: { metrics: new Set(), params: new Set() }, stopped: { metrics: new Set(), params: new Set() } };
+    this.dataVersion = 0;  // moves whenever this.trials or this.stopped change
+    this.loadsOf = { succeeded: 0, stopped: 0 };  // full loads of each map
+    this.scatter = { succeeded: new SortedPoints(), stopped: new SortedPoints() };  // their points, in x order
     this.sel = choices.get(id) || { x: null, y: null, colorBy: '', shapeBy: '', logX: false, showStopped: true, sort: 'number', order: 'asc', state: '', offset: 0, compare: [], brushes: {} };
     choices.set(id, this.sel);
     const readOnly = window.__dashboard && window.__dashboard.readOnly;
@@ -193,30 +198,33 @@ export class SweepView {
     const resync = !events || events.some((e) => e.kind === 'resync');
     await this.loadTrials(resync);
     if (!this.alive) return undefined;
-    this.updateHypervolume();
-    this.renderHeader();
-    this.refreshParcoords();
+    timed('hypervolume', () => this.updateHypervolume());
+    timed('header', () => this.renderHeader());
+    timed('parcoords+importance', () => this.refreshParcoords());
     // The table marks front trials, so it follows the Pareto refresh.
     await Promise.all([this.refreshPareto().then(() => this.refreshTable()), this.refreshWorkers()]);
-    this.refreshHv();
-    this.picker.render();
+    timed('hv chart', () => this.refreshHv());
+    timed('picker', () => this.picker.render());
     markRefreshed();
     return undefined;
   }
 
   // Keeps this.trials equal to the sweep's succeeded trials. A live refresh asks
-  // only for the newest ones it misses (by finish time); a full load happens
-  // on the first visit, on a resync, and when the newest ones do not close the
-  // gap (a retried trial finishing out of order).
+  // only for the newest ones it misses (by finish time; live.js catchUp); a
+  // full load happens on the first visit, on a resync, and when the newest ones
+  // do not close the gap (a retried trial finishing out of order).
   // Stopped trials (the same way, in this.stopped) never leave that state, so
   // they are only ever added.
   async loadTrials(full) {
     const fresh = await this.loadState('succeeded', this.trials, full);
-    if (fresh === null) {
+    if (fresh === null || !this.boxRows) {
       this.tracker = null;
       this.generation = (this.generation || 0) + 1;  // the map was replaced
+      this.boxRows = boxCandidates(this.objectives(), [...this.trials.values()]);
+    } else {
+      this.boxRows = boxCandidates(this.objectives(), [...this.boxRows, ...fresh]);
+      this.applyNew(fresh);
     }
-    else this.applyNew(fresh);
     await this.loadState('stopped', this.stopped, full);
     this.loaded = true;
   }
@@ -226,6 +234,7 @@ export class SweepView {
   async loadState(state, map, full) {
     const want = this.sweep.counts[state] || 0;
     const stats = window.__dashboard && (window.__dashboard.loads = window.__dashboard.loads || { full: 0, incremental: 0, rows: 0 });
+    const names = this.names[state];
     const add = (target, rows) => {
       const fresh = [];
       for (const t of rows) {
@@ -234,22 +243,38 @@ export class SweepView {
           attempt: t.attempt, worker: t.worker, duration_ms: t.duration_ms, error: t.error };
         target.set(t.id, row);
         fresh.push(row);
+        for (const m in row.metrics || {}) names.metrics.add(m);
+        for (const k in row.params || {}) names.params.add(k);
       }
+      if (fresh.length) this.dataVersion += 1;
       return fresh;
     };
-    let fresh = [];
-    if (!full && this.loaded && map.size <= want) {
-      const missing = want - map.size;
-      if (missing === 0) return fresh;
-      const page = await get(`/api/sweeps/${this.id}/trials${qs({ state, sort: 'finished_ms', order: 'desc', limit: Math.min(SCATTER_LIMIT, missing + MARGIN) })}`);
-      if (stats) { stats.incremental += 1; stats.rows += page.trials.length; }
-      fresh = add(map, page.trials);
-      if (map.size === want) return fresh;
+    const fresh = [];
+    if (!full && this.loaded) {
+      const done = await catchUp({
+        size: () => map.size,
+        want,
+        margin: MARGIN,
+        max: SCATTER_LIMIT,
+        fetchNewest: async (limit) => {
+          const page = await get(`/api/sweeps/${this.id}/trials${qs({ state, sort: 'finished_ms', order: 'desc', limit })}`);
+          if (stats) { stats.incremental += 1; stats.rows += page.trials.length; }
+          return page;
+        },
+        add: (rows) => {
+          for (const row of timed(`add ${state}`, () => add(map, rows))) fresh.push(row);
+        },
+      });
+      if (done) return fresh;
     }
     if (want === 0 && map.size === 0) return fresh;
     const page = await get(`/api/sweeps/${this.id}/trials${qs({ state, limit: SCATTER_LIMIT })}`);
     if (stats) { stats.full += 1; stats.rows += page.trials.length; }
     map.clear();
+    this.loadsOf[state] += 1;
+    names.metrics.clear();
+    names.params.clear();
+    this.dataVersion += 1;
     add(map, page.trials);
     return null;
   }
@@ -269,9 +294,12 @@ export class SweepView {
   }
 
   // The share of the fixed box (hypervolume.js) that the sweep's front holds.
+  // The box is read from the few trials that can fix it (this.boxRows, kept
+  // by loadTrials); the tracker, with its series over time, is rebuilt from
+  // every trial only when the box changed or the trials were reloaded, and
+  // takes new trials one by one otherwise (applyNew).
   updateHypervolume() {
-    const trials = [...this.trials.values()];
-    const box = this.objectives().length ? referenceBox(this.objectives(), trials, this.baselines().student) : null;
+    const box = this.objectives().length ? referenceBox(this.objectives(), this.boxRows || [], this.baselines().student) : null;
     const key = JSON.stringify(box);
     if (!box) {
       this.box = null;
@@ -281,8 +309,8 @@ export class SweepView {
     if (!this.tracker || key !== this.boxKey) {
       this.box = box;
       this.boxKey = key;
-      this.tracker = new HypervolumeTracker(this.objectives(), box);
-      trials.sort((a, b) => (a.finished_ms ?? 0) - (b.finished_ms ?? 0) || a.id - b.id).forEach((t) => this.tracker.add(t));
+      this.tracker = new HypervolumeTracker(this.objectives(), box, { series: true });
+      byFinish(this.trials.values()).forEach((t) => this.tracker.add(t));
     }
   }
 
@@ -326,16 +354,15 @@ export class SweepView {
     const sweepId = this.id;
     const trials = [...this.trials.values()];
     const stoppedRows = [...this.stopped.values()];
-    const metrics = new Set(this.objectives().map((o) => o.metric));
-    for (const t of trials) Object.keys(t.metrics || {}).forEach((m) => metrics.add(m));
-    const names = [...metrics];
-    const paramNames = [...new Set([...trials, ...stoppedRows].flatMap((t) => Object.keys(t.params || {})))].sort();
+    const names = [...new Set([...this.objectives().map((o) => o.metric), ...this.names.succeeded.metrics])];
+    const paramNames = [...new Set([...this.names.succeeded.params, ...this.names.stopped.params])].sort();
     const toggle = this.main.querySelector('#stopped-toggle');
     toggle.hidden = stoppedRows.length === 0;
     toggle.lastChild.textContent = ` stopped trials (${stoppedRows.length})`;
     this.main.querySelector('#show-stopped').checked = this.sel.showStopped;
     if (!names.length || !trials.length) {
       this.main.querySelector('#scatter-note').textContent = 'No succeeded trials yet.';
+      this.drawKey = null;
       this.pareto.el.dataset.count = '0';
       this.pareto.el.dataset.points = '';
       this.pareto.el.dataset.frontIds = '';
@@ -363,35 +390,50 @@ export class SweepView {
       ]);
     }
     if (!this.alive) return;
+    const start = performance.now();
     const dir = (m) => {
       const o = axesFront.objectives.find((q) => q.metric === m) || this.objectives().find((q) => q.metric === m);
       return o ? o.maximize : m.endsWith('accuracy') || m === 'throughput';
     };
     const visible = this.visibleIds();
-    const asPoint = (t) => ({ id: t.id, number: t.number, params: t.params, metrics: t.metrics, x: t.metrics[x], y: t.metrics[y] });
+    const asPoint = (t) => ({ id: t.id, number: t.number, params: t.params, metrics: t.metrics, x: t.metrics[x], y: t.metrics[y],
+      ...(t.state === 'stopped' ? { stopped: true } : {}) });
     const keep = (t) => !visible || visible.has(t.id);
-    const points = trials.filter(keep).map(asPoint);
-    const stopped = this.sel.showStopped && !visible ? stoppedRows.map(asPoint) : [];
+    const nPoints = visible ? trials.filter(keep).length : trials.length;
+    const showStopped = this.sel.showStopped && !visible;
     const { student, teacher } = this.baselines();
     const references = [];
     for (const [row, name] of [[student, 'dense student'], [teacher, 'teacher']]) {
       if (row && row.metrics && (row.metrics[x] != null || row.metrics[y] != null)) references.push({ label: name, x: row.metrics[x], y: row.metrics[y] });
     }
-    this.pareto.update({
-      points, stopped, frontIds: new Set(axesFront.front_ids), xMetric: x, yMetric: y, xMax: dir(x), yMax: dir(y), logX: this.sel.logX,
-      colorBy: this.sel.colorBy, colorLabel: this.sel.colorBy ? paramLabel(this.sel.colorBy) : '', formatValue: formatParamValue,
-      shapeBy: this.sel.shapeBy, shapeLabel: this.sel.shapeBy ? paramLabel(this.sel.shapeBy) : '',
-      objectives: this.objectives(), references,
-    });
+    // Redrawn only when something it shows changed: a refresh without new
+    // results (the 15 s safety net) leaves 100,000 markers alone.
+    const drawKey = JSON.stringify([this.dataVersion, x, y, this.sel.colorBy, this.sel.shapeBy, this.sel.logX, this.sel.showStopped,
+      visible ? [this.pcKey, this.sel.brushes] : null, axesFront.front_ids, axesFront.objectives, references]);
+    if (drawKey !== this.drawKey) {
+      this.drawKey = drawKey;
+      // Kept in x order as trials arrive: a live batch builds and sorts only its own points.
+      const points = this.scatter.succeeded.sync(JSON.stringify([this.loadsOf.succeeded, x, y, visible ? [this.pcKey, this.sel.brushes] : null]),
+        trials, asPoint, keep);
+      const stopped = showStopped ? this.scatter.stopped.sync(JSON.stringify([this.loadsOf.stopped, x, y]), stoppedRows, asPoint) : [];
+      this.pareto.update({
+        points, stopped, frontIds: new Set(axesFront.front_ids), xMetric: x, yMetric: y, xMax: dir(x), yMax: dir(y), logX: this.sel.logX,
+        colorBy: this.sel.colorBy, colorLabel: this.sel.colorBy ? paramLabel(this.sel.colorBy) : '', formatValue: formatParamValue,
+        shapeBy: this.sel.shapeBy, shapeLabel: this.sel.shapeBy ? paramLabel(this.sel.shapeBy) : '',
+        objectives: this.objectives(), references,
+      });
+    }
     // The front over all of the sweep's objectives (what `compsweep results --pareto` prints).
     this.sweepFront = new Set(sweepFront.front_ids);
     this.pareto.el.dataset.sweepFrontIds = sweepFront.front_ids.join(',');
     const total = this.sweep.counts.succeeded || 0;
     const note = total > trials.length ? `Showing ${trials.length} of ${total} succeeded trials. ` : '';
-    const brushed = visible ? `Only the ${points.length} succeeded trials inside the parallel-coordinates selection. ` : '';
-    const stopNote = stopped.length ? ` ${stopped.length} trials stopped early are drawn hollow at the metrics of their rung (not final, never on the front).` : '';
+    const brushed = visible ? `Only the ${nPoints} succeeded trials inside the parallel-coordinates selection. ` : '';
+    const nStopped = showStopped ? stoppedRows.length : 0;
+    const stopNote = nStopped ? ` ${nStopped} trials stopped early are drawn hollow at the metrics of their rung (not final, never on the front).` : '';
     this.main.querySelector('#scatter-note').textContent =
       `${note}${brushed}${this.pareto.el.dataset.count} succeeded trials plotted; ${axesFront.front_ids.length} on the front of ${metricLabel(x)} × ${metricLabel(y)} (ringed, joined by the step line: no other succeeded trial is better on both axes).${stopNote} Click a point for its details.`;
+    measureSince('scatter', start);
   }
 
   // Ids inside the parallel-coordinates brushes, or null when nothing is brushed.
@@ -415,12 +457,18 @@ export class SweepView {
     if (this.trials.size > HEAVY && Date.now() - (this.pcAt || 0) < HEAVY_EVERY_MS) return;
     this.pcKey = key;
     this.pcAt = Date.now();
+    if (window.__dashboard) window.__dashboard.heavy = { runs: ((window.__dashboard.heavy || {}).runs || 0) + 1, at: this.pcAt };
     const rows = [...this.trials.values()];
-    const params = [...new Set(rows.flatMap((t) => Object.keys(t.params || {})))].sort();
-    this.pc.update(rows, rows.length ? buildAxes(rows, params, this.objectives()) : []);
+    const params = [...this.names.succeeded.params].sort();
+    const axes = timed('parcoords axes', () => (rows.length ? buildAxes(rows, params, this.objectives()) : []));
+    timed('parcoords draw', () => this.pc.update(rows, axes));
     this.sel.brushes = { ...this.pc.brushes };
     this.renderPcNote();
-    renderImportance(this.main.querySelector('#importance'), rows, params, this.objectives());
+    // The importance table follows in tasks of its own (one per setting).
+    const run = (this.importanceRun || 0) + 1;
+    this.importanceRun = run;
+    renderImportanceInSteps(this.main.querySelector('#importance'), rows, params, this.objectives(),
+      () => this.alive && this.importanceRun === run).catch((e) => console.warn('importance failed', e));
   }
 
   renderPcNote() {
@@ -450,12 +498,19 @@ export class SweepView {
 
   refreshHv() {
     const note = this.main.querySelector('#hv-note');
-    if (!this.box) {
+    if (!this.box || !this.tracker) {
       note.textContent = 'No succeeded trials yet.';
       return;
     }
-    const series = hypervolumeSeries(this.objectives(), this.box, [...this.trials.values()]);
-    this.hv.update(series.map((p) => p.t / 1000), [{ label: 'hypervolume', values: series.map((p) => p.share), color: '#2563eb' }]);
+    // The tracker records the series as trials arrive (updateHypervolume).
+    const all = this.tracker.series;
+    const series = thinSeries(all);
+    const key = [this.tracker.added, all.length];
+    if (this.hvTracker !== this.tracker || String(key) !== String(this.hvKey)) {
+      this.hvTracker = this.tracker;
+      this.hvKey = key;
+      this.hv.update(series.map((p) => p.t / 1000), [{ label: 'hypervolume', values: series.map((p) => p.share), color: '#2563eb' }]);
+    }
     note.textContent = `Share of the reference box above, after each trial that changed the front (${series.length} changes).`;
   }
 
@@ -464,6 +519,7 @@ export class SweepView {
     const { sort, order, state, offset } = this.sel;
     const page = this.brushed() ? this.brushedPage() : await get(`/api/sweeps/${this.id}/trials${qs({ sort, order, state, limit: PAGE, offset })}`);
     if (!this.alive) return;
+    const start = performance.now();
     const paramNames = [...new Set(page.trials.flatMap((t) => Object.keys(t.params || {})))].sort();
     const present = new Set(page.trials.flatMap((t) => Object.keys(t.metrics || {})));
     const metricNames = [...new Set([...objectiveMetrics, ...EXTRA_METRICS])].filter((m) => present.has(m) || objectiveMetrics.includes(m));
@@ -526,6 +582,7 @@ export class SweepView {
       <button id="next" ${last >= page.total ? 'disabled' : ''}>next ›</button>`;
     pager.querySelector('#prev').addEventListener('click', () => { this.sel.offset = Math.max(0, offset - PAGE); this.refreshTable(); });
     pager.querySelector('#next').addEventListener('click', () => { this.sel.offset = offset + PAGE; this.refreshTable(); });
+    measureSince('table', start);
   }
 
   // A page of the succeeded trials inside the brushes, sorted here as the

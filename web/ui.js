@@ -20,6 +20,21 @@ export function progressBar(counts, total, small = false) {
   return `<div class="bar${small ? ' small' : ''}" data-testid="progress-bar">${parts}</div>`;
 }
 
+// Runs fn and records its time as a User Timing measure "dashboard NAME"
+// (seen in DevTools' performance panel; bench/web_live_bench.mjs reads them).
+export function timed(name, fn) {
+  const start = performance.now();
+  try {
+    return fn();
+  } finally {
+    measureSince(name, start);
+  }
+}
+
+export function measureSince(name, start) {
+  if (performance.measure) performance.measure(`dashboard ${name}`, { start, end: performance.now() });
+}
+
 export function markRefreshed() {
   if (!window.__dashboard) return;
   window.__dashboard.refreshes += 1;

@@ -420,6 +420,8 @@ test('parallel-coordinates brushing reduces the rows and points to the selection
   await waitFor('the table to follow the brush', async () => JSON.stringify(await rowIds()) === JSON.stringify(bits8));
   assert.equal(await pc.getAttribute('data-brushed'), 'quantize.bits');
   assert.equal(Number(await pc.getAttribute('data-selected')), bits8.length);
+  // The scatter follows once its front requests return (the table does not wait for them).
+  await waitFor('the scatter to follow the brush', async () => JSON.stringify(ids(await chart.getAttribute('data-points'))) === JSON.stringify(bits8));
   assert.deepEqual(ids(await chart.getAttribute('data-points')), bits8, 'the scatter shows only the selection');
   assert.match(await page.locator('[data-testid=trial-count]').textContent(), /inside the parallel-coordinates selection/);
   // The importance view says what it measures and has a row per swept setting.

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  HypervolumeTracker, baselinesOf, describeBox, hypervolume, hypervolumeSeries, normalise, referenceBox,
+  HypervolumeTracker, baselinesOf, boxCandidates, byFinish, describeBox, hypervolume, hypervolumeSeries, normalise,
+  referenceBox, thinSeries,
 } from '../hypervolume.js';
 
 const near = (a, b, eps = 1e-12) => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);
@@ -118,6 +119,60 @@ test('the series over time never decreases and ends at the final share', () => {
   ts.forEach((x) => t.add(x));
   near(series[series.length - 1].share, t.share());
   assert.is(series.length, 3);  // trial 4 changes nothing
+});
+
+// Random trials, some without a metric, finish times with ties, in random order.
+function randomTrials(n, seed0) {
+  let seed = seed0;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return Array.from({ length: n }, (_, i) => {
+    const metrics = { val_accuracy: Math.round(rand() * 20) / 20, size_bytes: 10 + Math.round(rand() * 990), latency_ms: Math.round(rand() * 40) / 10 };
+    if (rand() < 0.3) metrics.dense_size_bytes = 900 + Math.round(rand() * 200);
+    if (rand() < 0.1) delete metrics.latency_ms;
+    return { id: n - i, finished_ms: Math.round(rand() * n / 2), metrics };
+  });
+}
+
+test('the box from the candidates equals the box from every trial, also kept batch by batch', () => {
+  for (let round = 0; round < 20; round++) {
+    const ts = randomTrials(300, round + 1);
+    const student = round % 2 ? { metrics: { latency_ms: 2 } } : null;
+    const whole = referenceBox(objectives, ts, student);
+    const cands = boxCandidates(objectives, ts);
+    assert.ok(cands.length <= objectives.length + 1);
+    assert.equal(referenceBox(objectives, cands, student), whole);
+    // As the page keeps it: candidates of (previous candidates + new batch).
+    let kept = [];
+    for (let i = 0; i < ts.length; i += 37) {
+      kept = boxCandidates(objectives, [...kept, ...ts.slice(i, i + 37)]);
+      assert.equal(referenceBox(objectives, kept, student), referenceBox(objectives, ts.slice(0, i + 37), student));
+    }
+  }
+  assert.equal(boxCandidates(objectives, []), []);
+});
+
+test('the tracker\'s series, extended batch by batch, equals the series of all the trials', () => {
+  for (let round = 0; round < 10; round++) {
+    const ts = byFinish(randomTrials(400, 100 + round));
+    const box = referenceBox(objectives, ts);
+    const whole = hypervolumeSeries(objectives, box, ts, Infinity);
+    const tracker = new HypervolumeTracker(objectives, box, { series: true });
+    for (let i = 0; i < ts.length; i += 50) ts.slice(i, i + 50).forEach((t) => tracker.add(t));
+    assert.equal(tracker.series, whole);
+    assert.is(tracker.added, ts.length);
+    near(tracker.share(), whole[whole.length - 1].share);
+    // n counts every trial added, the ones without all objectives too.
+    for (const p of whole) assert.is(ts[p.n - 1].finished_ms, p.t);
+  }
+});
+
+test('thinSeries keeps at most maxPoints, evenly, with the last one', () => {
+  const s = Array.from({ length: 1000 }, (_, i) => ({ n: i }));
+  const t = thinSeries(s, 400);
+  assert.is(t.length, 400);
+  assert.is(t[0].n, 0);
+  assert.is(t[399].n, 999);
+  assert.is(thinSeries(s.slice(0, 10), 400).length, 10);
 });
 
 test.run();

@@ -54,4 +54,65 @@ test('importance: the setting that drives an objective ranks first', () => {
   assert.is(table[0].cells[0].groups, 3);
 });
 
+// The earlier, plain version of importance() (arrays and Sets), as a reference.
+function importanceReference(rows, params, objectives) {
+  const out = params.map((param) => {
+    const have = rows.filter((r) => r.params && r.params[param] != null);
+    const maxGroups = Math.min(8, Math.max(2, Math.floor(have.length / 3)));
+    const { keys } = groupKeys(have.map((r) => r.params[param]), maxGroups);
+    const cells = objectives.map(({ metric }) => {
+      const ys = [];
+      const sub = [];
+      have.forEach((r, i) => {
+        const y = r.metrics && r.metrics[metric];
+        if (typeof y === 'number' && Number.isFinite(y)) {
+          ys.push(y);
+          sub.push(keys[i]);
+        }
+      });
+      // etaSquared counts groups over the trials given; the page's counts
+      // every group of the setting: the same unless a group lacks the objective.
+      const all = new Set(keys).size;
+      const eta2 = new Set(sub).size === all ? etaSquared(ys, sub) : undefined;
+      return { metric, eta2, n: ys.length, groups: new Set(sub).size };
+    });
+    return { param, cells };
+  });
+  return out;
+}
+
+test('importance equals the plain computation on random trials (missing values, words, many numbers)', () => {
+  let seed = 5;
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  for (let round = 0; round < 10; round++) {
+    const rows = Array.from({ length: 200 + round * 150 }, () => ({
+      params: {
+        bits: [2, 4, 8][Math.floor(rand() * 3)],
+        ...(rand() < 0.8 ? { lr: 1e-4 * 10 ** (2 * rand()) } : {}),
+        scheme: rand() < 0.5 ? 'linear' : 'log2',
+      },
+      metrics: { acc: rand() < 0.95 ? rand() : undefined, size: 1000 * rand() + (rand() < 0.02 ? NaN : 0) },
+    }));
+    const objectives = [{ metric: 'acc' }, { metric: 'size' }];
+    const got = importance(rows, ['bits', 'lr', 'scheme'], objectives);
+    const want = importanceReference(rows, ['bits', 'lr', 'scheme'], objectives);
+    for (const w of want) {
+      const g = got.find((r) => r.param === w.param);
+      w.cells.forEach((c, i) => {
+        assert.is(g.cells[i].n, c.n);
+        assert.is(g.cells[i].groups, c.groups);
+        if (c.eta2 === undefined) return;
+        if (c.eta2 === null) assert.is(g.cells[i].eta2, null);
+        else close(g.cells[i].eta2, c.eta2, `${w.param} ${c.metric}`);
+      });
+    }
+  }
+});
+
+test('groupKeys counts the ranges actually used', () => {
+  const g = groupKeys(Array.from({ length: 100 }, (_, i) => i), 8);
+  assert.is(g.groups, 8);
+  assert.is(new Set(g.keys).size, 8);
+});
+
 test.run();

@@ -98,4 +98,39 @@ distill:
   assert.is(parametersYaml({ 'x.word': 'yes' }), 'parameters:\n  x.word: {value: "yes"}\n');
 });
 
+test('the best `limit` equal the head of a full sort (ties, missing size and latency, budgets)', () => {
+  let seed = 3;
+  const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const rows = Array.from({ length: 3000 }, (_, i) => ({
+    id: 3000 - i,
+    state: rnd() < 0.05 ? 'failed' : 'succeeded',
+    params: {},
+    // few distinct values: many ties on accuracy, then size, then latency
+    metrics: {
+      val_accuracy: Math.floor(rnd() * 20) / 20,
+      ...(rnd() < 0.9 ? { size_bytes: 1000 * Math.floor(rnd() * 5) } : {}),
+      ...(rnd() < 0.9 ? { latency_ms: Math.floor(rnd() * 3) / 10 } : {}),
+    },
+  }));
+  const big = Number.POSITIVE_INFINITY;
+  const reference = (budgets, baselineAccuracy) => {
+    const all = pick(rows, budgets, { objectives, baselineAccuracy, limit: Infinity });
+    const ok = all.matches.slice();
+    ok.sort((x, y) => y.accuracy - x.accuracy || (x.size ?? big) - (y.size ?? big) ||
+      (x.latency ?? big) - (y.latency ?? big) || x.trial.id - y.trial.id);
+    return { ids: ok.map((m) => m.trial.id), considered: all.considered };
+  };
+  for (const budgets of [{}, { maxSizeBytes: 2000 }, { maxLatencyMs: 0.1, minAccuracy: 0.3 }, { maxDrop: 0.4 }]) {
+    const ref = reference(budgets, 0.9);
+    assert.ok(ref.ids.length > 20);
+    for (const limit of [0, 1, 3, 10, 50]) {
+      const r = pick(rows, budgets, { objectives, baselineAccuracy: 0.9, limit });
+      assert.equal(r.matches.map((m) => m.trial.id), ref.ids.slice(0, limit), `${JSON.stringify(budgets)} limit ${limit}`);
+      assert.is(r.considered, ref.considered);
+    }
+    const unlimited = pick(rows, budgets, { objectives, baselineAccuracy: 0.9, limit: Infinity });
+    assert.equal(unlimited.matches.map((m) => m.trial.id), ref.ids);
+  }
+});
+
 test.run();
