@@ -44,7 +44,7 @@ function stagesLine(stages) {
   if (!Array.isArray(stages) || !stages.length) return '';
   const items = stages.map((st) => {
     const names = Array.isArray(st.names) ? st.names : [];
-    return `<a href="#/trials/${st.id}" data-testid="sweep-stage" data-stage-id="${st.id}" data-shared-by="${escapeHtml(String(st.shared_by ?? ''))}">${escapeHtml(names.join(' → ') || 'stage')}</a> ${stateBadge(st.state)} (${escapeHtml(String(st.epochs ?? '?'))} epochs, shared by ${escapeHtml(String(st.shared_by ?? '?'))} trials)`;
+    return `<a href="#/trials/${st.id}" data-testid="sweep-stage" data-stage-id="${st.id}" data-shared-by="${escapeHtml(String(st.shared_by ?? ''))}">${escapeHtml(names.join(' → ') || 'stage')}</a> ${stateBadge(st.state)} (${escapeHtml(String(st.epochs ?? '?'))} epoch${st.epochs === 1 ? '' : 's'}, shared by ${escapeHtml(String(st.shared_by ?? '?'))} trials)`;
   });
   return `<p class="muted" data-testid="shared-stages">Shared training, trained once (stage reuse): ${items.join(' · ')}</p>`;
 }
