@@ -483,8 +483,11 @@ def print_versus(s: dict[str, Any], peer: str = "syne-tune-moasha") -> None:
         for f in cols:
             ours = [at(c, fr, f) for c in runs]
             peers = [at(c, fr, f) for c in theirs]
+            if statistics.mean(peers) == 0:
+                cells.append("-")  # no trial of the peer finished yet
+                continue
             won = sum(1 for a, b in zip(ours, peers) if a >= b)
-            ratio = statistics.mean(ours) / max(statistics.mean(peers), 1e-12)
+            ratio = statistics.mean(ours) / statistics.mean(peers)
             cells.append(f"{ratio:.3f} ({won}/{len(ours)})")
         print(f"| {name} | " + " | ".join(cells) + " |")
 
