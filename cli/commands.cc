@@ -82,7 +82,16 @@ int RunValidate(const std::string& file, bool allow_large,
               << " trials, a first population at once, then one for each finished trial "
                  "(and more while workers are idle)\n";
   }
-  if (spec.early_terminate) {
+  if (spec.early_terminate && spec.early_terminate->type == "record") {
+    std::cout << "recording: every trial measures its model after each epoch (the objectives, "
+                 "as at a rung) and reports it as a progress event; the last epoch is the "
+                 "trial's result; no trial is stopped";
+    if (spec.stage_reuse) {
+      std::cout << " (a trial that starts from a shared stage reports only the epochs after "
+                   "it: stage_reuse: false records every epoch of every trial)";
+    }
+    std::cout << "\n";
+  } else if (spec.early_terminate) {
     const auto& et = *spec.early_terminate;
     std::string rungs;
     for (int r : RungEpochs(et, et.max_epochs > 0 ? et.max_epochs : 1000000)) {

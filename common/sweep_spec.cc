@@ -491,6 +491,10 @@ const std::vector<std::string>& RungMetricNames() {
 
 std::vector<int> RungEpochs(const EarlyTerminate& et, int limit) {
   std::vector<int> rungs;
+  if (et.type == "record") {
+    for (int e = 1; e < limit; ++e) rungs.push_back(e);
+    return rungs;
+  }
   if (et.min_epochs < 1 || et.eta < 2) return rungs;
   const int64_t cap = et.max_epochs > 0 ? std::min(et.max_epochs, limit) : limit;
   for (int64_t r = et.min_epochs; r < cap; r *= et.eta) rungs.push_back(static_cast<int>(r));

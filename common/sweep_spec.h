@@ -44,8 +44,11 @@ struct Objective {
 // Rungs sit at min_epochs * eta^k below max_epochs (0: no cap but each trial's
 // own length); a trial's settings carry the rungs it reaches as
 // {"rungs": {"epochs": [...], "metrics": [objective names]}}.
+// `early_terminate: {type: record}` stops nothing: every epoch but a trial's
+// last is a rung, so the workers measure the model after each epoch (the
+// replay tables of bench/search/ are recorded this way); it takes no other key.
 struct EarlyTerminate {
-  std::string type = "mo-asha";
+  std::string type = "mo-asha";  // mo-asha | record
   int min_epochs = 1;
   int eta = 3;
   int max_epochs = 0;
@@ -193,7 +196,8 @@ Result<std::vector<TrialConfig>> ExpandTrials(const SweepSpec& spec,
 // is not a parameter of the sweep or one is missing.
 Result<TrialConfig> TrialFromParams(const SweepSpec& spec, const nlohmann::json& params);
 
-// The rung epochs of `early_terminate` below `limit` (exclusive), ascending.
+// The rung epochs of `early_terminate` below `limit` (exclusive), ascending;
+// for type record every epoch from 1.
 std::vector<int> RungEpochs(const EarlyTerminate& et, int limit);
 
 // Training epochs a built-in trial runs (first stage, then distill, prune

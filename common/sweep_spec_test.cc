@@ -974,5 +974,48 @@ TEST(SweepSearchTest, EarlyTerminateErrorsNameTheirPlace) {
   EXPECT_THAT(d.message, HasSubstr("built-in pipeline only"));
 }
 
+TEST(SweepSearchTest, RecordMeasuresEveryEpochButTheLast) {
+  const SweepSpec spec = MustParse(
+      "data: {dataset: synthetic}\nstudent: {arch: mlp, epochs: 2}\n"
+      "pipeline: [prune, quantize]\n"
+      "prune: {schedule: gradual}\n"
+      "objectives: {val_accuracy: maximize, size_bytes: minimize, latency_ms: minimize}\n"
+      "early_terminate: {type: record}\n"
+      "parameters:\n  prune.finetune_epochs: {values: [0, 4]}\n");
+  ASSERT_TRUE(spec.early_terminate.has_value());
+  EXPECT_EQ(spec.early_terminate->type, "record");
+  const auto trials = ExpandTrials(spec);
+  ASSERT_EQ(trials.size(), 2u);
+  // 2 + 0 = 2 epochs: rung 1; 2 + 4 = 6: rungs 1..5. The last epoch is the result.
+  EXPECT_EQ(trials[0].settings["rungs"]["epochs"], json({1}));
+  EXPECT_EQ(trials[1].settings["rungs"]["epochs"], json({1, 2, 3, 4, 5}));
+  EXPECT_EQ(trials[1].settings["rungs"]["metrics"],
+            json({"val_accuracy", "size_bytes", "latency_ms"}));
+  EarlyTerminate record;
+  record.type = "record";
+  EXPECT_EQ(RungEpochs(record, 4), (std::vector<int>{1, 2, 3}));
+  EXPECT_TRUE(RungEpochs(record, 1).empty());
+}
+
+TEST(SweepSearchTest, RecordTakesNoRungLayoutAndNamesThePlace) {
+  const std::string head =
+      "data: {dataset: synthetic}\nstudent: {arch: mlp}\npipeline: []\n";  // lines 1-3
+  Diagnostic d = OnlyError(Parse(head + "early_terminate: {type: record, eta: 3}\n"));
+  EXPECT_EQ(d.ToString(),
+            "sweep.yaml:4:33: early_terminate.eta is for type: mo-asha; type: record measures "
+            "every epoch and stops no trial");
+  d = OnlyError(Parse(head + "early_terminate:\n  type: record\n  tie_break: epsilon-net\n"));
+  EXPECT_EQ(d.line, 6);
+  EXPECT_EQ(d.column, 3);
+  EXPECT_THAT(d.message, HasSubstr("tie_break is for type: mo-asha"));
+  d = OnlyError(
+      Parse(head + "objectives: {throughput: maximize}\n" + "early_terminate: {type: record}\n"));
+  EXPECT_EQ(d.line, 5);
+  EXPECT_THAT(d.message, HasSubstr("record measures the objectives at every epoch"));
+  EXPECT_THAT(d.message, HasSubstr("'throughput' is not measured at a rung"));
+  d = OnlyError(Parse(head + "early_terminate: {type: recorder}\n"));
+  EXPECT_THAT(d.message, HasSubstr("record"));
+}
+
 }  // namespace
 }  // namespace compsweep

@@ -377,7 +377,7 @@ void Validator::ParseEarlyTerminate(const Entry& e, SweepSpec* spec) {
   EarlyTerminate et;
   bool ok = true;
   if (const Entry* t = Find(keys, "type")) {
-    if (auto v = ReadChoice(*t, "early_terminate type", {"mo-asha"})) {
+    if (auto v = ReadChoice(*t, "early_terminate type", {"mo-asha", "record"})) {
       et.type = *v;
     } else {
       ok = false;
@@ -385,6 +385,17 @@ void Validator::ParseEarlyTerminate(const Entry& e, SweepSpec* spec) {
   } else {
     ErrorAtKey(e, "early_terminate needs 'type' (e.g. type: mo-asha)");
     ok = false;
+  }
+  if (et.type == "record") {
+    // Every epoch is measured and nothing is ranked: the rung layout keys
+    // would only mislead.
+    for (const auto& [key, k] : keys) {
+      if (key == "type") continue;
+      ErrorAtKey(k, "early_terminate." + key +
+                        " is for type: mo-asha; type: record measures every epoch and stops "
+                        "no trial");
+      ok = false;
+    }
   }
   auto read_int = [&](const char* key, int64_t min, int* out) {
     const Entry* k = Find(keys, key);
@@ -397,10 +408,12 @@ void Validator::ParseEarlyTerminate(const Entry& e, SweepSpec* spec) {
     }
     *out = static_cast<int>(*v);
   };
-  read_int("min_epochs", 1, &et.min_epochs);
-  read_int("eta", 2, &et.eta);
-  read_int("max_epochs", 1, &et.max_epochs);
-  if (const Entry* t = Find(keys, "tie_break")) {
+  if (et.type != "record") {
+    read_int("min_epochs", 1, &et.min_epochs);
+    read_int("eta", 2, &et.eta);
+    read_int("max_epochs", 1, &et.max_epochs);
+  }
+  if (const Entry* t = et.type == "record" ? nullptr : Find(keys, "tie_break")) {
     if (auto v = ReadChoice(*t, "early_terminate tie_break", {"hypervolume", "epsilon-net"})) {
       et.tie_break = *v;
     } else {
@@ -422,9 +435,12 @@ void Validator::ParseEarlyTerminate(const Entry& e, SweepSpec* spec) {
   const auto& rung_metrics = RungMetricNames();
   for (const auto& o : spec->objectives) {
     if (std::find(rung_metrics.begin(), rung_metrics.end(), o.metric) == rung_metrics.end()) {
-      ErrorAtKey(e, "early_terminate ranks trials at each rung on the objectives, but objective " +
-                        Quote(o.metric) + " is not measured at a rung (those are " +
-                        JoinWords(rung_metrics) + ")");
+      const std::string what = et.type == "record"
+                                   ? "early_terminate: record measures the objectives at every "
+                                     "epoch"
+                                   : "early_terminate ranks trials at each rung on the objectives";
+      ErrorAtKey(e, what + ", but objective " + Quote(o.metric) +
+                        " is not measured at a rung (those are " + JoinWords(rung_metrics) + ")");
       ok = false;
     }
   }

@@ -22,7 +22,10 @@ std::vector<bool> Maximize(const SweepSpec& spec) {
 }  // namespace
 
 bool SearchDriver::Needed(const SweepSpec& spec) {
-  return spec.method == "nsga2" || spec.early_terminate.has_value();
+  // type: record only measures (the workers report every epoch, which is
+  // stored like any progress); nothing needs ranking.
+  return spec.method == "nsga2" ||
+         (spec.early_terminate.has_value() && spec.early_terminate->type == "mo-asha");
 }
 
 Result<std::unique_ptr<SearchDriver>> SearchDriver::Create(const SweepSpec& spec) {
@@ -38,7 +41,7 @@ Result<std::unique_ptr<SearchDriver>> SearchDriver::Create(const SweepSpec& spec
     d->space_ = std::move(space);
     d->nsga2_ = std::move(n);
   }
-  if (spec.early_terminate) {
+  if (spec.early_terminate && spec.early_terminate->type == "mo-asha") {
     MoAshaOptions o;
     o.min_epochs = spec.early_terminate->min_epochs;
     o.eta = spec.early_terminate->eta;

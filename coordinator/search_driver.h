@@ -29,7 +29,8 @@ namespace compsweep::coordinator {
 
 class SearchDriver {
  public:
-  // Whether the sweep needs a driver (method nsga2 or early_terminate).
+  // Whether the sweep needs a driver (method nsga2 or early_terminate of type
+  // mo-asha; type record stops nothing, so it needs none).
   static bool Needed(const SweepSpec& spec);
   // InvalidArgument when the space or the options do not suit the method.
   // REQUIRES: Needed(spec).

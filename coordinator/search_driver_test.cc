@@ -130,5 +130,34 @@ parameters:
   EXPECT_EQ(d->OnRung(5, 3, json::object()), RungDecision::kContinue) << "first at rung 3";
 }
 
+TEST(SearchDriverTest, RecordingNeedsNoDriverAndNeverStopsATrial) {
+  const std::string text = R"(data: {dataset: synthetic}
+student: {arch: mlp, epochs: 9}
+pipeline: []
+objectives: {val_accuracy: maximize, size_bytes: minimize}
+early_terminate: {type: record}
+parameters:
+  student.lr: {values: [0.1, 0.01]}
+)";
+  const SweepSpec spec = Parse(text);
+  EXPECT_FALSE(SearchDriver::Needed(spec)) << "a grid that records has nothing to rank";
+  // With nsga2 the driver exists for the proposals; it still stops nothing.
+  const SweepSpec adaptive = Parse(text + "method: nsga2\nrun_cap: 4\nseed: 1\n");
+  ASSERT_TRUE(SearchDriver::Needed(adaptive));
+  auto created = SearchDriver::Create(adaptive);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  std::unique_ptr<SearchDriver> d = std::move(*created);
+  EXPECT_TRUE(d->adaptive());
+  EXPECT_FALSE(d->early_stopping());
+  EXPECT_TRUE(d->rungs().empty());
+  for (int64_t trial = 1; trial <= 6; ++trial) {
+    for (int epoch = 1; epoch < 9; ++epoch) {
+      EXPECT_EQ(d->OnRung(trial, epoch, {{"val_accuracy", 0.1 * trial}, {"size_bytes", 10}}),
+                RungDecision::kContinue);
+    }
+  }
+  EXPECT_FALSE(d->ToJson().contains("mo_asha"));
+}
+
 }  // namespace
 }  // namespace compsweep::coordinator

@@ -14,8 +14,12 @@ as many in all as the table has, end its run; Syne Tune, which samples with
 replacement: 15x and 60x) (Optuna is told that configuration's final metrics), which
 only favours the peers.
 
+Objectives (--objectives): val_accuracy max, size_bytes min, latency_ms min by
+default; every one named must be in every row of the table.
+
 Usage: run_bench.py [--table PATH] [--seeds 10] [--workers 4] [--max-fraction 0.5]
                     [--methods a,b] [--cli build/bench/search_cli] [--out DIR] [--plot PNG]
+                    [--objectives val_accuracy:max,size_bytes:min,latency_ms:min]
 """
 from __future__ import annotations
 
@@ -384,7 +388,14 @@ def main() -> None:
     ap.add_argument("--cli", type=Path, default=ROOT / "build/bench/search_cli")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results"))
     ap.add_argument("--plot", type=Path, default=ROOT / "docs/img/search_hv.png")
+    ap.add_argument("--objectives", default="val_accuracy:max,size_bytes:min,latency_ms:min")
     args = ap.parse_args()
+    OBJECTIVES[:] = []
+    for item in args.objectives.split(","):
+        name, _, sense = item.partition(":")
+        if sense not in ("max", "min"):
+            raise SystemExit(f"--objectives: '{item}' is not NAME:max or NAME:min")
+        OBJECTIVES.append((name, sense == "max"))
 
     table = Table.load(args.table)
     grid_compute = len(table.params) * table.max_epochs
@@ -419,11 +430,13 @@ def main() -> None:
     summary = {"table": str(args.table), "configs": len(table.params),
                "max_epochs": table.max_epochs,
                "grid_compute_epochs": grid_compute, "workers": args.workers, "seeds": args.seeds,
+               "objectives": [f"{m}:{'max' if mx else 'min'}" for m, mx in OBJECTIVES],
                "reference": ref, "full_grid_hv": full_hv, "fractions": fractions,
                "curves": curves, "wall_s": wall}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     print_table(summary)
+    print_versus(summary)
     plot(summary, args.plot)
 
 
@@ -453,6 +466,32 @@ def print_table(s: dict[str, Any]) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
+def print_versus(s: dict[str, Any], peer: str = "syne-tune-moasha") -> None:
+    """Each method's hypervolume over the peer's at equal compute: the ratio of the
+    means, and in how many of the seed pairs (same seed number) it is at least the peer's."""
+    if peer not in s["curves"]:
+        return
+    fr = s["fractions"]
+    cols = [f for f in REPORT_FRACTIONS if f <= fr[-1] + 1e-9]
+    print(f"\n| method / {peer} | " + " | ".join(f"at {int(f * 100)}%" for f in cols) + " |")
+    print("|---|" + "---:|" * len(cols))
+    theirs = s["curves"][peer]
+    for name, runs in s["curves"].items():
+        if name == peer:
+            continue
+        cells = []
+        for f in cols:
+            ours = [at(c, fr, f) for c in runs]
+            peers = [at(c, fr, f) for c in theirs]
+            if statistics.mean(peers) == 0:
+                cells.append("-")  # no trial of the peer finished yet
+                continue
+            won = sum(1 for a, b in zip(ours, peers) if a >= b)
+            ratio = statistics.mean(ours) / statistics.mean(peers)
+            cells.append(f"{ratio:.3f} ({won}/{len(ours)})")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def plot(s: dict[str, Any], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -470,8 +509,9 @@ def plot(s: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("compute (% of the full grid's epochs)")
     ax.set_ylabel("hypervolume / full grid's")
     ax.set_ylim(0.5, 1.005)
-    ax.set_title(f"{s['configs']} configs x {s['max_epochs']} epochs, {s['workers']} workers, "
-                 f"{s['seeds']} seeds (mean, min-max band)")
+    ax.set_title(f"{Path(s['table']).name}: {s['configs']} configs x {s['max_epochs']} epochs, "
+                 f"{len(s['objectives'])} objectives, {s['workers']} workers, "
+                 f"{s['seeds']} seeds (mean, min-max band)", fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
