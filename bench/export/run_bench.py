@@ -100,7 +100,7 @@ def fashion_mnist_test(n: int) -> Tuple[np.ndarray, np.ndarray]:
     """The first n raw uint8 test images [n, 1, 28, 28] (the sweep's test subset)."""
     x = read_idx(FMNIST / "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)[:n]
     y = read_idx(FMNIST / "t10k-labels-idx1-ubyte.gz", 8)[:n].astype(np.int64)
-    return np.ascontiguousarray(x), y
+    return x.copy(), y  # writable: torch.from_numpy takes it as is
 
 
 def run(cmd: List[str], cwd: Path, timeout: int) -> str:
@@ -276,6 +276,7 @@ def main() -> None:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3  # not the notice that the saved optimized graph is host-specific
         opts.optimized_model_filepath = str(work / f"{arch}.ort-optimized.onnx")
         sess = ort.InferenceSession(str(files["onnx"]), opts, providers=["CPUExecutionProvider"])
         in_name = sess.get_inputs()[0].name
