@@ -24,11 +24,12 @@ What it does, in one Python process:
 4. Times them paired and alternating on raw uint8 test images (preprocessing
    is inside every file), at batch 1 and batch 32: rounds of TorchScript,
    ONNX, NumPy in turn, each runtime 1 + 4 calls per round. The first call
-   after a switch is reported apart as "cold" (the NumPy reader's float
-   intermediates evict the other runtimes' weights from the caches: mlp's
-   TorchScript goes from ~0.08 to ~0.25 ms right after a NumPy call); the
-   table shows the 4 "warm" calls: median and interquartile range. Every
-   runtime gets 1 intra-op thread (torch.set_num_threads(1),
+   after a switch is reported apart as "cold" (a NumPy call slows the other
+   runtimes' next calls: mlp's TorchScript goes from ~0.08 to ~0.25 ms right
+   after one; caches or the allocator, not investigated); the table shows the
+   4 "warm" calls: median and interquartile range. After the paired rounds,
+   an unpaired control times each runtime alone ("solo"). Every runtime gets
+   1 intra-op thread (torch.set_num_threads(1),
    intra_op_num_threads=1, BLAS/OpenMP thread variables set to 1 before NumPy
    loads).
 5. Writes bench/export/results.json and prints a Markdown table. The worker's
@@ -143,15 +144,16 @@ def quartiles(ms: List[float]) -> Dict[str, float]:
 
 
 def paired_latencies(fns: Dict[str, Callable[[], Any]], burst: int, warmup: int,
-                     min_rounds: int, max_rounds: int, budget_s: float
-                     ) -> Dict[str, Dict[str, Dict[str, float]]]:
+                     min_rounds: int, max_rounds: int, budget_s: float, solo_s: float
+                     ) -> Dict[str, Dict[str, Any]]:
     """Rounds of the runtimes in turn (A B C A B C ...), so that every runtime
     sees the same machine load. In a round each runtime runs 1 + burst calls:
-    the first, right after another runtime ran, is timed as "cold" (the NumPy
-    reader's float intermediates evict the others' weights from the caches);
+    the first, right after another runtime ran, is timed as "cold" (a NumPy
+    call slows the next calls of the others);
     the next `burst` calls are timed as "warm", the steady state of a process
     running one model. At least min_rounds, then more until max_rounds or
-    budget_s seconds."""
+    budget_s seconds. Then, as an unpaired control, each runtime "solo":
+    20 to 500 calls in a row, about solo_s seconds."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -166,8 +168,20 @@ def paired_latencies(fns: Dict[str, Callable[[], Any]], burst: int, warmup: int,
                 fn()
                 (cold if i == 0 else warm)[name].append((time.perf_counter_ns() - t) / 1e6)
         rounds += 1
-    return {k: {"warm": quartiles(warm[k]), "cold": quartiles(cold[k]), "rounds": rounds}
-            for k in fns}
+    # Control, not paired: each runtime alone, call after call (no other
+    # runtime in between), to show how much the alternation itself costs.
+    solo: Dict[str, List[float]] = {k: [] for k in fns}
+    for name, fn in fns.items():
+        for _ in range(warmup):
+            fn()
+        start = time.perf_counter()
+        while len(solo[name]) < 500 and (len(solo[name]) < 20
+                                         or time.perf_counter() - start < solo_s):
+            t = time.perf_counter_ns()
+            fn()
+            solo[name].append((time.perf_counter_ns() - t) / 1e6)
+    return {k: {"warm": quartiles(warm[k]), "cold": quartiles(cold[k]), "rounds": rounds,
+                "solo": quartiles(solo[k])} for k in fns}
 
 
 def loadavg() -> List[float]:
@@ -203,16 +217,18 @@ def markdown(models: List[Dict]) -> str:
             f"{kb(m['bytes']['torchscript'])} | {kb(m['bytes']['onnx'])} | "
             + " | ".join(lat(b[r]) for b in (b1, b32) for r in RUNTIMES)
             + f" | {m['worker']['latency_ms']:.3f} / {m['worker']['latency_ms_torchscript']:.3f} |")
-    cold = ["| model | b1 cold: TorchScript | b1 cold: ONNX Runtime | b1 cold: NumPy .csa "
-            "| rounds b1 / b32 |",
-            "|---|---:|---:|---:|---:|"]
+    cold = ["| model | batch | TorchScript: cold / solo | ONNX Runtime: cold / solo "
+            "| NumPy .csa: cold / solo | rounds |",
+            "|---|---:|---:|---:|---:|---:|"]
     for m in models:
-        b1 = m["latency"]["1"]
-        cold.append(f"| {m['arch']} | "
-                    + " | ".join(f"{b1[r]['cold']['median_ms']:.3f}" for r in RUNTIMES)
-                    + f" | {b1['numpy']['rounds']} / {m['latency']['32']['numpy']['rounds']} |")
-    return (head + "\n" + "\n".join(rows) + "\n\nFirst call after another runtime ran "
-            "(median ms):\n\n" + "\n".join(cold))
+        for bs, b in m["latency"].items():
+            cold.append(f"| {m['arch']} | {bs} | "
+                        + " | ".join(f"{b[r]['cold']['median_ms']:.3f} / "
+                                     f"{b[r]['solo']['median_ms']:.3f}" for r in RUNTIMES)
+                        + f" | {b['numpy']['rounds']} |")
+    return (head + "\n" + "\n".join(rows) + "\n\nControls (median ms): cold = the first "
+            "call after another runtime ran; solo = the runtime alone, call after call "
+            "(not paired):\n\n" + "\n".join(cold))
 
 
 def main() -> None:
@@ -228,6 +244,8 @@ def main() -> None:
     ap.add_argument("--max-rounds", type=int, default=300)
     ap.add_argument("--budget-s", type=float, default=15.0,
                     help="seconds of timing per model and batch size (after min rounds)")
+    ap.add_argument("--solo-s", type=float, default=1.5,
+                    help="seconds per runtime of the unpaired solo control")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "export" / "results.json")
     args = ap.parse_args()
 
@@ -276,7 +294,7 @@ def main() -> None:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3  # not the notice that the saved optimized graph is host-specific
+        opts.log_severity_level = 3  # no notice that the saved optimized graph is host-specific
         opts.optimized_model_filepath = str(work / f"{arch}.ort-optimized.onnx")
         sess = ort.InferenceSession(str(files["onnx"]), opts, providers=["CPUExecutionProvider"])
         in_name = sess.get_inputs()[0].name
@@ -311,7 +329,8 @@ def main() -> None:
             latency[str(batch)] = paired_latencies(fns, burst=args.burst, warmup=5,
                                                    min_rounds=args.min_rounds,
                                                    max_rounds=args.max_rounds,
-                                                   budget_s=args.budget_s)
+                                                   budget_s=args.budget_s,
+                                                   solo_s=args.solo_s)
         model = {
             "arch": arch, "trial": tid, "params": int(m["params"]),
             "bytes": nbytes,
@@ -345,7 +364,7 @@ def main() -> None:
                     "OMP/OPENBLAS/MKL_NUM_THREADS": 1, "worker_threads": 1},
         "timing": {"order": list(RUNTIMES), "warmup_rounds": 5, "burst": args.burst,
                    "min_rounds": args.min_rounds, "max_rounds": args.max_rounds,
-                   "budget_s": args.budget_s,
+                   "budget_s": args.budget_s, "solo_s": args.solo_s,
                    "input": "raw uint8 Fashion-MNIST test images [B, 1, 28, 28]"},
         "models": models,
     }
