@@ -103,6 +103,11 @@ void AddModelRules(const std::string& section, std::vector<KeyRule>* rules) {
   rules->push_back(Int(section, "epochs", Range::kNonNegative, 2));
   rules->push_back(Number(section, "lr", Range::kPositive, 0.001));
   rules->push_back(Int(section, "batch_size", Range::kAtLeastOne, 128));
+  // The training recipe of every phase that trains this model (for the
+  // student: its own epochs, distillation, pruning fine-tuning and QAT).
+  rules->push_back(Enum(section, "lr_schedule", {"cosine", "constant"}, "cosine"));
+  rules->push_back(Number(section, "weight_decay", Range::kNonNegative, 0));
+  rules->push_back(Enum(section, "augment", {"none", "shift", "shift-flip"}, "none"));
 }
 
 const std::vector<KeyRule>& AllRules() {

@@ -553,8 +553,13 @@ TEST(SweepValidateTest, ModelRules) {
   SweepSpec spec = MustParse(
       "data: {dataset: synthetic}\nstudent: {torchscript: model.pt}\n"
       "pipeline: []\n");
-  EXPECT_EQ(spec.student,
-            json({{"torchscript", "model.pt"}, {"epochs", 2}, {"lr", 0.001}, {"batch_size", 128}}));
+  EXPECT_EQ(spec.student, json({{"torchscript", "model.pt"},
+                                {"epochs", 2},
+                                {"lr", 0.001},
+                                {"batch_size", 128},
+                                {"lr_schedule", "cosine"},
+                                {"weight_decay", 0},
+                                {"augment", "none"}}));
 
   // A swept architecture stands in for the fixed one.
   spec = MustParse(
@@ -809,10 +814,20 @@ TEST(SweepExpandTest, DefaultsAreFilledAndOverridden) {
   const json& s = trials[0].settings;
   EXPECT_EQ(s["seed"], 0);
   EXPECT_EQ(s["pipeline"], json({"quantize", "distill", "prune"}));
-  EXPECT_EQ(s["teacher"],
-            json({{"arch", "cnn-wide"}, {"epochs", 2}, {"lr", 0.001}, {"batch_size", 128}}));
-  EXPECT_EQ(s["student"],
-            json({{"arch", "cnn-small"}, {"epochs", 5}, {"lr", 0.01}, {"batch_size", 128}}));
+  EXPECT_EQ(s["teacher"], json({{"arch", "cnn-wide"},
+                                {"epochs", 2},
+                                {"lr", 0.001},
+                                {"batch_size", 128},
+                                {"lr_schedule", "cosine"},
+                                {"weight_decay", 0},
+                                {"augment", "none"}}));
+  EXPECT_EQ(s["student"], json({{"arch", "cnn-small"},
+                                {"epochs", 5},
+                                {"lr", 0.01},
+                                {"batch_size", 128},
+                                {"lr_schedule", "cosine"},
+                                {"weight_decay", 0},
+                                {"augment", "none"}}));
   EXPECT_EQ(s["distill"], json({{"temperature", 4}, {"alpha", 0.7}, {"epochs", 2}, {"lr", 0.001}}));
   EXPECT_EQ(s["prune"], json({{"method", "magnitude"},
                               {"final_sparsity", 0.9},  // parameter over section over default

@@ -1,6 +1,9 @@
 // Tests of the distillation loss, pruning and quantization.
 #include <cmath>
+#include <set>
+#include <utility>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
 #include "experiments/data.h"
@@ -47,6 +50,98 @@ std::unique_ptr<Model> Mlp(uint64_t seed = 0) {
   auto model = BuildModel(*spec, seed);
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   return std::move(model).value();
+}
+
+TEST(RecipeTest, CosineDecaysFromLrToNearZeroAndConstantStays) {
+  auto cosine = RecipeFromJson({{"lr_schedule", "cosine"}});
+  ASSERT_TRUE(cosine.ok());
+  EXPECT_DOUBLE_EQ(ScheduledLr(*cosine, 0.1, 0, 100), 0.1);
+  EXPECT_NEAR(ScheduledLr(*cosine, 0.1, 50, 100), 0.05, 1e-12);
+  EXPECT_LT(ScheduledLr(*cosine, 0.1, 99, 100), 0.1 * 1e-3);
+  EXPECT_GT(ScheduledLr(*cosine, 0.1, 99, 100), 0.0);
+  auto constant = RecipeFromJson({{"lr_schedule", "constant"}});
+  ASSERT_TRUE(constant.ok());
+  EXPECT_DOUBLE_EQ(ScheduledLr(*constant, 0.1, 99, 100), 0.1);
+  EXPECT_FALSE(RecipeFromJson({{"augment", "mixup"}}).ok());
+  auto flip = RecipeFromJson({{"augment", "shift-flip"}, {"weight_decay", 0.01}});
+  ASSERT_TRUE(flip.ok());
+  EXPECT_EQ(flip->augment_shift, 2);
+  EXPECT_TRUE(flip->augment_flip);
+  EXPECT_DOUBLE_EQ(flip->weight_decay, 0.01);
+}
+
+TEST(RecipeTest, AugmentShiftsAndFlipsEachImageWithoutChangingItsContent) {
+  // Distinct values, so a shifted or flipped image is recognisable.
+  torch::Tensor x = torch::arange(64 * 2 * 6 * 5, torch::kFloat32).view({64, 2, 6, 5}) + 1;
+  TrainRecipe recipe;
+  recipe.augment_shift = 2;
+  recipe.augment_flip = true;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  torch::Tensor out = AugmentImages(x, recipe, -7.0, gen);
+  ASSERT_EQ(out.sizes(), x.sizes());
+  torch::Tensor padded = torch::constant_pad_nd(x, {2, 2, 2, 2}, -7.0);
+  std::set<std::pair<int, int>> offsets;
+  int flipped = 0;
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    bool found = false;
+    for (int dy = 0; dy <= 4 && !found; ++dy) {
+      for (int dx = 0; dx <= 4 && !found; ++dx) {
+        torch::Tensor crop = padded[i].narrow(1, dy, 6).narrow(2, dx, 5);
+        for (bool flip : {false, true}) {
+          if (torch::equal(out[i], flip ? crop.flip({2}) : crop)) {
+            found = true;
+            offsets.insert({dy, dx});
+            flipped += flip;
+            break;
+          }
+        }
+      }
+    }
+    EXPECT_TRUE(found) << "image " << i << " is not a shifted (flipped) copy of its input";
+  }
+  EXPECT_GT(offsets.size(), 5u) << "offsets are drawn per image";
+  EXPECT_GT(flipped, 10);
+  EXPECT_LT(flipped, 54);
+}
+
+TEST(RecipeTest, AugmentingRowsIsAnErrorThatSaysSo) {
+  Dataset data;
+  data.train_x = torch::randn({32, 12});
+  data.train_y = torch::randint(0, 3, {32}, torch::kInt64);
+  auto spec = ArchSpec("mlp", {12}, 3);
+  ASSERT_TRUE(spec.ok());
+  auto model = BuildModel(*spec, 0);
+  ASSERT_TRUE(model.ok());
+  TrainOptions o;
+  o.recipe.augment_shift = 2;
+  Status st = Train(**model, data, o, RunContext{});
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.ToString().find("augment needs images [N, C, H, W]; this data is [32, 12]"),
+            std::string::npos)
+      << st.ToString();
+}
+
+TEST(RecipeTest, CosineAndAugmentationStillLearn) {
+  // The recipe trains: a synthetic problem is learnt with cosine decay and
+  // shift-flip augmentation, and weight decay shrinks the weights.
+  torch::manual_seed(0);
+  Dataset data = MakeSyntheticDataset(512, 128, 11);
+  double norm[2];
+  for (int wd = 0; wd < 2; ++wd) {
+    auto model = Mlp(1);
+    TrainOptions o;
+    o.epochs = 3;
+    o.recipe.augment_shift = 1;
+    o.recipe.weight_decay = wd ? 0.5 : 0.0;
+    ASSERT_TRUE(Train(*model, data, o, RunContext{}).ok());
+    if (!wd) {
+      EXPECT_GT(Evaluate(*model, data.test_x, data.test_y).accuracy, 0.5);
+    }
+    double n = 0;
+    for (auto& [name, p] : model->NamedParameters()) n += p.pow(2).sum().item<double>();
+    norm[wd] = n;
+  }
+  EXPECT_LT(norm[1], norm[0]);
 }
 
 TEST(PruneTest, ExactSparsityLayerAndGlobal) {

@@ -229,6 +229,7 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
 
   TrainOptions base;
   base.batch_size = student["batch_size"].get<int64_t>();
+  ASSIGN_OR_RETURN(base.recipe, RecipeFromJson(student));
   base.seed = seed;
 
   torch::Tensor teacher_logits;
@@ -536,6 +537,7 @@ Result<json> TrainTeacher(const json& settings, const std::string& out_path,
     o.epochs = teacher["epochs"].get<int>();
     o.lr = teacher["lr"].get<double>();
     o.batch_size = teacher["batch_size"].get<int64_t>();
+    ASSIGN_OR_RETURN(o.recipe, RecipeFromJson(teacher));
     o.seed = seed + 1000003;
     const auto t0 = Clock::now();
     RETURN_IF_ERROR(Train(*model, *data, o, ctx));
