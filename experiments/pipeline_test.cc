@@ -2,6 +2,8 @@
 // small slice of Fashion-MNIST).
 #include "experiments/pipeline.h"
 
+#include <dlfcn.h>
+
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -171,6 +173,21 @@ TEST_F(PipelineTest, ATrialResumedFromItsSharedStagesEqualsOneRunFromScratch) {
                           "nonzero_params", "effective_macs", "int8_val_accuracy"}) {
       EXPECT_EQ((*whole)[m], (*resumed)[m]) << m;
     }
+    // A trial whose units are all in the checkpoint is only measured.
+    json s_dp = s;
+    s_dp["pipeline"] = {"distill", "prune"};
+    RunContext c4;
+    c4.artifact_dir = TempDir("resume_measured_" + granularity);
+    c4.resume_path = dir + "/prune.pt";
+    c4.resume_units = 2;
+    std::vector<std::string> trained;
+    c4.on_progress = [&](const json& p) {
+      if (p.contains("epoch")) trained.push_back(p.value("phase", ""));
+    };
+    auto measured = RunTrial(s_dp, teacher_path_, c4);
+    ASSERT_TRUE(measured.ok()) << measured.status().ToString();
+    EXPECT_TRUE(trained.empty());
+    EXPECT_EQ((*measured)["val_accuracy"], (*r2)["val_accuracy"]);
   }
   // A stage must leave something to its trials, and a resume must be inside it.
   json s = Settings();
@@ -180,7 +197,7 @@ TEST_F(PipelineTest, ATrialResumedFromItsSharedStagesEqualsOneRunFromScratch) {
       StatusCode::kInvalidArgument);
   RunContext past;
   past.resume_path = TempDir("bad_stage") + "/x.pt";
-  past.resume_units = 3;
+  past.resume_units = 4;
   EXPECT_EQ(RunTrial(Settings(), teacher_path_, past).status().code(),
             StatusCode::kInvalidArgument);
 }
@@ -245,6 +262,19 @@ TEST_F(PipelineTest, StructuredPruningShrinksModelAndMacs) {
   EXPECT_EQ(m["qengine"], *SelectQuantizedEngine());
   ASSERT_EQ(int8_events.size(), 1u);
   EXPECT_EQ(int8_events[0]["qengine"], m["qengine"]);
+}
+
+// On a LibTorch built on OpenBLAS, OpenBLAS's pool follows the thread count
+// (ConfigureRuntime); two pools on the same cores made matrix products wait
+// for each other's time slices.
+TEST(RuntimeTest, OpenBlasThreadsFollowTheThreadCount) {
+  using GetThreads = int (*)();
+  auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  if (get == nullptr) GTEST_SKIP() << "this LibTorch does not use OpenBLAS";
+  ConfigureRuntime(1);
+  EXPECT_EQ(get(), 1);
+  ConfigureRuntime(2);
+  EXPECT_EQ(get(), 2);
 }
 
 TEST(DataTest, FashionMnistSubset) {
