@@ -690,7 +690,9 @@ def kb(n: int) -> str:
 
 def md_size(row) -> str:
     lo, hi = row["size_bytes"]
-    return f"{lo:,} B ({kb(lo)})" if lo == hi else f"{lo:,}-{hi:,} B ({kb(lo)}-{kb(hi)})"
+    if lo == hi:
+        return f"{lo:,} B ({kb(lo)})"
+    return f"{lo:,}-{hi:,} B ({kb(lo)})" if kb(lo) == kb(hi) else f"{lo:,}-{hi:,} B ({kb(lo)}-{kb(hi)})"
 
 
 def md_lat(lat) -> str:
@@ -733,7 +735,7 @@ def markdown(result: Dict[str, Any]) -> str:
     for arch in result["archs"]:
         L.append(f"### {arch}")
         L.append("")
-        L.append("| method | file | test acc. | val acc. | change | size | compression | batch 1 | batch 32 |")
+        L.append("| method | file | test acc. | val acc. (mean) | change | size | compression | batch 1 | batch 32 |")
         L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         float_size = None
         for row in s[arch]:
@@ -788,10 +790,12 @@ def markdown(result: Dict[str, Any]) -> str:
                     if not done:
                         return "ran, but no layer was quantized (torchao skipped every linear)"
                     return "ran, quantized " + ", ".join(done)
-                errs = [f"{t['int4_packing_format']}/{t['dtype'].replace('torch.', '')}: {outcome(t)}"
-                        for t in tries]
-                notes.append("- torchao Int4WeightOnlyConfig(group_size=32) on CPU, per packing format / dtype: "
-                             + "; ".join(f"`{e}`" for e in errs) + ".")
+                by: Dict[str, List[str]] = {}
+                for t in tries:
+                    by.setdefault(outcome(t), []).append(
+                        f"{t['int4_packing_format']}/{t['dtype'].replace('torch.', '')}")
+                notes.append("- torchao Int4WeightOnlyConfig(group_size=32) on CPU, by packing format/dtype: "
+                             + "; ".join(f"{', '.join(k)}: `{o}`" for o, k in by.items()) + ".")
             if row.get("errors"):
                 notes.append(f"- {labels[key][0]} failed: " + "; ".join(f"`{e}`" for e in row["errors"]))
         for sd in list(result["archs"][arch]["seeds"].values())[:1]:
@@ -804,7 +808,7 @@ def markdown(result: Dict[str, Any]) -> str:
         L.append("")
     L.append("### What was measured, and what was not")
     L.append("")
-    for line in result.get("caveats", []):
+    for line in CAVEATS:
         L.append(f"- {line}")
     L.append("")
     return "\n".join(L)
@@ -824,10 +828,12 @@ CAVEATS = [
     "OpenVINO and torch each use their own thread pool with 1 thread; OpenVINO may run the inference on a "
     "worker thread rather than the calling one.",
     "torchao 0.18's Int4WeightOnlyConfig has no CPU kernel path here: the 'plain' format imports the mslk "
-    "package (GPU kernels; not installed), 'tile_packed_to_4d' needs CUDA and bfloat16, 'opaque' is no longer "
-    "accepted. On mlp it does not even get that far: no in_features (784, 300, 100) is a multiple of the "
-    "group size 32, so torchao leaves every layer float. IntxWeightOnlyConfig int4 does run on CPU but holds "
-    "the int4 values in int8 and dequantizes to float per call: its row shows 4-bit accuracy, not 4-bit size.",
+    "package (not installed here), 'tile_packed_to_4d' needs CUDA and bfloat16, 'plain_int32' says it does not "
+    "support CPU yet, 'opaque' is no longer accepted. On mlp it does not even get that far: no in_features "
+    "(784, 300, 100) is a multiple of the group size 32, so torchao skips every layer ('Skipping quantizing "
+    "weight ... not compatible with group_size') and leaves it float. IntxWeightOnlyConfig int4 does run on "
+    "CPU but holds the int4 values in int8 and dequantizes to float per call: its row shows 4-bit accuracy, "
+    "not 4-bit size.",
     "The pruning row fine-tunes 10 more epochs than the float model it starts from; its accuracy change "
     "includes that extra training.",
     "compsweep's own figures in docs/results.md sections 1-3 come from 2-epoch training without a schedule or "
