@@ -50,6 +50,8 @@ struct Options {
   int mlp_epochs = 20;
   int cnn_epochs = 15;
   int finetune_epochs = 8;
+  double finetune_lr = 5e-4;
+  int recovery_epochs = 4;
   int batch_n = 32;
   int latency_runs = 50;
   std::vector<std::string> only;  // blocks to run; the others are kept from --out
@@ -225,7 +227,7 @@ class Converged {
             {"rounds", rounds},
             // The same fine-tuning epochs in total for every schedule.
             {"finetune_epochs", schedule == "iterative" ? std::max(1, ft / rounds) : ft},
-            {"lr", 5e-4}};
+            {"lr", o_.finetune_lr}};
   }
 
   // The dense student of (arch, seed): trained once (RunStage), then measured
@@ -236,6 +238,17 @@ class Converged {
     auto it = dense_.find(key);
     if (it != dense_.end()) return it->second;
     const std::string ckpt = o_.work + "/dense-" + arch + "-" + std::to_string(seed) + ".pt";
+    // A dense student of an earlier run with the same settings (same --work)
+    // is reused: --only runs then start from the same checkpoints.
+    const std::string record = ckpt + ".json";
+    const json recipe = Base(arch, seed);
+    if (std::filesystem::exists(ckpt) && std::filesystem::exists(record)) {
+      json old = json::parse(std::ifstream(record), nullptr, /*allow_exceptions=*/false);
+      if (old.is_object() && old.value("settings", json()) == recipe && old.contains("metrics")) {
+        std::cerr << "dense " << key << ": reused " << ckpt << "\n";
+        return dense_[key] = old["metrics"];
+      }
+    }
     json s = Base(arch, seed);
     s["pipeline"] = {"prune"};
     s["prune"] = Prune(0.5, "one-shot");
@@ -252,24 +265,27 @@ class Converged {
     json m = Resume(Base(arch, seed), ckpt, 1, "dense " + key);
     m["train_seconds"] = train_seconds;
     m["checkpoint"] = ckpt;
+    std::ofstream(record) << json{{"settings", recipe}, {"metrics", m}}.dump();
     return dense_[key] = m;
   }
 
   // A compressed row: `mods` (pipeline, prune, quantize) over the seed's
   // dense student, resumed from its checkpoint.
-  json Variant(const std::string& arch, int seed, const json& mods, const std::string& label) {
+  json Variant(const std::string& arch, int seed, const json& mods, const std::string& label,
+               const std::string& teacher = "") {
     const json& dense = Dense(arch, seed);
     json s = Base(arch, seed);
     s.update(mods);
-    return Resume(s, dense["checkpoint"], 1, label + " seed " + std::to_string(seed));
+    return Resume(s, dense["checkpoint"], 1, label + " seed " + std::to_string(seed), teacher);
   }
 
-  json Resume(const json& settings, const std::string& ckpt, int units, const std::string& label) {
+  json Resume(const json& settings, const std::string& ckpt, int units, const std::string& label,
+              const std::string& teacher = "") {
     RunContext ctx;
     ctx.artifact_dir = o_.work + "/run" + std::to_string(count_++);
     ctx.resume_path = ckpt;
     ctx.resume_units = units;
-    return Measure(settings, "", ctx, label);
+    return Measure(settings, teacher, ctx, label);
   }
 
   json Measure(const json& settings, const std::string& teacher, RunContext ctx,
@@ -334,31 +350,51 @@ void SectionConverged(Converged& c, std::ostringstream& md) {
 void SectionPrune(Converged& c, const Options& o, std::ostringstream& md) {
   md << "## B. LeNet-300-100 pruned to 92% and 95% (magnitude, global threshold)\n\n"
      << "Each row starts from the same dense student of its seed (section A) and fine-tunes "
-     << o.finetune_epochs
-     << " epochs in total at lr 5e-4 with cosine decay (iterative: 4 rounds of pruning, "
-     << std::max(1, o.finetune_epochs / 4)
+     << o.finetune_epochs << " epochs in total at lr " << o.finetune_lr
+     << " with cosine decay (iterative: 4 rounds of pruning, " << std::max(1, o.finetune_epochs / 4)
      << " epoch(s) each; gradual: Zhu & Gupta's cubic schedule over the first 75% of the "
         "steps). 'change' is the paired difference to the dense student of the same seed. "
         "Compression is float32 bytes over the bytes of the compact artifact (nonzeros with "
-        "relative indices).\n\n"
+        "relative indices). The '+ distillation' rows then train "
+     << o.recovery_epochs
+     << " more epochs with the distillation loss from the seed's converged cnn-small "
+        "(section E's T=2, alpha=0.5), the pruning masks kept: pruning with a teacher, "
+        "compared with the dense student trained without one.\n\n"
      << "| schedule | sparsity | val accuracy | test accuracy | change (test) | artifact size | "
         "compression |\n|---|---:|---:|---:|---:|---:|---:|\n";
   struct Row {
     const char* schedule;
     double sparsity;
+    bool distill;  // then recovers with distillation from the seed's cnn-small
   };
-  for (Row r : {Row{"one-shot", 0.92}, Row{"iterative", 0.92}, Row{"gradual", 0.92},
-                Row{"gradual", 0.95}}) {
+  for (Row r :
+       {Row{"one-shot", 0.92, false}, Row{"iterative", 0.92, false}, Row{"gradual", 0.92, false},
+        Row{"gradual", 0.95, false}, Row{"gradual", 0.92, true}, Row{"gradual", 0.95, true}}) {
     std::vector<json> runs, dense;
     for (int seed : c.Seeds()) {
       json mods = {{"pipeline", {"prune"}}, {"prune", c.Prune(r.sparsity, r.schedule)}};
-      runs.push_back(c.Variant(
-          "mlp", seed, mods, std::string("mlp prune ") + r.schedule + " " + Fixed(r.sparsity, 2)));
+      std::string teacher;
+      if (r.distill) {
+        mods["pipeline"] = {"prune", "distill"};
+        mods["distill"] = {{"temperature", 2},
+                           {"alpha", 0.5},
+                           {"epochs", o.recovery_epochs},
+                           {"lr", o.finetune_lr}};
+        teacher = c.Dense("cnn-small", seed)["checkpoint"];
+      }
+      runs.push_back(c.Variant("mlp", seed, mods,
+                               std::string("mlp prune ") + r.schedule + " " + Fixed(r.sparsity, 2) +
+                                   (r.distill ? " + distill" : ""),
+                               teacher));
       dense.push_back(c.Dense("mlp", seed));
     }
-    md << "| " << r.schedule << " | " << Fixed(100 * r.sparsity, 0) << "% | "
-       << PctStat(Col(runs, "val_accuracy")) << " | " << PctStat(Col(runs, "test_accuracy"))
-       << " | " << PpStat(Diff(runs, dense, "test_accuracy")) << " | " << Kb(runs[0]) << " | "
+    md << "| " << r.schedule
+       << (r.distill
+               ? " + " + std::to_string(o.recovery_epochs) + " ep. distillation (T=2, alpha=0.5)"
+               : std::string(""))
+       << " | " << Fixed(100 * r.sparsity, 0) << "% | " << PctStat(Col(runs, "val_accuracy"))
+       << " | " << PctStat(Col(runs, "test_accuracy")) << " | "
+       << PpStat(Diff(runs, dense, "test_accuracy")) << " | " << Kb(runs[0]) << " | "
        << Fixed(Stats(Col(runs, "compression_ratio")).mean, 1) << "x |\n";
   }
 }
@@ -847,6 +883,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--finetune-epochs", o.finetune_epochs, "pruning fine-tuning epochs (B, C, F)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--finetune-lr", o.finetune_lr, "pruning fine-tuning learning rate (B, C, F)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--recovery-epochs", o.recovery_epochs,
+                 "distillation epochs after pruning (section B's '+ distillation' rows)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--batch", o.batch_n, "the larger batch of section D's latencies")
