@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates docs/results.md: builds the experiments_results tool and runs the
-# compression experiments on the full Fashion-MNIST data set (about an hour on
-# 2 cores). Extra arguments go to the tool, e.g.
-#   scripts/make_results.sh --epochs 1 --train-subset 6000 --out /tmp/results.md
+# compression experiments on the full Fashion-MNIST data set. Sections A-F
+# (converged recipe, 3 seeds) took 56 min on the shared 2-core VM with
+# --threads 1, the quick comparisons 22 min. Everything below the results-tool
+# marker of docs/results.md (section 8 from bench/export, section 9 from
+# bench/peers) is kept. Extra arguments go to the tool, e.g.
+#   scripts/make_results.sh --only prune,front        # those blocks, the rest kept
+#   scripts/make_results.sh --threads 1 --work /tmp/r  # dense students kept in --work
+#   scripts/make_results.sh --seeds 1 --train-subset 6000 --out /tmp/results.md
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build-exp}"
