@@ -107,9 +107,11 @@ class Runner {
     return {{"temperature", t}, {"alpha", alpha}, {"epochs", o_.epochs}, {"lr", 1e-3}};
   }
 
-  json Run(const std::string& label, const json& settings, const std::string& teacher = "") {
-    RunContext ctx;
-    ctx.artifact_dir = o_.work + "/" + std::to_string(count_++);
+  // Runs one trial (RunTrial) and logs it; exits on an error. ctx.artifact_dir
+  // defaults to a fresh folder under --work.
+  json Run(const std::string& label, const json& settings, const std::string& teacher = "",
+           RunContext ctx = {}) {
+    if (ctx.artifact_dir.empty()) ctx.artifact_dir = o_.work + "/" + std::to_string(count_++);
     const auto t0 = std::chrono::steady_clock::now();
     auto r = compsweep::experiments::RunTrial(settings, teacher, ctx);
     const double secs =
@@ -118,8 +120,8 @@ class Runner {
       std::cerr << label << ": " << r.status().ToString() << "\n";
       std::exit(1);
     }
-    std::cerr << "[" << Fixed(secs, 1) << " s] " << label << ": test accuracy "
-              << (*r)["test_accuracy"] << ", size " << (*r)["size_bytes"] << "\n";
+    std::cerr << "[" << Fixed(secs, 1) << " s] " << label << ": val " << (*r)["val_accuracy"]
+              << ", test " << (*r)["test_accuracy"] << ", size " << (*r)["size_bytes"] << "\n";
     (*r)["wall_seconds"] = secs;
     log_.push_back({{"label", label}, {"settings", settings}, {"metrics", *r}});
     return *r;
@@ -282,7 +284,6 @@ class Converged {
   json Resume(const json& settings, const std::string& ckpt, int units, const std::string& label,
               const std::string& teacher = "") {
     RunContext ctx;
-    ctx.artifact_dir = o_.work + "/run" + std::to_string(count_++);
     ctx.resume_path = ckpt;
     ctx.resume_units = units;
     return Measure(settings, teacher, ctx, label);
@@ -290,20 +291,7 @@ class Converged {
 
   json Measure(const json& settings, const std::string& teacher, RunContext ctx,
                const std::string& label) {
-    if (ctx.artifact_dir.empty()) ctx.artifact_dir = o_.work + "/run" + std::to_string(count_++);
-    const auto t0 = std::chrono::steady_clock::now();
-    auto r = compsweep::experiments::RunTrial(settings, teacher, ctx);
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!r.ok()) {
-      std::cerr << label << ": " << r.status().ToString() << "\n";
-      std::exit(1);
-    }
-    std::cerr << "[" << Fixed(secs, 1) << " s] " << label << ": val " << (*r)["val_accuracy"]
-              << ", test " << (*r)["test_accuracy"] << ", size " << (*r)["size_bytes"] << "\n";
-    (*r)["wall_seconds"] = secs;
-    log_.push_back({{"label", label}, {"settings", settings}, {"metrics", *r}});
-    return *r;
+    return run_.Run(label, settings, teacher, std::move(ctx));
   }
 
   std::vector<int> Seeds() const {
@@ -311,14 +299,11 @@ class Converged {
     for (int i = 0; i < o_.seeds; ++i) v.push_back(i);
     return v;
   }
-  const json& log() const { return log_; }
 
  private:
   Runner& run_;
   const Options& o_;
   std::map<std::string, json> dense_;
-  int count_ = 0;
-  json log_ = json::array();
 };
 
 std::string RecipeText(const Converged& c, const std::string& arch) {
@@ -989,8 +974,7 @@ int main(int argc, char** argv) {
   const std::string tmp = o.out + ".tmp";
   std::ofstream(tmp) << doc.str();
   std::filesystem::rename(tmp, o.out);
-  json log = {{"quick", run.log()}, {"converged", conv.log()}};
-  std::ofstream(o.work + "/results.json") << log.dump(2);
+  std::ofstream(o.work + "/results.json") << run.log().dump(2);
   std::cerr << "wrote " << o.out << " in " << Fixed(wall, 0) << " s\n";
   return 0;
 }
