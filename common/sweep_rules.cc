@@ -264,8 +264,9 @@ const std::vector<std::string>& DataFormats() {
 }
 
 const std::vector<std::string>& Architectures() {
-  static const std::vector<std::string> kArchs = {"mlp",      "lenet5",       "cnn-small",
-                                                  "cnn-wide", "resnet-small", "mobilenetv2"};
+  static const std::vector<std::string> kArchs = {
+      "mlp",          "lenet5",      "cnn-small",        "cnn-wide",
+      "resnet-small", "mobilenetv2", "transformer-rows", "transformer-rows-small"};
   return kArchs;
 }
 

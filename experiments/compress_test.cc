@@ -1,5 +1,6 @@
 // Tests of the distillation loss, pruning and quantization.
 #include <cmath>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -372,7 +373,8 @@ TEST(StructuredTest, RemovesChannelsExactly) {
   Dataset data = MakeSyntheticDataset(128, 32, 5);
   torch::manual_seed(1);
   torch::Tensor x = torch::randn({4, 1, 28, 28});
-  for (const char* arch : {"cnn-small", "resnet-small", "mobilenetv2", "mlp"}) {
+  for (const char* arch :
+       {"cnn-small", "resnet-small", "mobilenetv2", "mlp", "transformer-rows-small"}) {
     auto model = std::move(BuildModel(*ArchSpec(arch), 4)).value();
     // Non-trivial batch-norm statistics.
     Masks masks;
@@ -404,6 +406,67 @@ TEST(StructuredTest, HalvesCnnSmallWidths) {
   EXPECT_EQ(layers[9]["out"], 10);  // the classifier keeps its outputs
   // MACs: 8*28*28*9 + 16*14*14*8*9 + 784*64 + 64*10.
   EXPECT_EQ(compact->Macs(), 8 * 784 * 9 + 16 * 196 * 8 * 9 + 784 * 64 + 640);
+}
+
+TEST(StructuredTest, RemovesAttentionHeadsAndMlpNeurons) {
+  auto model = std::move(BuildModel(*ArchSpec("transformer-rows"), 3)).value();
+  torch::manual_seed(2);
+  torch::Tensor x = torch::randn({3, 1, 28, 28});
+  Masks masks;
+  ASSERT_TRUE(PruneStructured(*model, Dataset{}, "magnitude", 0.5, false, 0, 1, 0, masks).ok());
+  model->SetTraining(false);
+  torch::NoGradGuard ng;
+  torch::Tensor before = model->Forward(x);
+  auto compact = std::move(CompactStructured(*model, masks)).value();
+  compact->SetTraining(false);
+  EXPECT_TRUE(torch::allclose(compact->Forward(x), before, 1e-4, 1e-5));
+  const auto layers = compact->Spec()["layers"];
+  int encoders = 0;
+  for (const auto& l : layers) {
+    if (l["type"] != "encoder") continue;
+    ++encoders;
+    EXPECT_EQ(l["heads"], 2);  // of 4
+    EXPECT_EQ(l["mlp"], 64);   // of 128
+    EXPECT_EQ(l["head_dim"], 16);
+    EXPECT_EQ(l["d"], 64);  // the residual stream keeps its width
+  }
+  EXPECT_EQ(encoders, 4);
+  // The layers really are smaller: q is [2 heads * 16, 64], fc1 is [64, 64].
+  std::map<std::string, torch::Tensor> p;
+  for (auto& [n, t] : compact->NamedParameters()) p[n] = t;
+  EXPECT_EQ(p.at("l3.q.weight").sizes(), torch::IntArrayRef({32, 64}));
+  EXPECT_EQ(p.at("l3.o.weight").sizes(), torch::IntArrayRef({64, 32}));
+  EXPECT_EQ(p.at("l3.fc1.weight").sizes(), torch::IntArrayRef({64, 64}));
+  EXPECT_EQ(p.at("l3.fc2.weight").sizes(), torch::IntArrayRef({64, 64}));
+  // The embedding and classifier keep their shapes.
+  EXPECT_EQ(p.at("l1.weight").sizes(), torch::IntArrayRef({64, 28}));
+  EXPECT_EQ(p.at("l9.weight").sizes(), torch::IntArrayRef({10, 64}));
+  EXPECT_LT(compact->Macs(), model->Macs());
+}
+
+TEST(ModelTest, RowTransformersReadImagesAsRowTokens) {
+  auto spec = ArchSpec("transformer-rows-small");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  auto model = std::move(BuildModel(*spec, 0)).value();
+  EXPECT_EQ(model->Forward(torch::randn({5, 1, 28, 28})).sizes(), torch::IntArrayRef({5, 10}));
+  // MACs: embedding 28*28*32, per block T*(4*32*32 + 2*32*64) + 2*T*T*32, head 32*10.
+  const int64_t t = 28, block = t * (4 * 32 * 32 + 2 * 32 * 64) + 2 * t * t * 32;
+  EXPECT_EQ(model->Macs(), t * 28 * 32 + 2 * block + 32 * 10);
+  // Each token is one row: changing row 5 of an image changes only what
+  // attention spreads, and a model without attention mixing would not see it.
+  auto teacher = ArchSpec("transformer-rows");
+  ASSERT_TRUE(teacher.ok());
+  auto big = std::move(BuildModel(*teacher, 0)).value();
+  EXPECT_GT(CountParameters(*big), 2 * CountParameters(*model));
+  // Rows (N x F data) are refused with the reason.
+  auto rows = ArchSpec("transformer-rows", {12}, 3);
+  ASSERT_FALSE(rows.ok());
+  EXPECT_NE(rows.status().message().find("takes images"), std::string::npos);
+  // Token order matters (learned positions): permuting rows changes the output.
+  torch::NoGradGuard ng;
+  model->SetTraining(false);
+  torch::Tensor x = torch::randn({2, 1, 28, 28});
+  EXPECT_FALSE(torch::allclose(model->Forward(x), model->Forward(x.flip(2)), 1e-4, 1e-5));
 }
 
 TEST(StructuredTest, GlobalScopeKeepsAChannelPerLayer) {

@@ -1,5 +1,6 @@
 #include "experiments/export.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -107,22 +108,80 @@ class TorchScriptEmitter {
     q = false;
   }
 
+  std::string Packed(const DeployOp& op) {
+    const std::string attr = Ident(op.name) + "_packed";
+    c10::IValue packed = Prepack(op);
+    m_.register_attribute(attr, packed.type(), packed);
+    return "self." + attr;
+  }
+
+  // `out` = the linear op applied to the float value `in`: float weights, or
+  // int8 weights with the input quantized per call (dynamic).
+  void FloatLinear(const DeployOp& op, const std::string& out, const std::string& in) {
+    if (op.is_int8()) {
+      Line(out + " = quantized.linear_dynamic(" + in + ", " + Packed(op) + ", " +
+           (op.reduce_range ? "True" : "False") + ")");
+    } else {
+      const std::string b = op.bias.defined() ? Buffer(op.name + ".bias", op.bias) : "None";
+      Line(out + " = torch.linear(" + in + ", " + Buffer(op.name + ".weight", op.weight) + ", " +
+           b + ")");
+    }
+    if (op.fused_relu) Line(out + " = torch.relu(" + out + ")");
+  }
+
+  void LayerNorm(const std::string& out, const std::string& in, const std::string& name,
+                 const torch::Tensor& w, const torch::Tensor& b, double eps) {
+    Line(out + " = torch.layer_norm(" + in + ", [" + std::to_string(w.size(0)) + "], " +
+         Buffer(name + ".weight", w) + ", " + Buffer(name + ".bias", b) + ", " + Float(eps) + ")");
+  }
+
+  // A pre-norm encoder block on the float tokens `v` [N, T, D]; the math of
+  // EncoderBlockImpl::forward.
+  void Encoder(const DeployOp& op, const std::string& v) {
+    const std::string h = "h" + std::to_string(counter_++);
+    LayerNorm(h, v, op.name + ".ln1", op.norm1_w, op.norm1_b, op.eps);
+    const std::string heads = std::to_string(op.heads), width = std::to_string(op.head_dim);
+    const std::string inner = std::to_string(op.heads * op.head_dim);
+    std::string qkv[3];
+    for (int i = 0; i < 3; ++i) {
+      qkv[i] = h + "_" + "qkv"[i];
+      FloatLinear(op.body[i], qkv[i], h);
+      Line(qkv[i] + " = torch.transpose(torch.reshape(" + qkv[i] + ", [" + v + ".size(0), " + v +
+           ".size(1), " + heads + ", " + width + "]), 1, 2)");
+    }
+    const std::string a = h + "_a";
+    Line(a + " = torch.softmax(torch.matmul(" + qkv[0] + ", torch.transpose(" + qkv[1] +
+         ", -2, -1)) * " + Float(1.0 / std::sqrt(static_cast<double>(op.head_dim))) + ", -1)");
+    Line(a + " = torch.reshape(torch.transpose(torch.matmul(" + a + ", " + qkv[2] + "), 1, 2), [" +
+         v + ".size(0), " + v + ".size(1), " + inner + "])");
+    FloatLinear(op.body[3], a, a);
+    Line(v + " = " + v + " + " + a);
+    LayerNorm(h, v, op.name + ".ln2", op.norm2_w, op.norm2_b, op.eps);
+    FloatLinear(op.body[4], h, h);
+    Line(h + " = torch.gelu(" + h + ")");
+    FloatLinear(op.body[5], h, h);
+    Line(v + " = " + v + " + " + h);
+  }
+
   void Ops(const std::vector<DeployOp>& ops, const std::string& v, bool& q) {
     for (const DeployOp& op : ops) {
       switch (op.kind) {
         case DeployOp::Kind::kConv:
         case DeployOp::Kind::kLinear: {
           const bool conv = op.kind == DeployOp::Kind::kConv;
+          if (op.dynamic) {
+            Deq(v, q);
+            FloatLinear(op, v, v);
+            break;
+          }
           if (op.is_int8()) {
             if (!q) {
               Line(v + " = torch.quantize_per_tensor(" + v + ", " + Float(op.in_scale) + ", " +
                    std::to_string(op.in_zp) + ", 13)");  // 13: torch.quint8
             }
-            const std::string attr = Ident(op.name) + "_packed";
-            c10::IValue packed = Prepack(op);
-            m_.register_attribute(attr, packed.type(), packed);
+            const std::string packed = Packed(op);
             Line(v + " = quantized." + (conv ? "conv2d" : "linear") +
-                 (op.fused_relu ? "_relu" : "") + "(" + v + ", self." + attr + ", " +
+                 (op.fused_relu ? "_relu" : "") + "(" + v + ", " + packed + ", " +
                  Float(op.out_scale) + ", " + std::to_string(op.out_zp) + ")");
             q = true;
           } else {
@@ -165,6 +224,26 @@ class TorchScriptEmitter {
           break;
         case DeployOp::Kind::kFlatten:
           Line(v + " = torch.reshape(" + v + ", [" + v + ".size(0), -1])");
+          break;
+        case DeployOp::Kind::kRows:
+          Deq(v, q);
+          Line(v + " = torch.flatten(torch.transpose(" + v + ", 1, 2), 2)");
+          break;
+        case DeployOp::Kind::kPos:
+          Deq(v, q);
+          Line(v + " = " + v + " + " + Buffer(op.name + ".pos", op.bias));
+          break;
+        case DeployOp::Kind::kEncoder:
+          Deq(v, q);
+          Encoder(op, v);
+          break;
+        case DeployOp::Kind::kLayerNorm:
+          Deq(v, q);
+          LayerNorm(v, v, op.name, op.weight, op.bias, op.eps);
+          break;
+        case DeployOp::Kind::kTokenMean:
+          Deq(v, q);
+          Line(v + " = torch.mean(" + v + ", [1])");
           break;
         case DeployOp::Kind::kResidual: {
           Deq(v, q);

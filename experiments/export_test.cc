@@ -183,6 +183,45 @@ TEST(ExportTest, Int8TorchScriptComputesWhatInt8ModelComputedFromRawInputs) {
   }
 }
 
+TEST(ExportTest, TransformerExportsToTorchScriptWithDynamicInt8Linears) {
+  torch::Tensor raw = RawImages(16);
+  std::unique_ptr<Int8Model> int8;
+  const std::string artifact = WriteZooArtifact("transformer-rows-small", "linear", 8, &int8);
+  ASSERT_TRUE(int8->dynamic());
+  const std::string pt = TempDir("zoo") + "/transformer.pt";
+  auto report = ExportArtifact(artifact, "torchscript", pt);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->int8);
+  EXPECT_EQ(report->metadata["int8_activations"], "dynamic");
+  torch::jit::Module m = torch::jit::load(pt);
+  int packed = 0;
+  for (const auto& a : m.named_attributes(false)) {
+    if (a.value.isCustomClass()) ++packed;
+    EXPECT_NE(a.name, "l3_q_weight") << "float linear weight in an int8 export";
+  }
+  EXPECT_EQ(packed, 1 + 2 * 6 + 1);  // embedding, 2 blocks of 6 linears, classifier
+  torch::NoGradGuard ng;
+  torch::Tensor got = m.forward({raw}).toTensor();
+  torch::Tensor want = int8->Forward(FashionInput().Apply(raw));
+  EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-5)) << (got - want).abs().max().item<double>();
+  // Float codes (4-bit): the float network, same outputs as the artifact's model.
+  const std::string fl = WriteZooArtifact("transformer-rows-small", "log2", 4);
+  auto float_report = ExportArtifact(fl, "torchscript", TempDir("zoo") + "/transformer-f.pt");
+  ASSERT_TRUE(float_report.ok()) << float_report.status().ToString();
+  EXPECT_FALSE(float_report->int8);
+  auto back = ReadArtifact(fl);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  (*back)->SetTraining(false);
+  torch::Tensor a =
+      torch::jit::load(TempDir("zoo") + "/transformer-f.pt").forward({raw}).toTensor();
+  torch::Tensor b = (*back)->Forward(FashionInput().Apply(raw));
+  EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-5)) << (a - b).abs().max().item<double>();
+  // ONNX does not cover encoders yet, and says so.
+  auto onnx = ExportArtifact(artifact, "onnx", TempDir("zoo") + "/transformer.onnx");
+  ASSERT_FALSE(onnx.ok());
+  EXPECT_NE(onnx.status().message().find("export torchscript"), std::string::npos);
+}
+
 TEST(ExportTest, LowBitCodesExportAsFloatWithANote) {
   const std::string artifact = WriteZooArtifact("cnn-small", "log2", 4);
   const std::string pt = TempDir("zoo") + "/log2.pt";

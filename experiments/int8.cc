@@ -27,6 +27,7 @@ struct Ops {
   c10::TypedOperatorHandle<LinearPacked(at::Tensor, c10::optional<at::Tensor>)> linear_prepack;
   c10::TypedOperatorHandle<at::Tensor(at::Tensor, const LinearPacked&, double, int64_t)> linear,
       linear_relu;
+  c10::TypedOperatorHandle<at::Tensor(at::Tensor, const LinearPacked&, bool)> linear_dynamic;
 };
 
 const Ops& GetOps() {
@@ -46,6 +47,8 @@ const Ops& GetOps() {
             .typed<at::Tensor(at::Tensor, const LinearPacked&, double, int64_t)>(),
         d.findSchemaOrThrow("quantized::linear_relu", "")
             .typed<at::Tensor(at::Tensor, const LinearPacked&, double, int64_t)>(),
+        d.findSchemaOrThrow("quantized::linear_dynamic", "")
+            .typed<at::Tensor(at::Tensor, const LinearPacked&, bool)>(),
     };
     return o;
   }();
@@ -87,14 +90,72 @@ struct Observer {
   }
 };
 
+// One linear layer of an encoder block: float weights for the reference pass,
+// packed int8 weights for dynamic quantization.
+struct DynamicLinear {
+  torch::Tensor weight, bias;
+  LinearPacked packed;
+  torch::Tensor Run(const torch::Tensor& x, bool int8, bool reduce_range) const {
+    return int8 ? GetOps().linear_dynamic.call(x.contiguous(), packed, reduce_range)
+                : at::linear(x, weight, bias);
+  }
+};
+
+struct Norm {
+  torch::Tensor weight, bias;
+  double eps = 1e-5;
+  torch::Tensor Run(const torch::Tensor& x) const {
+    return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+  }
+};
+
+// An encoder block: every linear dynamically quantized (int8 weights, the
+// activations quantized per call from their own range), attention, softmax,
+// norms and GELU in float.
+struct EncoderOps {
+  DynamicLinear q, k, v, o, fc1, fc2;
+  Norm ln1, ln2;
+  int64_t heads = 1, head_dim = 1;
+  torch::Tensor Run(torch::Tensor x, bool int8, bool rr) const {
+    torch::Tensor h = ln1.Run(x);
+    x = x + o.Run(MultiHeadAttention(q.Run(h, int8, rr), k.Run(h, int8, rr), v.Run(h, int8, rr),
+                                     heads, head_dim),
+                  int8, rr);
+    return x + fc2.Run(torch::gelu(fc1.Run(ln2.Run(x), int8, rr)), int8, rr);
+  }
+};
+
 }  // namespace
 
 struct Int8Model::Seq {
-  enum class Kind { kConv, kLinear, kBn, kRelu, kRelu6, kMaxPool, kGap, kFlatten, kResidual };
+  enum class Kind {
+    kConv,
+    kLinear,
+    kBn,
+    kRelu,
+    kRelu6,
+    kMaxPool,
+    kGap,
+    kFlatten,
+    kResidual,
+    kRows,
+    kPos,
+    kEncoder,
+    kLayerNorm,
+    kTokenMean
+  };
   struct Op {
     Kind kind;
     std::string name;  // conv/linear: the layer name of its weight
     bool fused_relu = false;
+    // Dynamic quantization (the attention encoders): linears take float
+    // inputs, quantize them per call and return float; no calibration.
+    bool dynamic = false;
+    bool reduce_range = false;  // 7-bit activations (fbgemm/x86, as PyTorch does)
+    DynamicLinear dyn;
+    EncoderOps encoder;
+    Norm norm;
+    torch::Tensor pos;
     // Quantized layers: float weights for calibration, packed int8 weights.
     torch::Tensor weight, bias;
     int64_t stride = 1, pad = 0, groups = 1, k = 0;
@@ -114,6 +175,11 @@ struct Int8Model::Seq {
       switch (op.kind) {
         case Kind::kConv:
         case Kind::kLinear: {
+          if (op.dynamic) {
+            x = op.dyn.Run(x, false, false);
+            if (op.fused_relu) x = torch::relu(x);
+            break;
+          }
           if (observe) op.in_obs.Add(x);
           x = op.kind == Kind::kConv ? at::conv2d(x, op.weight, op.bias, {op.stride, op.stride},
                                                   {op.pad, op.pad}, {1, 1}, op.groups)
@@ -132,6 +198,11 @@ struct Int8Model::Seq {
   torch::Tensor RunInt8(torch::Tensor x) {
     const Ops& q = GetOps();
     for (auto& op : ops) {
+      if (op.dynamic) {
+        x = op.dyn.Run(x.is_quantized() ? x.dequantize() : x, true, op.reduce_range);
+        if (op.fused_relu) x = torch::relu(x);
+        continue;
+      }
       if (op.kind == Kind::kConv || op.kind == Kind::kLinear) {
         if (!x.is_quantized()) x = at::quantize_per_tensor(x, op.in_scale, op.in_zp, at::kQUInt8);
         if (op.kind == Kind::kConv) {
@@ -172,6 +243,16 @@ struct Int8Model::Seq {
                                            : op.shortcut->RunFloat(in, observe);
         return a + b;
       }
+      case Kind::kRows:
+        return deq(x).transpose(1, 2).flatten(2);
+      case Kind::kPos:
+        return deq(x) + op.pos;
+      case Kind::kEncoder:
+        return op.encoder.Run(deq(x), quantized_path, op.reduce_range);
+      case Kind::kLayerNorm:
+        return op.norm.Run(deq(x));
+      case Kind::kTokenMean:
+        return deq(x).mean(1);
       default:
         return x;
     }
@@ -182,10 +263,42 @@ namespace {
 
 using Seq = Int8Model::Seq;
 
+// The int8 weight of layer `name` (per-channel or per-tensor qint8), from its
+// 8-bit linear symmetric codes.
+Result<torch::Tensor> Int8Weight(const QuantizedWeights& weights, const std::string& name) {
+  auto it = weights.find(name + ".weight");
+  if (it == weights.end()) return FailedPrecondition(name + " has no quantized weight");
+  const QuantizedTensor& q = it->second;
+  if (q.scheme != "linear" || q.bits != 8 || !q.symmetric) {
+    return FailedPrecondition(name + ": int8 kernels need 8-bit linear symmetric weights");
+  }
+  torch::Tensor codes = q.codes.cpu().to(torch::kChar).contiguous();
+  return q.per_channel
+             ? at::_make_per_channel_quantized_tensor(codes, q.scale.cpu().to(torch::kDouble),
+                                                      q.zero_point.cpu().to(torch::kLong), 0)
+             : at::_make_per_tensor_quantized_tensor(codes, q.scale.item<double>(), 0);
+}
+
+Result<DynamicLinear> MakeDynamic(const torch::nn::Linear& l, const std::string& name,
+                                  const QuantizedWeights& weights) {
+  ASSIGN_OR_RETURN(torch::Tensor qw, Int8Weight(weights, name));
+  DynamicLinear d;
+  d.weight = qw.dequantize();
+  if (l->options.bias()) d.bias = l->bias.detach().cpu();
+  d.packed = GetOps().linear_prepack.call(
+      qw, d.bias.defined() ? c10::optional<at::Tensor>(d.bias) : c10::nullopt);
+  return d;
+}
+
+Norm MakeNorm(const torch::nn::LayerNorm& ln) {
+  return Norm{ln->weight.detach().cpu(), ln->bias.detach().cpu(), ln->options.eps()};
+}
+
 // Builds the op list of a spec network; quantized layers take their codes from
-// `weights` (keys are the float model's parameter names).
+// `weights` (keys are the float model's parameter names). With `dynamic` (a
+// network with attention encoders) every linear is dynamically quantized.
 Status BuildSeq(SpecNetImpl& net, const std::string& prefix, const QuantizedWeights& weights,
-                Seq& seq) {
+                bool dynamic, bool reduce_range, Seq& seq) {
   for (size_t i = 0; i < net.layers.size(); ++i) {
     auto& l = net.layers[i];
     const std::string name = prefix + "l" + std::to_string(i);
@@ -196,19 +309,18 @@ Status BuildSeq(SpecNetImpl& net, const std::string& prefix, const QuantizedWeig
         const bool conv = l.kind == SpecNetImpl::Kind::kConv;
         op.kind = conv ? Seq::Kind::kConv : Seq::Kind::kLinear;
         op.name = name;
-        auto it = weights.find(name + ".weight");
-        if (it == weights.end()) return FailedPrecondition(name + " has no quantized weight");
-        const QuantizedTensor& q = it->second;
-        if (q.scheme != "linear" || q.bits != 8 || !q.symmetric) {
-          return FailedPrecondition(name + ": int8 kernels need 8-bit linear symmetric weights");
+        if (dynamic && !conv) {
+          op.dynamic = true;
+          op.reduce_range = reduce_range;
+          ASSIGN_OR_RETURN(op.dyn, MakeDynamic(l.linear, name, weights));
+          if (i + 1 < net.layers.size() && net.layers[i + 1].kind == SpecNetImpl::Kind::kRelu) {
+            op.fused_relu = true;
+            ++i;
+          }
+          break;
         }
-        torch::Tensor codes = q.codes.cpu().to(torch::kChar).contiguous();
-        torch::Tensor qw =
-            q.per_channel
-                ? at::_make_per_channel_quantized_tensor(codes, q.scale.cpu().to(torch::kDouble),
-                                                         q.zero_point.cpu().to(torch::kLong), 0)
-                : at::_make_per_tensor_quantized_tensor(codes, q.scale.item<double>(), 0);
-        op.weight = Dequantize(q).cpu();
+        ASSIGN_OR_RETURN(torch::Tensor qw, Int8Weight(weights, name));
+        op.weight = qw.dequantize();
         if (conv) {
           op.stride = l.stride;
           op.pad = l.pad;
@@ -258,11 +370,45 @@ Status BuildSeq(SpecNetImpl& net, const std::string& prefix, const QuantizedWeig
       case SpecNetImpl::Kind::kResidual:
         op.kind = Seq::Kind::kResidual;
         op.body = std::make_unique<Seq>();
-        RETURN_IF_ERROR(BuildSeq(*l.body, name + "_body.", weights, *op.body));
+        RETURN_IF_ERROR(
+            BuildSeq(*l.body, name + "_body.", weights, dynamic, reduce_range, *op.body));
         if (l.shortcut) {
           op.shortcut = std::make_unique<Seq>();
-          RETURN_IF_ERROR(BuildSeq(*l.shortcut, name + "_short.", weights, *op.shortcut));
+          RETURN_IF_ERROR(BuildSeq(*l.shortcut, name + "_short.", weights, dynamic, reduce_range,
+                                   *op.shortcut));
         }
+        break;
+      case SpecNetImpl::Kind::kRows:
+        op.kind = Seq::Kind::kRows;
+        break;
+      case SpecNetImpl::Kind::kPos:
+        op.kind = Seq::Kind::kPos;
+        op.pos = l.pos->pos.detach().cpu();
+        break;
+      case SpecNetImpl::Kind::kEncoder: {
+        op.kind = Seq::Kind::kEncoder;
+        op.name = name;
+        op.reduce_range = reduce_range;
+        auto& e = *l.encoder;
+        EncoderOps& ops = op.encoder;
+        ops.heads = e.heads;
+        ops.head_dim = e.head_dim;
+        ops.ln1 = MakeNorm(e.ln1);
+        ops.ln2 = MakeNorm(e.ln2);
+        ASSIGN_OR_RETURN(ops.q, MakeDynamic(e.q, name + ".q", weights));
+        ASSIGN_OR_RETURN(ops.k, MakeDynamic(e.k, name + ".k", weights));
+        ASSIGN_OR_RETURN(ops.v, MakeDynamic(e.v, name + ".v", weights));
+        ASSIGN_OR_RETURN(ops.o, MakeDynamic(e.o, name + ".o", weights));
+        ASSIGN_OR_RETURN(ops.fc1, MakeDynamic(e.fc1, name + ".fc1", weights));
+        ASSIGN_OR_RETURN(ops.fc2, MakeDynamic(e.fc2, name + ".fc2", weights));
+        break;
+      }
+      case SpecNetImpl::Kind::kLayerNorm:
+        op.kind = Seq::Kind::kLayerNorm;
+        op.norm = MakeNorm(l.ln);
+        break;
+      case SpecNetImpl::Kind::kTokenMean:
+        op.kind = Seq::Kind::kTokenMean;
         break;
     }
     seq.ops.push_back(std::move(op));
@@ -272,6 +418,7 @@ Status BuildSeq(SpecNetImpl& net, const std::string& prefix, const QuantizedWeig
 
 void CollectParams(const Seq& seq, nlohmann::json& out) {
   for (const auto& op : seq.ops) {
+    if (op.dynamic) continue;  // quantized per call: nothing calibrated
     if (op.kind == Seq::Kind::kConv || op.kind == Seq::Kind::kLinear) {
       out[op.name] = {op.in_scale, op.in_zp, op.out_scale, op.out_zp};
     }
@@ -282,7 +429,7 @@ void CollectParams(const Seq& seq, nlohmann::json& out) {
 
 void FinishCalibration(Seq& seq, const std::string& method) {
   for (auto& op : seq.ops) {
-    if (op.kind == Seq::Kind::kConv || op.kind == Seq::Kind::kLinear) {
+    if (!op.dynamic && (op.kind == Seq::Kind::kConv || op.kind == Seq::Kind::kLinear)) {
       std::tie(op.in_scale, op.in_zp) = op.in_obs.Params(method);
       std::tie(op.out_scale, op.out_zp) = op.out_obs.Params(method);
       op.in_obs = Observer();
@@ -412,7 +559,11 @@ Result<std::unique_ptr<Int8Model>> Int8Model::Create(Model& model, const Quantiz
   try {
     torch::NoGradGuard no_grad;
     model.SetTraining(false);
-    RETURN_IF_ERROR(BuildSeq(*net, "", weights, *m->seq_));
+    m->dynamic_ = HasEncoderBlocks(*net);
+    // fbgemm/x86 quantize dynamic activations to 7 bits (their int16
+    // accumulation would overflow otherwise), as PyTorch's dynamic modules do.
+    const bool reduce_range = engine == "fbgemm" || engine == "x86";
+    RETURN_IF_ERROR(BuildSeq(*net, "", weights, m->dynamic_, reduce_range, *m->seq_));
     torch::Tensor x = calibration_x.cpu();
     for (int64_t start = 0; start < x.size(0); start += 256) {
       m->seq_->RunFloat(x.narrow(0, start, std::min<int64_t>(256, x.size(0) - start)), true);

@@ -3,6 +3,10 @@
 // quantized::linear and their fused ReLU forms) with per-tensor affine uint8
 // activations whose ranges come from calibration. Batch norm, ReLU6, global
 // pooling and residual additions run in float between quantized layers.
+// Networks with attention encoder blocks use dynamic quantization instead:
+// every linear runs quantized::linear_dynamic (int8 weights; activations
+// quantized per call from their own range, so nothing is calibrated), while
+// attention, softmax, layer norm and GELU stay float.
 // Thread-safety: Forward may be called from one thread at a time; the
 // quantized engine is a process-wide setting chosen once.
 #pragma once
@@ -62,6 +66,8 @@ class Int8Model {
   // Float NCHW input on CPU, float logits out.
   torch::Tensor Forward(const torch::Tensor& x);
   const std::string& engine() const { return engine_; }
+  // True for dynamic quantization (networks with encoder blocks).
+  bool dynamic() const { return dynamic_; }
   // The calibrated activation quantization of each quantized layer, keyed by
   // its weight's layer name ("l0", "l4_body.l1"): [in_scale, in_zero_point,
   // out_scale, out_zero_point] (per-tensor affine uint8). With the weight
@@ -74,6 +80,7 @@ class Int8Model {
   Int8Model() = default;
   std::unique_ptr<Seq> seq_;
   std::string engine_;
+  bool dynamic_ = false;
 };
 
 }  // namespace compsweep::experiments

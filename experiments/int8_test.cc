@@ -101,7 +101,33 @@ TEST_P(Int8Test, AgreesWithFloat) {
 
 INSTANTIATE_TEST_SUITE_P(Archs, Int8Test,
                          ::testing::Values("mlp", "cnn-small", "lenet5", "resnet-small",
-                                           "mobilenetv2"));
+                                           "mobilenetv2", "transformer-rows-small"));
+
+TEST(Int8Test, EncodersQuantizeEveryLinearDynamically) {
+  if (!SelectQuantizedEngine().ok()) GTEST_SKIP() << "no quantized engine";
+  auto model = std::move(BuildModel(*ArchSpec("transformer-rows-small"), 1)).value();
+  auto q = QuantizeModelWeights(*model, QuantConfig{});
+  ASSERT_TRUE(q.ok());
+  auto int8 = Int8Model::Create(*model, *q, torch::randn({8, 1, 28, 28}), "minmax");
+  ASSERT_TRUE(int8.ok()) << int8.status().ToString();
+  EXPECT_TRUE((*int8)->dynamic());
+  EXPECT_TRUE((*int8)->ActivationParams().empty());  // nothing calibrated
+  // Really int8: the output differs from the float model of the same
+  // (dequantized) weights, by little.
+  torch::NoGradGuard ng;
+  model->SetTraining(false);
+  torch::Tensor x = torch::randn({16, 1, 28, 28});
+  torch::Tensor ref = model->Forward(x), out = (*int8)->Forward(x);
+  EXPECT_FALSE(torch::equal(ref, out));
+  EXPECT_LT(((out - ref).norm() / ref.norm()).item<double>(), 0.1);
+  // A non-8-bit encoder weight is refused by name.
+  QuantConfig four;
+  four.bits = 4;
+  auto q4 = QuantizeModelWeights(*model, four);
+  auto bad = Int8Model::Create(*model, *q4, x, "minmax");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("8-bit"), std::string::npos);
+}
 
 TEST(Int8Test, RejectsNon8BitWeights) {
   auto model = std::move(BuildModel(*ArchSpec("mlp"), 1)).value();

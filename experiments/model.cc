@@ -23,6 +23,22 @@ json Bn(int64_t c) { return {{"type", "bn"}, {"c", c}}; }
 json Simple(const char* type) { return {{"type", type}}; }
 json MaxPool(int64_t k) { return {{"type", "maxpool"}, {"k", k}}; }
 
+// An image read as one token per row: embedding, positions, `blocks` encoder
+// blocks, a final norm, the mean token and the classifier.
+json RowTransformer(int64_t c, int64_t h, int64_t w, int64_t d, int64_t blocks, int64_t heads,
+                    int64_t head_dim, int64_t mlp, int64_t classes) {
+  json layers = json::array(
+      {Simple("rows"), Linear(c * w, d), json{{"type", "pos"}, {"tokens", h}, {"d", d}}});
+  for (int64_t b = 0; b < blocks; ++b) {
+    layers.push_back(
+        {{"type", "encoder"}, {"d", d}, {"heads", heads}, {"head_dim", head_dim}, {"mlp", mlp}});
+  }
+  for (const json& l : {json{{"type", "ln"}, {"d", d}}, Simple("token_mean"), Linear(d, classes)}) {
+    layers.push_back(l);
+  }
+  return layers;
+}
+
 json SmallCnn(int64_t in, int64_t c1, int64_t c2, int64_t fc, int64_t h, int64_t w,
               int64_t classes) {
   return json::array({Conv(in, c1, 3, 1, 1), Simple("relu"), MaxPool(2), Conv(c1, c2, 3, 1, 1),
@@ -75,8 +91,17 @@ void Trace(const json& layers, int64_t& c, int64_t& h, int64_t& w, int64_t& macs
       macs += out * h * w * (c / g) * k * k;
       c = out;
     } else if (type == "linear") {
-      macs += int64_t{l.at("in")} * int64_t{l.at("out")};
+      // Per token: after flatten or pooling h = w = 1; tokens are h (w = 1).
+      macs += int64_t{l.at("in")} * int64_t{l.at("out")} * h * w;
       c = l.at("out");
+    } else if (type == "rows") {
+      c = c * w;
+      w = 1;
+    } else if (type == "encoder") {
+      const int64_t d = l.at("d"), inner = int64_t{l.at("heads")} * int64_t{l.at("head_dim")};
+      const int64_t mlp = l.at("mlp");
+      macs += h * (4 * d * inner + 2 * d * mlp) + 2 * h * h * inner;
+    } else if (type == "token_mean") {
       h = w = 1;
     } else if (type == "maxpool") {
       const int64_t k = l.at("k");
@@ -159,6 +184,49 @@ std::mutex& SeedMutex() {
 
 }  // namespace
 
+EncoderBlockImpl::EncoderBlockImpl(int64_t d, int64_t heads, int64_t head_dim, int64_t mlp)
+    : d(d), heads(heads), head_dim(head_dim), mlp(mlp) {
+  const int64_t inner = heads * head_dim;
+  ln1 = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+  q = register_module("q", torch::nn::Linear(d, inner));
+  k = register_module("k", torch::nn::Linear(d, inner));
+  v = register_module("v", torch::nn::Linear(d, inner));
+  o = register_module("o", torch::nn::Linear(inner, d));
+  ln2 = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+  fc1 = register_module("fc1", torch::nn::Linear(d, mlp));
+  fc2 = register_module("fc2", torch::nn::Linear(mlp, d));
+}
+
+torch::Tensor MultiHeadAttention(const torch::Tensor& q_out, const torch::Tensor& k_out,
+                                 const torch::Tensor& v_out, int64_t heads, int64_t head_dim) {
+  const int64_t n = q_out.size(0), t = q_out.size(1);
+  auto split = [&](const torch::Tensor& x) {
+    return x.reshape({n, t, heads, head_dim}).transpose(1, 2);  // [N, H, T, E]
+  };
+  torch::Tensor scores = torch::matmul(split(q_out), split(k_out).transpose(-2, -1)) *
+                         (1.0 / std::sqrt(static_cast<double>(head_dim)));
+  torch::Tensor ctx = torch::matmul(torch::softmax(scores, -1), split(v_out));
+  return ctx.transpose(1, 2).reshape({n, t, heads * head_dim});
+}
+
+torch::Tensor EncoderBlockImpl::forward(torch::Tensor x) {
+  torch::Tensor h = ln1->forward(x);
+  x = x +
+      o->forward(MultiHeadAttention(q->forward(h), k->forward(h), v->forward(h), heads, head_dim));
+  return x + fc2->forward(torch::gelu(fc1->forward(ln2->forward(x))));
+}
+
+bool HasEncoderBlocks(const SpecNetImpl& net) {
+  for (const auto& l : net.layers) {
+    if (l.kind == SpecNetImpl::Kind::kEncoder) return true;
+  }
+  return false;
+}
+
+PositionImpl::PositionImpl(int64_t tokens, int64_t d) {
+  pos = register_parameter("pos", torch::randn({tokens, d}) * 0.02);
+}
+
 SpecNetImpl::SpecNetImpl(const json& spec_layers) {
   int i = 0;
   for (const auto& l : spec_layers) {
@@ -196,6 +264,21 @@ SpecNetImpl::SpecNetImpl(const json& spec_layers) {
       layer.kind = Kind::kGap;
     } else if (type == "flatten") {
       layer.kind = Kind::kFlatten;
+    } else if (type == "rows") {
+      layer.kind = Kind::kRows;
+    } else if (type == "pos") {
+      layer.kind = Kind::kPos;
+      layer.pos = register_module(name, Position(int64_t{l.at("tokens")}, int64_t{l.at("d")}));
+    } else if (type == "encoder") {
+      layer.kind = Kind::kEncoder;
+      layer.encoder = register_module(
+          name, EncoderBlock(l.at("d"), l.at("heads"), l.at("head_dim"), l.at("mlp")));
+    } else if (type == "ln") {
+      layer.kind = Kind::kLayerNorm;
+      layer.ln = register_module(
+          name, torch::nn::LayerNorm(torch::nn::LayerNormOptions({int64_t{l.at("d")}})));
+    } else if (type == "token_mean") {
+      layer.kind = Kind::kTokenMean;
     } else if (type == "residual") {
       layer.kind = Kind::kResidual;
       layer.body = register_module(name + "_body", std::make_shared<SpecNetImpl>(l.at("body")));
@@ -240,6 +323,21 @@ torch::Tensor SpecNetImpl::forward(torch::Tensor x) {
       case Kind::kResidual:
         x = l.body->forward(x) + (l.shortcut ? l.shortcut->forward(x) : x);
         break;
+      case Kind::kRows:
+        x = x.transpose(1, 2).flatten(2);  // [N, C, H, W] -> [N, H, C*W]
+        break;
+      case Kind::kPos:
+        x = l.pos->forward(x);
+        break;
+      case Kind::kEncoder:
+        x = l.encoder->forward(x);
+        break;
+      case Kind::kLayerNorm:
+        x = l.ln->forward(x);
+        break;
+      case Kind::kTokenMean:
+        x = x.mean(1);
+        break;
     }
   }
   return x;
@@ -257,7 +355,7 @@ Result<json> ArchSpec(const std::string& arch, const std::vector<int64_t>& examp
   const int64_t h = rows ? 1 : example_shape[example_shape.size() - 2];
   const int64_t w = rows ? 1 : example_shape.back();
   const int64_t k = num_classes;
-  const bool conv = arch != "mlp" && arch != "lenet-300-100";
+  const bool conv = arch != "mlp" && arch != "lenet-300-100";  // takes images
   if (conv && rows) {
     return InvalidArgument("arch " + arch +
                            " takes images (N x H x W or N x C x H x W); the data has "
@@ -284,6 +382,10 @@ Result<json> ArchSpec(const std::string& arch, const std::vector<int64_t>& examp
         json::array({Conv(c, 16, 3, 1, 1, 1, false), Bn(16), Simple("relu"), BasicBlock(16, 16, 1),
                      Simple("relu"), BasicBlock(16, 32, 2), Simple("relu"), BasicBlock(32, 64, 2),
                      Simple("relu"), Simple("gap"), Linear(64, k)});
+  } else if (arch == "transformer-rows") {
+    layers = RowTransformer(c, h, w, 64, 4, 4, 16, 128, k);
+  } else if (arch == "transformer-rows-small") {
+    layers = RowTransformer(c, h, w, 32, 2, 2, 16, 64, k);
   } else if (arch == "mobilenetv2") {
     layers = json::array({Conv(c, 16, 3, 1, 1, 1, false), Bn(16), Simple("relu6")});
     InvertedResidual(layers, 16, 16, 1, 1);

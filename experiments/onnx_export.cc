@@ -195,6 +195,12 @@ class OnnxEmitter {
           // Flatten moves bytes only: it keeps a uint8 value's quantization.
           v.name = Node("Flatten", {v.name}, {{"axis", int64_t{1}}});
           break;
+        case DeployOp::Kind::kRows:
+        case DeployOp::Kind::kPos:
+        case DeployOp::Kind::kEncoder:
+        case DeployOp::Kind::kLayerNorm:
+        case DeployOp::Kind::kTokenMean:
+          break;  // attention encoders: refused by SaveOnnx before emitting
         case DeployOp::Kind::kResidual: {
           Deq(v);
           Value body = v;
@@ -218,6 +224,11 @@ class OnnxEmitter {
 }  // namespace
 
 Result<ExportReport> SaveOnnx(const DeployGraph& graph, const std::string& out_path) {
+  if (graph.has_encoder) {
+    return FailedPrecondition(
+        "the ONNX export does not cover attention encoder blocks (the transformer-rows "
+        "archs) yet: export torchscript");
+  }
   const json meta = DeployMetadata(graph, "onnx");
   // IR 7: what opset 13 needs; runtimes from 2020 on read it.
   OnnxBuilder b(kOpset, 7);

@@ -378,7 +378,11 @@ Result<json> RunTrialImpl(const json& settings, const std::string& teacher_path,
   torch::jit::Module shipped_ts;
   bool have_ts = false;
   for (const std::string format : {"torchscript", "onnx"}) {
-    if (format == "onnx" && deployed->spec_net() == nullptr) continue;  // zoo archs only
+    // ONNX: zoo archs without attention encoders (SaveOnnx says why).
+    if (format == "onnx" &&
+        (deployed->spec_net() == nullptr || HasEncoderBlocks(*deployed->spec_net()))) {
+      continue;
+    }
     const std::string out = dir + (format == "onnx" ? "/model.onnx" : "/model.pt");
     auto report = ExportArtifact(artifact_path, format, out);
     if (!report.ok()) {

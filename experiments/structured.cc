@@ -13,12 +13,18 @@ using nlohmann::json;
 // A layer whose output channels can be removed: the producer, what the
 // channels flow through unchanged in number (batch norm, depthwise conv,
 // activations, pooling, flatten) and the consumer that reads them.
+// In an encoder block a group is its attention heads (producer q, with k and v
+// as siblings, E rows each; consumer o) or its MLP neurons (fc1 -> fc2).
 struct Group {
   std::string producer, consumer;
   bool consumer_is_linear = false;
   int64_t channels = 0;
   int64_t spatial = 1;  // elements per channel when a flatten sits in between
   std::vector<std::string> bns, depthwise;
+  std::string encoder;                // the encoder layer ("l3") of a heads/MLP group
+  std::string count_field;            // its spec field: "heads" or "mlp"
+  int64_t rows_per_channel = 1;       // producer rows per channel (E for heads)
+  std::vector<std::string> siblings;  // masked and sliced like the producer
 };
 
 bool IsDepthwise(const json& l) {
@@ -63,6 +69,27 @@ void FindGroups(const json& layers, const std::string& prefix, int64_t c, int64_
       FindGroups(l.at("body"), name + "_body.", c, h, w, out);
       FindGroups(l.at("shortcut"), name + "_short.", c, h, w, out);
     }
+    if (type == "encoder") {
+      Group heads;
+      heads.producer = name + ".q";
+      heads.siblings = {name + ".k", name + ".v"};
+      heads.consumer = name + ".o";
+      heads.consumer_is_linear = true;
+      heads.channels = l.at("heads");
+      heads.rows_per_channel = heads.spatial = l.at("head_dim");
+      heads.encoder = name;
+      heads.count_field = "heads";
+      out.push_back(heads);
+      Group mlp;
+      mlp.producer = name + ".fc1";
+      mlp.consumer = name + ".fc2";
+      mlp.consumer_is_linear = true;
+      mlp.channels = l.at("mlp");
+      mlp.encoder = name;
+      mlp.count_field = "mlp";
+      out.push_back(mlp);
+      continue;
+    }
     StepShape(l, c, h, w);
     const bool producer = type == "linear" || (type == "conv" && l.value("groups", 1) == 1);
     if (!producer) continue;
@@ -85,8 +112,8 @@ void FindGroups(const json& layers, const std::string& prefix, int64_t c, int64_
         g.consumer = nname;
         g.consumer_is_linear = nt == "linear";
         break;
-      } else if (nt == "residual") {
-        break;
+      } else if (nt == "residual" || nt == "rows" || nt == "pos" || nt == "encoder" || nt == "ln") {
+        break;  // mixes channels (or adds to them): nothing to drop exactly
       }
       StepShape(n, cc, hh, ww);
     }
@@ -158,6 +185,14 @@ Status PruneStructured(Model& model, const Dataset& data, const std::string& met
   int64_t total_channels = 0;
   for (const Group& g : groups) {
     torch::Tensor s = score_of.at(g.producer + ".weight").reshape({g.channels, -1}).sum(1).cpu();
+    if (!g.encoder.empty()) {
+      // A head or neuron is all of its weights: siblings' rows, consumer's columns.
+      for (const auto& sib : g.siblings) {
+        s = s + score_of.at(sib + ".weight").reshape({g.channels, -1}).sum(1).cpu();
+      }
+      torch::Tensor c = score_of.at(g.consumer + ".weight");
+      s = s + c.reshape({c.size(0), g.channels, -1}).sum(std::vector<int64_t>{0, 2}).cpu();
+    }
     s = s.to(torch::kFloat64);
     if (global_scope) s = s / s.mean().clamp_min(1e-30);  // layers on one scale
     s.masked_fill_(AliveChannels(g, model, masks).logical_not(), -1.0);
@@ -205,7 +240,9 @@ Status PruneStructured(Model& model, const Dataset& data, const std::string& met
     const torch::Tensor& p = it->second;
     std::vector<int64_t> shape(p.dim(), 1);
     shape[0] = p.size(0);
-    torch::Tensor m = k.to(p.options()).reshape(shape).expand(p.sizes()).contiguous();
+    // A channel may span several rows (a head's E rows, contiguous).
+    torch::Tensor rows = k.repeat_interleave(p.size(0) / k.size(0));
+    torch::Tensor m = rows.to(p.options()).reshape(shape).expand(p.sizes()).contiguous();
     auto [pos, inserted] = new_masks.emplace(pname, m);
     if (!inserted) pos->second = pos->second * m;
   };
@@ -215,6 +252,7 @@ Status PruneStructured(Model& model, const Dataset& data, const std::string& met
       row_mask(g.producer + suffix, keep[i]);
       for (const auto& b : g.bns) row_mask(b + suffix, keep[i]);
       for (const auto& d : g.depthwise) row_mask(d + suffix, keep[i]);
+      for (const auto& sib : g.siblings) row_mask(sib + suffix, keep[i]);
     }
   }
   for (auto& [name, m] : new_masks) masks.Set(name, params.at(name), m);
@@ -237,6 +275,19 @@ Result<std::unique_ptr<Model>> CompactStructured(Model& model, const Masks& mask
     torch::Tensor idx = alive.nonzero().flatten().to(torch::kInt64);
     const int64_t kept = idx.numel();
     if (kept == g.channels) continue;
+    if (!g.encoder.empty()) {
+      LayerAt(spec["layers"], g.encoder)[g.count_field] = kept;
+      torch::Tensor rows = idx;
+      if (g.rows_per_channel > 1) {
+        rows =
+            (idx.unsqueeze(1) * g.rows_per_channel + torch::arange(g.rows_per_channel).unsqueeze(0))
+                .flatten();
+      }
+      add(g.producer, {".weight", ".bias"}, 0, rows);
+      for (const auto& sib : g.siblings) add(sib, {".weight", ".bias"}, 0, rows);
+      add(g.consumer, {".weight"}, 1, rows);
+      continue;
+    }
     LayerAt(spec["layers"], g.producer)["out"] = kept;
     add(g.producer, {".weight", ".bias"}, 0, idx);
     for (const auto& b : g.bns) {

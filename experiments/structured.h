@@ -1,5 +1,6 @@
 // Structured pruning: ranks whole output channels (conv filters, linear
-// neurons) of layers whose consumer can drop the matching inputs, masks them
+// neurons; in an attention encoder block, its heads and its MLP neurons) of
+// layers whose consumer can drop the matching inputs, masks them
 // (weights, bias and the following batch norm), and finally rebuilds a smaller
 // dense network without them. Thread-safety: none.
 #pragma once
