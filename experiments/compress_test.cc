@@ -475,7 +475,8 @@ TEST(StructuredTest, GlobalScopeKeepsAChannelPerLayer) {
   ASSERT_TRUE(PruneStructured(*model, Dataset{}, "magnitude", 0.95, true, 0, 1, 0, masks).ok());
   auto compact = CompactStructured(*model, masks);
   ASSERT_TRUE(compact.ok());
-  for (const auto& l : (*compact)->Spec()["layers"]) {
+  const nlohmann::json spec = (*compact)->Spec();
+  for (const auto& l : spec["layers"]) {
     if (l.contains("out")) {
       EXPECT_GE(l["out"].get<int>(), 1);
     }

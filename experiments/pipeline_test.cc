@@ -264,6 +264,40 @@ TEST_F(PipelineTest, StructuredPruningShrinksModelAndMacs) {
   EXPECT_EQ(int8_events[0]["qengine"], m["qengine"]);
 }
 
+TEST_F(PipelineTest, TransformerTrialDistilsRemovesHeadsAndRunsInt8) {
+  json s = Settings();  // distill from the cnn-small teacher, prune, quantize
+  s["student"]["arch"] = "transformer-rows-small";
+  s["prune"]["granularity"] = "structured";
+  s["prune"]["schedule"] = "one-shot";
+  s["prune"]["final_sparsity"] = 0.5;
+  s["quantize"]["bits"] = 8;
+  RunContext ctx;
+  ctx.artifact_dir = TempDir("transformer");
+  auto r = RunTrial(s, teacher_path_, ctx);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const json& m = *r;
+  auto back = ReadArtifact(m["artifact_path"]);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  int encoders = 0;
+  const json spec = (*back)->Spec();
+  for (const auto& l : spec["layers"]) {
+    if (l["type"] != "encoder") continue;
+    ++encoders;
+    EXPECT_EQ(l["heads"], 1);  // of 2
+    EXPECT_EQ(l["mlp"], 32);   // of 64
+  }
+  EXPECT_EQ(encoders, 2);
+  EXPECT_LT(m["effective_macs"].get<int64_t>(), m["macs"].get<int64_t>());
+  // int8 by dynamic quantization, and the accuracy is the int8 network's own.
+  EXPECT_TRUE(m["int8"].get<bool>()) << m.dump();
+  EXPECT_EQ(m["test_accuracy"], m["int8_test_accuracy"]);
+  // Shipped as TorchScript; ONNX does not cover encoders, so none is written.
+  EXPECT_EQ(m["deploy_int8"], 1);
+  EXPECT_EQ(m["deploy_size_bytes_torchscript"].get<int64_t>(),
+            static_cast<int64_t>(std::filesystem::file_size(ctx.artifact_dir + "/model.pt")));
+  EXPECT_FALSE(m.contains("deploy_size_bytes_onnx"));
+}
+
 // On a LibTorch built on OpenBLAS, OpenBLAS's pool follows the thread count
 // (ConfigureRuntime); two pools on the same cores made matrix products wait
 // for each other's time slices.

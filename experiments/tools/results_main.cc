@@ -52,6 +52,7 @@ struct Options {
   int finetune_epochs = 8;
   double finetune_lr = 5e-4;
   int recovery_epochs = 4;
+  int transformer_epochs = 15;
   int batch_n = 32;
   int latency_runs = 50;
   std::vector<std::string> only;  // blocks to run; the others are kept from --out
@@ -197,7 +198,10 @@ std::vector<double> Diff(const std::vector<json>& a, const std::vector<json>& b,
 struct Recipe {
   int epochs;
   std::string augment;
+  double weight_decay = 0;  // AdamW above 0
 };
+
+bool IsTransformer(const std::string& arch) { return arch.rfind("transformer", 0) == 0; }
 
 class Converged {
  public:
@@ -205,6 +209,7 @@ class Converged {
 
   Recipe RecipeOf(const std::string& arch) const {
     if (arch == "mlp") return {o_.mlp_epochs, "none"};
+    if (IsTransformer(arch)) return {o_.transformer_epochs, "shift-flip", 0.05};
     return {o_.cnn_epochs, "shift-flip"};
   }
 
@@ -214,6 +219,7 @@ class Converged {
     s["seed"] = seed;
     s["student"] = {{"arch", arch},      {"epochs", r.epochs},      {"lr", 1e-3},
                     {"batch_size", 128}, {"lr_schedule", "cosine"}, {"augment", r.augment}};
+    if (r.weight_decay > 0) s["student"]["weight_decay"] = r.weight_decay;
     s.erase("teacher");
     return s;
   }
@@ -309,7 +315,8 @@ class Converged {
 std::string RecipeText(const Converged& c, const std::string& arch) {
   Recipe r = c.RecipeOf(arch);
   return std::to_string(r.epochs) + " ep, cosine" +
-         (r.augment == "none" ? std::string("") : ", " + r.augment);
+         (r.augment == "none" ? std::string("") : ", " + r.augment) +
+         (r.weight_decay > 0 ? ", AdamW wd " + Fixed(r.weight_decay, 2) : std::string(""));
 }
 
 void SectionConverged(Converged& c, std::ostringstream& md) {
@@ -540,6 +547,165 @@ void SectionDistill(Converged& c, std::ostringstream& md) {
        << PpStat(Diff(runs, dense, "test_accuracy")) << " | " << Fixed(100 * Stats(closed).mean, 0)
        << " ± " << Fixed(100 * Stats(closed).sd, 0) << "% |\n";
   }
+}
+
+// Paired, alternating latency of two artifacts' float networks at one input.
+std::pair<double, double> PairedFloatMs(const json& a, const json& b, const torch::Tensor& input,
+                                        int runs) {
+  namespace ex = compsweep::experiments;
+  auto ma = ex::ReadArtifact(a["artifact_path"]);
+  auto mb = ex::ReadArtifact(b["artifact_path"]);
+  if (!ma.ok() || !mb.ok()) {
+    std::cerr << "reading artifacts for latency: "
+              << (ma.ok() ? mb.status() : ma.status()).ToString() << "\n";
+    std::exit(1);
+  }
+  (*ma)->SetTraining(false);
+  (*mb)->SetTraining(false);
+  torch::NoGradGuard no_grad;
+  std::vector<double> ms =
+      ex::MedianLatenciesMs({[&](const torch::Tensor& x) { return (*ma)->Forward(x); },
+                             [&](const torch::Tensor& x) { return (*mb)->Forward(x); }},
+                            input, runs);
+  return {ms[0], ms[1]};
+}
+
+std::string Ratio(const std::vector<double>& v) {
+  const Stat s = Stats(v);
+  return Fixed(s.mean, 2) + " ± " + Fixed(s.sd, 2) + "x";
+}
+
+void SectionTransformer(Converged& c, const Options& o, std::ostringstream& md) {
+  namespace ex = compsweep::experiments;
+  auto data = ex::LoadDataset(c.Base("mlp", 0)["data"], torch::Device(torch::kCPU), 0);
+  if (!data.ok()) {
+    std::cerr << data.status().ToString() << "\n";
+    std::exit(1);
+  }
+  const torch::Tensor calib = (*data)->train_x.narrow(0, 0, 512);
+  const torch::Tensor one = (*data)->test_x.narrow(0, 0, 1);
+  const torch::Tensor burst = (*data)->test_x.narrow(0, 0, o.batch_n);
+  const std::string teacher_arch = "transformer-rows", student_arch = "transformer-rows-small";
+  std::vector<json> teachers, students, distilled, pruned, int8;
+  std::vector<double> closed, p1, pn, q1, qn, pf1, pp1, pfn, ppn, qf1, qq1, qfn, qqn;
+  for (int seed : c.Seeds()) {
+    const json& t = c.Dense(teacher_arch, seed);
+    const json& st = c.Dense(student_arch, seed);
+    teachers.push_back(t);
+    students.push_back(st);
+    // The student learns from the teacher from scratch, same recipe.
+    json s = c.Base(student_arch, seed);
+    s["pipeline"] = {"distill"};
+    s["distill"] = {{"temperature", 2},
+                    {"alpha", 0.5},
+                    {"epochs", c.RecipeOf(student_arch).epochs},
+                    {"lr", 1e-3}};
+    json d = c.Measure(s, t["checkpoint"], RunContext{},
+                       "distill transformer seed " + std::to_string(seed));
+    distilled.push_back(d);
+    closed.push_back((d["test_accuracy"].get<double>() - st["test_accuracy"].get<double>()) /
+                     (t["test_accuracy"].get<double>() - st["test_accuracy"].get<double>()));
+    // Half the heads and half the MLP neurons of every block, removed.
+    json prune = {{"method", "taylor"},
+                  {"final_sparsity", 0.5},
+                  {"initial_sparsity", 0.0},
+                  {"schedule", "one-shot"},
+                  {"granularity", "structured"},
+                  {"scope", "layer"},
+                  {"rounds", 1},
+                  {"finetune_epochs", o.finetune_epochs / 2},
+                  {"lr", o.finetune_lr}};
+    json p = c.Variant(teacher_arch, seed, {{"pipeline", {"prune"}}, {"prune", prune}},
+                       "transformer heads+mlp 50%");
+    pruned.push_back(p);
+    auto [a1, b1] = PairedFloatMs(t, p, one, o.latency_runs);
+    auto [an, bn] = PairedFloatMs(t, p, burst, o.latency_runs);
+    pf1.push_back(a1);
+    pp1.push_back(b1);
+    p1.push_back(a1 / b1);
+    pfn.push_back(an);
+    ppn.push_back(bn);
+    pn.push_back(an / bn);
+    // int8: every linear dynamically quantized, no fine-tuning.
+    json q = {{"scheme", "linear"}, {"bits", 8},
+              {"mode", "ptq"},      {"granularity", "per-channel"},
+              {"symmetric", true},  {"calibration", "minmax"},
+              {"qat_epochs", 0},    {"lr", 5e-4}};
+    json m = c.Variant(teacher_arch, seed, {{"pipeline", {"quantize"}}, {"quantize", q}},
+                       "transformer int8");
+    if (!m.value("int8", false)) {
+      std::cerr << "the transformer's int8 trial did not run on int8 kernels\n";
+      std::exit(1);
+    }
+    int8.push_back(m);
+    auto [f1, i1] = PairedInt8Ms(m, calib, one, o.latency_runs);
+    auto [fn, in] = PairedInt8Ms(m, calib, burst, o.latency_runs);
+    qf1.push_back(f1);
+    qq1.push_back(i1);
+    q1.push_back(f1 / i1);
+    qfn.push_back(fn);
+    qqn.push_back(in);
+    qn.push_back(fn / in);
+  }
+  auto macs = [](const json& m) { return Fixed(m["macs"].get<double>() / 1e6, 2) + " M"; };
+  // Compressed rows: the parameters and MACs left (structured pruning removes them).
+  auto emacs = [](const json& m) {
+    return Fixed(m["effective_macs"].get<double>() / 1e6, 2) + " M";
+  };
+  md << "## G. A small attention encoder: Fashion-MNIST read as 28 row tokens\n\n"
+     << "`transformer-rows` reads each 28x28 image as a sequence of its 28 rows: a linear "
+        "embedding of each row (28 -> 64), learned positions, 4 pre-norm encoder blocks "
+        "(multi-head self-attention with 4 heads of 16, an MLP of 128 with GELU, layer norms "
+        "and residuals), a final layer norm, the mean token and a linear classifier. Its "
+        "student `transformer-rows-small` has half the blocks and half the width (2 blocks, "
+        "width 32, 2 heads of 16, MLP 64), as DistilBERT halves BERT. It is a small ViT-style "
+        "encoder on rows, not a language model. Recipe: "
+     << RecipeText(c, teacher_arch)
+     << ", lr 1e-3, batch 128. Mean ± sample std over the seeds; 'change' is paired per "
+        "seed.\n\n"
+     << "| model | params | MACs | val accuracy | test accuracy | artifact size |\n"
+        "|---|---:|---:|---:|---:|---:|\n"
+     << "| transformer-rows (teacher) | " << teachers[0]["params"] << " | " << macs(teachers[0])
+     << " | " << PctStat(Col(teachers, "val_accuracy")) << " | "
+     << PctStat(Col(teachers, "test_accuracy")) << " | " << Kb(teachers[0]) << " |\n"
+     << "| transformer-rows-small, hard labels | " << students[0]["params"] << " | "
+     << macs(students[0]) << " | " << PctStat(Col(students, "val_accuracy")) << " | "
+     << PctStat(Col(students, "test_accuracy")) << " | " << Kb(students[0]) << " |\n"
+     << "| transformer-rows-small, distilled (T=2, alpha=0.5) | " << distilled[0]["params"] << " | "
+     << macs(distilled[0]) << " | " << PctStat(Col(distilled, "val_accuracy")) << " | "
+     << PctStat(Col(distilled, "test_accuracy")) << " | " << Kb(distilled[0]) << " |\n\n"
+     << "Distillation: " << PpStat(Diff(distilled, students, "test_accuracy"))
+     << " over hard labels; gap closed = (distilled - hard) / (teacher - hard) = "
+     << Fixed(100 * Stats(closed).mean, 0) << " ± " << Fixed(100 * Stats(closed).sd, 0) << "%.\n\n"
+     << "Compression of the teacher, each row from the seed's dense teacher:\n\n"
+     << "- **Heads and MLP neurons removed:** structured pruning (`granularity: structured`, "
+        "Taylor scores) masks half the heads (2 of 4) and half the MLP neurons (64 of 128) of "
+        "every block, fine-tunes "
+     << o.finetune_epochs / 2 << " epochs at lr " << o.finetune_lr
+     << ", then rebuilds each block with only the kept heads and neurons (smaller q, k, v, "
+        "o, fc1, fc2). Latency: dense vs pruned float networks, alternating in one process.\n"
+     << "- **int8:** every linear (embedding, q, k, v, o, fc1, fc2, classifier) runs "
+        "`quantized::linear_dynamic`: int8 weights (symmetric per-channel), activations "
+        "quantized per call; attention, softmax, layer norm and GELU stay float. No "
+        "calibration and no fine-tuning. The accuracy is the int8 network's own. Latency: "
+        "float and int8 networks of the same artifact, alternating in one process.\n\n"
+     << "| compression | params left | MACs left | test accuracy | change | artifact size | batch "
+        "1: "
+        "before / after | speed-up | batch "
+     << o.batch_n
+     << ": before / after | speed-up |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+     << "| 50% of heads and MLP neurons removed | " << pruned[0]["nonzero_params"] << " | "
+     << emacs(pruned[0]) << " | " << PctStat(Col(pruned, "test_accuracy")) << " | "
+     << PpStat(Diff(pruned, teachers, "test_accuracy")) << " | " << Kb(pruned[0]) << " | "
+     << Fixed(Stats(pf1).mean, 3) << " / " << Fixed(Stats(pp1).mean, 3) << " ms | " << Ratio(p1)
+     << " | " << Fixed(Stats(pfn).mean, 3) << " / " << Fixed(Stats(ppn).mean, 3) << " ms | "
+     << Ratio(pn) << " |\n"
+     << "| int8 dynamic PTQ | " << int8[0]["nonzero_params"] << " | " << emacs(int8[0]) << " | "
+     << PctStat(Col(int8, "test_accuracy")) << " | "
+     << PpStat(Diff(int8, teachers, "test_accuracy")) << " | " << Kb(int8[0]) << " | "
+     << Fixed(Stats(qf1).mean, 3) << " / " << Fixed(Stats(qq1).mean, 3) << " ms | " << Ratio(q1)
+     << " | " << Fixed(Stats(qfn).mean, 3) << " / " << Fixed(Stats(qqn).mean, 3) << " ms | "
+     << Ratio(qn) << " |\n";
 }
 
 // Hypervolume of points (accuracy, size fraction) against the reference
@@ -877,6 +1043,10 @@ int main(int argc, char** argv) {
                  "distillation epochs after pruning (section B's '+ distillation' rows)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--transformer-epochs", o.transformer_epochs,
+                 "epochs of the transformer teacher and student (section G)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--batch", o.batch_n, "the larger batch of section D's latencies")
       ->capture_default_str()
       ->check(CLI::Range(2, 4096));
@@ -887,11 +1057,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   app.add_option("--only", o.only,
-                 "run only these blocks (converged prune prune-quant int8 distill front quick); "
-                 "the others are kept from --out")
+                 "run only these blocks (converged prune prune-quant int8 distill front "
+                 "transformer quick); the others are kept from --out")
       ->delimiter(',')
-      ->check(CLI::IsMember(
-          {"converged", "prune", "prune-quant", "int8", "distill", "front", "quick"}));
+      ->check(CLI::IsMember({"converged", "prune", "prune-quant", "int8", "distill", "front",
+                             "transformer", "quick"}));
   app.add_option("--work", o.work, "folder for models and artifacts")->capture_default_str();
   app.add_option("--out", o.out, "the Markdown report to write")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -913,6 +1083,7 @@ int main(int argc, char** argv) {
       {"int8", [&](std::ostringstream& md) { SectionInt8(conv, o, md); }},
       {"distill", [&](std::ostringstream& md) { SectionDistill(conv, md); }},
       {"front", [&](std::ostringstream& md) { SectionFront(conv, md); }},
+      {"transformer", [&](std::ostringstream& md) { SectionTransformer(conv, o, md); }},
       {"quick", [&](std::ostringstream& md) { SectionQuick(run, o, md); }},
   };
   std::ostringstream body;

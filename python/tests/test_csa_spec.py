@@ -256,6 +256,31 @@ def test_zoo_layouts_put_parameters_before_buffers_and_bodies_before_shortcuts()
         csa.loads(csa_bytes({"arch": "vgg"}, []))
 
 
+def test_the_row_transformers_layout_follows_the_encoder_blocks() -> None:
+    layout = csa.tensor_layout(csa.arch_spec("transformer-rows-small"))
+    shapes = {n: s for n, s, _ in layout}
+    # Embedding, positions, 2 blocks of (2 norms + 6 linears) x (weight, bias), norm, head.
+    assert len(layout) == 2 + 1 + 2 * 16 + 2 + 2
+    assert [n for n, _, _ in layout][:7] == ["l1.weight", "l1.bias", "l2.pos", "l3.ln1.weight",
+                                              "l3.ln1.bias", "l3.q.weight", "l3.q.bias"]
+    assert shapes["l1.weight"] == (32, 28) and shapes["l2.pos"] == (28, 32)
+    assert shapes["l3.q.weight"] == (32, 32) and shapes["l3.o.weight"] == (32, 32)
+    assert shapes["l4.fc1.weight"] == (64, 32) and shapes["l4.fc2.weight"] == (32, 64)
+    assert shapes["l7.weight"] == (10, 32)
+    # Structured pruning leaves fewer heads and neurons: the layout follows the spec.
+    spec = csa.arch_spec("transformer-rows")
+    spec["layers"][3].update(heads=2, mlp=64)
+    pruned = {n: s for n, s, _ in csa.tensor_layout(spec)}
+    assert pruned["l3.k.weight"] == (32, 64) and pruned["l3.o.weight"] == (64, 32)
+    assert pruned["l3.fc1.weight"] == (64, 64) and pruned["l4.fc1.weight"] == (128, 64)
+    # Read, not run: NumPy has no attention forward, and says what to use.
+    empty = u8(1) + gaps(1, [], 0)
+    art = csa.loads(csa_bytes({"arch": "transformer-rows-small"}, [empty] * len(layout)))
+    assert not art.runnable and "export --format torchscript" in art.not_runnable_reason()
+    with pytest.raises(csa.NotRunnableError):
+        art.forward(np.zeros((1, 1, 28, 28), np.float32))
+
+
 # --- the deploy block and int8 ---------------------------------------------------
 
 

@@ -44,7 +44,8 @@ KIND_DENSE, KIND_SPARSE, KIND_QDENSE, KIND_QSPARSE, KIND_OMITTED = 0, 1, 2, 3, 4
 #: Quantization schemes (u8 in the quant header); never renumbered.
 SCHEMES = {0: ("linear", True), 1: ("linear", False), 2: ("log2", True), 3: ("pow2", True)}
 
-ZOO_ARCHS = ("mlp", "lenet5", "cnn-small", "cnn-wide", "resnet-small", "mobilenetv2")
+ZOO_ARCHS = ("mlp", "lenet5", "cnn-small", "cnn-wide", "resnet-small", "mobilenetv2",
+             "transformer-rows", "transformer-rows-small")
 
 Layout = List[Tuple[str, Tuple[int, ...], bool]]
 
@@ -136,6 +137,11 @@ class Artifact:
                     "`compsweep export --format torchscript` (the dense weights are in .weights)")
         if "layers" not in self.spec:
             return f"{self.source}: the spec has no layer list"
+        if any(isinstance(layer, dict) and layer.get("type") == "encoder"
+               for layer in self.spec["layers"]):
+            return (f"{self.source}: an attention encoder ({self.spec.get('arch', 'encoder')}): "
+                    "the NumPy forward pass covers conv/linear networks only; use `compsweep "
+                    "export --format torchscript` (the weights are in .weights)")
         return None
 
     @property
@@ -586,6 +592,14 @@ def _inverted_residual(layers: List[Dict], i: int, o: int, stride: int, t: int) 
         layers.extend(body)
 
 
+def _row_transformer(c: int, h: int, w: int, d: int, blocks: int, heads: int, head_dim: int,
+                     mlp: int, classes: int) -> List[Dict]:
+    layers = [_simple("rows"), _linear(c * w, d), {"type": "pos", "tokens": h, "d": d}]
+    layers += [{"type": "encoder", "d": d, "heads": heads, "head_dim": head_dim, "mlp": mlp}
+               for _ in range(blocks)]
+    return layers + [{"type": "ln", "d": d}, _simple("token_mean"), _linear(d, classes)]
+
+
 def arch_spec(arch: str, example_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10
               ) -> Dict[str, Any]:
     """The spec of a zoo architecture, as compsweep's ``ArchSpec``
@@ -622,6 +636,10 @@ def arch_spec(arch: str, example_shape: Sequence[int] = (1, 28, 28), num_classes
                   _basic_block(16, 16, 1), _simple("relu"), _basic_block(16, 32, 2),
                   _simple("relu"), _basic_block(32, 64, 2), _simple("relu"), _simple("gap"),
                   _linear(64, k)]
+    elif arch == "transformer-rows":
+        layers = _row_transformer(c, h, w, 64, 4, 4, 16, 128, k)
+    elif arch == "transformer-rows-small":
+        layers = _row_transformer(c, h, w, 32, 2, 2, 16, 64, k)
     elif arch == "mobilenetv2":
         layers = [_conv(c, 16, 3, 1, 1, 1, False), _bn(16), _simple("relu6")]
         for i, o, s, t in ((16, 16, 1, 1), (16, 24, 2, 6), (24, 24, 1, 6), (24, 32, 2, 6),
@@ -683,8 +701,24 @@ def _walk(layers: Any, prefix: str, params: Layout, buffers: Layout, source: str
         elif t == "maxpool":
             if _int(layer, "k", None, source) < 1:
                 raise CsaError(f"{source}: maxpool {name} with k < 1")
-        elif t in ("relu", "relu6", "gap", "flatten"):
+        elif t in ("relu", "relu6", "gap", "flatten", "rows", "token_mean"):
             pass
+        elif t == "pos":
+            params.append((f"{name}.pos", (_int(layer, "tokens", None, source),
+                                           _int(layer, "d", None, source)), True))
+        elif t == "ln":
+            d = _int(layer, "d", None, source)
+            params += [(f"{name}.weight", (d,), True), (f"{name}.bias", (d,), True)]
+        elif t == "encoder":
+            # EncoderBlockImpl's registration order: ln1, q, k, v, o, ln2, fc1, fc2.
+            d, mlp = _int(layer, "d", None, source), _int(layer, "mlp", None, source)
+            inner = _int(layer, "heads", None, source) * _int(layer, "head_dim", None, source)
+            for sub, (out_f, in_f) in (("ln1", (d, 0)), ("q", (inner, d)), ("k", (inner, d)),
+                                       ("v", (inner, d)), ("o", (d, inner)), ("ln2", (d, 0)),
+                                       ("fc1", (mlp, d)), ("fc2", (d, mlp))):
+                shape = (out_f,) if in_f == 0 else (out_f, in_f)
+                params += [(f"{name}.{sub}.weight", shape, True),
+                           (f"{name}.{sub}.bias", (out_f,), True)]
         elif t == "residual":
             _walk(layer.get("body"), f"{name}_body.", params, buffers, source)
             short = layer.get("shortcut", [])
