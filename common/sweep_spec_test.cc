@@ -116,6 +116,13 @@ TEST(SweepExamplesTest, RandomExampleParses) {
   EXPECT_LE(trials.size(), 12u);
 }
 
+TEST(SweepExamplesTest, TransformerExampleParses) {
+  ParseOutcome outcome = ParseSweepFile(ExamplePath("transformer.yaml"));
+  ASSERT_TRUE(outcome.errors.empty()) << Describe(outcome);
+  EXPECT_EQ(outcome.spec->student["arch"], "transformer-rows-small");
+  EXPECT_EQ(CountTrials(*outcome.spec), 8);
+}
+
 TEST(SweepExamplesTest, TinySyntheticParsesToFourTrials) {
   ParseOutcome outcome = ParseSweepFile(ExamplePath("tiny-synthetic.yaml"));
   ASSERT_TRUE(outcome.errors.empty()) << Describe(outcome);
