@@ -2,7 +2,8 @@
 # Regenerates docs/results.md: builds the experiments_results tool and runs the
 # compression experiments on the full Fashion-MNIST data set. Sections A-F
 # (converged recipe, 3 seeds) took 56 min on the shared 2-core VM with
-# --threads 1, the quick comparisons 22 min. Everything below the results-tool
+# --threads 1, the quick comparisons 22 min, section G (the row transformers,
+# --transformer-epochs 10) 89 min at --threads 1. Everything below the results-tool
 # marker of docs/results.md (section 8 from bench/export, section 9 from
 # bench/peers) is kept. Extra arguments go to the tool, e.g.
 #   scripts/make_results.sh --only prune,front        # those blocks, the rest kept
