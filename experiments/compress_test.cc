@@ -452,8 +452,7 @@ TEST(ModelTest, RowTransformersReadImagesAsRowTokens) {
   // MACs: embedding 28*28*32, per block T*(4*32*32 + 2*32*64) + 2*T*T*32, head 32*10.
   const int64_t t = 28, block = t * (4 * 32 * 32 + 2 * 32 * 64) + 2 * t * t * 32;
   EXPECT_EQ(model->Macs(), t * 28 * 32 + 2 * block + 32 * 10);
-  // Each token is one row: changing row 5 of an image changes only what
-  // attention spreads, and a model without attention mixing would not see it.
+  // The teacher is the wider, deeper model.
   auto teacher = ArchSpec("transformer-rows");
   ASSERT_TRUE(teacher.ok());
   auto big = std::move(BuildModel(*teacher, 0)).value();

@@ -128,22 +128,8 @@ struct EncoderOps {
 }  // namespace
 
 struct Int8Model::Seq {
-  enum class Kind {
-    kConv,
-    kLinear,
-    kBn,
-    kRelu,
-    kRelu6,
-    kMaxPool,
-    kGap,
-    kFlatten,
-    kResidual,
-    kRows,
-    kPos,
-    kEncoder,
-    kLayerNorm,
-    kTokenMean
-  };
+  // One op per spec layer (a ReLU fused into its conv/linear is dropped).
+  using Kind = SpecNetImpl::Kind;
   struct Op {
     Kind kind;
     std::string name;  // conv/linear: the layer name of its weight

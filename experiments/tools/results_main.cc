@@ -447,6 +447,36 @@ std::pair<double, double> PairedInt8Ms(const json& m, const torch::Tensor& calib
   return {ms[0], ms[1]};
 }
 
+// 8-bit linear symmetric per-channel weights, min/max calibration, no fine-tuning.
+json Int8PtqSettings() {
+  return {{"scheme", "linear"}, {"bits", 8},
+          {"mode", "ptq"},      {"granularity", "per-channel"},
+          {"symmetric", true},  {"calibration", "minmax"},
+          {"qat_epochs", 0},    {"lr", 5e-4}};
+}
+
+// Paired latencies (before, after) at batch 1 and batch N over the seeds, and
+// the table cells "before / after ms | speed-up" for each batch.
+struct PairedLatencies {
+  std::vector<double> before1, after1, speedup1, before_n, after_n, speedup_n;
+  void Add(std::pair<double, double> at1, std::pair<double, double> at_n) {
+    before1.push_back(at1.first);
+    after1.push_back(at1.second);
+    speedup1.push_back(at1.first / at1.second);
+    before_n.push_back(at_n.first);
+    after_n.push_back(at_n.second);
+    speedup_n.push_back(at_n.first / at_n.second);
+  }
+  std::string Cells() const {
+    auto cell = [](const std::vector<double>& b, const std::vector<double>& a,
+                   const std::vector<double>& r) {
+      return Fixed(Stats(b).mean, 3) + " / " + Fixed(Stats(a).mean, 3) + " ms | " +
+             Fixed(Stats(r).mean, 2) + " ± " + Fixed(Stats(r).sd, 2) + "x";
+    };
+    return cell(before1, after1, speedup1) + " | " + cell(before_n, after_n, speedup_n);
+  }
+};
+
 void SectionInt8(Converged& c, const Options& o, std::ostringstream& md) {
   namespace ex = compsweep::experiments;
   auto data = ex::LoadDataset(c.Base("mlp", 0)["data"], torch::Device(torch::kCPU), 0);
@@ -460,13 +490,9 @@ void SectionInt8(Converged& c, const Options& o, std::ostringstream& md) {
   std::string engine;
   for (const char* arch : {"mlp", "cnn-small"}) {
     std::vector<json> runs, dense;
-    std::vector<double> f1, q1, fn, qn, s1, sn;
+    PairedLatencies lat;
     for (int seed : c.Seeds()) {
-      json q = {{"scheme", "linear"}, {"bits", 8},
-                {"mode", "ptq"},      {"granularity", "per-channel"},
-                {"symmetric", true},  {"calibration", "minmax"},
-                {"qat_epochs", 0},    {"lr", 5e-4}};
-      json m = c.Variant(arch, seed, {{"pipeline", {"quantize"}}, {"quantize", q}},
+      json m = c.Variant(arch, seed, {{"pipeline", {"quantize"}}, {"quantize", Int8PtqSettings()}},
                          std::string("int8 ") + arch);
       if (!m.value("int8", false)) {
         std::cerr << arch << ": the int8 trial did not run on int8 kernels\n";
@@ -475,22 +501,13 @@ void SectionInt8(Converged& c, const Options& o, std::ostringstream& md) {
       runs.push_back(m);
       engine = m.value("qengine", std::string("?"));
       dense.push_back(c.Dense(arch, seed));
-      auto [a, b] = PairedInt8Ms(m, calib, (*data)->test_x.narrow(0, 0, 1), o.latency_runs);
-      auto [an, bn] = PairedInt8Ms(m, calib, (*data)->test_x.narrow(0, 0, batch), o.latency_runs);
-      f1.push_back(a);
-      q1.push_back(b);
-      s1.push_back(a / b);
-      fn.push_back(an);
-      qn.push_back(bn);
-      sn.push_back(an / bn);
+      lat.Add(PairedInt8Ms(m, calib, (*data)->test_x.narrow(0, 0, 1), o.latency_runs),
+              PairedInt8Ms(m, calib, (*data)->test_x.narrow(0, 0, batch), o.latency_runs));
     }
     rows << "| " << arch << " | " << PctStat(Col(dense, "test_accuracy")) << " | "
          << PctStat(Col(runs, "test_accuracy")) << " | "
          << PpStat(Diff(runs, dense, "test_accuracy")) << " | " << Kb(dense[0]) << " -> "
-         << Kb(runs[0]) << " | " << Fixed(Stats(f1).mean, 3) << " / " << Fixed(Stats(q1).mean, 3)
-         << " ms | " << Fixed(Stats(s1).mean, 2) << " ± " << Fixed(Stats(s1).sd, 2) << "x | "
-         << Fixed(Stats(fn).mean, 3) << " / " << Fixed(Stats(qn).mean, 3) << " ms | "
-         << Fixed(Stats(sn).mean, 2) << " ± " << Fixed(Stats(sn).sd, 2) << "x |\n";
+         << Kb(runs[0]) << " | " << lat.Cells() << " |\n";
   }
   md << "## D. int8 post-training quantization on LibTorch's int8 kernels\n\n"
      << "Weights symmetric per-channel int8, activations per-tensor affine uint8 calibrated "
@@ -570,11 +587,6 @@ std::pair<double, double> PairedFloatMs(const json& a, const json& b, const torc
   return {ms[0], ms[1]};
 }
 
-std::string Ratio(const std::vector<double>& v) {
-  const Stat s = Stats(v);
-  return Fixed(s.mean, 2) + " ± " + Fixed(s.sd, 2) + "x";
-}
-
 void SectionTransformer(Converged& c, const Options& o, std::ostringstream& md) {
   namespace ex = compsweep::experiments;
   auto data = ex::LoadDataset(c.Base("mlp", 0)["data"], torch::Device(torch::kCPU), 0);
@@ -587,7 +599,8 @@ void SectionTransformer(Converged& c, const Options& o, std::ostringstream& md) 
   const torch::Tensor burst = (*data)->test_x.narrow(0, 0, o.batch_n);
   const std::string teacher_arch = "transformer-rows", student_arch = "transformer-rows-small";
   std::vector<json> teachers, students, distilled, pruned, int8;
-  std::vector<double> closed, p1, pn, q1, qn, pf1, pp1, pfn, ppn, qf1, qq1, qfn, qqn;
+  std::vector<double> closed;
+  PairedLatencies pruned_lat, int8_lat;
   for (int seed : c.Seeds()) {
     const json& t = c.Dense(teacher_arch, seed);
     const json& st = c.Dense(student_arch, seed);
@@ -618,34 +631,19 @@ void SectionTransformer(Converged& c, const Options& o, std::ostringstream& md) 
     json p = c.Variant(teacher_arch, seed, {{"pipeline", {"prune"}}, {"prune", prune}},
                        "transformer heads+mlp 50%");
     pruned.push_back(p);
-    auto [a1, b1] = PairedFloatMs(t, p, one, o.latency_runs);
-    auto [an, bn] = PairedFloatMs(t, p, burst, o.latency_runs);
-    pf1.push_back(a1);
-    pp1.push_back(b1);
-    p1.push_back(a1 / b1);
-    pfn.push_back(an);
-    ppn.push_back(bn);
-    pn.push_back(an / bn);
+    pruned_lat.Add(PairedFloatMs(t, p, one, o.latency_runs),
+                   PairedFloatMs(t, p, burst, o.latency_runs));
     // int8: every linear dynamically quantized, no fine-tuning.
-    json q = {{"scheme", "linear"}, {"bits", 8},
-              {"mode", "ptq"},      {"granularity", "per-channel"},
-              {"symmetric", true},  {"calibration", "minmax"},
-              {"qat_epochs", 0},    {"lr", 5e-4}};
-    json m = c.Variant(teacher_arch, seed, {{"pipeline", {"quantize"}}, {"quantize", q}},
-                       "transformer int8");
+    json m =
+        c.Variant(teacher_arch, seed, {{"pipeline", {"quantize"}}, {"quantize", Int8PtqSettings()}},
+                  "transformer int8");
     if (!m.value("int8", false)) {
       std::cerr << "the transformer's int8 trial did not run on int8 kernels\n";
       std::exit(1);
     }
     int8.push_back(m);
-    auto [f1, i1] = PairedInt8Ms(m, calib, one, o.latency_runs);
-    auto [fn, in] = PairedInt8Ms(m, calib, burst, o.latency_runs);
-    qf1.push_back(f1);
-    qq1.push_back(i1);
-    q1.push_back(f1 / i1);
-    qfn.push_back(fn);
-    qqn.push_back(in);
-    qn.push_back(fn / in);
+    int8_lat.Add(PairedInt8Ms(m, calib, one, o.latency_runs),
+                 PairedInt8Ms(m, calib, burst, o.latency_runs));
   }
   auto macs = [](const json& m) { return Fixed(m["macs"].get<double>() / 1e6, 2) + " M"; };
   // Compressed rows: the parameters and MACs left (structured pruning removes them).
@@ -697,15 +695,11 @@ void SectionTransformer(Converged& c, const Options& o, std::ostringstream& md) 
      << "| 50% of heads and MLP neurons removed | " << pruned[0]["nonzero_params"] << " | "
      << emacs(pruned[0]) << " | " << PctStat(Col(pruned, "test_accuracy")) << " | "
      << PpStat(Diff(pruned, teachers, "test_accuracy")) << " | " << Kb(pruned[0]) << " | "
-     << Fixed(Stats(pf1).mean, 3) << " / " << Fixed(Stats(pp1).mean, 3) << " ms | " << Ratio(p1)
-     << " | " << Fixed(Stats(pfn).mean, 3) << " / " << Fixed(Stats(ppn).mean, 3) << " ms | "
-     << Ratio(pn) << " |\n"
+     << pruned_lat.Cells() << " |\n"
      << "| int8 dynamic PTQ | " << int8[0]["nonzero_params"] << " | " << emacs(int8[0]) << " | "
      << PctStat(Col(int8, "test_accuracy")) << " | "
      << PpStat(Diff(int8, teachers, "test_accuracy")) << " | " << Kb(int8[0]) << " | "
-     << Fixed(Stats(qf1).mean, 3) << " / " << Fixed(Stats(qq1).mean, 3) << " ms | " << Ratio(q1)
-     << " | " << Fixed(Stats(qfn).mean, 3) << " / " << Fixed(Stats(qqn).mean, 3) << " ms | "
-     << Ratio(qn) << " |\n";
+     << int8_lat.Cells() << " |\n";
 }
 
 // Hypervolume of points (accuracy, size fraction) against the reference
